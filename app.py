@@ -1,0 +1,29 @@
+"""Autoencoder Lab: the entry point. `streamlit run app.py` serves every page from here.
+
+Pages are registered with `st.navigation` at stable URL paths, so a teacher can share a link
+to `/train`, `/draw`, `/latent` or `/compare` and it keeps working as the app grows.
+"""
+
+import streamlit as st
+
+st.set_page_config(page_title="Autoencoder Lab", page_icon=":material/hub:", layout="wide")
+
+PAGES = [
+    st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
+    st.Page("pages/train.py", title="Train", icon=":material/model_training:", url_path="train"),
+    st.Page("pages/draw.py", title="Draw", icon=":material/draw:", url_path="draw"),
+    st.Page(
+        "pages/latent.py", title="Latent space", icon=":material/scatter_plot:", url_path="latent"
+    ),
+    st.Page("pages/compare.py", title="Compare", icon=":material/compare:", url_path="compare"),
+]
+
+page = st.navigation(PAGES)
+
+with st.sidebar:
+    st.caption(
+        "**Autoencoder Lab** — learn how autoencoders compress, reconstruct, denoise and "
+        "generate handwritten digits, by training and poking at them yourself."
+    )
+
+page.run()
