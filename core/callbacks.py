@@ -1,0 +1,128 @@
+"""The Keras callback that reports training progress through a plain callable.
+
+The app, the command line and the tests all pass their own `on_progress(progress)`; none of
+them needs to know Keras's callback hooks. The callback also honours a stop request between
+batches, stops on a non-finite loss with the last good weights restored, and can keep the
+weights of the best validation epoch.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import keras
+
+
+@dataclass
+class Progress:
+    """A snapshot of a training run, handed to `on_progress`."""
+
+    epoch: int  # Current epoch, counted from 0.
+    epochs: int
+    batch: int  # Batches finished in the current epoch.
+    batches: int  # Batches per epoch.
+    history: dict[str, list[float]] = field(default_factory=dict)  # One value per epoch.
+    logs: dict[str, float] = field(default_factory=dict)  # Running means of this epoch.
+    elapsed: float = 0.0  # Seconds since training began.
+    done: bool = False
+
+    @property
+    def fraction(self) -> float:
+        """Share of all batches finished, in [0, 1]."""
+        total = max(1, self.epochs * self.batches)
+        return min(1.0, (self.epoch * self.batches + self.batch) / total)
+
+    @property
+    def seconds_left(self) -> float | None:
+        """Estimated remaining time from the pace so far, or None before the first batch."""
+        if self.fraction <= 0.0:
+            return None
+        return self.elapsed * (1.0 - self.fraction) / self.fraction
+
+
+class ProgressCallback(keras.callbacks.Callback):
+    """Calls `on_progress` at most every `interval` seconds and at every epoch's end."""
+
+    def __init__(
+        self,
+        on_progress: Callable[[Progress], None] | None = None,
+        should_stop: Callable[[], bool] | None = None,
+        batches: int = 0,
+        interval: float = 0.25,
+        keep_best: bool = False,
+    ):
+        super().__init__()
+        self.on_progress = on_progress
+        self.should_stop = should_stop
+        self.batches = batches
+        self.interval = interval
+        self.keep_best = keep_best
+
+    def on_train_begin(self, logs=None):
+        self.started = time.perf_counter()
+        self.last_report = 0.0
+        self.epoch = 0
+        self.history: dict[str, list[float]] = {}
+        self.stopped = False  # A stop request ended training early.
+        self.diverged = False  # The loss stopped being finite.
+        self.good_weights = self.model.get_weights()
+        self.best_loss = math.inf
+        self.best_weights = None
+        self.epochs = int(self.params.get("epochs") or 0)
+        self.batches = int(self.params.get("steps") or self.batches or 0)
+
+    def _report(self, batch: int, logs: dict | None, done: bool = False) -> None:
+        if self.on_progress is None:
+            return
+        self.last_report = time.perf_counter()
+        self.on_progress(
+            Progress(
+                epoch=self.epoch,
+                epochs=self.epochs,
+                batch=batch,
+                batches=self.batches,
+                history={key: list(values) for key, values in self.history.items()},
+                logs={key: float(value) for key, value in (logs or {}).items()},
+                elapsed=self.last_report - self.started,
+                done=done,
+            )
+        )
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(float(loss)):
+            # Restore before Keras can run another step on NaN weights.
+            self.model.set_weights(self.good_weights)
+            self.diverged = True
+            self.model.stop_training = True
+            return
+        if self.should_stop is not None and self.should_stop():
+            self.stopped = True
+            self.model.stop_training = True
+        if time.perf_counter() - self.last_report >= self.interval:
+            self._report(batch + 1, logs)
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        if self.diverged:
+            return
+        for key, value in logs.items():
+            self.history.setdefault(key, []).append(float(value))
+        self.good_weights = self.model.get_weights()
+        monitored = logs.get("val_loss", logs.get("loss"))
+        if self.keep_best and monitored is not None and monitored < self.best_loss:
+            self.best_loss = float(monitored)
+            self.best_weights = self.good_weights
+        # An epoch cut short by a stop request still ends here; report what was reached.
+        self._report(self.batches, logs)
+
+    def on_train_end(self, logs=None):
+        if self.keep_best and self.best_weights is not None:
+            self.model.set_weights(self.best_weights)
+        self._report(self.batches, logs, done=True)

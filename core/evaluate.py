@@ -1,0 +1,237 @@
+"""Measure every shipped model on the MNIST test set, write the metrics into its card, and
+print the quality table with each bar checked.
+
+    python -m core.evaluate            # every model in trained/
+    python -m core.evaluate conv vae   # only these
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from core import cards, metrics, noise, variants
+from core.pca import fit_pca
+
+DENOISE_LEVEL = 0.5  # The level the denoising bar is stated at.
+NOISE_SEED = 1234  # Fixed, so every evaluation corrupts the test set identically.
+
+
+def reconstruction_metrics(model, images: np.ndarray) -> dict[str, float]:
+    reconstructions = metrics.reconstruct(model, images)
+    return {
+        "bce": float(metrics.bce(images, reconstructions).mean()),
+        "mse": float(metrics.mse(images, reconstructions).mean()),
+        "psnr_db": float(metrics.psnr(images, reconstructions).mean()),
+    }
+
+
+def code_metrics(model, images: np.ndarray) -> dict[str, float]:
+    codes = metrics.encode(model, images)
+    return {
+        "code_mean_activation": float(codes.mean()),
+        "code_near_zero_fraction": float((np.abs(codes) < 0.01).mean()),
+    }
+
+
+def jacobian_metric(model, images: np.ndarray) -> float:
+    kernel = np.asarray(model.encoder.get_layer("code").kernel)
+    return float(metrics.sigmoid_jacobian_norms(metrics.encode(model, images), kernel).mean())
+
+
+def denoising_metrics(model, images: np.ndarray) -> dict[str, dict[str, float]]:
+    """Per noise kind at level 0.5: BCE and PSNR against the clean image, noisy and denoised."""
+    results = {}
+    for kind in noise.KINDS:
+        noisy = noise.corrupt(images, kind, DENOISE_LEVEL, NOISE_SEED)
+        denoised = metrics.reconstruct(model, noisy)
+        results[kind] = {
+            "level": DENOISE_LEVEL,
+            "bce": float(metrics.bce(images, denoised).mean()),
+            "psnr_noisy_db": float(metrics.psnr(images, noisy).mean()),
+            "psnr_denoised_db": float(metrics.psnr(images, denoised).mean()),
+        }
+    return results
+
+
+def measure(name: str, model, splits, extras: dict) -> dict:
+    """All test metrics of one model; `extras` caches what several models compare against."""
+    x_test = splits.x_test
+    result = reconstruction_metrics(model, x_test)
+    if name == "vae":
+        result.update(metrics.negative_elbo(model, x_test))
+    if name.startswith("sparse") or name == "vanilla":
+        result.update(code_metrics(model, x_test))
+    if name.startswith("contractive"):
+        result["jacobian_frobenius_sq"] = jacobian_metric(model, x_test)
+    if name == "denoising":
+        result["denoising"] = denoising_metrics(model, x_test)
+    if name == "linear":
+        if "pca" not in extras:
+            pca = fit_pca(
+                np.concatenate([splits.x_train, splits.x_val]), model.encoder.output.shape[-1]
+            )
+            extras["pca"] = float(metrics.mse(x_test, pca.reconstruct(x_test)).mean())
+        result["pca_mse"] = extras["pca"]
+    result["test_images"] = len(x_test)
+    return result
+
+
+@dataclass
+class Bar:
+    variant: str
+    text: str
+    check: Callable[[dict], tuple[str, bool]]  # all cards' metrics -> (measured, met)
+
+
+def _get(all_metrics: dict, name: str, key: str) -> float:
+    return all_metrics.get(name, {}).get(key, float("nan"))
+
+
+def _denoise_check(m: dict) -> tuple[str, bool]:
+    gauss = m.get("denoising", {}).get("denoising", {}).get("gaussian")
+    if not gauss:
+        return "not measured", False
+    gain = gauss["psnr_denoised_db"] - gauss["psnr_noisy_db"]
+    shown = (
+        f"BCE {gauss['bce']:.4f}, PSNR {gauss['psnr_noisy_db']:.1f} -> "
+        f"{gauss['psnr_denoised_db']:.1f} dB (+{gain:.1f})"
+    )
+    return shown, gauss["bce"] <= 0.095 and gain >= 10.0
+
+
+def _ratio_check(m, name, twin, key, fmt, bce_bar) -> tuple[str, bool]:
+    value, reference = _get(m, name, key), _get(m, twin, key)
+    bce = _get(m, name, "bce")
+    shown = f"BCE {bce:.4f}, {fmt.format(value)} vs unpenalised {fmt.format(reference)}"
+    return shown, bce <= bce_bar and value <= 0.5 * reference
+
+
+def _tied_check(m, parameters) -> tuple[str, bool]:
+    bce = _get(m, "tied", "bce")
+    ratio = parameters.get("tied", 0) / max(1, parameters.get("deep", 1))
+    return f"BCE {bce:.4f}, {ratio:.2f}x the parameters of deep", bce <= 0.088 and ratio <= 0.55
+
+
+def bars(parameters: dict[str, int]) -> list[Bar]:
+    def bce_bar(name, limit):
+        return Bar(
+            name,
+            f"BCE <= {limit}",
+            lambda m: (f"BCE {_get(m, name, 'bce'):.4f}", _get(m, name, "bce") <= limit),
+        )
+
+    def kl_check(m):
+        act, bce = _get(m, "sparse_kl", "code_mean_activation"), _get(m, "sparse_kl", "bce")
+        return f"BCE {bce:.4f}, mean activation {act:.3f}", 0.03 <= act <= 0.08 and bce <= 0.110
+
+    def vae_check(m):
+        value = _get(m, "vae", "negative_elbo")
+        return f"-ELBO {value:.1f} nats", value <= 142
+
+    def linear_check(m):
+        value, pca = _get(m, "linear", "mse"), _get(m, "linear", "pca_mse")
+        return f"MSE {value:.5f} vs PCA {pca:.5f} ({value / pca - 1:+.1%})", value <= 1.03 * pca
+
+    return [
+        bce_bar("vanilla", 0.091),
+        bce_bar("deep", 0.080),
+        bce_bar("conv", 0.090),
+        Bar("denoising", "gaussian 0.5: BCE <= 0.095, PSNR +10 dB", lambda m: _denoise_check(m)),
+        Bar(
+            "sparse_l1",
+            "BCE <= 0.105, activation <= half unpenalised",
+            lambda m: _ratio_check(
+                m, "sparse_l1", "sparse_l1_twin", "code_mean_activation", "activation {:.3f}", 0.105
+            ),
+        ),
+        Bar("sparse_kl", "activation 0.03-0.08, BCE <= 0.110", kl_check),
+        Bar(
+            "contractive",
+            "||J||^2 <= half unpenalised, BCE <= 0.110",
+            lambda m: _ratio_check(
+                m,
+                "contractive",
+                "contractive_twin",
+                "jacobian_frobenius_sq",
+                "||J||^2 {:.2f}",
+                0.110,
+            ),
+        ),
+        Bar("vae", "-ELBO <= 142 nats (test)", vae_check),
+        Bar("linear", "MSE within 3% of PCA", linear_check),
+        Bar(
+            "tied",
+            "BCE <= 0.088, ~half the parameters of deep",
+            lambda m: _tied_check(m, parameters),
+        ),
+    ]
+
+
+def report(directory: Path | None = None) -> tuple[str, bool]:
+    """The quality table as Markdown, and whether every bar is met, from the cards."""
+    all_metrics, parameters = {}, {}
+    for name in variants.all_names():
+        card = cards.load_card(name, directory)
+        if card:
+            all_metrics[name] = card.get("metrics", {})
+            parameters[name] = card.get("parameters", 0)
+    lines = ["| variant | bar | measured | met |", "|---|---|---|---|"]
+    every = True
+    for bar in bars(parameters):
+        try:
+            shown, met = bar.check(all_metrics)
+        except (KeyError, TypeError, ZeroDivisionError):
+            shown, met = "not measured", False
+        every &= met
+        lines.append(f"| {bar.variant} | {bar.text} | {shown} | {'yes' if met else 'NO'} |")
+    return "\n".join(lines), every
+
+
+def evaluate(names: list[str], directory: Path | None = None, log=print) -> None:
+    """Measure the named shipped models and write the metrics into their cards."""
+    from core.training import load_splits
+
+    splits = load_splits()
+    extras: dict = {}
+    for name in names:
+        card = cards.load_card(name, directory)
+        if card is None:
+            log(f"{name}: no shipped model, skipped")
+            continue
+        model = cards.load_model(name, directory)
+        card["metrics"] = measure(name, model, splits, extras)
+        cards.write_card(name, card, directory)
+        log(
+            f"{name}: "
+            + ", ".join(f"{k} {v:.4f}" for k, v in card["metrics"].items() if isinstance(v, float))
+        )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("names", nargs="*", help="models to measure (default: all shipped)")
+    parser.add_argument("--report-only", action="store_true", help="print the table from the cards")
+    args = parser.parse_args(argv)
+    unknown = [name for name in args.names if name not in variants.all_names()]
+    if unknown:
+        parser.error(
+            f"unknown model(s) {', '.join(unknown)}; choose from {', '.join(variants.all_names())}"
+        )
+    if not args.report_only:
+        evaluate(args.names or variants.all_names())
+    table, every = report()
+    print(table)
+    print("every bar met" if every else "some bars are NOT met")
+    return 0 if every else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

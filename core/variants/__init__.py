@@ -1,0 +1,65 @@
+"""The registry of autoencoder variants: name -> module with a config dataclass and a builder.
+
+Modules are imported on first use, so listing names costs nothing and Keras loads only when a
+model is built. Adding a variant means one module and one line in `_MODULES`.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_MODULES = {
+    "vanilla": "core.variants.vanilla",
+    "deep": "core.variants.deep",
+    "conv": "core.variants.conv",
+    "denoising": "core.variants.denoising",
+    "sparse_l1": "core.variants.sparse_l1",
+    "sparse_kl": "core.variants.sparse_kl",
+    "contractive": "core.variants.contractive",
+    "vae": "core.variants.vae",
+    "linear": "core.variants.linear",
+    "tied": "core.variants.tied",
+}
+# Unpenalised twins, trained and shipped only so evaluate can show what a penalty changes.
+_TWINS = {
+    "sparse_l1_twin": ("core.variants.sparse_l1", "TWIN"),
+    "contractive_twin": ("core.variants.contractive", "TWIN"),
+}
+
+
+def names() -> list[str]:
+    """The variants a user can pick, in teaching order."""
+    return list(_MODULES)
+
+
+def all_names() -> list[str]:
+    """Every trainable model, the comparison twins included."""
+    return [*_MODULES, *_TWINS]
+
+
+def get(name: str):
+    """The `Variant` registered under `name`."""
+    if name in _MODULES:
+        return importlib.import_module(_MODULES[name]).VARIANT
+    if name in _TWINS:
+        module, attribute = _TWINS[name]
+        return getattr(importlib.import_module(module), attribute)
+    raise ValueError(f"unknown variant {name!r}; choose one of {', '.join(all_names())}")
+
+
+def make_config(name: str, **overrides: Any):
+    """The variant's config: dataclass defaults, then the variant's own, then `overrides`."""
+    variant = get(name)
+    return variant.config_class(**{**variant.config_overrides, **overrides})
+
+
+def register_custom_objects() -> None:
+    """Import the modules that define serializable layers and models, registering them."""
+    for module in ("core.variants.penalties", "core.variants.tied", "core.variants.vae"):
+        importlib.import_module(module)
+
+
+def build(name: str, config=None):
+    """Build the named variant's model (uncompiled) from `config` or its defaults."""
+    return get(name).build(config if config is not None else make_config(name))

@@ -1,0 +1,34 @@
+"""Deep: 784-128-64-32-64-128-784, the same 32-number code reached through more layers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from core.variants.base import Autoencoder, Variant, dense_autoencoder
+
+
+@dataclass
+class DeepConfig:
+    hidden: list[int] = field(default_factory=lambda: [128, 64])  # Halving widths, Keras blog.
+    code_size: int = 32  # Same code as vanilla, so the gain of depth is visible.
+
+
+def build(config: DeepConfig | None = None) -> Autoencoder:
+    """Dense encoder 784-128-64-code, mirrored decoder."""
+    config = config or DeepConfig()
+    return dense_autoencoder(config.hidden, config.code_size, name="deep")
+
+
+VARIANT = Variant(
+    name="deep",
+    title="Deep",
+    summary=(
+        "The encoder narrows 784 pixels to 128, 64 and finally 32 numbers, and the decoder "
+        "mirrors it. With the same 32-number code as the vanilla model, the extra layers let "
+        "the code describe digits in a more nonlinear way, so reconstructions are sharper. "
+        "Loss: per-pixel binary cross-entropy."
+    ),
+    config_class=DeepConfig,
+    build=build,
+    training={"epochs": 100},
+)

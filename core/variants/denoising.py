@@ -1,0 +1,48 @@
+"""Denoising: a convolutional autoencoder that sees corrupted digits and must return clean ones.
+
+Corruption makes copying useless even with a large code: to undo noise the network has to know
+what digits look like. The corruptions come from core.noise, the same functions the app uses.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from core.variants.base import Autoencoder, Variant
+from core.variants.conv import conv_autoencoder
+
+
+@dataclass
+class DenoisingConfig:
+    # Two levels of 32 filters give a 7x7x32 code: denoising needs more room than plain
+    # reconstruction because the network must also model what noise is not (Keras blog).
+    filters: list[int] = field(default_factory=lambda: [32, 32])
+    kernel_size: int = 3
+    # Corruptions drawn per training batch, so one model cleans every kind the app offers.
+    noise_kinds: list[str] = field(
+        default_factory=lambda: ["gaussian", "gaussian", "salt_and_pepper", "masking"]
+    )
+    noise_level: float = 0.5  # Upper end of the level drawn per batch.
+    min_noise_level: float = 0.1  # Lower end: light noise must not be over-smoothed either.
+
+
+def build(config: DenoisingConfig | None = None) -> Autoencoder:
+    """A 32-32 convolutional autoencoder (7x7x32 code)."""
+    config = config or DenoisingConfig()
+    return conv_autoencoder(config.filters, config.kernel_size, name="denoising")
+
+
+VARIANT = Variant(
+    name="denoising",
+    title="Denoising",
+    summary=(
+        "During training each digit is corrupted (Gaussian noise, salt-and-pepper or masked "
+        "pixels) and the network must output the clean original. Copying the input would copy "
+        "the noise, so it has to learn what a digit looks like. Loss: per-pixel binary "
+        "cross-entropy between the output and the CLEAN image."
+    ),
+    config_class=DenoisingConfig,
+    build=build,
+    training={"epochs": 30},
+    denoising=True,
+)
