@@ -193,11 +193,11 @@ def report(directory: Path | None = None) -> tuple[str, bool]:
     return "\n".join(lines), every
 
 
-def evaluate(names: list[str], directory: Path | None = None, log=print) -> None:
+def evaluate(names: list[str], directory: Path | None = None, log=print, splits=None) -> None:
     """Measure the named shipped models and write the metrics into their cards."""
     from core.training import load_splits
 
-    splits = load_splits()
+    splits = splits or load_splits()
     extras: dict = {}
     for name in names:
         card = cards.load_card(name, directory)

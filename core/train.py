@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from pathlib import Path
 
 from core import cards, variants
 from core.callbacks import Progress
@@ -49,6 +50,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int)
     parser.add_argument("--learning-rate", type=float)
     parser.add_argument("--subset", type=int, help="training images (default: all 55000)")
+    parser.add_argument(
+        "--out", type=Path, help="folder for the model and card (default: trained/)"
+    )
     parser.add_argument("--no-evaluate", action="store_true", help="skip the test metrics")
     args = parser.parse_args(argv)
 
@@ -66,16 +70,16 @@ def main(argv: list[str] | None = None) -> int:
                 recipe[key] = value
         started = time.perf_counter()
         result = train(name, TrainConfig(**recipe), splits=splits, on_progress=terminal_bar(name))
-        cards.save_trained(name, result)
+        cards.save_trained(name, result, args.out)
         print(
             f"{name}: {result.epochs_completed} epochs in {result.seconds:.0f} s, "
-            f"saved to {cards.model_path(name)}",
+            f"saved to {cards.model_path(name, args.out)}",
             flush=True,
         )
         if not args.no_evaluate:
             from core.evaluate import evaluate
 
-            evaluate([name])
+            evaluate([name], args.out, splits=splits)
         print(f"{name}: done in {time.perf_counter() - started:.0f} s", flush=True)
     return 0
 

@@ -1,0 +1,154 @@
+"""The one training function: progress reports, stop requests, divergence, bad settings, CLI."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from core import cards, training
+from core.callbacks import Progress, ProgressCallback
+from core.training import TrainConfig, train
+from core.variants.tied import train_greedy
+
+
+@pytest.fixture(scope="module")
+def splits():
+    return training.load_splits()
+
+
+def small(**overrides) -> TrainConfig:
+    return TrainConfig(**{"epochs": 2, "subset": 512, "batch_size": 64, **overrides})
+
+
+def test_progress_reports_every_epoch_and_finishes(splits):
+    reports: list[Progress] = []
+    result = train("vanilla", small(), splits=splits, on_progress=reports.append,
+                   progress_interval=0.0)  # fmt: skip
+    assert result.epochs_completed == 2 and not result.stopped and not result.diverged
+    assert reports[-1].done and reports[-1].fraction == 1.0
+    assert [len(r.history.get("loss", [])) for r in reports][-1] == 2
+    fractions = [r.fraction for r in reports]
+    assert fractions == sorted(fractions)
+    assert set(result.history) == {"loss", "val_loss"}
+    assert result.history["loss"][1] < result.history["loss"][0]
+    assert result.samples_per_second > 0
+
+
+def test_stop_request_ends_between_batches_and_keeps_weights(splits):
+    batches = []
+    result = train(
+        "vanilla", small(epochs=5), splits=splits,
+        on_progress=lambda p: batches.append(p.batch), should_stop=lambda: True,
+    )  # fmt: skip
+    assert result.stopped and result.epochs_completed == 1
+    initial = training.variants.build("vanilla").get_weights()
+    # A stop keeps what was trained: the weights moved away from a fresh build's.
+    assert any(
+        not np.allclose(a, b) for a, b in zip(result.model.get_weights(), initial, strict=True)
+    )
+
+
+def test_exploding_learning_rate_stops_with_last_good_weights(splits):
+    # A linear model with squared error has nothing to saturate: the loss overflows to inf/NaN.
+    result = train("linear", small(learning_rate=1e9, epochs=3), splits=splits)
+    assert result.diverged
+    for weight in result.model.get_weights():
+        assert np.isfinite(weight).all()
+
+
+def test_bad_settings_raise_clear_errors(splits):
+    with pytest.raises(ValueError, match="epochs must be at least 1"):
+        train("vanilla", small(epochs=0), splits=splits)
+    with pytest.raises(ValueError, match="at least 1 image"):
+        train("vanilla", small(subset=0), splits=splits)
+
+
+def test_batch_larger_than_subset_and_single_image(splits):
+    result = train("vanilla", small(subset=1, batch_size=512, epochs=1), splits=splits)
+    assert result.epochs_completed == 1 and math.isfinite(result.history["loss"][0])
+
+
+def test_denoising_trains_on_noisy_inputs_with_clean_targets(splits):
+    result = train("denoising", small(epochs=1, subset=256), splits=splits)
+    assert result.epochs_completed == 1 and math.isfinite(result.history["val_loss"][0])
+    batches = training.NoisyBatches(splits.x_train[:64], 32, ["masking"], 0.5, 0.5, seed=0)
+    noisy, clean = batches[0]
+    assert noisy.shape == clean.shape == (32, 28, 28, 1)
+    assert (noisy == 0).mean() > (clean == 0).mean() + 0.05  # Masked pixels added.
+
+
+def test_vae_history_has_reconstruction_and_kl(splits):
+    result = train("vae", small(epochs=1), splits=splits)
+    assert {"loss", "reconstruction_loss", "kl_loss", "val_loss"} <= set(result.history)
+    loss = result.history["loss"][0]
+    parts = result.history["reconstruction_loss"][0] + result.history["kl_loss"][0]
+    assert loss == pytest.approx(parts, rel=1e-4)
+
+
+class FakeModel:
+    """Just enough of a Keras model to drive the callback's hooks by hand."""
+
+    def __init__(self, weights):
+        self.weights = weights
+        self.stop_training = False
+
+    def get_weights(self):
+        return [w.copy() for w in self.weights]
+
+    def set_weights(self, weights):
+        self.weights = weights
+
+
+def test_keep_best_restores_the_best_validation_weights():
+    callback = ProgressCallback(keep_best=True)
+
+    model = FakeModel([np.zeros(1)])
+    callback.set_model(model)
+    callback.params = {"epochs": 3, "steps": 1}
+    callback.on_train_begin()
+    for epoch, (value, val_loss) in enumerate([(1.0, 0.5), (2.0, 0.3), (3.0, 0.4)]):
+        model.weights = [np.array([value])]
+        callback.on_epoch_end(epoch, {"loss": 1.0, "val_loss": val_loss})
+    callback.on_train_end()
+    assert model.weights[0][0] == 2.0  # Epoch 2 had the lowest val_loss.
+
+
+def test_callback_restores_on_nan_batch():
+    callback = ProgressCallback()
+
+    model = FakeModel([np.ones(2)])
+    callback.set_model(model)
+    callback.params = {"epochs": 1, "steps": 4}
+    callback.on_train_begin()
+    model.weights = [np.array([np.nan, np.nan])]
+    callback.on_train_batch_end(0, {"loss": float("nan")})
+    assert callback.diverged and model.stop_training
+    np.testing.assert_array_equal(model.weights[0], [1.0, 1.0])
+
+
+def test_greedy_layer_wise_training_trains_every_pair(splits):
+    model = training.variants.build("tied")
+    before = [
+        layer.kernel.numpy().copy() for layer in model.encoder.layers if hasattr(layer, "kernel")
+    ]
+    reported = []
+    losses = train_greedy(model, splits.x_train[:512], epochs=1, batch_size=128,
+                          on_pair=lambda depth, loss: reported.append(depth))  # fmt: skip
+    after = [layer.kernel.numpy() for layer in model.encoder.layers if hasattr(layer, "kernel")]
+    assert reported == [0, 1, 2] and all(math.isfinite(loss) for loss in losses)
+    assert all(not np.allclose(a, b) for a, b in zip(before, after, strict=True))
+
+
+def test_cli_trains_saves_and_writes_card(tmp_path):
+    from core.train import main
+
+    assert main(["linear", "--epochs", "1", "--subset", "256", "--out", str(tmp_path)]) == 0
+    card = json.loads((tmp_path / "linear.json").read_text())
+    assert card["variant"] == "linear" and card["training"]["epochs_completed"] == 1
+    assert card["training"]["machine"]["cpu_count"] >= 1
+    assert card["metrics"]["pca_mse"] == pytest.approx(0.0168, abs=0.0005)
+    model = cards.load_model("linear", tmp_path)
+    assert model(np.zeros((1, 28, 28, 1), np.float32)).shape == (1, 28, 28, 1)
