@@ -1,0 +1,95 @@
+"""Turn a drawing into an MNIST-like 28x28 image, the way MNIST itself was made.
+
+MNIST digits were size-normalised to fit a 20x20 box (keeping their aspect ratio, with
+anti-aliasing) and then centred in a 28x28 frame by their centre of mass. A digit drawn small,
+large or off-centre on a 280x280 canvas must look like that before a model sees it, or the
+model is tested on a distribution it never learned.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image
+
+FRAME = 28
+BOX = 20  # MNIST's size-normalisation box inside the 28x28 frame.
+INK_THRESHOLD = 0.1  # Fraction of full intensity below which a pixel counts as background.
+
+
+class EmptyDrawing(ValueError):
+    """Raised when an image holds no ink to reconstruct."""
+
+    def __init__(self, message: str = "The drawing is empty: draw a digit first."):
+        super().__init__(message)
+
+
+def ink_intensity(image: np.ndarray) -> np.ndarray:
+    """Ink per pixel in [0, 1] for white-on-black grayscale, RGB or RGBA images.
+
+    For RGBA, luminance is weighted by alpha, so white ink reads the same on an opaque black
+    background and on a transparent one.
+    """
+    pixels = np.asarray(image)
+    if pixels.ndim == 3 and pixels.shape[2] == 1:
+        pixels = pixels[..., 0]
+    scale = 255.0 if pixels.dtype == np.uint8 or pixels.max(initial=0) > 1.0 else 1.0
+    pixels = pixels.astype(np.float32) / scale
+    if pixels.ndim == 2:
+        return np.clip(pixels, 0.0, 1.0)
+    if pixels.ndim != 3 or pixels.shape[2] not in (3, 4):
+        raise ValueError(f"expected a grayscale, RGB or RGBA image, got shape {pixels.shape}")
+    luminance = pixels[..., :3] @ np.array([0.299, 0.587, 0.114], np.float32)
+    if pixels.shape[2] == 4:
+        luminance = luminance * pixels[..., 3]
+    return np.clip(luminance, 0.0, 1.0)
+
+
+def crop_to_ink(ink: np.ndarray) -> np.ndarray:
+    """The smallest rectangle holding every pixel above the ink threshold."""
+    rows = np.flatnonzero((ink > INK_THRESHOLD).any(axis=1))
+    columns = np.flatnonzero((ink > INK_THRESHOLD).any(axis=0))
+    if rows.size == 0:
+        raise EmptyDrawing()
+    return ink[rows[0] : rows[-1] + 1, columns[0] : columns[-1] + 1]
+
+
+def fit_box(ink: np.ndarray, box: int = BOX) -> np.ndarray:
+    """Scale so the longer side is `box` pixels, keeping the aspect ratio, with anti-aliasing."""
+    height, width = ink.shape
+    scale = box / max(height, width)
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    image = Image.fromarray(np.round(ink * 255).astype(np.uint8), mode="L")
+    # LANCZOS low-pass filters when shrinking, like the anti-aliasing of NIST's normalisation.
+    return np.asarray(image.resize(size, Image.Resampling.LANCZOS), np.float32) / 255.0
+
+
+def centre_by_mass(ink: np.ndarray, frame: int = FRAME) -> np.ndarray:
+    """Place `ink` so its centre of mass lands on pixel (14, 14), where MNIST puts it."""
+    height, width = ink.shape
+    total = ink.sum()
+    rows, columns = np.indices(ink.shape)
+    centre_row = (rows * ink).sum() / total
+    centre_column = (columns * ink).sum() / total
+    top = round(float(frame / 2 - centre_row))
+    left = round(float(frame / 2 - centre_column))
+    # Keep the whole box inside the frame even for lopsided strokes.
+    top = min(max(top, 0), frame - height)
+    left = min(max(left, 0), frame - width)
+    result = np.zeros((frame, frame), np.float32)
+    result[top : top + height, left : left + width] = ink
+    return result
+
+
+def canvas_to_mnist(rgba: np.ndarray) -> np.ndarray:
+    """A canvas image (white ink on black or transparent) as a 28x28 float32 image in [0, 1]."""
+    if rgba is None:
+        raise EmptyDrawing()
+    ink = ink_intensity(rgba)
+    if ink.max(initial=0.0) <= INK_THRESHOLD:
+        raise EmptyDrawing()
+    return centre_by_mass(fit_box(crop_to_ink(ink)))
+
+
+def as_batch(image: np.ndarray) -> np.ndarray:
+    """A 28x28 image as a batch of one (1, 28, 28, 1), the models' input shape."""
+    return np.asarray(image, np.float32).reshape(1, FRAME, FRAME, 1)

@@ -1,0 +1,118 @@
+"""Canvas to MNIST: known inputs, the MNIST normalisation, and blank drawings."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from core.data import load_mnist, to_images
+from core.preprocess import EmptyDrawing, as_batch, canvas_to_mnist
+
+
+def centre_of_mass(image: np.ndarray) -> tuple[float, float]:
+    rows, columns = np.indices(image.shape)
+    return (rows * image).sum() / image.sum(), (columns * image).sum() / image.sum()
+
+
+def ink_box(image: np.ndarray) -> tuple[int, int]:
+    rows = np.flatnonzero((image > 0.1).any(axis=1))
+    columns = np.flatnonzero((image > 0.1).any(axis=0))
+    return rows[-1] - rows[0] + 1, columns[-1] - columns[0] + 1
+
+
+def best_shifted_correlation(a: np.ndarray, b: np.ndarray) -> float:
+    """Highest correlation of `a` with `b` shifted by at most one pixel each way."""
+    return max(
+        np.corrcoef(a.ravel(), np.roll(b, (dy, dx), axis=(0, 1)).ravel())[0, 1]
+        for dy in (-1, 0, 1)
+        for dx in (-1, 0, 1)
+    )
+
+
+def rgba_canvas(ink: np.ndarray, transparent: bool = False) -> np.ndarray:
+    """White ink on black (opaque) or on transparent, as streamlit-drawable-canvas returns."""
+    value = np.round(ink * 255).astype(np.uint8)
+    canvas = np.zeros((*ink.shape, 4), np.uint8)
+    if transparent:
+        canvas[..., :3] = 255
+        canvas[..., 3] = value
+    else:
+        canvas[..., :3] = value[..., None]
+        canvas[..., 3] = 255
+    return canvas
+
+
+def upscale_digit(digit: np.ndarray, size: int, top: int, left: int) -> np.ndarray:
+    """An MNIST digit blown up to `size` pixels and placed on a 280x280 canvas."""
+    big = Image.fromarray(digit).resize((size, size), Image.Resampling.BICUBIC)
+    canvas = np.zeros((280, 280), np.float32)
+    canvas[top : top + size, left : left + size] = np.asarray(big, np.float32) / 255
+    return canvas
+
+
+@pytest.fixture(scope="module")
+def digits():
+    (_, _), (x_test, _) = load_mnist()
+    return x_test[:20]
+
+
+def test_rectangle_becomes_twenty_pixels_tall_and_centred():
+    canvas = np.zeros((280, 280), np.float32)
+    canvas[30:130, 200:250] = 1.0  # 100 tall, 50 wide, far from the centre.
+    image = canvas_to_mnist(rgba_canvas(canvas))
+    assert image.shape == (28, 28) and image.dtype == np.float32
+    assert image.min() >= 0.0 and image.max() <= 1.0
+    assert ink_box(image) == (20, 10)  # Longer side 20, aspect ratio kept.
+    row, column = centre_of_mass(image)
+    assert abs(row - 14) <= 0.5 and abs(column - 14) <= 0.5
+
+
+@pytest.mark.parametrize("transparent", [False, True])
+def test_mnist_digit_survives_the_round_trip(digits, transparent):
+    # MNIST digits are already normalised, so blowing one up and drawing it anywhere must
+    # give the same digit back, up to a pixel of shift from rounding the centre of mass.
+    correlations = []
+    for digit in digits:
+        canvas = upscale_digit(digit, 200, 40, 60)
+        image = canvas_to_mnist(rgba_canvas(canvas, transparent))
+        original = digit.astype(np.float32) / 255
+        correlations.append(best_shifted_correlation(image, original))
+    assert min(correlations) > 0.9 and np.median(correlations) > 0.97
+
+
+def test_small_large_and_off_centre_drawings_agree(digits):
+    digit = digits[0]
+    versions = [
+        canvas_to_mnist(rgba_canvas(upscale_digit(digit, size, top, left)))
+        for size, top, left in [(60, 10, 10), (270, 5, 5), (120, 150, 150), (90, 0, 185)]
+    ]
+    for other in versions[1:]:
+        assert best_shifted_correlation(versions[0], other) > 0.93
+
+
+def test_grayscale_and_rgb_inputs_are_accepted(digits):
+    canvas = upscale_digit(digits[1], 200, 40, 40)
+    gray = canvas_to_mnist(np.round(canvas * 255).astype(np.uint8))
+    rgb = canvas_to_mnist(np.repeat(np.round(canvas * 255).astype(np.uint8)[..., None], 3, 2))
+    np.testing.assert_allclose(gray, rgb, atol=1 / 255)
+
+
+@pytest.mark.parametrize(
+    "canvas",
+    [
+        None,
+        np.zeros((280, 280, 4), np.uint8),  # Nothing drawn (transparent).
+        rgba_canvas(np.zeros((280, 280), np.float32)),  # Opaque black.
+        rgba_canvas(np.full((280, 280), 0.05, np.float32)),  # Only faint smudges.
+    ],
+)
+def test_blank_canvas_raises_empty_drawing(canvas):
+    with pytest.raises(EmptyDrawing, match="draw a digit"):
+        canvas_to_mnist(canvas)
+    assert issubclass(EmptyDrawing, ValueError)
+
+
+def test_as_batch_shapes_for_the_models(digits):
+    image = to_images(digits[:1])[0, ..., 0]
+    assert as_batch(image).shape == (1, 28, 28, 1)
