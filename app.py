@@ -6,6 +6,8 @@ to `/train`, `/draw`, `/latent` or `/compare` and it keeps working as the app gr
 
 import streamlit as st
 
+from ui import state
+
 st.set_page_config(page_title="Autoencoder Lab", page_icon=":material/hub:", layout="wide")
 
 PAGES = [
@@ -20,6 +22,7 @@ PAGES = [
 
 page = st.navigation(PAGES)
 
+state.sidebar()
 with st.sidebar:
     st.caption(
         "**Autoencoder Lab** — learn how autoencoders compress, reconstruct, denoise and "

@@ -18,12 +18,18 @@ from typing import Any
 TRAINED_DIR = Path(__file__).resolve().parents[1] / "trained"
 
 
+def trained_dir() -> Path:
+    """Where shipped models live: `$AE_TRAINED_DIR` (for tests and experiments) or trained/."""
+    override = os.environ.get("AE_TRAINED_DIR")
+    return Path(override) if override else TRAINED_DIR
+
+
 def model_path(name: str, directory: Path | None = None) -> Path:
-    return (directory or TRAINED_DIR) / f"{name}.keras"
+    return (directory or trained_dir()) / f"{name}.keras"
 
 
 def card_path(name: str, directory: Path | None = None) -> Path:
-    return (directory or TRAINED_DIR) / f"{name}.json"
+    return (directory or trained_dir()) / f"{name}.json"
 
 
 def load_card(name: str, directory: Path | None = None) -> dict[str, Any] | None:

@@ -8,12 +8,22 @@ model is tested on a distribution it never learned.
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 FRAME = 28
 BOX = 20  # MNIST's size-normalisation box inside the 28x28 frame.
 INK_THRESHOLD = 0.1  # Fraction of full intensity below which a pixel counts as background.
+
+
+MAX_UPLOAD_PIXELS = 4096 * 4096  # Far above any photo of a digit; decoded it is 16 MB.
+UPLOAD_FORMATS = ("PNG", "JPEG")
+
+
+class UploadError(ValueError):
+    """Raised for an uploaded file that is not a usable PNG or JPEG image."""
 
 
 class EmptyDrawing(ValueError):
@@ -93,3 +103,40 @@ def canvas_to_mnist(rgba: np.ndarray) -> np.ndarray:
 def as_batch(image: np.ndarray) -> np.ndarray:
     """A 28x28 image as a batch of one (1, 28, 28, 1), the models' input shape."""
     return np.asarray(image, np.float32).reshape(1, FRAME, FRAME, 1)
+
+
+def upload_to_ink(data: bytes, max_pixels: int = MAX_UPLOAD_PIXELS) -> np.ndarray:
+    """Decode an uploaded PNG or JPEG into ink intensities in [0, 1] (white ink on black).
+
+    Only PNG and JPEG decoders are tried, and the pixel count is checked from the header
+    before any pixel is decoded, so a small file that expands to gigabytes is refused
+    cheaply. Photos of dark ink on light paper are inverted; for images with transparency
+    the opaque part is the ink.
+    """
+    try:
+        with Image.open(io.BytesIO(data), formats=UPLOAD_FORMATS) as image:
+            if image.width * image.height > max_pixels:
+                raise UploadError(
+                    f"The image is {image.width}x{image.height} pixels; images up to "
+                    f"{max_pixels:,} pixels are accepted. A photo of one digit needs far fewer."
+                )
+            image = ImageOps.exif_transpose(image)  # Phone photos store rotation separately.
+            if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
+                alpha = np.asarray(image.convert("RGBA"), np.float32)[..., 3] / 255.0
+                if alpha.min() < 0.98:
+                    return alpha
+            gray = np.asarray(image.convert("L"), np.float32) / 255.0
+    except UploadError:
+        raise
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as error:
+        raise UploadError(
+            "This file could not be read as a PNG or JPEG image. Try another file, or draw "
+            "the digit instead."
+        ) from error
+    # Paper is light and ink dark in photos and scans; MNIST is the other way round.
+    return 1.0 - gray if np.median(gray) > 0.5 else gray
+
+
+def upload_to_mnist(data: bytes) -> np.ndarray:
+    """An uploaded image file as a 28x28 MNIST-like image; see `upload_to_ink`."""
+    return canvas_to_mnist(upload_to_ink(data))

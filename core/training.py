@@ -149,8 +149,10 @@ def train(
             config.seed,
         )
         targets = None
-        # A fixed corruption of the validation images, so val_loss is comparable across epochs.
-        x_val_in = noise.gaussian(splits.x_val, model_config.noise_level, config.seed + 1)
+        # A fixed corruption of the validation images at the middle of the training range, so
+        # val_loss is comparable across epochs.
+        middle = (model_config.min_noise_level + model_config.noise_level) / 2
+        x_val_in = noise.corrupt(splits.x_val, model_config.noise_kinds[0], middle, config.seed + 1)
     else:
         inputs, targets, x_val_in = x_train, x_train, splits.x_val
     validation = (x_val_in, splits.x_val) if config.validation else None

@@ -1,50 +1,74 @@
-"""Home: what an autoencoder is, and where to go next."""
+"""Home: what an autoencoder is, the variants with their measured quality, where to go next."""
+
+from __future__ import annotations
 
 import streamlit as st
 
-st.title("Autoencoder Lab")
-st.markdown(
-    """
+from core import variants
+from ui import state
+
+
+def variant_cards() -> None:
+    names = variants.names()
+    for row in range(0, len(names), 3):
+        for column, name in zip(st.columns(3), names[row : row + 3], strict=False):
+            variant = variants.get(name)
+            info = state.card(name)
+            with column.container(border=True):
+                st.markdown(f"**{variant.title}**")
+                st.caption(variant.summary)
+                if info and info.get("metrics"):
+                    st.markdown(f"Test: {state.metric_line(info['metrics'])}")
+
+
+def main() -> None:
+    st.title("Autoencoder Lab")
+    st.markdown(
+        """
 An **autoencoder** is a neural network trained to reproduce its input. An *encoder* squeezes
 each 28x28 digit (784 numbers) into a short **code**, and a *decoder* rebuilds the digit from
 that code alone. Because the code is too small, or otherwise constrained, to copy the input
 pixel by pixel, the network has to discover what digits have in common: strokes, loops,
 slants. Changing the constraint gives the different kinds of autoencoder you can explore here.
 """
-)
-
-st.subheader("Where to go next")
-left, middle, right, last = st.columns(4)
-with left:
-    st.page_link("pages/train.py", label="Train a model", icon=":material/model_training:")
-    st.caption("Pick a variant and watch it learn, with a live loss chart.")
-with middle:
-    st.page_link("pages/draw.py", label="Draw a digit", icon=":material/draw:")
-    st.caption("Reconstruct your own handwriting, or noise it and denoise it.")
-with right:
-    st.page_link(
-        "pages/latent.py", label="Explore the latent space", icon=":material/scatter_plot:"
     )
-    st.caption("Drag two sliders and watch a variational autoencoder dream up digits.")
-with last:
-    st.page_link("pages/compare.py", label="Compare variants", icon=":material/compare:")
-    st.caption("Every variant side by side on the same digits.")
+    st.subheader("Where to go next")
+    links = [
+        (
+            "pages/train.py",
+            "Train a model",
+            ":material/model_training:",
+            "Pick a variant and watch it learn, with a live loss chart.",
+        ),
+        (
+            "pages/draw.py",
+            "Draw a digit",
+            ":material/draw:",
+            "Reconstruct your own handwriting, or noise it and denoise it.",
+        ),
+        (
+            "pages/latent.py",
+            "Explore the latent space",
+            ":material/scatter_plot:",
+            "Drag two sliders and watch a variational autoencoder dream up digits.",
+        ),
+        (
+            "pages/compare.py",
+            "Compare variants",
+            ":material/compare:",
+            "Every variant side by side on the same digits.",
+        ),
+    ]
+    for column, (page, label, icon, text) in zip(st.columns(4), links, strict=True):
+        column.page_link(page, label=label, icon=icon)
+        column.caption(text)
+    st.subheader("The variants")
+    st.caption(
+        "Test metrics on the 10,000 MNIST test images: BCE is the mean binary cross-entropy "
+        "per pixel, MSE the mean squared error per pixel, PSNR the peak signal-to-noise ratio "
+        "(higher is better), -ELBO the VAE's negative evidence lower bound in nats per image."
+    )
+    variant_cards()
 
-st.subheader("The variants")
-st.markdown(
-    """
-| Variant | What makes it learn something useful |
-|---|---|
-| Vanilla | A 32-number bottleneck: it cannot copy 784 pixels, so it must compress. |
-| Deep | Several layers on each side: more expressive compression at the same code size. |
-| Convolutional | Filters that slide over the image, so a stroke is recognised wherever it is. |
-| Denoising | It sees corrupted digits and must output the clean ones. |
-| Sparse (L1 and KL) | Only a few code units may be active for any one digit. |
-| Contractive | The code must barely move when the input is nudged. |
-| Variational | The code is a probability distribution, so new digits can be sampled. |
-| Linear | No nonlinearity: it learns the same subspace as principal component analysis. |
-| Tied-weight stacked | The decoder reuses the encoder's weights, transposed: half the parameters. |
 
-Trained models and their measured test metrics appear here as they are added to the lab.
-"""
-)
+main()

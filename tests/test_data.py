@@ -25,8 +25,17 @@ def test_label_counts_are_the_official_ones(mnist):
     (_, y_train), (_, y_test) = mnist
     # Counts published with MNIST; a shuffled or truncated copy would not match all of them.
     assert np.bincount(y_train).tolist() == [
-        5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949,
-    ]  # fmt: skip
+        5923,
+        6742,
+        5958,
+        6131,
+        5842,
+        5421,
+        5918,
+        6265,
+        5851,
+        5949,
+    ]
     assert np.bincount(y_test).tolist() == [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
 
 

@@ -1,4 +1,4 @@
-"""AppTest smoke tests: every page of the navigation renders without an exception."""
+"""AppTest page tests: every page renders, its key widgets exist, and they do what they say."""
 
 from __future__ import annotations
 
@@ -18,25 +18,128 @@ PAGES = {
 }
 
 
-def run_page(path: str) -> AppTest:
+def run_page(path: str, **state) -> AppTest:
     """Run app.py, switch to one page and run it, as a click in the sidebar would."""
-    app = AppTest.from_file(str(APP), default_timeout=60)
+    app = AppTest.from_file(str(APP), default_timeout=120)
+    for key, value in state.items():
+        app.session_state[key] = value
     app.run()
     if path != "pages/home.py":
         app.switch_page(path)
         app.run()
+    assert not app.exception, [item.value for item in app.exception]
     return app
+
+
+def image_urls(app: AppTest) -> list[str]:
+    """Media URLs of the page's images; they are content hashes, so new pixels give new URLs."""
+    return [image.proto.imgs[0].url for image in app.image]
+
+
+def captions(app: AppTest) -> list[str]:
+    return [image.proto.imgs[0].caption for image in app.image]
 
 
 @pytest.mark.parametrize("path", list(PAGES))
 def test_page_renders_without_exception(path):
     app = run_page(path)
-    assert not app.exception, [item.value for item in app.exception]
     assert app.title[0].value == PAGES[path]
 
 
-def test_sidebar_introduces_the_lab():
+def test_sidebar_has_variant_picker_source_and_explanation():
     # AppTest.switch_page renders only the page itself, so the sidebar is checked on the home
     # page here and on every page by the browser test.
     app = run_page("pages/home.py")
-    assert "Autoencoder Lab" in app.sidebar.caption[0].value
+    picker = app.sidebar.selectbox(key="variant")
+    assert (
+        picker.value == "vanilla" and "tied" in picker.options
+    ) or "Tied-weight stacked" in picker.options
+    assert app.sidebar.radio(key="model_source").value == "Pretrained"
+    assert "Autoencoder Lab" in app.sidebar.caption[-1].value
+
+
+def test_url_parameter_selects_the_variant():
+    app = AppTest.from_file(str(APP), default_timeout=120)
+    app.query_params["variant"] = "conv"
+    app.run()
+    assert app.sidebar.selectbox(key="variant").value == "conv"
+    assert not app.sidebar.warning
+
+
+def test_unknown_url_variant_gets_a_message_not_a_traceback():
+    app = AppTest.from_file(str(APP), default_timeout=120)
+    app.query_params["variant"] = "<script>alert(1)</script>"
+    app.run()
+    assert not app.exception
+    assert app.sidebar.selectbox(key="variant").value == "vanilla"
+    assert "does not have" in app.sidebar.warning[0].value
+    assert "<script>" not in app.sidebar.warning[0].value
+
+
+def test_home_lists_every_variant_with_card_metrics():
+    app = run_page("pages/home.py")
+    text = " ".join(item.value for item in app.markdown)
+    for title in ("Vanilla", "Deep", "Convolutional", "Denoising", "Variational (VAE)"):
+        assert title in text
+    assert text.count("Test: ") == 10
+
+
+def test_latent_slider_changes_the_decoded_image():
+    app = run_page("pages/latent.py")
+    before = image_urls(app)
+    app.slider(key="z1").set_value(2.0).run()
+    after = image_urls(app)
+    assert before[0] != after[0]  # The decoded digit.
+    assert "Decoded at z = (2.00, 0.00)" in captions(app)[0]
+    assert before[2] != after[2]  # The scatter's marker moved too.
+
+
+def test_latent_interpolation_strips_for_vae_and_plain():
+    app = run_page("pages/latent.py")
+    assert any("Variational autoencoder" in text for text in captions(app))
+    assert any("Deep autoencoder" in text for text in captions(app))
+
+
+def test_draw_page_with_a_test_digit_reconstructs_with_the_chosen_variant():
+    app = run_page("pages/draw.py", draw_source="Test digit", random_index=0)
+    assert "Vanilla reconstruction" in captions(app)
+    assert len([c for c in captions(app) if "MSE" in c]) == 10  # Every variant below.
+    app = run_page("pages/draw.py", draw_source="Test digit", random_index=0, variant="deep")
+    assert "Deep reconstruction" in captions(app)
+
+
+def test_draw_page_blank_canvas_shows_a_hint():
+    app = run_page("pages/draw.py")
+    # The canvas returns no image under AppTest, exactly like an untouched canvas.
+    assert "Draw a digit on the canvas" in app.info[0].value
+
+
+def test_draw_noise_mode_shows_noisy_denoised_plain_and_clean():
+    app = run_page(
+        "pages/draw.py", draw_source="Test digit", random_index=3, draw_mode="Noise and denoise"
+    )
+    texts = captions(app)
+    assert any(t.startswith("Noisy input · PSNR") for t in texts)
+    assert any(t.startswith("Denoising autoencoder · PSNR") for t in texts)
+    assert any(t.startswith("Plain convolutional · PSNR") for t in texts)
+    app.selectbox(key="noise_kind").set_value("masking").run()
+    assert not app.exception
+
+
+def test_train_page_has_the_settings_of_each_variant():
+    app = run_page("pages/train.py")
+    labels = {slider.label for slider in app.slider} | {s.label for s in app.select_slider}
+    assert {"Epochs", "Batch size", "Learning rate", "Training images", "Code size"} <= labels
+    app = run_page("pages/train.py", variant="sparse_kl")
+    labels = {slider.label for slider in app.slider} | {s.label for s in app.select_slider}
+    assert {"Target activation ρ", "Sparsity weight β"} <= labels
+    app = run_page("pages/train.py", variant="denoising")
+    assert app.selectbox(key="train_noise_kind").value == "gaussian"
+
+
+def test_compare_page_table_and_grid():
+    app = run_page("pages/compare.py")
+    table = app.dataframe[0].value
+    assert len(table) == 11  # Ten variants and PCA.
+    assert any(str(name).startswith("PCA") for name in table["variant"])
+    assert len(app.image) == 11  # Originals and one strip per variant.

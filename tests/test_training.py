@@ -25,8 +25,9 @@ def small(**overrides) -> TrainConfig:
 
 def test_progress_reports_every_epoch_and_finishes(splits):
     reports: list[Progress] = []
-    result = train("vanilla", small(), splits=splits, on_progress=reports.append,
-                   progress_interval=0.0)  # fmt: skip
+    result = train(
+        "vanilla", small(), splits=splits, on_progress=reports.append, progress_interval=0.0
+    )
     assert result.epochs_completed == 2 and not result.stopped and not result.diverged
     assert reports[-1].done and reports[-1].fraction == 1.0
     assert [len(r.history.get("loss", [])) for r in reports][-1] == 2
@@ -40,9 +41,12 @@ def test_progress_reports_every_epoch_and_finishes(splits):
 def test_stop_request_ends_between_batches_and_keeps_weights(splits):
     batches = []
     result = train(
-        "vanilla", small(epochs=5), splits=splits,
-        on_progress=lambda p: batches.append(p.batch), should_stop=lambda: True,
-    )  # fmt: skip
+        "vanilla",
+        small(epochs=5),
+        splits=splits,
+        on_progress=lambda p: batches.append(p.batch),
+        should_stop=lambda: True,
+    )
     assert result.stopped and result.epochs_completed == 1
     initial = training.variants.build("vanilla").get_weights()
     # A stop keeps what was trained: the weights moved away from a fresh build's.
@@ -135,8 +139,13 @@ def test_greedy_layer_wise_training_trains_every_pair(splits):
         layer.kernel.numpy().copy() for layer in model.encoder.layers if hasattr(layer, "kernel")
     ]
     reported = []
-    losses = train_greedy(model, splits.x_train[:512], epochs=1, batch_size=128,
-                          on_pair=lambda depth, loss: reported.append(depth))  # fmt: skip
+    losses = train_greedy(
+        model,
+        splits.x_train[:512],
+        epochs=1,
+        batch_size=128,
+        on_pair=lambda depth, loss: reported.append(depth),
+    )
     after = [layer.kernel.numpy() for layer in model.encoder.layers if hasattr(layer, "kernel")]
     assert reported == [0, 1, 2] and all(math.isfinite(loss) for loss in losses)
     assert all(not np.allclose(a, b) for a, b in zip(before, after, strict=True))

@@ -14,9 +14,17 @@ IMAGES = np.random.default_rng(0).random((3, 28, 28, 1)).astype(np.float32)
 
 def test_registry_lists_every_variant_of_the_field():
     assert variants.names() == [
-        "vanilla", "deep", "conv", "denoising", "sparse_l1", "sparse_kl",
-        "contractive", "vae", "linear", "tied",
-    ]  # fmt: skip
+        "vanilla",
+        "deep",
+        "conv",
+        "denoising",
+        "sparse_l1",
+        "sparse_kl",
+        "contractive",
+        "vae",
+        "linear",
+        "tied",
+    ]
     for name in variants.names():
         variant = variants.get(name)
         assert variant.name == name and variant.shipped
@@ -71,9 +79,10 @@ def test_save_load_round_trip(tmp_path, name):
     model.save(path)
     loaded = keras.models.load_model(path, compile=False)
     np.testing.assert_allclose(
-        np.asarray(loaded(IMAGES, training=False)), np.asarray(model(IMAGES, training=False)),
+        np.asarray(loaded(IMAGES, training=False)),
+        np.asarray(model(IMAGES, training=False)),
         atol=1e-6,
-    )  # fmt: skip
+    )
     assert hasattr(loaded, "encoder") and hasattr(loaded, "decoder")
 
 

@@ -1,0 +1,141 @@
+"""Session-wide choices (variant, model source) and the models they select.
+
+The variant lives in `st.session_state` and in the URL (`?variant=conv`), so a teacher can send
+a link that opens the same view. Pretrained models are loaded once per server process and
+shared read-only; a model trained by a user lives only in that user's session.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from core import cards, variants
+
+VARIANT = "variant"
+SOURCE = "model_source"
+SESSION_MODELS = "session_models"  # variant name -> TrainResult of this session
+PRETRAINED, SESSION = "Pretrained", "Trained in this session"
+
+
+def title(name: str) -> str:
+    return variants.get(name).title
+
+
+@st.cache_resource(show_spinner="Loading the pretrained model...")
+def pretrained_model(name: str):
+    """The shipped model `name`, loaded once for the whole server and never modified."""
+    model = cards.load_model(name)
+    model.trainable = False  # A guard: nothing in the app may fit a shared model.
+    return model
+
+
+@st.cache_resource(show_spinner="Loading MNIST...")
+def splits():
+    """MNIST train, validation and test images, loaded once per server process (read-only)."""
+    from core.training import load_splits
+
+    return load_splits()
+
+
+def sample_digits(count: int = 8):
+    """The first test image of each digit 0..count-1: the same fixed digits on every page."""
+    data = splits()
+    indices = [int((data.y_test == digit).argmax()) for digit in range(count)]
+    return data.x_test[indices]
+
+
+@st.cache_data(show_spinner=False)
+def card(name: str) -> dict | None:
+    """The shipped model's card (metrics measured by core.evaluate), or None."""
+    return cards.load_card(name)
+
+
+def variant_picker() -> str:
+    """The sidebar's variant select box, bound to the URL's `?variant=` parameter."""
+    names = variants.names()
+    asked = st.query_params.get(VARIANT)
+    name = st.sidebar.selectbox(
+        "Autoencoder variant", names, key=VARIANT, format_func=title, bind="query-params"
+    )
+    if asked is not None and asked not in names:
+        # Streamlit drops an invalid bound value; say so instead of silently ignoring the link.
+        # The user's text is not echoed back: it came from a URL anyone could have crafted.
+        st.sidebar.warning(
+            f"The link asked for a variant this lab does not have; showing {title(name)}.",
+            icon=":material/link_off:",
+        )
+    return name
+
+
+def session_result(name: str):
+    """This session's trained result for `name`, or None."""
+    return st.session_state.get(SESSION_MODELS, {}).get(name)
+
+
+def store_session_result(name: str, result) -> None:
+    st.session_state.setdefault(SESSION_MODELS, {})[name] = result
+
+
+def source_picker(name: str) -> str:
+    """Pretrained or this session's model; the latter only once the user trained one."""
+    trained = session_result(name) is not None
+    options = [PRETRAINED, SESSION] if trained else [PRETRAINED]
+    if st.session_state.get(SOURCE) not in options:
+        st.session_state[SOURCE] = PRETRAINED
+    choice = st.sidebar.radio("Model", options, key=SOURCE, horizontal=True)
+    if not trained:
+        st.sidebar.caption("Train this variant on the Train page to compare with your own model.")
+    return choice
+
+
+def current_model(name: str, source: str):
+    """The model the pages should use for `name` under the chosen source."""
+    if source == SESSION and session_result(name) is not None:
+        return session_result(name).model
+    return pretrained_model(name)
+
+
+def metric_line(metrics: dict) -> str:
+    """The card's key figures in one short line."""
+    parts = []
+    if "negative_elbo" in metrics:
+        parts.append(f"-ELBO {metrics['negative_elbo']:.1f} nats")
+    if "bce" in metrics:
+        parts.append(f"BCE {metrics['bce']:.4f}")
+    if "mse" in metrics:
+        parts.append(f"MSE {metrics['mse']:.4f}")
+    if "psnr_db" in metrics:
+        parts.append(f"PSNR {metrics['psnr_db']:.1f} dB")
+    return " · ".join(parts)
+
+
+def explain(name: str) -> None:
+    """One paragraph on what makes the variant learn, and its card's test metrics."""
+    variant = variants.get(name)
+    info = card(name)
+    with st.sidebar.expander(f"About {variant.title}", expanded=False):
+        st.write(variant.summary)
+        if info and info.get("metrics"):
+            st.caption(f"Test set: {metric_line(info['metrics'])}")
+            training = info["training"]
+            st.caption(
+                f"{info['parameters']:,} parameters · trained {training['epochs_completed']} "
+                f"epochs in {training['seconds']:.0f} s"
+            )
+
+
+def sidebar() -> tuple[str, str]:
+    """The shared sidebar: variant, its explanation, and the model source."""
+    name = variant_picker()
+    explain(name)
+    source = source_picker(name)
+    return name, source
+
+
+def current_variant() -> str:
+    """The variant chosen in the sidebar (app.py draws the sidebar before every page)."""
+    return st.session_state.get(VARIANT) or variants.names()[0]
+
+
+def current_source() -> str:
+    return st.session_state.get(SOURCE, PRETRAINED)
