@@ -9,6 +9,7 @@ import streamlit as st
 
 from core import variants
 from ui import images, state
+from ui.boot import ensure_navigation
 
 
 def metrics_table() -> pd.DataFrame:
@@ -91,4 +92,5 @@ def main() -> None:
         st.image(images.strip(reconstructions, size=64), caption=state.title(name))
 
 
+ensure_navigation()
 main()

@@ -8,6 +8,7 @@ import streamlit as st
 from core import metrics, noise, variants
 from core.preprocess import EmptyDrawing, UploadError, as_batch, canvas_to_mnist, upload_to_mnist
 from ui import images, state
+from ui.boot import ensure_navigation
 
 LAST_DRAWING = "last_drawing"  # The latest 28x28 input, also marked on the Latent page.
 SOURCES = ["Draw", "Upload", "Test digit"]
@@ -160,4 +161,5 @@ def main() -> None:
             denoise_ui(image)
 
 
+ensure_navigation()
 main()

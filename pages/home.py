@@ -6,6 +6,7 @@ import streamlit as st
 
 from core import variants
 from ui import state
+from ui.boot import ensure_navigation
 
 
 def variant_cards() -> None:
@@ -71,4 +72,5 @@ slants. Changing the constraint gives the different kinds of autoencoder you can
     variant_cards()
 
 
+ensure_navigation()
 main()

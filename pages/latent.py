@@ -10,6 +10,7 @@ import streamlit as st
 from core import metrics
 from core.preprocess import as_batch
 from ui import images, plots, state
+from ui.boot import ensure_navigation
 
 GRID = 15  # Digits per side of the manifold, as in the seed texts' figures.
 
@@ -136,4 +137,5 @@ def main() -> None:
     interpolation_ui(model)
 
 
+ensure_navigation()
 main()

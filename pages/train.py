@@ -13,6 +13,7 @@ from core import noise, variants
 from core.jobs import TrainingJob
 from core.training import TrainConfig
 from ui import images, state
+from ui.boot import ensure_navigation
 
 JOB = "training_job"
 SERIES = {
@@ -272,4 +273,5 @@ def main() -> None:
         finished_ui(job)
 
 
+ensure_navigation()
 main()

@@ -65,8 +65,18 @@ def wait_for_health(url: str, process: subprocess.Popen, timeout: float = 60.0) 
 @pytest.fixture(scope="session")
 def app_server(tmp_path_factory):
     """`streamlit run app.py` on a free port, as a user would start it; yields its base URL."""
+    yield from serve(tmp_path_factory.mktemp("server") / "streamlit.log")
+
+
+@pytest.fixture
+def fresh_server(tmp_path):
+    """A server of its own, for tests about what the first request after a start sees."""
+    yield from serve(tmp_path / "streamlit.log")
+
+
+def serve(log_path: Path):
+    """Run `streamlit run app.py` until the generator is closed, yielding its URL."""
     port = free_port()
-    log_path = tmp_path_factory.mktemp("server") / "streamlit.log"
     with open(log_path, "w") as log:
         process = subprocess.Popen(
             [

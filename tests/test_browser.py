@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
@@ -22,6 +24,9 @@ def open_page(page, url: str) -> None:
     page.goto(url, wait_until="domcontentloaded")
     page.wait_for_selector("h1", timeout=60_000)
     page.wait_for_selector(IDLE, timeout=60_000)
+    # On a cold server the sidebar first lists the pages/ folder until st.navigation's own
+    # menu arrives; the lab's sidebar text marks the real page.
+    page.locator("[data-testid=stSidebar]", has_text="Autoencoder Lab").wait_for(timeout=60_000)
 
 
 @pytest.mark.parametrize("path", list(URL_PATHS))
@@ -34,11 +39,106 @@ def test_every_page_renders_in_chromium(app_server, page, artifacts, path):
     page.screenshot(path=str(artifacts / f"page-{path or 'home'}.png"), full_page=True)
 
 
+def test_shared_link_on_a_freshly_started_server(fresh_server, page):
+    # The first request after a restart must still go through app.py: its sidebar, its page
+    # list, and the variant the link names (Streamlit would otherwise run pages/draw.py alone).
+    open_page(page, f"{fresh_server}/draw?variant=deep")
+    sidebar = page.locator("[data-testid=stSidebar]")
+    assert "About Deep" in sidebar.inner_text()
+    assert sidebar.locator("a[href$='/latent']").count() == 1
+    assert page.url.endswith("/draw?variant=deep")
+
+
 def test_sidebar_navigation_reaches_every_page(app_server, page):
     open_page(page, app_server)
     nav = page.locator("[data-testid=stSidebarNav]")
     for path, title in list(URL_PATHS.items())[1:]:
         nav.locator(f"a[href$='/{path}']").click()
-        page.wait_for_url(f"**/{path}")
+        page.wait_for_url(re.compile(rf"/{path}(\?.*)?$"))
         page.wait_for_selector(f"h1:has-text('{title}')", timeout=60_000)
     assert page.locator("[data-testid=stException]").count() == 0
+
+
+def wait_idle(page) -> None:
+    """Wait until Streamlit has finished the rerun caused by the last interaction."""
+    page.wait_for_timeout(300)  # Let the rerun start before waiting for it to end.
+    page.wait_for_selector(IDLE, timeout=60_000)
+
+
+def no_exceptions(page) -> None:
+    errors = page.locator("[data-testid=stException]")
+    assert errors.count() == 0, errors.first.inner_text()
+    assert page.page_errors == []
+
+
+def test_draw_a_digit_and_see_it_reconstructed(app_server, page, artifacts):
+    open_page(page, f"{app_server}/draw")
+    canvas = page.locator("canvas.upper-canvas").first
+    canvas.wait_for(timeout=30_000)
+    box = canvas.bounding_box()
+    # A "7": a bar across the top, then a diagonal down to the bottom.
+    page.mouse.move(box["x"] + 80, box["y"] + 60)
+    page.mouse.down()
+    for x, y in [(140, 60), (200, 60), (170, 140), (140, 220)]:
+        page.mouse.move(box["x"] + x, box["y"] + y, steps=8)
+    page.mouse.up()
+    page.wait_for_selector("text=Every variant on the same input", timeout=60_000)
+    wait_idle(page)
+    no_exceptions(page)
+    assert page.get_by_text("Vanilla reconstruction").count() == 1
+    page.screenshot(path=str(artifacts / "draw-reconstruct.png"), full_page=True)
+    page.get_by_text("Noise and denoise").click()
+    page.wait_for_selector("text=Denoising autoencoder · PSNR", timeout=60_000)
+    wait_idle(page)
+    no_exceptions(page)
+    page.screenshot(path=str(artifacts / "draw-denoise.png"), full_page=True)
+
+
+def test_latent_slider_changes_the_image(app_server, page, artifacts):
+    open_page(page, f"{app_server}/latent")
+    decoded = page.locator("[data-testid=stImage] img").first
+    decoded.wait_for(timeout=60_000)
+    before = decoded.get_attribute("src")
+    slider = page.get_by_role("slider").first
+    slider.focus()
+    for _ in range(10):
+        page.keyboard.press("ArrowRight")
+    page.wait_for_selector("text=Decoded at z = (0.50, 0.00)", timeout=30_000)
+    wait_idle(page)
+    assert decoded.get_attribute("src") != before
+    no_exceptions(page)
+    page.screenshot(path=str(artifacts / "latent-moved.png"), full_page=True)
+
+
+def set_slider_to_minimum(page, label: str) -> None:
+    block = page.locator("[data-testid=stSlider]", has_text=label).first
+    slider = block.get_by_role("slider")
+    slider.focus()
+    page.keyboard.press("Home")
+
+
+def test_train_one_epoch_then_stop_a_long_run(app_server, page, artifacts):
+    open_page(page, f"{app_server}/train?variant=vanilla")
+    set_slider_to_minimum(page, "Epochs")
+    page.get_by_role("button", name="Train", exact=True).click()
+    page.wait_for_selector("[data-testid=stProgress]", timeout=30_000)
+    page.wait_for_selector("text=This is now your model", timeout=120_000)
+    wait_idle(page)
+    no_exceptions(page)
+    assert page.locator("[data-testid=stVegaLiteChart]").count() >= 1  # The loss chart.
+    assert page.get_by_text("Trained 1 epoch(s)").count() == 1
+    page.screenshot(path=str(artifacts / "train-done.png"), full_page=True)
+
+    # A long run, stopped while it is going: the weights so far are kept.
+    block = page.locator("[data-testid=stSlider]", has_text="Epochs").first
+    block.get_by_role("slider").focus()
+    page.keyboard.press("End")
+    page.get_by_role("button", name="Train", exact=True).click()
+    page.wait_for_selector("text=batch", timeout=30_000)
+    page.wait_for_timeout(2500)  # Let the chart grow for a moment.
+    page.screenshot(path=str(artifacts / "train-live.png"), full_page=True)
+    page.get_by_role("button", name="Stop", exact=True).click()
+    page.wait_for_selector("text=Stopped after", timeout=60_000)
+    wait_idle(page)
+    no_exceptions(page)
+    page.screenshot(path=str(artifacts / "train-stopped.png"), full_page=True)

@@ -50,15 +50,27 @@ def card(name: str) -> dict | None:
     return cards.load_card(name)
 
 
+def _mirror_to_url() -> None:
+    st.query_params[VARIANT] = st.session_state[VARIANT]
+
+
 def variant_picker() -> str:
-    """The sidebar's variant select box, bound to the URL's `?variant=` parameter."""
+    """The sidebar's variant select box, seeded from `?variant=` and mirrored back to it.
+
+    The URL holds the registry name (`?variant=conv`), so a teacher's link opens the same
+    view. Streamlit's own widget binding would put the display title in the URL instead.
+    """
     names = variants.names()
-    asked = st.query_params.get(VARIANT)
+    if VARIANT not in st.session_state:  # This session's first run: the link decides.
+        asked = st.query_params.get(VARIANT)
+        st.session_state[VARIANT] = asked if asked in names else names[0]
+        st.session_state["variant_link_invalid"] = asked is not None and asked not in names
+    if st.query_params.get(VARIANT) != st.session_state[VARIANT]:
+        _mirror_to_url()  # Page switches drop query parameters; keep the link shareable.
     name = st.sidebar.selectbox(
-        "Autoencoder variant", names, key=VARIANT, format_func=title, bind="query-params"
+        "Autoencoder variant", names, key=VARIANT, format_func=title, on_change=_mirror_to_url
     )
-    if asked is not None and asked not in names:
-        # Streamlit drops an invalid bound value; say so instead of silently ignoring the link.
+    if st.session_state.pop("variant_link_invalid", False):
         # The user's text is not echoed back: it came from a URL anyone could have crafted.
         st.sidebar.warning(
             f"The link asked for a variant this lab does not have; showing {title(name)}.",

@@ -19,6 +19,7 @@ from core.variants.base import IMAGE_SHAPE, PACKAGE, Autoencoder, Variant
 class TiedConfig:
     hidden: list[int] = field(default_factory=lambda: [128, 64])  # As `deep`, for comparison.
     code_size: int = 32
+    code_activation: str | None = None  # Linear, as `deep`: relu code units can die for good.
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
@@ -83,20 +84,24 @@ class TiedAutoencoder(Autoencoder):
         return cls(encoder, tied_decoder(encoder), **config)
 
 
-def tied_encoder(sizes: list[int]) -> keras.Model:
-    """Flatten and relu Dense layers of the given sizes, the last one being the code."""
+def tied_encoder(sizes: list[int], code_activation: str | None = None) -> keras.Model:
+    """Flatten and relu Dense layers of the given sizes; the last one is the code."""
     inputs = keras.Input(shape=IMAGE_SHAPE, name="image")
     x = layers.Flatten(name="flatten")(inputs)
     for index, units in enumerate(sizes, start=1):
-        name = "code" if index == len(sizes) else f"encoder_dense_{index}"
-        x = layers.Dense(units, activation="relu", name=name)(x)
+        last = index == len(sizes)
+        x = layers.Dense(
+            units,
+            activation=code_activation if last else "relu",
+            name="code" if last else f"encoder_dense_{index}",
+        )(x)
     return keras.Model(inputs, x, name="encoder")
 
 
 def build(config: TiedConfig | None = None) -> TiedAutoencoder:
     """784-128-64-32 encoder; the decoder is its transpose with its own biases."""
     config = config or TiedConfig()
-    encoder = tied_encoder([*config.hidden, config.code_size])
+    encoder = tied_encoder([*config.hidden, config.code_size], config.code_activation)
     return TiedAutoencoder(encoder, tied_decoder(encoder), name="tied")
 
 

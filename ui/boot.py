@@ -1,0 +1,22 @@
+"""Make a page opened by URL on a freshly started server run inside app.py's navigation.
+
+Streamlit decides per process whether an app uses the old `pages/` folder convention: until
+some session has run app.py (whose `st.navigation` switches the convention off), a request for
+`/draw` runs `pages/draw.py` on its own, without app.py's sidebar or page list. The first
+student to open a shared link after a restart would get that broken page. Each page therefore
+calls `ensure_navigation()` first: if it finds itself run the old way, it switches the process
+to `st.navigation` and reruns, which now goes through app.py and lands on the same URL.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+
+def ensure_navigation() -> None:
+    """Rerun through app.py if this page was started by the `pages/` folder convention."""
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
