@@ -1,12 +1,17 @@
-"""Training in a background thread, so a page can show progress, stay responsive and stop it.
+"""Training in a separate process, so a page can show progress, stay responsive and stop it.
 
-A `TrainingJob` wraps `core.training.train`: the page starts it, polls `snapshot()` a few
-times a second from a Streamlit fragment, and calls `stop()` from a button. Widget clicks
-never interrupt the training thread, and the weights reached so far are kept on a stop.
+A `TrainingJob` runs `core.training.train` in a child process and mirrors its progress into
+a `Snapshot` the page polls from a Streamlit fragment. A process, not a thread: in the server
+process a training thread competes with every page rerun for the interpreter lock, and a
+rerun once a second made an epoch several times slower (measured on this 2-core machine).
+The child sends back progress, sample reconstructions and finally the trained weights, which
+the parent loads into a model built from the same config.
 """
 
 from __future__ import annotations
 
+import multiprocessing
+import queue
 import threading
 import time
 import traceback
@@ -15,52 +20,103 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from core.callbacks import Progress
-from core.training import Splits, TrainConfig, TrainResult, train
+from core.training import TrainConfig, TrainResult
+
+# "spawn" starts a clean interpreter: forking a process that already runs TensorFlow's
+# thread pools can deadlock the child.
+CONTEXT = multiprocessing.get_context("spawn")
 
 
 @dataclass
 class Snapshot:
     """What a page needs to draw a training run at one instant."""
 
-    state: str  # "running", "done", "stopped", "diverged" or "failed"
+    state: str  # "starting", "running", "done", "stopped", "diverged" or "failed"
     progress: Progress | None = None
-    # Loss curve points: (epoch as a fraction, series name, value).
+    # Loss curve points: (epoch as a fraction, series key, value).
     curve: list[tuple[float, str, float]] = field(default_factory=list)
     samples: np.ndarray | None = None  # Reconstructions of the fixed digits, latest epoch.
     samples_epoch: int = 0  # Epochs finished when `samples` was computed.
     error: str | None = None
 
 
-class TrainingJob:
-    """One training run of one variant in its own daemon thread."""
+def _child(name, config, model_config, sample_images, messages, stop) -> None:
+    """The training process: train, streaming progress and samples, then send the weights."""
+    try:
+        from core import variants
+        from core.training import train
 
-    def __init__(
-        self,
-        name: str,
-        config: TrainConfig,
-        model_config,
-        splits: Splits,
-        sample_images: np.ndarray | None = None,
-    ):
+        model = variants.get(name).build(model_config)
+        last_epochs = [-1]
+
+        def samples_now() -> np.ndarray:
+            return np.asarray(model(sample_images, training=False))
+
+        messages.put(("samples", 0, samples_now()))
+
+        def on_progress(progress: Progress) -> None:
+            finished = len(progress.history.get("loss", []))
+            if finished != last_epochs[0]:
+                last_epochs[0] = finished
+                if finished:
+                    messages.put(("samples", finished, samples_now()))
+            messages.put(("progress", progress))
+
+        result = train(
+            name,
+            config,
+            model_config=model_config,
+            model=model,
+            on_progress=on_progress,
+            should_stop=stop.is_set,
+        )
+        messages.put(
+            (
+                "result",
+                {
+                    "weights": model.get_weights(),
+                    "history": result.history,
+                    "epochs_completed": result.epochs_completed,
+                    "seconds": result.seconds,
+                    "samples_per_second": result.samples_per_second,
+                    "stopped": result.stopped,
+                    "diverged": result.diverged,
+                },
+            )
+        )
+    except Exception as error:  # Reported in the page; the server keeps serving.
+        traceback.print_exc()
+        messages.put(("error", f"{type(error).__name__}: {error}"))
+
+
+class TrainingJob:
+    """One training run of one variant in its own process."""
+
+    def __init__(self, name: str, config: TrainConfig, model_config, sample_images: np.ndarray):
         self.name = name
         self.config = config
         self.model_config = model_config
-        self.splits = splits
         self.sample_images = sample_images
         self.result: TrainResult | None = None
         self.started_at = 0.0
-        self._stop = threading.Event()
+        self._messages = CONTEXT.Queue()
+        self._stop = CONTEXT.Event()
+        self._process = CONTEXT.Process(
+            target=_child,
+            name=f"train-{name}",
+            daemon=True,
+            args=(name, config, model_config, sample_images, self._messages, self._stop),
+        )
         self._lock = threading.Lock()
-        self._snapshot = Snapshot(state="running")
-        self._model = None
-        self._last_epochs = -1
-        self._thread = threading.Thread(target=self._run, name=f"train-{name}", daemon=True)
+        self._snapshot = Snapshot(state="starting")
+        self._reader = threading.Thread(target=self._read, name=f"read-{name}", daemon=True)
 
     # The page's side -------------------------------------------------------------------------
 
     def start(self) -> TrainingJob:
         self.started_at = time.time()
-        self._thread.start()
+        self._process.start()
+        self._reader.start()
         return self
 
     def stop(self) -> None:
@@ -69,10 +125,10 @@ class TrainingJob:
 
     @property
     def running(self) -> bool:
-        return self._thread.is_alive()
+        return self._reader.is_alive()
 
     def join(self, timeout: float | None = None) -> None:
-        self._thread.join(timeout)
+        self._reader.join(timeout)
 
     def snapshot(self) -> Snapshot:
         with self._lock:
@@ -86,61 +142,75 @@ class TrainingJob:
                 snap.error,
             )
 
-    # The training thread's side --------------------------------------------------------------
-
-    def _reconstruct_samples(self, model) -> np.ndarray | None:
-        if self.sample_images is None:
-            return None
-        return np.asarray(model(self.sample_images, training=False))
+    # The reader thread: turns the child's messages into the snapshot --------------------------
 
     def _on_progress(self, progress: Progress) -> None:
-        finished = len(progress.history.get("loss", []))
         position = progress.epoch + progress.batch / max(1, progress.batches)
         points = []
         if not progress.done:
-            for key in ("loss", "reconstruction_loss", "kl_loss"):
-                if key in progress.logs:
-                    points.append((position, key, progress.logs[key]))
-        samples = None
-        if finished != self._last_epochs and self._model is not None:
-            # A new epoch ended: refresh the sample reconstructions (in this thread, so the
-            # page never touches a model that is being trained).
-            self._last_epochs = finished
-            samples = self._reconstruct_samples(self._model)
-            for key in ("val_loss", "val_reconstruction_loss", "val_kl_loss"):
-                if key in progress.history:
-                    points.append((float(finished), key, progress.history[key][-1]))
-        with self._lock:
-            snap = self._snapshot
-            snap.progress = progress
-            snap.curve.extend(points)
-            if samples is not None:
-                snap.samples, snap.samples_epoch = samples, finished
+            points = [
+                (position, key, progress.logs[key])
+                for key in ("loss", "reconstruction_loss", "kl_loss")
+                if key in progress.logs
+            ]
+        finished = len(progress.history.get("loss", []))
+        seen = {(x, key) for x, key, _ in self._snapshot.curve}
+        for key in ("val_loss", "val_reconstruction_loss", "val_kl_loss"):
+            values = progress.history.get(key, [])
+            if values and (float(finished), key) not in seen:
+                points.append((float(finished), key, values[-1]))
+        self._snapshot.progress = progress
+        self._snapshot.curve.extend(points)
+        if self._snapshot.state == "starting":
+            self._snapshot.state = "running"
 
-    def _run(self) -> None:
-        try:
-            from core import variants
+    def _finish(self, payload: dict) -> None:
+        from core import variants
 
-            self._model = variants.get(self.name).build(self.model_config)
-            self._last_epochs = 0
+        model = variants.get(self.name).build(self.model_config)
+        model.set_weights(payload["weights"])
+        self.result = TrainResult(
+            model=model,
+            history=payload["history"],
+            epochs_completed=payload["epochs_completed"],
+            seconds=payload["seconds"],
+            samples_per_second=payload["samples_per_second"],
+            stopped=payload["stopped"],
+            diverged=payload["diverged"],
+            config=self.model_config,
+            train_config=self.config,
+        )
+        self._snapshot.state = (
+            "diverged" if payload["diverged"] else "stopped" if payload["stopped"] else "done"
+        )
+
+    def _read(self) -> None:
+        while True:
+            try:
+                kind, *body = self._messages.get(timeout=0.5)
+            except queue.Empty:
+                if not self._process.is_alive():
+                    with self._lock:
+                        self._snapshot.state = "failed"
+                        self._snapshot.error = self._snapshot.error or (
+                            f"the training process ended unexpectedly (exit code "
+                            f"{self._process.exitcode})"
+                        )
+                    return
+                continue
             with self._lock:
-                self._snapshot.samples = self._reconstruct_samples(self._model)
-            self.result = train(
-                self.name,
-                self.config,
-                model_config=self.model_config,
-                model=self._model,
-                splits=self.splits,
-                on_progress=self._on_progress,
-                should_stop=self._stop.is_set,
-            )
-            state = (
-                "diverged" if self.result.diverged else "stopped" if self.result.stopped else "done"
-            )
-            with self._lock:
-                self._snapshot.state = state
-        except Exception as error:  # Reported in the page; the server must keep serving.
-            with self._lock:
-                self._snapshot.state = "failed"
-                self._snapshot.error = f"{type(error).__name__}: {error}"
-            traceback.print_exc()
+                if kind == "progress":
+                    self._on_progress(body[0])
+                elif kind == "samples":
+                    self._snapshot.samples_epoch, self._snapshot.samples = body
+                elif kind == "error":
+                    self._snapshot.state, self._snapshot.error = "failed", body[0]
+                    break
+                elif kind == "result":
+                    try:
+                        self._finish(body[0])
+                    except Exception as error:
+                        self._snapshot.state = "failed"
+                        self._snapshot.error = f"{type(error).__name__}: {error}"
+                    break
+        self._process.join(timeout=10)

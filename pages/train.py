@@ -26,24 +26,28 @@ SERIES = {
 }
 LEARNING_RATES = [1e-4, 3e-4, 1e-3, 2e-3, 5e-3, 1e-2, 3e-2, 1e-1, 1.0, 10.0]
 SUBSETS = [100, 1000, 2000, 5000, 10000, 20000, 55000]
+# Starting rates for a short live run: the shipped recipes use gentler rates over 50-100
+# epochs, but in a classroom the digits should be recognisable within seconds. Measured for
+# vanilla on 10,000 images, batch 64: test BCE 0.134 after 3 epochs at 1e-2 (2 s) against
+# 0.199 at 2e-3 with batch 128.
+LIVE_LEARNING_RATE = {"vae": 2e-3, "conv": 5e-3, "denoising": 5e-3}
 
 
 def hyperparameters_ui(name: str) -> tuple[TrainConfig, object]:
     """The settings that matter for this variant; returns the training and model configs."""
-    variant = variants.get(name)
     defaults = variants.make_config(name)
     heavy = name in ("conv", "denoising")  # Convolutions cost ~10x more per image here.
-    left, right = st.columns(2)
+    left = right = st.container()  # One column: the settings sit beside the live view.
     with left:
         epochs = st.slider("Epochs", 1, 50, 3 if heavy else 5, key=f"epochs_{name}")
         batch_size = st.select_slider(
-            "Batch size", [16, 32, 64, 128, 256, 512], value=128, key=f"batch_{name}"
+            "Batch size", [16, 32, 64, 128, 256, 512], value=64, key=f"batch_{name}"
         )
         learning_rate = st.select_slider(
             "Learning rate",
             LEARNING_RATES,
             key=f"lr_{name}",
-            value=variant.training.get("learning_rate", 2e-3),
+            value=LIVE_LEARNING_RATE.get(name, 1e-2),
             help="Adam's peak rate; it decays along a cosine to 1% by the last step. "
             "Try 10 to see what a rate far too high does.",
         )
@@ -145,7 +149,10 @@ def loss_chart(curve: list[tuple[float, str, float]], name: str) -> None:
 
 
 def samples_ui(originals, reconstructions, epoch: int) -> None:
-    st.caption(f"Eight fixed test digits (top) and their reconstructions after epoch {epoch}")
+    if reconstructions is None:
+        st.caption("Eight fixed test digits, the same on every run")
+    else:
+        st.caption(f"Eight fixed test digits (top) and their reconstructions after epoch {epoch}")
     st.image(images.strip(originals, size=64))
     if reconstructions is not None:
         st.image(images.strip(reconstructions, size=64))
@@ -156,7 +163,7 @@ def progress_ui(job: TrainingJob) -> None:
     snap = job.snapshot()
     progress = snap.progress
     if progress is None:
-        st.progress(0.0, text="Starting...")
+        st.progress(0.0, text="Starting the training process...")
     else:
         left = progress.seconds_left
         text = (
@@ -180,7 +187,8 @@ def live_ui() -> None:
     if job is None:
         return
     if not job.running:
-        st.rerun()  # The whole page now shows the finished run and the new session model.
+        keep_result(job)
+        st.rerun()  # The whole page, sidebar included, now shows the finished run.
     if st.button("Stop", icon=":material/stop:", key="stop_training"):
         job.stop()
         st.toast("Stopping after the current batch...")
@@ -240,9 +248,15 @@ def finished_ui(job: TrainingJob) -> None:
         weights_download_ui(job.name, result)
 
 
+def keep_result(job: TrainingJob) -> None:
+    """Make a finished run this session's model for its variant (if it trained anything)."""
+    if job.result is not None and job.result.epochs_completed > 0:
+        state.store_session_result(job.name, job.result)
+
+
 def start(name: str, config: TrainConfig, model_config) -> None:
-    job = TrainingJob(name, config, model_config, state.splits(), state.sample_digits()).start()
-    st.session_state[JOB] = job
+    st.session_state[JOB] = TrainingJob(name, config, model_config, state.sample_digits()).start()
+    st.rerun()  # Redraw with the Train button disabled and the live view running.
 
 
 def main() -> None:
@@ -255,22 +269,29 @@ def main() -> None:
     )
     job: TrainingJob | None = st.session_state.get(JOB)
     busy = job is not None and job.running
-    with st.form("hyperparameters", border=True):
+    settings, results = st.columns([1, 1.3], gap="large")
+    with settings, st.form("hyperparameters", border=True):
         config, model_config = hyperparameters_ui(name)
         pressed = st.form_submit_button(
             "Train", type="primary", icon=":material/play_arrow:", disabled=busy
         )
     if pressed and not busy:
         start(name, config, model_config)
-        job, busy = st.session_state[JOB], True
-    if busy:
-        if job.name != name:
-            st.caption(f"Training {state.title(job.name)} (started before you switched).")
-        live_ui()
-    elif job is not None:
-        if job.result is not None and job.result.epochs_completed > 0:
-            state.store_session_result(job.name, job.result)
-        finished_ui(job)
+    with results:
+        if job is None:
+            st.info(
+                "Choose the settings and press Train. The loss curve and the eight digits "
+                "below appear here as the model learns.",
+                icon=":material/model_training:",
+            )
+            samples_ui(state.sample_digits(), None, 0)
+        elif busy:
+            if job.name != name:
+                st.caption(f"Training {state.title(job.name)} (started before you switched).")
+            live_ui()
+        else:
+            keep_result(job)
+            finished_ui(job)
 
 
 ensure_navigation()

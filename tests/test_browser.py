@@ -134,7 +134,7 @@ def test_train_one_epoch_then_stop_a_long_run(app_server, page, artifacts):
     block.get_by_role("slider").focus()
     page.keyboard.press("End")
     page.get_by_role("button", name="Train", exact=True).click()
-    page.wait_for_selector("text=batch", timeout=30_000)
+    page.wait_for_selector("text=/Epoch [0-9]+\\/50 · batch/", timeout=60_000)
     page.wait_for_timeout(2500)  # Let the chart grow for a moment.
     page.screenshot(path=str(artifacts / "train-live.png"), full_page=True)
     page.get_by_role("button", name="Stop", exact=True).click()

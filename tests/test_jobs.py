@@ -1,0 +1,53 @@
+"""Training jobs in a child process: progress reaches the page, stop works, errors are reported."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from core import variants
+from core.jobs import TrainingJob
+from core.training import TrainConfig
+
+SAMPLES = np.random.default_rng(0).random((8, 28, 28, 1)).astype(np.float32)
+
+
+def run_job(config: TrainConfig, stop_at_once: bool = False, name: str = "vanilla") -> TrainingJob:
+    job = TrainingJob(name, config, variants.make_config(name), SAMPLES).start()
+    if stop_at_once:
+        job.stop()
+        job.stop()  # Pressing Stop twice is harmless.
+    job.join(timeout=180)
+    assert not job.running
+    return job
+
+
+@pytest.mark.slow
+def test_job_trains_reports_and_returns_a_usable_model():
+    job = run_job(TrainConfig(epochs=2, subset=1000, batch_size=100))
+    snap = job.snapshot()
+    assert snap.state == "done", snap.error
+    assert snap.samples is not None and snap.samples.shape == (8, 28, 28, 1)
+    assert snap.samples_epoch == 2
+    keys = {key for _, key, _ in snap.curve}
+    assert {"loss", "val_loss"} <= keys
+    assert [x for x, key, _ in snap.curve if key == "val_loss"] == [1.0, 2.0]
+    result = job.result
+    assert result.epochs_completed == 2 and not result.stopped
+    out = np.asarray(result.model(SAMPLES, training=False))
+    np.testing.assert_allclose(out, snap.samples, atol=1e-5)  # Same weights as in the child.
+
+
+@pytest.mark.slow
+def test_stop_keeps_the_weights_reached():
+    job = run_job(TrainConfig(epochs=20, subset=5000, batch_size=50), stop_at_once=True)
+    assert job.snapshot().state == "stopped"
+    assert job.result.stopped and job.result.epochs_completed == 1
+
+
+@pytest.mark.slow
+def test_errors_in_the_child_reach_the_page():
+    job = run_job(TrainConfig(epochs=0))
+    snap = job.snapshot()
+    assert snap.state == "failed" and "epochs must be at least 1" in snap.error
+    assert job.result is None
