@@ -35,18 +35,28 @@ class Autoencoder(keras.Model):
         return self.decoder(self.encoder(inputs, training=training), training=training)
 
     def get_config(self) -> dict[str, Any]:
-        return {
-            **super().get_config(),
-            "encoder": keras.saving.serialize_keras_object(self.encoder),
-            "decoder": keras.saving.serialize_keras_object(self.decoder),
-        }
+        return {**super().get_config(), **serialize_halves(self)}
 
     @classmethod
     def from_config(cls, config: dict[str, Any]):
-        config = dict(config)
-        encoder = keras.saving.deserialize_keras_object(config.pop("encoder"))
-        decoder = keras.saving.deserialize_keras_object(config.pop("decoder"))
-        return cls(encoder, decoder, **config)
+        encoder, decoder, rest = deserialize_halves(config)
+        return cls(encoder, decoder, **rest)
+
+
+def serialize_halves(model) -> dict[str, Any]:
+    """The encoder and decoder configs, so a subclassed model can be rebuilt from its file."""
+    return {
+        "encoder": keras.saving.serialize_keras_object(model.encoder),
+        "decoder": keras.saving.serialize_keras_object(model.decoder),
+    }
+
+
+def deserialize_halves(config: dict[str, Any]) -> tuple[keras.Model, keras.Model, dict]:
+    """(encoder, decoder, the remaining config) from a config written with serialize_halves."""
+    config = dict(config)
+    encoder = keras.saving.deserialize_keras_object(config.pop("encoder"))
+    decoder = keras.saving.deserialize_keras_object(config.pop("decoder"))
+    return encoder, decoder, config
 
 
 @dataclass(frozen=True)

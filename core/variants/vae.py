@@ -14,7 +14,15 @@ import keras
 import tensorflow as tf
 from keras import layers, ops
 
-from core.variants.base import IMAGE_SHAPE, PACKAGE, PIXELS, Variant, dense_stack
+from core.variants.base import (
+    IMAGE_SHAPE,
+    PACKAGE,
+    PIXELS,
+    Variant,
+    dense_stack,
+    deserialize_halves,
+    serialize_halves,
+)
 
 
 @dataclass
@@ -101,19 +109,12 @@ class VAE(keras.Model):
         return self._track(*self.losses_of(images))
 
     def get_config(self) -> dict[str, Any]:
-        return {
-            **super().get_config(),
-            "encoder": keras.saving.serialize_keras_object(self.encoder),
-            "decoder": keras.saving.serialize_keras_object(self.decoder),
-            "beta": self.beta,
-        }
+        return {**super().get_config(), **serialize_halves(self), "beta": self.beta}
 
     @classmethod
     def from_config(cls, config: dict[str, Any]):
-        config = dict(config)
-        encoder = keras.saving.deserialize_keras_object(config.pop("encoder"))
-        decoder = keras.saving.deserialize_keras_object(config.pop("decoder"))
-        return cls(encoder, decoder, **config)
+        encoder, decoder, rest = deserialize_halves(config)
+        return cls(encoder, decoder, **rest)
 
 
 def build(config: VAEConfig | None = None) -> VAE:
