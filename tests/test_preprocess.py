@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
 import pytest
 from PIL import Image
 
 from core.data import load_mnist, to_images
-from core.preprocess import EmptyDrawing, as_batch, canvas_to_mnist
+from core.preprocess import (
+    EmptyDrawing,
+    UploadError,
+    as_batch,
+    canvas_to_mnist,
+    upload_to_mnist,
+)
 
 
 def centre_of_mass(image: np.ndarray) -> tuple[float, float]:
@@ -116,3 +124,36 @@ def test_blank_canvas_raises_empty_drawing(canvas):
 def test_as_batch_shapes_for_the_models(digits):
     image = to_images(digits[:1])[0, ..., 0]
     assert as_batch(image).shape == (1, 28, 28, 1)
+
+
+def png_bytes(image: Image.Image, fmt: str = "PNG") -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format=fmt)
+    return buffer.getvalue()
+
+
+def test_upload_of_dark_ink_on_paper_matches_the_digit(digits):
+    digit = digits[2]
+    paper = Image.fromarray(255 - np.asarray(Image.fromarray(digit).resize((200, 200))))
+    for fmt in ("PNG", "JPEG"):
+        image = upload_to_mnist(png_bytes(paper.convert("RGB"), fmt))
+        assert best_shifted_correlation(image, digit.astype(np.float32) / 255) > 0.9
+
+
+def test_upload_with_transparency_uses_the_opaque_part(digits):
+    alpha = Image.fromarray(digits[4]).resize((140, 140))
+    rgba = Image.merge("RGBA", [Image.new("L", alpha.size, 0)] * 3 + [alpha])
+    image = upload_to_mnist(png_bytes(rgba))
+    assert best_shifted_correlation(image, digits[4].astype(np.float32) / 255) > 0.9
+
+
+@pytest.mark.parametrize("data", [b"hello, not an image", b"\x89PNG\r\n\x1a\n" + b"\0" * 40, b""])
+def test_broken_uploads_raise_a_clear_error(data):
+    with pytest.raises(UploadError, match="PNG or JPEG"):
+        upload_to_mnist(data)
+
+
+def test_huge_image_is_refused_from_its_header():
+    big = png_bytes(Image.new("L", (5000, 5000)))
+    with pytest.raises(UploadError, match="5000x5000"):
+        upload_to_mnist(big)

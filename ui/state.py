@@ -122,13 +122,14 @@ def metric_line(metrics: dict) -> str:
 
 
 def explain(name: str) -> None:
-    """One paragraph on what makes the variant learn, and its card's test metrics."""
+    """Its test metrics in one line, and a paragraph on what makes the variant learn."""
     variant = variants.get(name)
     info = card(name)
+    if info and info.get("metrics"):
+        st.sidebar.caption(f"Test set: {metric_line(info['metrics'])}")
     with st.sidebar.expander(f"About {variant.title}", expanded=False):
         st.write(variant.summary)
-        if info and info.get("metrics"):
-            st.caption(f"Test set: {metric_line(info['metrics'])}")
+        if info:
             training = info["training"]
             st.caption(
                 f"{info['parameters']:,} parameters · trained {training['epochs_completed']} "
