@@ -11,7 +11,7 @@ PORT   ?= 8501
 RUNTIME_STAMP := $(VENV)/.runtime-installed
 DEV_STAMP     := $(VENV)/.dev-installed
 
-.PHONY: run test test-fast lint format install install-dev chromium clean
+.PHONY: run test test-fast lint format bench install install-dev chromium clean
 
 run: $(RUNTIME_STAMP)
 	$(BIN)/streamlit run app.py --server.port=$(PORT)
@@ -22,6 +22,11 @@ test: $(DEV_STAMP) chromium
 # Skips the tests marked slow (training, real browser); `make test` always runs everything.
 test-fast: $(DEV_STAMP)
 	$(BIN)/python -m pytest -m "not slow"
+
+# Performance figures beside their baselines; writes bench/RESULTS.md. Not part of `make test`:
+# timings on a shared machine belong in a benchmark, not in a pass/fail test.
+bench: $(DEV_STAMP) chromium
+	$(BIN)/python -m bench.run
 
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check .

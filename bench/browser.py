@@ -1,0 +1,127 @@
+"""Serve a Streamlit script and drive it in headless Chromium, timing what users wait for."""
+
+from __future__ import annotations
+
+import contextlib
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from tests.conftest import CHROMIUM_ARGS, chromium_path, free_port, wait_for_health
+
+ROOT = Path(__file__).resolve().parents[1]
+IDLE = "[data-testid=stApp][data-test-script-state=notRunning]"
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of a process in MB (Linux /proc)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+@contextlib.contextmanager
+def served(script: str):
+    """`streamlit run script` on a free port; yields (url, process, seconds until healthy)."""
+    port = free_port()
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            script,
+            "--server.headless=true",
+            f"--server.port={port}",
+            "--server.address=127.0.0.1",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        stdin=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for_health(url, process, timeout=120)
+        yield url, process, started
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+@contextlib.contextmanager
+def chromium():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def open_page(browser, url: str):
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(url, wait_until="domcontentloaded")
+    page.wait_for_selector("h1", timeout=120_000)
+    page.wait_for_selector(IDLE, timeout=120_000)
+    return page
+
+
+def image_src(page, index: int = 0) -> str:
+    images = page.locator("[data-testid=stImage] img")
+    return (images.nth(index).get_attribute("src") or "") if images.count() > index else ""
+
+
+def wait_src_change(page, before: str, index: int = 0, timeout: float = 10.0) -> None:
+    """Wait (checking every animation frame) until image `index` shows a new picture."""
+    page.wait_for_function(
+        "([before, index]) => { const img = document.querySelectorAll("
+        "'[data-testid=stImage] img')[index]; return img && img.getAttribute('src') !== before; }",
+        arg=[before, index],
+        timeout=timeout * 1000,
+        polling="raf",
+    )
+
+
+def slider_latencies(page, presses: int) -> list[float]:
+    """Milliseconds from an arrow-key press on the first slider to a new first image."""
+    slider = page.get_by_role("slider").first
+    slider.focus()
+    times = []
+    for index in range(presses):
+        before = image_src(page)
+        started = time.perf_counter()
+        # Alternate directions so the value never sticks at an end of the range.
+        page.keyboard.press("ArrowRight" if (index // 10) % 2 == 0 else "ArrowLeft")
+        wait_src_change(page, before)
+        times.append((time.perf_counter() - started) * 1000)
+    return times
+
+
+def stroke_latencies(page, strokes: int) -> list[float]:
+    """Milliseconds from the end of a canvas stroke to its reconstruction on screen."""
+    canvas = page.locator("canvas.upper-canvas").first
+    canvas.wait_for(timeout=60_000)
+    box = canvas.bounding_box()
+    times = []
+    for index in range(strokes):
+        before = image_src(page, 1)  # The reconstruction, beside the 28x28 input.
+        x = 60 + (index * 37) % 160
+        page.mouse.move(box["x"] + x, box["y"] + 50)
+        page.mouse.down()
+        page.mouse.move(box["x"] + x + 20, box["y"] + 150, steps=5)
+        page.mouse.move(box["x"] + x, box["y"] + 230, steps=5)
+        started = time.perf_counter()
+        page.mouse.up()
+        wait_src_change(page, before, index=1, timeout=30)
+        times.append((time.perf_counter() - started) * 1000)
+        page.wait_for_selector(IDLE, timeout=60_000)
+    return times

@@ -1,0 +1,300 @@
+"""`make bench`: every performance figure of the lab beside its baseline, measured in one run.
+
+Prints a Markdown table and writes it to bench/RESULTS.md. Timed figures are p50/p95 over
+repeated interactions; goals from the issue tracker are marked met or not.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from bench import browser
+
+RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
+
+
+@dataclass
+class Row:
+    figure: str
+    measured: str
+    baseline: str
+    goal: str
+    met: bool | None = None
+
+
+def p(values: list[float], q: float) -> float:
+    return float(np.percentile(values, q))
+
+
+def decode_speed(rows: list[Row]) -> None:
+    """Server-side VAE decode of one point: a direct call against model.predict."""
+    from core import cards
+
+    vae = cards.load_model("vae")
+    z = np.array([[0.5, -0.5]], np.float32)
+    for _ in range(5):
+        vae.decoder(z, training=False)
+        vae.decoder.predict(z, verbose=0)
+
+    def timed(call, repeats):
+        samples = []
+        for _ in range(repeats):
+            started = time.perf_counter()
+            call()
+            samples.append((time.perf_counter() - started) * 1000)
+        return samples
+
+    direct = timed(lambda: np.asarray(vae.decoder(z, training=False)), 300)
+    predict = timed(lambda: vae.decoder.predict(z, verbose=0), 40)
+    rows.append(
+        Row(
+            "VAE decode, one point (server, p50)",
+            f"{p(direct, 50):.2f} ms",
+            f"model.predict {p(predict, 50):.1f} ms",
+            "< 2 ms",
+            p(direct, 50) < 2,
+        )
+    )
+
+
+def slider_and_stroke(rows: list[Row], presses: int, strokes: int) -> None:
+    with browser.chromium() as chromium:
+        with browser.served("bench/reference_app.py") as (url, _, _):
+            page = browser.open_page(chromium, url)
+            browser.slider_latencies(page, 5)  # Warm up.
+            reference = browser.slider_latencies(page, presses)
+            page.close()
+        with browser.served("app.py") as (url, _, _):
+            page = browser.open_page(chromium, f"{url}/latent")
+            browser.slider_latencies(page, 5)
+            latent = browser.slider_latencies(page, presses)
+            page.close()
+            page = browser.open_page(chromium, f"{url}/draw")
+            strokes_ms = browser.stroke_latencies(page, strokes)
+            page.close()
+    ratio = p(latent, 95) / p(reference, 95)
+    rows.append(
+        Row(
+            f"Latent slider -> new image (Chromium, p95 of {presses})",
+            f"{p(latent, 95):.0f} ms (p50 {p(latent, 50):.0f})",
+            f"reference page {p(reference, 95):.0f} ms (p50 {p(reference, 50):.0f})",
+            "<= 1.3x reference",
+            ratio <= 1.3,
+        )
+    )
+    rows.append(
+        Row(
+            f"Canvas stroke -> reconstruction (Chromium, p95 of {strokes})",
+            f"{p(strokes_ms, 95):.0f} ms (p50 {p(strokes_ms, 50):.0f})",
+            "-",
+            "< 500 ms",
+            p(strokes_ms, 95) < 500,
+        )
+    )
+
+
+def cold_start_and_memory(rows: list[Row], sessions: int) -> None:
+    with browser.chromium() as chromium:
+        with browser.served("bench/reference_app.py") as (url, process, started):
+            page = browser.open_page(chromium, url)
+            reference_start = time.perf_counter() - started
+            reference_rss = browser.rss_mb(process.pid)
+            page.close()
+        with browser.served("app.py") as (url, process, started):
+            page = browser.open_page(chromium, url)
+            home = time.perf_counter() - started
+            rows.append(
+                Row(
+                    "Cold start: `streamlit run` -> home rendered",
+                    f"{home:.1f} s",
+                    f"reference page {reference_start:.1f} s",
+                    "< 8 s",
+                    home < 8,
+                )
+            )
+            firsts = {}
+            for path in ("train", "draw", "latent", "compare"):
+                clicked = time.perf_counter()
+                page.locator("[data-testid=stSidebarNav]").locator(f"a[href*='/{path}']").click()
+                page.wait_for_selector(f"{browser.IDLE}", timeout=120_000)
+                page.wait_for_timeout(100)
+                page.wait_for_selector(browser.IDLE, timeout=120_000)
+                firsts[path] = time.perf_counter() - clicked
+            worst = max(firsts.values())
+            rows.append(
+                Row(
+                    "First visit of each other page (after home)",
+                    ", ".join(f"/{k} {v:.1f} s" for k, v in firsts.items()),
+                    "-",
+                    "< 3 s each",
+                    worst < 3,
+                )
+            )
+            # Every pretrained model is loaded once /draw and /compare have been shown.
+            loaded = browser.rss_mb(process.pid)
+            rows.append(
+                Row(
+                    "Server memory, every pretrained model loaded",
+                    f"{loaded:.0f} MB",
+                    f"reference page {reference_rss:.0f} MB",
+                    "< 900 MB",
+                    loaded < 900,
+                )
+            )
+            context = chromium.new_context()
+            for _ in range(sessions):
+                tab = context.new_page()
+                tab.goto(url, wait_until="domcontentloaded")
+                tab.wait_for_selector("h1", timeout=120_000)
+            time.sleep(2)
+            grown = browser.rss_mb(process.pid) - loaded
+            rows.append(
+                Row(
+                    f"Memory added by {sessions} idle sessions",
+                    f"{grown:.0f} MB",
+                    "-",
+                    "< 200 MB",
+                    grown < 200,
+                )
+            )
+            context.close()
+
+
+def live_training(rows: list[Row], epochs: int) -> None:
+    """The Train page's images/s (chart, progress, samples on) against a bare model.fit."""
+    from core import variants
+    from core.training import TrainConfig, choose_subset, compile_model, load_splits
+
+    subset, batch = 10000, 64
+    splits = load_splits()
+    x = choose_subset(splits.x_train, subset, 0)
+    model = variants.build("vanilla")
+    compile_model(model, "bce", TrainConfig(learning_rate=1e-2), steps=epochs * subset // batch)
+    model.fit(x[:640], x[:640], batch_size=batch, epochs=1, verbose=0)  # Trace once.
+    started = time.perf_counter()
+    model.fit(
+        x,
+        x,
+        batch_size=batch,
+        epochs=epochs,
+        verbose=0,
+        validation_data=(splits.x_val, splits.x_val),
+    )
+    bare = epochs * subset / (time.perf_counter() - started)
+
+    with browser.chromium() as chromium, browser.served("app.py") as (url, _, _):
+        page = browser.open_page(chromium, f"{url}/train?variant=vanilla")
+        block = page.locator("[data-testid=stSlider]", has_text="Epochs").first
+        block.get_by_role("slider").focus()
+        page.keyboard.press("Home")
+        for _ in range(epochs - 1):
+            page.keyboard.press("ArrowRight")
+        page.get_by_role("button", name="Train", exact=True).click()
+        page.wait_for_selector("text=This is now your model", timeout=300_000)
+        text = page.get_by_text("images/s").first.inner_text()
+    live = float(re.search(r"\(([\d,]+) images/s\)", text).group(1).replace(",", ""))
+    rows.append(
+        Row(
+            f"Live training from /train (vanilla, {subset} images, batch {batch})",
+            f"{live:,.0f} images/s",
+            f"bare model.fit {bare:,.0f} images/s",
+            ">= 90% of bare",
+            live >= 0.9 * bare,
+        )
+    )
+
+
+def training_throughput(rows: list[Row], subset: int) -> None:
+    """Per variant: the project's training function against a plain model.fit of the same net."""
+    import keras
+
+    from core import variants
+    from core.training import TrainConfig, choose_subset, load_splits, train
+
+    splits = load_splits()
+    x = choose_subset(splits.x_train, subset, 0)
+    for name in variants.names():
+        variant = variants.get(name)
+        rate = variant.training.get("learning_rate", 2e-3)
+        ends: dict[int, float] = {}  # Epochs finished -> seconds since training began.
+
+        def note(progress, ends=ends):
+            ends.setdefault(len(progress.history.get("loss", [])), progress.elapsed)
+
+        train(
+            name,
+            TrainConfig(epochs=2, subset=subset, learning_rate=rate, validation=False),
+            splits=splits,
+            on_progress=note,
+            progress_interval=0.0,
+        )
+        ours = subset / (ends[2] - ends[1])
+        # Epoch 2 only: the first includes tracing for both.
+        plain_model = variant.build(variants.make_config(name))
+        plain_model.compile(
+            optimizer=keras.optimizers.Adam(2e-3),
+            loss=None
+            if variant.loss == "elbo"
+            else {"bce": "binary_crossentropy", "mse": "mse"}[variant.loss],
+        )
+        plain_model.fit(x, x, batch_size=128, epochs=1, verbose=0)
+        started = time.perf_counter()
+        plain_model.fit(x, x, batch_size=128, epochs=1, verbose=0)
+        plain = subset / (time.perf_counter() - started)
+        rows.append(
+            Row(
+                f"Training throughput: {name}",
+                f"{ours.samples_per_second:,.0f} images/s",
+                f"plain fit {plain:,.0f} images/s ({ours.samples_per_second / plain:.2f}x)",
+                "report",
+                None,
+            )
+        )
+
+
+def table(rows: list[Row]) -> str:
+    lines = ["| figure | measured | baseline (same run) | goal | met |", "|---|---|---|---|---|"]
+    for row in rows:
+        met = "-" if row.met is None else ("yes" if row.met else "NO")
+        lines.append(f"| {row.figure} | {row.measured} | {row.baseline} | {row.goal} | {met} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="fewer repetitions")
+    args = parser.parse_args()
+    rows: list[Row] = []
+    steps = [
+        ("decode", lambda: decode_speed(rows)),
+        (
+            "slider/stroke",
+            lambda: slider_and_stroke(rows, 20 if args.quick else 60, 8 if args.quick else 20),
+        ),
+        ("cold start/memory", lambda: cold_start_and_memory(rows, 20)),
+        ("live training", lambda: live_training(rows, 3)),
+        ("throughput", lambda: training_throughput(rows, 2000 if args.quick else 5000)),
+    ]
+    for label, step in steps:
+        started = time.perf_counter()
+        step()
+        print(f"[{label}: {time.perf_counter() - started:.0f} s]", flush=True)
+    header = (
+        f"Measured {time.strftime('%Y-%m-%d %H:%M')} on {platform.platform()}, "
+        f"{os.cpu_count()} cores.\n\n"
+    )
+    text = header + table(rows) + "\n"
+    print(text)
+    RESULTS.write_text("# Benchmark results (`make bench`)\n\n" + text)
+
+
+if __name__ == "__main__":
+    main()
