@@ -131,9 +131,11 @@ def denoise_ui(image: np.ndarray) -> None:
     columns[2].image(images.to_pil(plain), caption=f"Plain convolutional · {psnr(plain)}")
     columns[3].image(images.to_pil(image), caption="Clean input")
     st.caption(
-        "PSNR compares each image with the clean input: higher is closer. The denoising model "
-        "was trained to map corrupted digits to clean ones; the plain convolutional one only "
-        "ever saw clean digits, so it tends to reproduce the noise."
+        "PSNR compares each image with the clean input: higher is closer. The pretrained "
+        "denoising model learned to map digits with Gaussian noise at level 0.5 to clean ones; "
+        "the plain convolutional one only ever saw clean digits. Try the other noise kinds and "
+        "levels to see how far what the denoiser learned carries over to corruptions it never "
+        "saw."
     )
 
 

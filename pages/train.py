@@ -125,8 +125,8 @@ def loss_chart(curve: list[tuple[float, str, float]], name: str) -> None:
     frame["series"] = frame["key"].map(SERIES)
     groups = (
         [
-            ("Reconstruction (nats per image)", ("reconstruction_loss", "val_reconstruction_loss")),
-            ("KL divergence (nats per image)", ("kl_loss", "val_kl_loss")),
+            ("Reconstruction (nats)", ("reconstruction_loss", "val_reconstruction_loss")),
+            ("KL divergence (nats)", ("kl_loss", "val_kl_loss")),
         ]
         if name == "vae"
         else [("Loss", ("loss", "val_loss"))]
