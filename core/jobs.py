@@ -40,7 +40,55 @@ class Snapshot:
     error: str | None = None
 
 
-def _child(name, config, model_config, sample_images, messages, stop) -> None:
+class _Worker:
+    """A spawned training process with its pipes; it may be started before its job is known."""
+
+    def __init__(self):
+        self.tasks = CONTEXT.Queue()
+        self.messages = CONTEXT.Queue()
+        self.stop = CONTEXT.Event()
+        self.process = CONTEXT.Process(
+            target=_serve_one, args=(self.tasks, self.messages, self.stop), daemon=True
+        )
+        self.process.start()
+
+
+_spare: _Worker | None = None
+_spare_lock = threading.Lock()
+
+
+def prewarm() -> None:
+    """Start a spare worker now, so the next training starts without importing TensorFlow.
+
+    A spawned process needs several seconds to import TensorFlow before its first batch; the
+    Train page calls this when it is shown, so pressing Train starts learning at once.
+    """
+    global _spare
+    with _spare_lock:
+        if _spare is None or not _spare.process.is_alive():
+            _spare = _Worker()
+
+
+def _take_worker() -> _Worker:
+    global _spare
+    with _spare_lock:
+        worker, _spare = _spare, None
+    if worker is None or not worker.process.is_alive():
+        worker = _Worker()
+    return worker
+
+
+def _serve_one(tasks, messages, stop) -> None:
+    """A worker process: import the heavy modules and load MNIST, then run one job."""
+    from core.training import load_splits
+
+    splits = load_splits()  # Imports and data are ready before anyone presses Train.
+    task = tasks.get()
+    if task is not None:
+        _child(*task, messages, stop, splits)
+
+
+def _child(name, config, model_config, sample_images, messages, stop, splits) -> None:
     """The training process: train, streaming progress and samples, then send the weights."""
     try:
         from core import variants
@@ -67,6 +115,7 @@ def _child(name, config, model_config, sample_images, messages, stop) -> None:
             config,
             model_config=model_config,
             model=model,
+            splits=splits,
             on_progress=on_progress,
             should_stop=stop.is_set,
         )
@@ -99,14 +148,7 @@ class TrainingJob:
         self.sample_images = sample_images
         self.result: TrainResult | None = None
         self.started_at = 0.0
-        self._messages = CONTEXT.Queue()
-        self._stop = CONTEXT.Event()
-        self._process = CONTEXT.Process(
-            target=_child,
-            name=f"train-{name}",
-            daemon=True,
-            args=(name, config, model_config, sample_images, self._messages, self._stop),
-        )
+        self._worker: _Worker | None = None
         self._lock = threading.Lock()
         self._snapshot = Snapshot(state="starting")
         self._reader = threading.Thread(target=self._read, name=f"read-{name}", daemon=True)
@@ -115,13 +157,16 @@ class TrainingJob:
 
     def start(self) -> TrainingJob:
         self.started_at = time.time()
-        self._process.start()
+        self._worker = _take_worker()
+        task = (self.name, self.config, self.model_config, self.sample_images)
+        self._worker.tasks.put(task)
         self._reader.start()
         return self
 
     def stop(self) -> None:
         """Ask training to end after the current batch; pressing twice is harmless."""
-        self._stop.set()
+        if self._worker is not None:
+            self._worker.stop.set()
 
     @property
     def running(self) -> bool:
@@ -187,14 +232,14 @@ class TrainingJob:
     def _read(self) -> None:
         while True:
             try:
-                kind, *body = self._messages.get(timeout=0.5)
+                kind, *body = self._worker.messages.get(timeout=0.5)
             except queue.Empty:
-                if not self._process.is_alive():
+                if not self._worker.process.is_alive():
                     with self._lock:
                         self._snapshot.state = "failed"
                         self._snapshot.error = self._snapshot.error or (
                             f"the training process ended unexpectedly (exit code "
-                            f"{self._process.exitcode})"
+                            f"{self._worker.process.exitcode})"
                         )
                     return
                 continue
@@ -213,4 +258,4 @@ class TrainingJob:
                         self._snapshot.state = "failed"
                         self._snapshot.error = f"{type(error).__name__}: {error}"
                     break
-        self._process.join(timeout=10)
+        self._worker.process.join(timeout=10)

@@ -61,7 +61,7 @@ def main() -> None:
     st.dataframe(
         table,
         hide_index=True,
-        use_container_width=True,
+        width="stretch",
         column_config={
             "BCE per pixel": st.column_config.NumberColumn(format="%.4f"),
             "MSE per pixel": st.column_config.NumberColumn(format="%.4f"),
@@ -82,7 +82,7 @@ def main() -> None:
         )
         .properties(height=320)
     )
-    st.altair_chart(chart, use_container_width=True)
+    st.altair_chart(chart, width="stretch")
 
     st.subheader("The same eight test digits")
     digits = state.sample_digits()

@@ -10,7 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from core import noise, variants
-from core.jobs import TrainingJob
+from core.jobs import TrainingJob, prewarm
 from core.training import TrainConfig
 from ui import images, state
 from ui.boot import ensure_navigation
@@ -145,7 +145,7 @@ def loss_chart(curve: list[tuple[float, str, float]], name: str) -> None:
             )
             .properties(height=260)
         )
-        column.altair_chart(chart, use_container_width=True)
+        column.altair_chart(chart, width="stretch")
 
 
 def samples_ui(originals, reconstructions, epoch: int) -> None:
@@ -180,8 +180,8 @@ def progress_ui(job: TrainingJob) -> None:
 def live_ui() -> None:
     """Redraws once a second while the job runs; hands over to the full page when it ends.
 
-    Polling more often slows training itself: every fragment run competes with the training
-    thread for the interpreter (measured: 0.5 s polling made an epoch several times slower).
+    Once a second is what the eye needs from a loss curve, and each redraw costs the server
+    a chart and two image strips for every student who is watching one.
     """
     job: TrainingJob | None = st.session_state.get(JOB)
     if job is None:
@@ -269,6 +269,8 @@ def main() -> None:
     )
     job: TrainingJob | None = st.session_state.get(JOB)
     busy = job is not None and job.running
+    if not busy:
+        prewarm()  # Imports TensorFlow in a spare process now, not after Train is pressed.
     settings, results = st.columns([1, 1.3], gap="large")
     with settings, st.form("hyperparameters", border=True):
         config, model_config = hyperparameters_ui(name)

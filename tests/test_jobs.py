@@ -51,3 +51,16 @@ def test_errors_in_the_child_reach_the_page():
     snap = job.snapshot()
     assert snap.state == "failed" and "epochs must be at least 1" in snap.error
     assert job.result is None
+
+
+@pytest.mark.slow
+def test_a_prewarmed_worker_is_used_by_the_next_job():
+    from core import jobs
+
+    jobs.prewarm()
+    spare = jobs._spare
+    jobs.prewarm()  # Idempotent: still the same spare process.
+    assert jobs._spare is spare and spare.process.is_alive()
+    job = run_job(TrainConfig(epochs=1, subset=500, batch_size=100))
+    assert job._worker is spare and job.snapshot().state == "done"
+    assert jobs._spare is None  # Taken; the Train page starts the next spare when shown.
