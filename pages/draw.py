@@ -55,7 +55,7 @@ def input_ui() -> np.ndarray | None:
                 st.caption("Dark ink on light paper or light ink on dark both work.")
                 return None
             return upload_to_mnist(upload.getvalue())
-        data = state.splits()
+        data = state.test_set()
         if st.button("Another digit", icon=":material/casino:", key="random_digit") or (
             "random_index" not in st.session_state
         ):

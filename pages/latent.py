@@ -36,7 +36,7 @@ def manifold(_decoder, model_id: int, size: int = GRID) -> np.ndarray:
 
 @st.cache_resource(show_spinner="Encoding the test set...")
 def test_scatter(_model, model_id: int) -> plots.Scatter:
-    data = state.splits()
+    data = state.test_set()
     codes = metrics.encode(_model, data.x_test)
     return plots.latent_scatter(codes, data.y_test)
 
@@ -91,7 +91,7 @@ def explorer_ui(model) -> None:
 
 def interpolation_ui(model) -> None:
     st.subheader("Interpolation between two digits")
-    data = state.splits()
+    data = state.test_set()
     choices = ["My last drawing", *[f"Test digit {d}" for d in range(10)]]
     left, right, steps_column = st.columns([2, 2, 1])
     first = left.selectbox("From", choices, index=1, key="interp_from")

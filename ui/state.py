@@ -7,6 +7,9 @@ shared read-only; a model trained by a user lives only in that user's session.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+import numpy as np
 import streamlit as st
 
 from core import cards, variants
@@ -29,17 +32,30 @@ def pretrained_model(name: str):
     return model
 
 
+@dataclass(frozen=True)
+class TestSet:
+    x_test: np.ndarray  # (10000, 28, 28, 1) float32 in [0, 1]
+    y_test: np.ndarray  # (10000,) digit labels
+
+
 @st.cache_resource(show_spinner="Loading MNIST...")
-def splits():
-    """MNIST train, validation and test images, loaded once per server process (read-only)."""
-    from core.training import load_splits
+def test_set() -> TestSet:
+    """The 10,000 MNIST test images, once per server process and read-only.
 
-    return load_splits()
+    Only the test set: the pages never need the 55,000 training images (170 MB as floats),
+    which the training process loads for itself.
+    """
+    from core.data import load_mnist, to_images
+
+    _, (x_test, y_test) = load_mnist()
+    images = to_images(x_test)
+    images.setflags(write=False)
+    return TestSet(images, y_test)
 
 
-def sample_digits(count: int = 8):
+def sample_digits(count: int = 8) -> np.ndarray:
     """The first test image of each digit 0..count-1: the same fixed digits on every page."""
-    data = splits()
+    data = test_set()
     indices = [int((data.y_test == digit).argmax()) for digit in range(count)]
     return data.x_test[indices]
 
