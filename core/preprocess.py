@@ -29,7 +29,7 @@ class UploadError(ValueError):
 class EmptyDrawing(ValueError):
     """Raised when an image holds no ink to reconstruct."""
 
-    def __init__(self, message: str = "The drawing is empty: draw a digit first."):
+    def __init__(self, message: str = "Draw a digit on the canvas to see it reconstructed."):
         super().__init__(message)
 
 
@@ -90,13 +90,31 @@ def centre_by_mass(ink: np.ndarray, frame: int = FRAME) -> np.ndarray:
     return result
 
 
+MIN_INK_SIDE = 0.05  # A drawing spanning less than 5% of the canvas is a dot, not a digit.
+MAX_INK_SHARE = 0.6  # Ink on more than 60% of the canvas is a filled area, not a stroke.
+
+
+def check_drawing(ink: np.ndarray) -> None:
+    """Refuse what no digit looks like, with a message the page can show as it is."""
+    if ink.max(initial=0.0) <= INK_THRESHOLD:
+        raise EmptyDrawing()
+    mask = ink > INK_THRESHOLD
+    rows, columns = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    span = max(rows[-1] - rows[0] + 1, columns[-1] - columns[0] + 1)
+    if span < MIN_INK_SIDE * max(ink.shape):
+        raise EmptyDrawing("That is only a dot: draw a whole digit, filling most of the square.")
+    if mask.mean() > MAX_INK_SHARE:
+        raise EmptyDrawing(
+            "Most of the square is covered in ink: clear it and draw a digit with a few strokes."
+        )
+
+
 def canvas_to_mnist(rgba: np.ndarray) -> np.ndarray:
     """A canvas image (white ink on black or transparent) as a 28x28 float32 image in [0, 1]."""
     if rgba is None:
         raise EmptyDrawing()
     ink = ink_intensity(rgba)
-    if ink.max(initial=0.0) <= INK_THRESHOLD:
-        raise EmptyDrawing()
+    check_drawing(ink)
     return centre_by_mass(fit_box(crop_to_ink(ink)))
 
 

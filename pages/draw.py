@@ -63,8 +63,8 @@ def input_ui() -> np.ndarray | None:
         index = st.session_state["random_index"]
         st.caption(f"Test image #{index}, labelled {data.y_test[index]}")
         return data.x_test[index, ..., 0]
-    except EmptyDrawing:
-        st.info("Draw a digit on the canvas to see it reconstructed.", icon=":material/draw:")
+    except EmptyDrawing as problem:  # Blank, a dot, or a filled square: say which.
+        st.info(str(problem), icon=":material/draw:")
     except UploadError as error:
         st.warning(str(error), icon=":material/broken_image:")
     return None

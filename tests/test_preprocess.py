@@ -116,7 +116,7 @@ def test_grayscale_and_rgb_inputs_are_accepted(digits):
     ],
 )
 def test_blank_canvas_raises_empty_drawing(canvas):
-    with pytest.raises(EmptyDrawing, match="draw a digit"):
+    with pytest.raises(EmptyDrawing, match="Draw a digit"):
         canvas_to_mnist(canvas)
     assert issubclass(EmptyDrawing, ValueError)
 
@@ -157,3 +157,19 @@ def test_huge_image_is_refused_from_its_header():
     big = png_bytes(Image.new("L", (5000, 5000)))
     with pytest.raises(UploadError, match="5000x5000"):
         upload_to_mnist(big)
+
+
+def test_a_single_dot_or_a_filled_canvas_gets_a_clear_message():
+    dot = np.zeros((280, 280), np.float32)
+    dot[140:146, 140:146] = 1.0
+    with pytest.raises(EmptyDrawing, match="only a dot"):
+        canvas_to_mnist(rgba_canvas(dot))
+    with pytest.raises(EmptyDrawing, match="covered in ink"):
+        canvas_to_mnist(rgba_canvas(np.ones((280, 280), np.float32)))
+
+
+def test_a_stroke_touching_every_border_still_works():
+    frame = np.zeros((280, 280), np.float32)
+    frame[:12, :] = frame[-12:, :] = frame[:, :12] = frame[:, -12:] = 1.0  # A big "0".
+    image = canvas_to_mnist(rgba_canvas(frame))
+    assert ink_box(image) == (20, 20)
