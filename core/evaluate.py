@@ -153,13 +153,13 @@ def bars(parameters: dict[str, int]) -> list[Bar]:
         Bar("sparse_kl", "activation 0.03-0.08, BCE <= 0.110", kl_check),
         Bar(
             "contractive",
-            "||J||^2 <= half unpenalised, BCE <= 0.110",
+            "‖J‖² <= half unpenalised, BCE <= 0.110",
             lambda m: _ratio_check(
                 m,
                 "contractive",
                 "contractive_twin",
                 "jacobian_frobenius_sq",
-                "||J||^2 {:.2f}",
+                "‖J‖² {:.2f}",
                 0.110,
             ),
         ),
