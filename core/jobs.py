@@ -10,11 +10,14 @@ the parent loads into a model built from the same config.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import queue
+import sys
 import threading
 import time
 import traceback
+import types
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -40,6 +43,22 @@ class Snapshot:
     error: str | None = None
 
 
+@contextlib.contextmanager
+def _bare_main():
+    """Hide the parent's `__main__` from a child being spawned.
+
+    A spawned child re-imports its parent's main module. Under `streamlit run` that module is
+    the page script being executed, so the child would run the whole page again, without a
+    browser, before it ever reaches the training code.
+    """
+    main = sys.modules["__main__"]
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        sys.modules["__main__"] = main
+
+
 class _Worker:
     """A spawned training process with its pipes; it may be started before its job is known."""
 
@@ -50,7 +69,8 @@ class _Worker:
         self.process = CONTEXT.Process(
             target=_serve_one, args=(self.tasks, self.messages, self.stop), daemon=True
         )
-        self.process.start()
+        with _bare_main():
+            self.process.start()
 
 
 _spare: _Worker | None = None

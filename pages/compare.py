@@ -61,6 +61,7 @@ def main() -> None:
     st.dataframe(
         table,
         hide_index=True,
+        height=(len(table) + 1) * 35 + 3,  # Every row visible: no scrolling inside the table.
         width="stretch",
         column_config={
             "BCE per pixel": st.column_config.NumberColumn(format="%.4f"),
@@ -80,7 +81,7 @@ def main() -> None:
             y=alt.Y("variant:N", sort="x", title=None),
             tooltip=["variant", alt.Tooltip("MSE per pixel:Q", format=".4f")],
         )
-        .properties(height=320)
+        .properties(height=28 * len(table))  # Room for every variant's label.
     )
     st.altair_chart(chart, width="stretch")
 

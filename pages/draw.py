@@ -84,8 +84,8 @@ def reconstruct_ui(name: str, image: np.ndarray) -> None:
     columns[1].image(images.to_pil(output), caption=f"{state.title(name)} reconstruction")
     columns[2].image(images.heatmap(error), caption="Error per pixel (bright: wrong)")
     batch, recon = as_batch(image), as_batch(output)
-    columns[3].metric("Cross-entropy per pixel", f"{metrics.bce(batch, recon)[0]:.3f}")
-    columns[3].metric("Mean squared error", f"{metrics.mse(batch, recon)[0]:.4f}")
+    columns[3].metric("BCE per pixel", f"{metrics.bce(batch, recon)[0]:.3f}")
+    columns[3].metric("MSE per pixel", f"{metrics.mse(batch, recon)[0]:.4f}")
     columns[3].metric("PSNR", f"{metrics.psnr(batch, recon)[0]:.1f} dB")
 
     st.subheader("Every variant on the same input")
