@@ -64,3 +64,21 @@ def test_a_prewarmed_worker_is_used_by_the_next_job():
     job = run_job(TrainConfig(epochs=1, subset=500, batch_size=100))
     assert job._worker is spare and job.snapshot().state == "done"
     assert jobs._spare is None  # Taken; the Train page starts the next spare when shown.
+
+
+@pytest.mark.slow
+def test_the_child_does_not_rerun_the_parents_main_script(tmp_path, monkeypatch):
+    # Under `streamlit run`, __main__ is the page script; a spawned child re-imports its
+    # parent's __main__ and would run the page again. This one leaves a mark if it runs.
+    import sys
+    import types
+
+    marker = tmp_path / "page-ran"
+    script = tmp_path / "page.py"
+    script.write_text(f"open({str(marker)!r}, 'w').write('ran')\n")
+    page = types.ModuleType("__main__")
+    page.__file__ = str(script)
+    monkeypatch.setitem(sys.modules, "__main__", page)
+    job = run_job(TrainConfig(epochs=1, subset=200, batch_size=100))
+    assert job.snapshot().state == "done"
+    assert not marker.exists()
