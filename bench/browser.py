@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from tests.conftest import CHROMIUM_ARGS, chromium_path, free_port, wait_for_health
+from tests.conftest import CHROMIUM_ARGS, chromium_path, free_port, stop_server, wait_for_health
 
 ROOT = Path(__file__).resolve().parents[1]
 IDLE = "[data-testid=stApp][data-test-script-state=notRunning]"
@@ -48,11 +48,7 @@ def served(script: str):
         wait_for_health(url, process, timeout=120)
         yield url, process, started
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop_server(process)
 
 
 @contextlib.contextmanager

@@ -62,6 +62,15 @@ def wait_for_health(url: str, process: subprocess.Popen, timeout: float = 60.0) 
     raise TimeoutError(f"streamlit did not answer {url}/_stcore/health in {timeout} s")
 
 
+def stop_server(process: subprocess.Popen) -> None:
+    """Terminate a server, killing it if it does not exit within ten seconds."""
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
 @pytest.fixture(scope="session")
 def app_server(tmp_path_factory):
     """`streamlit run app.py` on a free port, as a user would start it; yields its base URL."""
@@ -99,11 +108,7 @@ def serve(log_path: Path):
         wait_for_health(url, process)
         yield url
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop_server(process)
         server_log = log_path.read_text()
         if "Traceback" in server_log:
             print(server_log)
