@@ -38,6 +38,18 @@ class TestSet:
     y_test: np.ndarray  # (10000,) digit labels
 
 
+@st.cache_resource(show_spinner=False)
+def _compiled(_model, model_id: int):
+    from core.serving import compiled_call
+
+    return compiled_call(_model)
+
+
+def fast(model):
+    """The compiled call of `model` (see core.serving), made once per model object."""
+    return _compiled(model, id(model))
+
+
 @st.cache_resource(show_spinner="Loading MNIST...")
 def test_set() -> TestSet:
     """The 10,000 MNIST test images, once per server process and read-only.
