@@ -166,10 +166,15 @@ def progress_ui(job: TrainingJob) -> None:
         st.progress(0.0, text="Starting the training process...")
     else:
         left = progress.seconds_left
+        if not job.running:
+            timing = f"{progress.elapsed:.1f} s in all"  # A stopped run has no time left.
+        elif left is None:
+            timing = "estimating time"
+        else:
+            timing = f"about {left:.0f} s left"
         text = (
             f"Epoch {min(progress.epoch + 1, progress.epochs)}/{progress.epochs} · "
-            f"batch {progress.batch}/{progress.batches} · "
-            + (f"about {left:.0f} s left" if left is not None else "estimating time")
+            f"batch {progress.batch}/{progress.batches} · {timing}"
         )
         st.progress(progress.fraction, text=text)
     loss_chart(snap.curve, job.name)
