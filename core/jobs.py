@@ -15,7 +15,6 @@ import multiprocessing
 import queue
 import sys
 import threading
-import time
 import traceback
 import types
 from dataclasses import dataclass, field
@@ -167,7 +166,6 @@ class TrainingJob:
         self.model_config = model_config
         self.sample_images = sample_images
         self.result: TrainResult | None = None
-        self.started_at = 0.0
         self._worker: _Worker | None = None
         self._lock = threading.Lock()
         self._snapshot = Snapshot(state="starting")
@@ -176,7 +174,6 @@ class TrainingJob:
     # The page's side -------------------------------------------------------------------------
 
     def start(self) -> TrainingJob:
-        self.started_at = time.time()
         self._worker = _take_worker()
         task = (self.name, self.config, self.model_config, self.sample_images)
         self._worker.tasks.put(task)

@@ -31,11 +31,3 @@ def fit_pca(images: np.ndarray, components: int) -> PCA:
     values, vectors = np.linalg.eigh(covariance)
     order = np.argsort(values)[::-1][:components]
     return PCA(mean.astype(np.float32), vectors[:, order].T.astype(np.float32))
-
-
-def principal_angles(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Principal angles in degrees between the spans of the rows of `a` and of `b`."""
-    qa, _ = np.linalg.qr(np.asarray(a, np.float64).T)
-    qb, _ = np.linalg.qr(np.asarray(b, np.float64).T)
-    cosines = np.clip(np.linalg.svd(qa.T @ qb, compute_uv=False), -1.0, 1.0)
-    return np.degrees(np.arccos(cosines))
