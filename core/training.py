@@ -122,6 +122,7 @@ def train(
     on_progress: Callable[[Progress], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
     progress_interval: float = 0.25,
+    callbacks: list[keras.callbacks.Callback] | None = None,
 ) -> TrainResult:
     """Train variant `name` (a fresh model, or `model` to continue) and return the result."""
     variant = variants.get(name)
@@ -167,7 +168,7 @@ def train(
         targets,
         epochs=config.epochs,
         validation_data=validation,
-        callbacks=[callback],
+        callbacks=[callback, *(callbacks or [])],
         verbose=0,
         **fit_args,
     )
