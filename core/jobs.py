@@ -6,6 +6,10 @@ process a training thread competes with every page rerun for the interpreter loc
 rerun once a second made an epoch several times slower (measured on this 2-core machine).
 The child sends back progress, sample reconstructions and finally the trained weights, which
 the parent loads into a model built from the same config.
+
+On a shared server, `TrainingSlots` caps how many jobs train at once: the others wait in a
+first-come, first-served queue whose position the page shows, and can be cancelled there. A
+job whose owner has gone away (its browser tab closed) is stopped and its result dropped.
 """
 
 from __future__ import annotations
@@ -15,8 +19,10 @@ import multiprocessing
 import queue
 import sys
 import threading
+import time
 import traceback
 import types
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -33,13 +39,81 @@ CONTEXT = multiprocessing.get_context("spawn")
 class Snapshot:
     """What a page needs to draw a training run at one instant."""
 
-    state: str  # "starting", "running", "done", "stopped", "diverged" or "failed"
+    # "queued", "starting", "running", "done", "stopped", "diverged", "cancelled", "abandoned"
+    # or "failed"
+    state: str
     progress: Progress | None = None
     # Loss curve points: (epoch as a fraction, series key, value).
     curve: list[tuple[float, str, float]] = field(default_factory=list)
     samples: np.ndarray | None = None  # Reconstructions of the fixed digits, latest epoch.
     samples_epoch: int = 0  # Epochs finished when `samples` was computed.
     error: str | None = None
+    queue_position: int | None = None  # 1 = next to start; None when not waiting.
+
+
+class TrainingSlots:
+    """At most `capacity` trainings at once; the rest wait in arrival order.
+
+    One process serves every student, so this is a plain in-process queue: a condition
+    variable and a list. Waiting jobs poll a cancel flag so a student can leave the queue.
+    """
+
+    def __init__(self, capacity: int = 1):
+        if capacity < 1:
+            raise ValueError(f"at least one training slot is needed, got {capacity}")
+        self.capacity = capacity
+        self._changed = threading.Condition()
+        self._waiting: list[object] = []
+        self._running: list[object] = []
+
+    def acquire(self, owner: object, cancelled: Callable[[], bool], poll: float = 0.2) -> bool:
+        """Wait for a slot; False if `cancelled()` became true first."""
+        with self._changed:
+            self._waiting.append(owner)
+            try:
+                while not cancelled():
+                    if self._waiting[0] is owner and len(self._running) < self.capacity:
+                        self._running.append(owner)
+                        return True
+                    self._changed.wait(poll)
+                return False
+            finally:
+                self._waiting.remove(owner)
+                self._changed.notify_all()
+
+    def release(self, owner: object) -> None:
+        with self._changed:
+            if owner in self._running:
+                self._running.remove(owner)
+            self._changed.notify_all()
+
+    def position(self, owner: object) -> int | None:
+        """1-based place in the queue, or None when not waiting."""
+        with self._changed:
+            return self._waiting.index(owner) + 1 if owner in self._waiting else None
+
+    @property
+    def running(self) -> int:
+        with self._changed:
+            return len(self._running)
+
+    @property
+    def waiting(self) -> int:
+        with self._changed:
+            return len(self._waiting)
+
+
+_shared_slots: TrainingSlots | None = None
+_shared_slots_lock = threading.Lock()
+
+
+def shared_slots(capacity: int = 1) -> TrainingSlots:
+    """The server-wide slots, created on first use with `capacity` (later calls reuse them)."""
+    global _shared_slots
+    with _shared_slots_lock:
+        if _shared_slots is None:
+            _shared_slots = TrainingSlots(capacity)
+        return _shared_slots
 
 
 @contextlib.contextmanager
@@ -158,32 +232,52 @@ def _child(name, config, model_config, sample_images, messages, stop, splits) ->
 
 
 class TrainingJob:
-    """One training run of one variant in its own process."""
+    """One training run of one variant in its own process, once a training slot is free.
 
-    def __init__(self, name: str, config: TrainConfig, model_config, sample_images: np.ndarray):
+    `slots` limits concurrent trainings (default: the server-wide ones). `owner_alive`, if
+    given, is polled while the job waits or runs; once it has returned False for `grace`
+    seconds the job is stopped (or leaves the queue) and its result is dropped, so a closed
+    tab frees its slot, its process and its memory.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        config: TrainConfig,
+        model_config,
+        sample_images: np.ndarray,
+        slots: TrainingSlots | None = None,
+        owner_alive: Callable[[], bool] | None = None,
+        grace: float = 10.0,
+    ):
         self.name = name
         self.config = config
         self.model_config = model_config
         self.sample_images = sample_images
         self.result: TrainResult | None = None
+        self.slots = slots or shared_slots()
+        self.owner_alive = owner_alive
+        self.grace = grace
+        self._gone_since: float | None = None
+        self._abandoned = False  # The owner left: stop, and drop whatever comes back.
         self._worker: _Worker | None = None
+        self._cancel = threading.Event()  # Stop pressed (running) or Cancel (queued).
         self._lock = threading.Lock()
-        self._snapshot = Snapshot(state="starting")
-        self._reader = threading.Thread(target=self._read, name=f"read-{name}", daemon=True)
+        self._snapshot = Snapshot(state="queued")
+        self._reader = threading.Thread(target=self._run, name=f"job-{name}", daemon=True)
 
     # The page's side -------------------------------------------------------------------------
 
     def start(self) -> TrainingJob:
-        self._worker = _take_worker()
-        task = (self.name, self.config, self.model_config, self.sample_images)
-        self._worker.tasks.put(task)
         self._reader.start()
         return self
 
     def stop(self) -> None:
-        """Ask training to end after the current batch; pressing twice is harmless."""
-        if self._worker is not None:
-            self._worker.stop.set()
+        """End training after the current batch, or leave the queue; pressing twice is harmless."""
+        self._cancel.set()
+        worker = self._worker
+        if worker is not None:
+            worker.stop.set()
 
     @property
     def running(self) -> bool:
@@ -202,6 +296,7 @@ class TrainingJob:
                 snap.samples,
                 snap.samples_epoch,
                 snap.error,
+                self.slots.position(self) if snap.state == "queued" else None,
             )
 
     # The reader thread: turns the child's messages into the snapshot --------------------------
@@ -246,8 +341,43 @@ class TrainingJob:
             "diverged" if payload["diverged"] else "stopped" if payload["stopped"] else "done"
         )
 
+    def _owner_gone(self) -> bool:
+        """True once the owner has been away for `grace` seconds (a reload is not leaving)."""
+        if self.owner_alive is None or self.owner_alive():
+            self._gone_since = None
+            return False
+        self._gone_since = self._gone_since or time.monotonic()
+        return time.monotonic() - self._gone_since >= self.grace
+
+    def _cancelled_or_gone(self) -> bool:
+        return self._cancel.is_set() or self._owner_gone()
+
+    def _run(self) -> None:
+        if not self.slots.acquire(self, self._cancelled_or_gone):
+            with self._lock:
+                self._snapshot.state = "cancelled" if self._cancel.is_set() else "abandoned"
+            return
+        try:
+            with self._lock:
+                self._snapshot.state = "starting"
+            self._worker = _take_worker()
+            if self._cancel.is_set():  # Stop pressed while the worker was being taken.
+                self._worker.stop.set()
+            task = (self.name, self.config, self.model_config, self.sample_images)
+            self._worker.tasks.put(task)
+            self._read()
+        except Exception as error:  # E.g. no process could be started: say so in the page.
+            with self._lock:
+                self._snapshot.state = "failed"
+                self._snapshot.error = f"{type(error).__name__}: {error}"
+        finally:
+            self.slots.release(self)
+
     def _read(self) -> None:
         while True:
+            if not self._abandoned and self._owner_gone():
+                self._abandoned = True
+                self._worker.stop.set()  # Ends after this batch; the result is dropped below.
             try:
                 kind, *body = self._worker.messages.get(timeout=0.5)
             except queue.Empty:
@@ -269,6 +399,9 @@ class TrainingJob:
                     self._snapshot.state, self._snapshot.error = "failed", body[0]
                     break
                 elif kind == "result":
+                    if self._abandoned:  # Nobody will see it: free the memory now.
+                        self._snapshot.state = "abandoned"
+                        break
                     try:
                         self._finish(body[0])
                     except Exception as error:

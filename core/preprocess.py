@@ -19,6 +19,7 @@ INK_THRESHOLD = 0.1  # Fraction of full intensity below which a pixel counts as 
 
 
 MAX_UPLOAD_PIXELS = 4096 * 4096  # Far above any photo of a digit; decoded it is 16 MB.
+MAX_UPLOAD_BYTES = 5 * 1024 * 1024  # Also the uploader's own limit; checked again here.
 UPLOAD_FORMATS = ("PNG", "JPEG")
 
 
@@ -123,6 +124,21 @@ def as_batch(image: np.ndarray) -> np.ndarray:
     return np.asarray(image, np.float32).reshape(1, FRAME, FRAME, 1)
 
 
+def grayscale(image: Image.Image) -> np.ndarray:
+    """Intensities in [0, 1] for any PNG/JPEG mode, 16-bit and CMYK included.
+
+    Pillow's `convert("L")` clips 16-bit samples at 255 instead of scaling them, which turns
+    a 16-bit scan almost entirely white; those are scaled by their full range here.
+    """
+    if image.mode.startswith("I;16"):
+        return np.asarray(image, np.float32) / 65535.0
+    if image.mode in ("I", "F"):
+        values = np.asarray(image, np.float32)
+        low, high = float(values.min()), float(values.max())
+        return (values - low) / (high - low) if high > low else np.zeros_like(values)
+    return np.asarray(image.convert("L"), np.float32) / 255.0
+
+
 def upload_to_ink(data: bytes, max_pixels: int = MAX_UPLOAD_PIXELS) -> np.ndarray:
     """Decode an uploaded PNG or JPEG into ink intensities in [0, 1] (white ink on black).
 
@@ -131,6 +147,11 @@ def upload_to_ink(data: bytes, max_pixels: int = MAX_UPLOAD_PIXELS) -> np.ndarra
     cheaply. Photos of dark ink on light paper are inverted; for images with transparency
     the opaque part is the ink.
     """
+    if len(data) > MAX_UPLOAD_BYTES:
+        raise UploadError(
+            f"The file is {len(data) / 1e6:.1f} MB; files up to "
+            f"{MAX_UPLOAD_BYTES / 1e6:.0f} MB are accepted."
+        )
     try:
         with Image.open(io.BytesIO(data), formats=UPLOAD_FORMATS) as image:
             if image.width * image.height > max_pixels:
@@ -143,9 +164,14 @@ def upload_to_ink(data: bytes, max_pixels: int = MAX_UPLOAD_PIXELS) -> np.ndarra
                 alpha = np.asarray(image.convert("RGBA"), np.float32)[..., 3] / 255.0
                 if alpha.min() < 0.98:
                     return alpha
-            gray = np.asarray(image.convert("L"), np.float32) / 255.0
+            gray = grayscale(image)
     except UploadError:
         raise
+    except Image.DecompressionBombError as error:  # Pillow's own, stricter-than-ours guard.
+        raise UploadError(
+            f"The image is too large to open safely; images up to {max_pixels:,} pixels are "
+            "accepted."
+        ) from error
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as error:
         raise UploadError(
             "This file could not be read as a PNG or JPEG image. Try another file, or draw "

@@ -10,7 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from core import noise, variants
-from core.jobs import TrainingJob, prewarm
+from core.jobs import TrainingJob, prewarm, shared_slots
 from core.training import TrainConfig
 from ui import images, state
 from ui.boot import ensure_navigation
@@ -37,9 +37,21 @@ def hyperparameters_ui(name: str) -> tuple[TrainConfig, object]:
     """The settings that matter for this variant; returns the training and model configs."""
     defaults = variants.make_config(name)
     heavy = name in ("conv", "denoising")  # Convolutions cost ~10x more per image here.
+    limit = state.limits()
+    subsets = [n for n in SUBSETS if n < limit.max_subset] + [limit.max_subset]
     left = right = st.container()  # One column: the settings sit beside the live view.
     with left:
-        epochs = st.slider("Epochs", 1, 50, 3 if heavy else 5, key=f"epochs_{name}")
+        if limit.max_epochs > 1:
+            epochs = st.slider(
+                "Epochs",
+                1,
+                limit.max_epochs,
+                min(3 if heavy else 5, limit.max_epochs),
+                key=f"epochs_{name}",
+            )
+        else:
+            epochs = 1
+            st.caption("Epochs: 1 (the most this server allows)")
         batch_size = st.select_slider(
             "Batch size", [16, 32, 64, 128, 256, 512], value=64, key=f"batch_{name}"
         )
@@ -51,14 +63,19 @@ def hyperparameters_ui(name: str) -> tuple[TrainConfig, object]:
             help="Adam's peak rate; it decays along a cosine to 1% by the last step. "
             "Try 10 to see what a rate far too high does.",
         )
-        subset = st.select_slider(
-            "Training images",
-            SUBSETS,
-            value=5000 if heavy else 10000,
-            key=f"subset_{name}",
-            help="A random subset of the 55,000 training images (5,000 more are held out "
-            "for the validation curve).",
-        )
+        usual = 5000 if heavy else 10000
+        if len(subsets) > 1:
+            subset = st.select_slider(
+                "Training images",
+                subsets,
+                value=max((n for n in subsets if n <= usual), default=subsets[0]),
+                key=f"subset_{name}",
+                help="A random subset of the 55,000 training images (5,000 more are held out "
+                "for the validation curve).",
+            )
+        else:
+            subset = subsets[0]
+            st.caption(f"Training images: {subset} (the most this server allows)")
     overrides = {}
     with right:
         if hasattr(defaults, "code_size"):
@@ -194,10 +211,29 @@ def live_ui() -> None:
     if not job.running:
         keep_result(job)
         st.rerun()  # The whole page, sidebar included, now shows the finished run.
+    snap = job.snapshot()
+    if snap.state == "queued":
+        queue_ui(job, snap)
+        return
     if st.button("Stop", icon=":material/stop:", key="stop_training"):
         job.stop()
         st.toast("Stopping after the current batch...")
     progress_ui(job)
+
+
+def queue_ui(job: TrainingJob, snap) -> None:
+    """A waiting student sees their place and can leave the queue."""
+    busy = job.slots.running
+    ahead = (snap.queue_position or 1) - 1
+    st.info(
+        f"Waiting for a free training slot: {busy} training now, "
+        + (f"{ahead} ahead of you. " if ahead else "you are next. ")
+        + "Training starts by itself; this page updates every second.",
+        icon=":material/hourglass_top:",
+    )
+    if st.button("Leave the queue", icon=":material/cancel:", key="cancel_training"):
+        job.stop()
+        st.toast("Left the queue.")
 
 
 def weights_download_ui(name: str, result) -> None:
@@ -227,11 +263,15 @@ def finished_ui(job: TrainingJob) -> None:
     if snap.state == "failed":
         st.error(f"Training failed: {snap.error}. Try other settings.", icon=":material/error:")
         return
+    if snap.state in ("cancelled", "abandoned"):
+        st.info("You left the queue before training started.", icon=":material/cancel:")
+        return
     if snap.state == "diverged":
         st.error(
-            "The loss became infinite or NaN (not a number): the learning rate is too high for "
-            "this model. Training stopped and the weights of the last good epoch were kept. "
-            "Try a learning rate of 0.01 or lower.",
+            "The loss exploded: it became infinite or NaN (not a number), or grew far above "
+            "where it started. The learning rate is too high for this model. Training stopped "
+            "and the weights of the last good epoch were kept. Try a learning rate of 0.01 or "
+            "lower.",
             icon=":material/warning:",
         )
     elif snap.state == "stopped":
@@ -260,7 +300,14 @@ def keep_result(job: TrainingJob) -> None:
 
 
 def start(name: str, config: TrainConfig, model_config) -> None:
-    st.session_state[JOB] = TrainingJob(name, config, model_config, state.sample_digits()).start()
+    st.session_state[JOB] = TrainingJob(
+        name,
+        config,
+        model_config,
+        state.sample_digits(),
+        slots=shared_slots(state.limits().max_trainings),
+        owner_alive=state.session_alive(),  # A closed tab frees its slot and memory.
+    ).start()
     st.rerun()  # Redraw with the Train button disabled and the live view running.
 
 

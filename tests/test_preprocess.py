@@ -173,3 +173,77 @@ def test_a_stroke_touching_every_border_still_works():
     frame[:12, :] = frame[-12:, :] = frame[:, :12] = frame[:, -12:] = 1.0  # A big "0".
     image = canvas_to_mnist(rgba_canvas(frame))
     assert ink_box(image) == (20, 20)
+
+
+def png_header_only(width: int, height: int) -> bytes:
+    """A PNG whose header claims `width`x`height` 8-bit gray pixels, with one tiny IDAT.
+
+    Decoded it would take width*height bytes (20000x20000: 400 MB); the file is 70 bytes.
+    """
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+        )
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(b"\0" * 64))
+        + chunk(b"IEND", b"")
+    )
+
+
+def test_decompression_bomb_is_refused_before_decoding():
+    import tracemalloc
+
+    tracemalloc.start()
+    with pytest.raises(UploadError, match=r"too large|pixels"):
+        upload_to_mnist(png_header_only(20000, 20000))
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert peak < 10_000_000  # Refused from the header: nothing near 400 MB was allocated.
+
+
+def test_truncated_png_gets_a_clear_message(digits):
+    whole = png_bytes(Image.fromarray(digits[0]).resize((200, 200)))
+    with pytest.raises(UploadError, match="could not be read"):
+        upload_to_mnist(whole[: len(whole) // 2])
+
+
+def test_sixteen_bit_png_is_scaled_not_clipped(digits):
+    # 16-bit grayscale scans exist; Pillow's convert("L") would clip them to white.
+    wide = np.asarray(Image.fromarray(digits[3]).resize((140, 140)), np.uint16) * 257
+    data = png_bytes(Image.fromarray(wide))
+    assert Image.open(io.BytesIO(data)).mode == "I;16"
+    image = upload_to_mnist(data)
+    assert best_shifted_correlation(image, digits[3].astype(np.float32) / 255) > 0.9
+
+
+def test_cmyk_jpeg_of_dark_ink_on_paper(digits):
+    ink = np.asarray(Image.fromarray(digits[5]).resize((200, 200)))
+    black = Image.fromarray(ink)  # CMYK: K channel is the ink, paper has no colour at all.
+    empty = Image.new("L", black.size, 0)
+    cmyk = Image.merge("CMYK", [empty, empty, empty, black])
+    image = upload_to_mnist(png_bytes(cmyk, "JPEG"))
+    assert best_shifted_correlation(image, digits[5].astype(np.float32) / 255) > 0.9
+
+
+def test_gif_and_other_formats_are_refused_by_name(digits):
+    frames = [Image.fromarray(digits[i]) for i in range(3)]
+    buffer = io.BytesIO()
+    frames[0].save(buffer, "GIF", save_all=True, append_images=frames[1:])
+    with pytest.raises(UploadError, match="PNG or JPEG"):
+        upload_to_mnist(buffer.getvalue())
+    with pytest.raises(UploadError, match="PNG or JPEG"):
+        upload_to_mnist(png_bytes(frames[0], "BMP"))
+
+
+def test_file_over_the_size_limit_is_refused_unread():
+    from core.preprocess import MAX_UPLOAD_BYTES
+
+    with pytest.raises(UploadError, match="MB"):
+        upload_to_mnist(b"\x89PNG\r\n\x1a\n" + b"\0" * MAX_UPLOAD_BYTES)

@@ -63,6 +63,21 @@ def test_exploding_learning_rate_stops_with_last_good_weights(splits):
         assert np.isfinite(weight).all()
 
 
+def test_a_loss_far_above_its_start_counts_as_exploded(splits):
+    # Cross-entropy is clipped, so vanilla at rate 10 never reaches NaN: its loss jumps from
+    # 0.69 to about 2 and stays there. That must stop too, with the starting weights back.
+    from core import variants
+
+    model = variants.build("vanilla")
+    start = model.get_weights()
+    result = train("vanilla", small(learning_rate=10.0, epochs=3), model=model, splits=splits)
+    assert result.diverged and result.epochs_completed == 0
+    for now, before in zip(result.model.get_weights(), start, strict=True):
+        np.testing.assert_array_equal(now, before)
+    calm = train("vanilla", small(learning_rate=1e-2), splits=splits)  # A sane rate is not.
+    assert not calm.diverged and calm.history["loss"][-1] < calm.history["loss"][0]
+
+
 def test_bad_settings_raise_clear_errors(splits):
     with pytest.raises(ValueError, match="epochs must be at least 1"):
         train("vanilla", small(epochs=0), splits=splits)

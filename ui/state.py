@@ -197,3 +197,34 @@ def current_variant() -> str:
 
 def current_source() -> str:
     return st.session_state.get(SOURCE, PRETRAINED)
+
+
+@st.cache_resource(show_spinner=False)
+def limits():
+    """The server's limits (`core.limits`), read once from secrets and the environment.
+
+    Streamlit copies root-level entries of `.streamlit/secrets.toml` into `os.environ` at
+    start-up, so a value in the secrets file wins over one exported in the shell.
+    """
+    import logging
+    import os
+
+    from core.limits import Limits
+
+    secrets = st.secrets.to_dict() if st.secrets.load_if_toml_exists() else {}
+    found, problems = Limits.read(secrets, os.environ)
+    for problem in problems:  # For the operator's log; students need not see it.
+        logging.getLogger("autoencoder_lab").warning(problem)
+    return found
+
+
+def session_alive():
+    """A callable telling whether this browser session is still connected (None in tests)."""
+    from streamlit.runtime import Runtime
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    context = get_script_run_ctx()
+    if context is None or not Runtime.exists():
+        return None
+    runtime, session_id = Runtime.instance(), context.session_id
+    return lambda: runtime.is_active_session(session_id)

@@ -1,0 +1,52 @@
+"""Server-wide limits for a hosted lab: how many trainings at once, how long, on how much data.
+
+A teacher sets them for a classroom server through environment variables or Streamlit secrets
+(`.streamlit/secrets.toml`); environment variables win, so a deployment can override a
+checked-in secrets file. A value that is not a positive whole number is ignored with a
+message, not a crash: a typo in a config file must not take the lab down for everyone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+
+# 55,000 training images; 50 epochs is the Train page's own ceiling; below 100 images the
+# Train page has nothing to show (and its slider needs two choices).
+ALL_IMAGES = 55000
+MOST_EPOCHS = 50
+FEWEST_IMAGES = 100
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_trainings: int = 1  # Trainings running at once; one keeps 2 cores responsive.
+    max_epochs: int = MOST_EPOCHS
+    max_subset: int = ALL_IMAGES
+
+    @classmethod
+    def read(cls, *sources: Mapping[str, object]) -> tuple[Limits, list[str]]:
+        """Limits from `AE_MAX_TRAININGS`, `AE_MAX_EPOCHS`, `AE_MAX_SUBSET` in the first
+        source that has each; returns the limits and a message per ignored value."""
+        values, problems = {}, []
+        for item in fields(cls):
+            key = f"AE_{item.name.upper()}"
+            raw = next((source[key] for source in sources if key in source), None)
+            if raw is None:
+                continue
+            try:
+                number = int(str(raw).strip())
+            except ValueError:
+                number = 0
+            if number < 1:
+                problems.append(f"{key}={raw!r} is not a positive whole number; using the default.")
+                continue
+            values[item.name] = number
+        limits = cls(**values)
+        # Above the page's own ranges a limit changes nothing; clamp so the UI stays simple.
+        limits = cls(
+            limits.max_trainings,
+            min(limits.max_epochs, MOST_EPOCHS),
+            min(max(limits.max_subset, FEWEST_IMAGES), ALL_IMAGES),
+        )
+        return limits, problems

@@ -1,0 +1,259 @@
+"""Classroom reliability: server limits, hostile uploads and training edge cases in the pages."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from core.limits import Limits
+from tests.test_pages import run_page
+from tests.test_preprocess import png_header_only
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+# Limits --------------------------------------------------------------------------------------
+
+
+def test_limits_default_to_one_training_and_the_full_ranges():
+    limits, problems = Limits.read({})
+    assert limits == Limits(max_trainings=1, max_epochs=50, max_subset=55000) and not problems
+
+
+def test_limits_come_from_the_first_source_that_has_them():
+    secrets = {"AE_MAX_EPOCHS": 5}
+    environment = {"AE_MAX_EPOCHS": "20", "AE_MAX_SUBSET": "2000", "AE_MAX_TRAININGS": " 2 "}
+    limits, problems = Limits.read(secrets, environment)
+    assert limits == Limits(max_trainings=2, max_epochs=5, max_subset=2000) and not problems
+
+
+def test_bad_limit_values_are_ignored_with_a_message_not_a_crash():
+    limits, problems = Limits.read(
+        {"AE_MAX_TRAININGS": "0", "AE_MAX_EPOCHS": "many", "AE_MAX_SUBSET": "10"}
+    )
+    assert limits.max_trainings == 1 and limits.max_epochs == 50
+    assert limits.max_subset == 100  # Raised to the smallest subset the page offers.
+    assert len(problems) == 2 and all("positive whole number" in p for p in problems)
+    assert Limits.read({"AE_MAX_EPOCHS": "500"})[0].max_epochs == 50  # The page's ceiling.
+
+
+@pytest.fixture
+def server_limits(monkeypatch):
+    """Set AE_* variables for one AppTest; the page reads its limits once per process."""
+    from ui import state
+
+    def apply(**values):
+        for key, value in values.items():
+            monkeypatch.setenv(key, str(value))
+        state.limits.clear()
+
+    yield apply
+    monkeypatch.undo()
+    state.limits.clear()
+
+
+def test_train_page_offers_no_more_than_the_server_allows(server_limits):
+    server_limits(AE_MAX_EPOCHS=8, AE_MAX_SUBSET=2000)
+    app = run_page("pages/train.py")
+    assert app.slider(key="epochs_vanilla").max == 8
+    assert max(app.select_slider(key="subset_vanilla").options, key=int) == "2000"
+    server_limits(AE_MAX_EPOCHS=1, AE_MAX_SUBSET=100)
+    app = run_page("pages/train.py")
+    captions = " ".join(c.value for c in app.caption)
+    assert "Epochs: 1" in captions and "Training images: 100" in captions
+
+
+# Uploads in the Draw page --------------------------------------------------------------------
+
+
+def image_file(image: Image.Image, fmt: str) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, fmt)
+    return buffer.getvalue()
+
+
+def digit_image(mode: str = "L") -> Image.Image:
+    from core.data import load_mnist
+
+    (_, _), (x_test, _) = load_mnist()
+    return Image.fromarray(x_test[0]).resize((140, 140)).convert(mode)
+
+
+def upload(name: str, data: bytes, mime: str):
+    app = run_page("pages/draw.py", draw_source="Upload")
+    app.file_uploader(key="draw_upload").set_value((name, data, mime)).run()
+    assert not app.exception, [e.value for e in app.exception]
+    return app
+
+
+BAD_UPLOADS = {
+    "text named .png": ("notes.png", b"just some text, not an image", "could not be read"),
+    "truncated PNG": ("cut.png", image_file(digit_image(), "PNG")[:300], "could not be read"),
+    "20000x20000 PNG": ("bomb.png", png_header_only(20000, 20000), "too large"),
+    "over 5 MB": ("big.png", b"\x89PNG\r\n\x1a\n" + bytes(5 * 1024 * 1024), "MB"),
+    "GIF renamed .png": ("anim.png", image_file(digit_image(), "GIF"), "could not be read"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_UPLOADS))
+def test_bad_upload_gets_a_message_in_the_page(case):
+    name, data, message = BAD_UPLOADS[case]
+    app = upload(name, data, "image/png")
+    assert any(message in w.value for w in app.warning), [w.value for w in app.warning]
+    assert "Input (28x28)" not in captions_of(app)  # Nothing half-drawn.
+
+
+def captions_of(app) -> list[str]:
+    return [image.proto.imgs[0].caption for image in app.image]
+
+
+GOOD_UPLOADS = {
+    "16-bit PNG": lambda: image_file(
+        Image.fromarray(np.asarray(digit_image(), np.uint16) * 257), "PNG"
+    ),
+    "RGBA PNG": lambda: image_file(
+        Image.merge("RGBA", [Image.new("L", (140, 140), 255)] * 3 + [digit_image()]), "PNG"
+    ),
+    "CMYK JPEG": lambda: image_file(
+        Image.merge("CMYK", [Image.new("L", (140, 140), 0)] * 3 + [digit_image()]), "JPEG"
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(GOOD_UPLOADS))
+def test_unusual_but_valid_uploads_are_reconstructed(case):
+    app = upload("digit.png", GOOD_UPLOADS[case](), "image/png")
+    assert not app.warning, [w.value for w in app.warning]
+    assert "Vanilla reconstruction" in captions_of(app), captions_of(app)
+
+
+def test_upload_widget_accepts_only_images_never_model_files():
+    app = run_page("pages/draw.py", draw_source="Upload")
+    allowed = set(app.file_uploader(key="draw_upload").proto.type)
+    assert allowed == {".png", ".jpg", ".jpeg"}
+
+
+# Security settings ---------------------------------------------------------------------------
+
+
+def test_no_page_writes_raw_html_and_no_model_is_loaded_from_user_bytes():
+    sources = [*ROOT.glob("pages/*.py"), *ROOT.glob("ui/*.py"), ROOT / "app.py"]
+    for source in sources:
+        text = source.read_text()
+        assert "unsafe_allow_html" not in text, source
+        assert "load_model(" not in text or source.name == "state.py", source
+        assert "st.html(" not in text, source
+
+
+def test_server_config_keeps_xsrf_on_limits_uploads_and_holds_no_secrets():
+    import tomllib
+
+    config = tomllib.loads((ROOT / ".streamlit/config.toml").read_text())
+    assert config["server"].get("enableXsrfProtection", True) is True
+    assert config["server"]["maxUploadSize"] <= 5
+    assert not (ROOT / ".streamlit/secrets.toml").exists()
+    assert ".streamlit/secrets.toml" in (ROOT / ".gitignore").read_text()
+
+
+# Training edge cases in the Train page -------------------------------------------------------
+
+
+def train_page():
+    """The Train page run as its own script: AppTest drops a form submit's trigger when the
+    page was reached with `switch_page` (clicking Train works in the browser test)."""
+    from streamlit.testing.v1 import AppTest
+
+    app = AppTest.from_file(str(ROOT / "pages/train.py"), default_timeout=120)
+    app.run()
+    assert not app.exception, [e.value for e in app.exception]
+    return app
+
+
+def weights_digest(model) -> str:
+    digest = hashlib.sha256()
+    for array in model.get_weights():
+        digest.update(np.ascontiguousarray(array).tobytes())
+    return digest.hexdigest()
+
+
+def press_train(app, **settings):
+    for key, value in settings.items():
+        widget = app.select_slider(key=key) if key.startswith(("lr_", "batch_", "subset_")) else None
+        (widget or app.slider(key=key)).set_value(value)
+    next(b for b in app.button if b.label == "Train").click().run()
+    assert not app.exception, [e.value for e in app.exception]
+    return app.session_state["training_job"]
+
+
+def finish(app, job, timeout: float = 180) -> None:
+    job.join(timeout)
+    assert not job.running
+    app.run()
+    assert not app.exception, [e.value for e in app.exception]
+
+
+@pytest.mark.slow
+def test_learning_rate_ten_stops_says_so_and_keeps_the_shared_model():
+    from ui import state
+
+    shared = state.pretrained_model("vanilla")
+    before = weights_digest(shared)
+    app = train_page()
+    job = press_train(app, lr_vanilla=10.0, subset_vanilla=1000, epochs_vanilla=3)
+    finish(app, job)
+    assert job.snapshot().state == "diverged"
+    assert any("loss exploded" in e.value for e in app.error), [e.value for e in app.error]
+    assert weights_digest(shared) == before  # The server-wide model is untouched.
+
+
+@pytest.mark.slow
+def test_batch_larger_than_subset_trains_and_the_run_survives_page_changes():
+    app = train_page()
+    job = press_train(app, batch_vanilla=512, subset_vanilla=100, epochs_vanilla=50)
+    app.session_state["variant"] = "conv"  # Another widget changes mid-training...
+    app.run()
+    assert not app.exception and job.running
+    assert any("started before you switched" in c.value for c in app.caption)
+    app.session_state["variant"] = "vanilla"
+    app.run()
+    stop = [b for b in app.button if b.label in ("Stop", "Leave the queue")]
+    assert stop, "the running job should offer Stop"
+    job.stop()
+    job.stop()  # Stop pressed twice.
+    finish(app, job)
+    assert job.snapshot().state in ("stopped", "done")  # Batch 512 on 100 images: it trained.
+    assert job.result.epochs_completed >= 1
+    out = np.asarray(job.result.model(np.zeros((1, 28, 28, 1), np.float32), training=False))
+    assert out.shape == (1, 28, 28, 1) and np.isfinite(out).all()
+    shown = " ".join(m.value for m in [*app.info, *app.success])
+    assert "Stopped after" in shown or "This is now your model" in shown
+
+
+def test_a_student_in_the_queue_sees_the_place_and_can_leave(server_limits):
+    from core.jobs import shared_slots
+
+    server_limits(AE_MAX_TRAININGS=1)
+    slots = shared_slots(1)
+    someone = object()
+    assert slots.acquire(someone, lambda: False)  # Another student is training.
+    try:
+        app = train_page()
+        job = press_train(app)
+        deadline = time.monotonic() + 10
+        while job.snapshot().queue_position is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        app.run()
+        assert any("Waiting for a free training slot" in i.value for i in app.info)
+        assert "you are next" in " ".join(i.value for i in app.info)
+        next(b for b in app.button if b.label == "Leave the queue").click().run()
+        finish(app, job, timeout=10)
+        assert job.snapshot().state == "cancelled" and job._worker is None
+        assert any("left the queue" in i.value for i in app.info)
+    finally:
+        slots.release(someone)
