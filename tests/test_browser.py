@@ -142,3 +142,45 @@ def test_train_one_epoch_then_stop_a_long_run(app_server, page, artifacts):
     wait_idle(page)
     no_exceptions(page)
     page.screenshot(path=str(artifacts / "train-stopped.png"), full_page=True)
+
+
+def start_long_run(page, url: str) -> None:
+    open_page(page, f"{url}/train?variant=vanilla")
+    block = page.locator("[data-testid=stSlider]", has_text="Epochs").first
+    block.get_by_role("slider").focus()
+    page.keyboard.press("End")  # 50 epochs: far longer than this test.
+    page.get_by_role("button", name="Train", exact=True).click()
+
+
+def test_second_tab_queues_and_a_closed_tab_frees_its_slot(fresh_server, browser, artifacts):
+    import time
+
+    first = browser.new_context(viewport={"width": 1280, "height": 900})
+    second = browser.new_context(viewport={"width": 1280, "height": 900})
+    try:
+        teacher = first.new_page()
+        start_long_run(teacher, fresh_server)
+        teacher.wait_for_selector("text=/Epoch [0-9]+\\/50 · batch/", timeout=60_000)
+
+        student = second.new_page()
+        start_long_run(student, fresh_server)
+        student.wait_for_selector("text=Waiting for a free training slot", timeout=30_000)
+        assert student.get_by_text("you are next").count() == 1
+        assert student.get_by_role("button", name="Leave the queue").count() == 1
+        student.screenshot(path=str(artifacts / "train-queued.png"), full_page=True)
+
+        closed = time.perf_counter()
+        first.close()  # The first tab goes away mid-training: its slot must come free.
+        student.wait_for_selector("text=/Epoch [0-9]+\\/50 · batch/", timeout=90_000)
+        waited = time.perf_counter() - closed
+        print(f"queued tab started {waited:.1f} s after the training tab closed")
+        student.get_by_role("button", name="Stop", exact=True).click()
+        student.wait_for_selector("text=Stopped after", timeout=60_000)
+        student.wait_for_selector(IDLE, timeout=60_000)
+        assert student.locator("[data-testid=stException]").count() == 0
+    finally:
+        for context in (first, second):
+            try:
+                context.close()
+            except Exception:  # Already closed above.
+                pass
