@@ -11,7 +11,7 @@ PORT   ?= 8501
 RUNTIME_STAMP := $(VENV)/.runtime-installed
 DEV_STAMP     := $(VENV)/.dev-installed
 
-.PHONY: run test test-fast lint format bench install install-dev chromium clean
+.PHONY: run test test-fast lint format bench soak install install-dev chromium clean
 
 run: $(RUNTIME_STAMP)
 	$(BIN)/streamlit run app.py --server.port=$(PORT)
@@ -27,6 +27,10 @@ test-fast: $(DEV_STAMP)
 # timings on a shared machine belong in a benchmark, not in a pass/fail test.
 bench: $(DEV_STAMP) chromium
 	$(BIN)/python -m bench.run
+
+# A classroom on one local server: 20 Chromium sessions, 2 of them training; writes bench/SOAK.md.
+soak: $(DEV_STAMP) chromium
+	$(BIN)/python -m bench.soak
 
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check .

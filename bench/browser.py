@@ -23,9 +23,12 @@ def rss_mb(pid: int) -> float:
 
 
 @contextlib.contextmanager
-def served(script: str):
-    """`streamlit run script` on a free port; yields (url, process, seconds until healthy)."""
+def served(script: str, log: Path | None = None):
+    """`streamlit run script` on a free port; yields (url, process, seconds until healthy).
+
+    The server's output goes to `log` if given (else nowhere)."""
     port = free_port()
+    output = open(log, "w") if log else subprocess.DEVNULL  # noqa: SIM115 - closed below.
     started = time.perf_counter()
     process = subprocess.Popen(
         [
@@ -39,8 +42,8 @@ def served(script: str):
             "--server.address=127.0.0.1",
         ],
         cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=output,
+        stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}"
@@ -49,6 +52,8 @@ def served(script: str):
         yield url, process, started
     finally:
         stop_server(process)
+        if log:
+            output.close()
 
 
 @contextlib.contextmanager

@@ -171,8 +171,18 @@ def _take_worker() -> _Worker:
     return worker
 
 
+# Training is background work: at a lower CPU priority it takes what the server's page reruns
+# leave, so sliders and drawings stay quick for a classroom while someone trains. On an idle
+# machine it costs nothing (measured in `make bench` and `make soak`).
+WORKER_NICENESS = 10
+
+
 def _serve_one(tasks, messages, stop) -> None:
     """A worker process: import the heavy modules and load MNIST, then run one job."""
+    import os
+
+    if hasattr(os, "nice"):  # Not on Windows.
+        os.nice(WORKER_NICENESS)
     from core.training import load_splits
 
     splits = load_splits()  # Imports and data are ready before anyone presses Train.

@@ -184,8 +184,8 @@ def weights_digest(model) -> str:
 
 def press_train(app, **settings):
     for key, value in settings.items():
-        widget = app.select_slider(key=key) if key.startswith(("lr_", "batch_", "subset_")) else None
-        (widget or app.slider(key=key)).set_value(value)
+        chooser = key.startswith(("lr_", "batch_", "subset_"))
+        (app.select_slider(key=key) if chooser else app.slider(key=key)).set_value(value)
     next(b for b in app.button if b.label == "Train").click().run()
     assert not app.exception, [e.value for e in app.exception]
     return app.session_state["training_job"]

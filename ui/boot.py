@@ -20,3 +20,33 @@ def ensure_navigation() -> None:
     if PagesManager.uses_pages_directory:
         PagesManager.uses_pages_directory = False
         st.rerun()
+
+
+def keep_keras_caches() -> None:
+    """Stop Streamlit from calling `keras.backend.clear_session()` after every script run.
+
+    Streamlit does that to reset apps that build Keras models in their script. This lab builds
+    none there, and the call throws away TensorFlow's kernel cache, so the next call of every
+    compiled model instantiates and optimises its graph again: measured on the Draw page, one
+    drawing through the ten models took ~200-300 ms of server CPU instead of ~7 ms, and every
+    latent-slider move paid the same tax for the decoder. Only the matplotlib clean-up, which
+    this app can use, is kept. (Patches a private Streamlit function; the test
+    `test_keras_caches_survive_a_script_run` fails if an upgrade changes it.)
+    """
+    import contextlib
+    import sys
+
+    from streamlit.runtime.scriptrunner import script_runner
+
+    if getattr(script_runner._clean_problem_modules, "keeps_keras", False):
+        return
+
+    def clean_matplotlib_only() -> None:
+        pyplot = sys.modules.get("matplotlib.pyplot")
+        if pyplot is not None:
+            # As Streamlit does: a failed clean-up must not break the app.
+            with contextlib.suppress(Exception):
+                pyplot.close("all")
+
+    clean_matplotlib_only.keeps_keras = True
+    script_runner._clean_problem_modules = clean_matplotlib_only

@@ -14,6 +14,9 @@ import numpy as np
 import streamlit as st
 
 from core import cards, variants
+from ui.boot import keep_keras_caches
+
+keep_keras_caches()  # Streamlit would otherwise clear TensorFlow's caches after every run.
 
 
 def freeze_heap() -> None:
@@ -54,7 +57,8 @@ class TestSet:
     y_test: np.ndarray  # (10000,) digit labels
 
 
-@st.cache_resource(show_spinner=False)
+# Bounded: session-trained models come and go; an evicted entry just gets traced again.
+@st.cache_resource(show_spinner=False, max_entries=64)
 def _compiled(_model, model_id: int):
     from core.serving import compiled_call
 

@@ -1,0 +1,294 @@
+"""`make soak`: a classroom on one server. Bounded in sessions and time, localhost only.
+
+Twenty browser sessions open the app at once in headless Chromium: two press Train with the
+page's defaults (one trains, the other waits in the queue, then trains), eighteen move the
+latent sliders and draw digits, going back and forth between the two pages. It prints the
+errors seen (exceptions in a page, JavaScript errors), the p95 slider latency under that load,
+the server's memory at the end, and whether every session still answers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from bench.browser import IDLE, served
+from tests.conftest import CHROMIUM_ARGS, chromium_path
+
+RESULTS = Path(__file__).resolve().parent / "SOAK.md"
+# Twenty students have twenty browsers, each in the foreground. In one Chromium, pages that
+# are not in front get their timers and animation frames throttled; these flags undo that so
+# each page behaves like a student's own.
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+FOREGROUND = [
+    "--disable-background-timer-throttling",
+    "--disable-renderer-backgrounding",
+    "--disable-backgrounding-occluded-windows",
+]
+NEW_IMAGE = (
+    "([before, index]) => { const img = document.querySelectorAll("
+    "'[data-testid=stImage] img')[index]; return img && img.getAttribute('src') !== before; }"
+)
+
+
+@dataclass
+class Findings:
+    errors: list[str] = field(default_factory=list)
+    slider_ms: list[float] = field(default_factory=list)
+    strokes: int = 0
+    trainings_done: int = 0
+    queue_seen: bool = False
+
+
+async def image_src(page, index: int) -> str:
+    images = page.locator("[data-testid=stImage] img")
+    if await images.count() <= index:
+        return ""
+    return await images.nth(index).get_attribute("src") or ""
+
+
+async def go(page, path: str, title: str) -> None:
+    """Follow a sidebar link (same session, as a student clicks) and wait for the page."""
+    await page.locator("[data-testid=stSidebarNav]").locator(f"a[href$='/{path}']").click()
+    await page.wait_for_selector(f"h1:has-text('{title}')", timeout=120_000)
+    await page.wait_for_selector(IDLE, timeout=120_000)
+
+
+async def check(page, who: str, found: Findings) -> None:
+    count = await page.locator("[data-testid=stException]").count()
+    if count:
+        found.errors.append(f"{who}: {count} exception(s) in the page")
+
+
+async def move_sliders(page, presses: int, found: Findings) -> None:
+    slider = page.get_by_role("slider").first
+    for index in range(presses):
+        await slider.focus()  # A rerun may re-create the slider; a student clicks it again.
+        before = await image_src(page, 0)
+        started = time.perf_counter()
+        await page.keyboard.press("ArrowRight" if (index // 5) % 2 == 0 else "ArrowLeft")
+        await page.wait_for_function(NEW_IMAGE, arg=[before, 0], timeout=60_000, polling=20)
+        found.slider_ms.append((time.perf_counter() - started) * 1000)
+
+
+async def draw_digit(page, found: Findings) -> None:
+    canvas = page.locator("canvas.upper-canvas").first
+    await canvas.wait_for(timeout=60_000)
+    # The component lays itself out after the page is idle; draw once it has its full size,
+    # or the stroke lands beside it (and selects text instead).
+    deadline = time.monotonic() + 60
+    while (box := await canvas.bounding_box()) is None or min(box["width"], box["height"]) < 270:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"the canvas never reached its size: {box}")
+        await asyncio.sleep(0.1)
+    await asyncio.sleep(0.3)
+    box = await canvas.bounding_box()
+    before = await image_src(page, 1)
+    # A different stroke each time: an identical drawing would give an identical picture.
+    shift = 30 * (found.strokes % 5) - 60
+    await page.mouse.move(box["x"] + 140 + shift, box["y"] + 40)
+    await page.mouse.down()
+    await page.mouse.move(box["x"] + 160 + shift, box["y"] + 140, steps=5)
+    await page.mouse.move(box["x"] + 130 - shift, box["y"] + 240, steps=5)
+    await page.mouse.up()
+    await page.wait_for_function(NEW_IMAGE, arg=[before, 1], timeout=60_000, polling=20)
+    found.strokes += 1
+
+
+async def student(browser, url: str, index: int, rounds: int, found: Findings):
+    context = await browser.new_context(viewport={"width": 1280, "height": 900})
+    page = await context.new_page()
+    page.on("pageerror", lambda error: found.errors.append(f"student {index}: {error}"))
+    await page.goto(f"{url}/latent?variant=vae", wait_until="domcontentloaded")
+    await page.wait_for_selector("h1", timeout=120_000)
+    await page.wait_for_selector(IDLE, timeout=120_000)
+    step = "opening /latent"
+    try:
+        for round_ in range(rounds):
+            step = f"round {round_}: sliders"
+            await move_sliders(page, 10, found)
+            await check(page, f"student {index} /latent", found)
+            step = f"round {round_}: to /draw"
+            await go(page, "draw", "Draw a digit")
+            step = f"round {round_}: drawing"
+            await draw_digit(page, found)
+            await check(page, f"student {index} /draw", found)
+            step = f"round {round_}: to /latent"
+            await go(page, "latent", "Explore the latent space")
+    except Exception as error:
+        await page.screenshot(path=str(ARTIFACTS / f"soak-student-{index}.png"))
+        raise RuntimeError(f"student {index}, {step}: {type(error).__name__}") from error
+    return context, page
+
+
+async def trainer(browser, url: str, index: int, found: Findings):
+    context = await browser.new_context(viewport={"width": 1280, "height": 900})
+    page = await context.new_page()
+    page.on("pageerror", lambda error: found.errors.append(f"trainer {index}: {error}"))
+    await page.goto(f"{url}/train?variant=vanilla", wait_until="domcontentloaded")
+    await page.wait_for_selector(IDLE, timeout=120_000)
+    await page.get_by_role("button", name="Train", exact=True).click()
+    deadline = time.monotonic() + 600
+    while not await page.get_by_text("This is now your model").count():
+        if await page.get_by_text("Waiting for a free training slot").count():
+            found.queue_seen = True
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"trainer {index} did not finish within 600 s")
+        await asyncio.sleep(0.5)
+    await page.wait_for_selector(IDLE, timeout=120_000)
+    await check(page, f"trainer {index}", found)
+    found.trainings_done += 1
+    return context, page
+
+
+async def answers(page) -> bool:
+    """A session answers if a click on a sidebar link still brings a page back."""
+    try:
+        await go(page, "compare", "Compare variants")
+        return await page.locator("[data-testid=stException]").count() == 0
+    except Exception:
+        return False
+
+
+def cpu_seconds() -> dict[str, float]:
+    """CPU seconds used so far by the Streamlit server (with finished workers), running
+    training workers, and Chromium, from /proc."""
+    tick = 100.0  # USER_HZ on Linux.
+    totals = {"server": 0.0, "workers": 0.0, "chromium": 0.0}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        own = (float(fields[11]) + float(fields[12])) / tick
+        reaped = (float(fields[13]) + float(fields[14])) / tick
+        if "streamlit run app.py" in command:
+            totals["server"] += own + reaped
+        elif "multiprocessing" in command and "spawn" in command:
+            totals["workers"] += own
+        elif "chrom" in command:
+            totals["chromium"] += own
+    return totals
+
+
+def memory_mb(pid: int) -> tuple[float, float]:
+    """Resident MB of the server process and of its child processes (training workers)."""
+    from bench.browser import rss_mb
+
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    kids = [int(c) for c in children.read_text().split()] if children.exists() else []
+    return rss_mb(pid), sum(rss_mb(kid) for kid in kids)
+
+
+async def soak(url: str, sessions: int, trainers: int, rounds: int, pid: int) -> str:
+    from playwright.async_api import async_playwright
+
+    found = Findings()
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=chromium_path(), args=CHROMIUM_ARGS + FOREGROUND
+        )
+        started = time.perf_counter()
+        cpu_before = cpu_seconds()
+        tasks = [trainer(browser, url, i, found) for i in range(trainers)]
+        tasks += [student(browser, url, i, rounds, found) for i in range(sessions - trainers)]
+        outcomes = await asyncio.gather(*tasks, return_exceptions=True)
+        seconds = time.perf_counter() - started
+        cpu = {k: v - cpu_before.get(k, 0.0) for k, v in cpu_seconds().items()}
+        pages = []
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                found.errors.append(f"session failed: {type(outcome).__name__}: {outcome}"[:300])
+            else:
+                pages.append(outcome[1])
+        server, workers = memory_mb(pid)
+        answered = await asyncio.gather(*(answers(page) for page in pages))
+        await browser.close()
+    p95 = float(np.percentile(found.slider_ms, 95)) if found.slider_ms else float("nan")
+    p50 = float(np.percentile(found.slider_ms, 50)) if found.slider_ms else float("nan")
+    rows = [
+        ("Errors seen", f"{len(found.errors)}", "0", not found.errors),
+        (
+            f"Latent slider latency under load (p95 of {len(found.slider_ms)})",
+            f"{p95:.0f} ms (p50 {p50:.0f})",
+            "< 1000 ms",
+            p95 < 1000,
+        ),
+        ("Strokes reconstructed", f"{found.strokes}", f"{(sessions - trainers) * rounds}", None),
+        (
+            "Trainings finished (one waited in the queue)",
+            f"{found.trainings_done} of {trainers}; queue shown: "
+            f"{'yes' if found.queue_seen else 'no'}",
+            f"{trainers}",
+            found.trainings_done == trainers,
+        ),
+        (
+            "Server memory at the end",
+            f"{server:.0f} MB (+ {workers:.0f} MB in training workers)",
+            "report",
+            None,
+        ),
+        (
+            "Sessions still answering",
+            f"{sum(answered)} of {sessions}",
+            f"{sessions}",
+            sum(answered) == sessions,
+        ),
+        ("Wall time of the soak", f"{seconds:.0f} s", "report", None),
+        (
+            "CPU seconds used (2 cores)",
+            ", ".join(f"{k} {v:.0f}" for k, v in cpu.items()),
+            "report",
+            None,
+        ),
+    ]
+    lines = ["| figure | measured | goal | met |", "|---|---|---|---|"]
+    for figure, measured, goal, met in rows:
+        mark = "-" if met is None else ("yes" if met else "NO")
+        lines.append(f"| {figure} | {measured} | {goal} | {mark} |")
+    text = "\n".join(lines)
+    if found.errors:
+        text += "\n\nErrors:\n" + "\n".join(f"- {error}" for error in found.errors[:20])
+    return text
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--sessions", type=int, default=20)
+    parser.add_argument("--trainers", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--timeout", type=float, default=900, help="seconds before giving up")
+    args = parser.parse_args()
+    if not 1 <= args.sessions <= 40:
+        parser.error("--sessions must be between 1 and 40 (this is a local soak, not a DoS)")
+    ARTIFACTS.mkdir(exist_ok=True)
+    with served("app.py", ARTIFACTS / "soak-server.log") as (url, process, _):
+        # Students' browsers run on their own machines; here all twenty share the server's two
+        # cores. Chromium (started below, inheriting this) runs at a lower priority so the
+        # figures are about the server, as in a classroom, not about 20 renderers on 2 cores.
+        os.nice(10)
+        text = asyncio.run(
+            asyncio.wait_for(
+                soak(url, args.sessions, args.trainers, args.rounds, process.pid), args.timeout
+            )
+        )
+    header = (
+        f"Measured {time.strftime('%Y-%m-%d %H:%M')}: {args.sessions} sessions "
+        f"({args.trainers} training), {args.rounds} rounds of 10 slider moves and a drawing "
+        "each, on one `streamlit run` server on this machine.\n\n"
+    )
+    print(header + text)
+    RESULTS.write_text("# Soak results (`make soak`)\n\n" + header + text + "\n")
+
+
+if __name__ == "__main__":
+    main()
