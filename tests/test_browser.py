@@ -165,7 +165,11 @@ def test_second_tab_queues_and_a_closed_tab_frees_its_slot(fresh_server, browser
 
         student = second.new_page()
         start_long_run(student, fresh_server)
-        student.wait_for_selector("text=Waiting for a free training slot", timeout=30_000)
+        try:
+            student.wait_for_selector("text=Waiting for a free training slot", timeout=60_000)
+        finally:
+            student.screenshot(path=str(artifacts / "train-queued.png"), full_page=True)
+            teacher.screenshot(path=str(artifacts / "train-teacher.png"), full_page=True)
         assert student.get_by_text("you are next").count() == 1
         assert student.get_by_role("button", name="Leave the queue").count() == 1
         student.screenshot(path=str(artifacts / "train-queued.png"), full_page=True)

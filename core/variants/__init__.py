@@ -21,10 +21,13 @@ _MODULES = {
     "linear": "core.variants.linear",
     "tied": "core.variants.tied",
 }
-# Unpenalised twins, trained and shipped only so evaluate can show what a penalty changes.
+# Comparison models, trained and shipped but not offered in the sidebar: unpenalised twins
+# (so evaluate can show what a penalty changes) and an overcomplete network.
 _TWINS = {
     "sparse_l1_twin": ("core.variants.sparse_l1", "TWIN"),
     "contractive_twin": ("core.variants.contractive", "TWIN"),
+    # Not a twin but shown beside the others on the Inside page: an overcomplete code.
+    "overcomplete": ("core.variants.vanilla", "OVERCOMPLETE"),
 }
 
 

@@ -35,3 +35,20 @@ VARIANT = Variant(
     build=build,
     training={"epochs": 100},
 )
+
+# The same network with more code units than pixels and no other constraint: nothing forces
+# it to learn what digits share, so it can get away with copying its input. Shipped only for
+# the Inside page, beside the undercomplete, sparse and denoising models.
+OVERCOMPLETE = Variant(
+    name="overcomplete",
+    title="Overcomplete, unconstrained",
+    summary=(
+        "The vanilla network with 1,024 code units for 784 pixels and no penalty: a code "
+        "larger than the input, with nothing to stop it from learning to copy."
+    ),
+    config_class=VanillaConfig,
+    build=build,
+    config_overrides={"code_size": 1024},
+    training={"epochs": 30},
+    shipped=False,
+)
