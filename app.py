@@ -1,7 +1,7 @@
 """Autoencoder Lab: the entry point. `streamlit run app.py` serves every page from here.
 
 Pages are registered with `st.navigation` at stable URL paths, so a teacher can share a link
-to `/train`, `/draw`, `/latent` or `/compare` and it keeps working as the app grows.
+to `/train`, `/draw`, `/latent`, `/inside` or `/compare` and it keeps working as the app grows.
 """
 
 import streamlit as st
@@ -17,6 +17,7 @@ PAGES = [
     st.Page(
         "pages/latent.py", title="Latent space", icon=":material/scatter_plot:", url_path="latent"
     ),
+    st.Page("pages/inside.py", title="Inside", icon=":material/biotech:", url_path="inside"),
     st.Page("pages/compare.py", title="Compare", icon=":material/compare:", url_path="compare"),
 ]
 

@@ -14,6 +14,7 @@ URL_PATHS = {
     "train": "Train an autoencoder",
     "draw": "Draw a digit",
     "latent": "Explore the latent space",
+    "inside": "Inside the autoencoder",
     "compare": "Compare variants",
 }
 
@@ -187,3 +188,27 @@ def test_second_tab_queues_and_a_closed_tab_frees_its_slot(fresh_server, browser
         for context in (first, second):
             with contextlib.suppress(Exception):  # The first was closed above.
                 context.close()
+
+
+def test_inside_page_every_section_in_chromium(app_server, page, artifacts):
+    page.set_viewport_size({"width": 1280, "height": 2200})  # Each section whole on screen.
+    open_page(page, f"{app_server}/inside")
+    for section in (
+        "Features",
+        "Sparse codes",
+        "Copying",
+        "Contraction",
+        "Linear and PCA",
+        "Few labels",
+    ):
+        page.locator("[data-testid=stButtonGroup] button", has_text=section).first.click()
+        page.wait_for_timeout(300)
+        page.wait_for_selector(IDLE, timeout=120_000)
+        if section == "Few labels":
+            page.get_by_role("button", name="Run", exact=True).click()
+            page.wait_for_selector("text=Test accuracy", timeout=120_000)
+            page.wait_for_selector(IDLE, timeout=120_000)
+        assert page.locator("[data-testid=stException]").count() == 0, section
+        slug = section.lower().replace(" ", "-")
+        page.screenshot(path=str(artifacts / f"inside-{slug}.png"), full_page=True)
+    assert page.page_errors == []

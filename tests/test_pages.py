@@ -14,6 +14,7 @@ PAGES = {
     "pages/train.py": "Train an autoencoder",
     "pages/draw.py": "Draw a digit",
     "pages/latent.py": "Explore the latent space",
+    "pages/inside.py": "Inside the autoencoder",
     "pages/compare.py": "Compare variants",
 }
 
@@ -27,6 +28,17 @@ def run_page(path: str, **state) -> AppTest:
     if path != "pages/home.py":
         app.switch_page(path)
         app.run()
+    assert not app.exception, [item.value for item in app.exception]
+    return app
+
+
+def page_alone(path: str, **state) -> AppTest:
+    """A page run as its own script. Needed for buttons: after `switch_page`, AppTest drops
+    a button's click (the same buttons work in the browser tests)."""
+    app = AppTest.from_file(str(APP.parent / path), default_timeout=120)
+    for key, value in state.items():
+        app.session_state[key] = value
+    app.run()
     assert not app.exception, [item.value for item in app.exception]
     return app
 
@@ -160,3 +172,47 @@ def test_keras_caches_survive_a_script_run(monkeypatch):
     app.run()
     assert not app.exception
     assert cleared == []
+
+
+INSIDE_SECTIONS = {
+    "Features": "Features: what the first layer looks for",
+    "Sparse codes": "Sparse codes: most units off for any one digit",
+    "Copying": "Undercomplete versus overcomplete: learning, or copying?",
+    "Contraction": "Contraction: a code that ignores small changes",
+    "Linear and PCA": "The linear autoencoder and PCA",
+    "Few labels": "Pretraining with few labels",
+}
+
+
+@pytest.mark.parametrize("section", list(INSIDE_SECTIONS))
+def test_inside_page_sections_render(section):
+    app = run_page("pages/inside.py", inside_section=section)
+    assert app.header[0].value == INSIDE_SECTIONS[section]
+    assert app.image or app.dataframe or app.info or app.metric
+
+
+def test_inside_features_follow_the_chosen_variant_and_unit():
+    app = run_page("pages/inside.py", inside_section="Features", variant="conv")
+    assert app.selectbox(key="inside_features_variant").value == "conv"
+    assert "first convolution" in app.image[0].proto.imgs[0].caption
+    before = image_urls(app)[1]
+    app.slider(key="inside_unit_conv").set_value(7).run()
+    assert not app.exception and image_urls(app)[1] != before
+
+
+def test_inside_contraction_table_has_each_model_and_the_penalty_shows():
+    app = run_page("pages/inside.py", inside_section="Contraction")
+    table = app.dataframe[0].value.set_index("model")
+    jacobian = table["‖J‖² at this digit"]
+    assert jacobian["Contractive"] < jacobian["Contractive without penalty"]
+
+
+def test_inside_few_labels_runs_and_tabulates():
+    app = page_alone("pages/inside.py", inside_section="Few labels")
+    assert "press Run" in app.info[0].value
+    app.segmented_control(key="inside_labels").set_value(10)
+    app.button(key="inside_run").click().run()
+    assert not app.exception
+    table = app.dataframe[0].value
+    assert {"raw pixels", "frozen encoder", "fine-tuned encoder"} <= set(table.columns)
+    assert all(0.0 <= v <= 1.0 for v in table["frozen encoder"])

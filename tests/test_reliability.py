@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from core.limits import Limits
-from tests.test_pages import run_page
+from tests.test_pages import page_alone, run_page
 from tests.test_preprocess import png_header_only
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -165,14 +165,8 @@ def test_server_config_keeps_xsrf_on_limits_uploads_and_holds_no_secrets():
 
 
 def train_page():
-    """The Train page run as its own script: AppTest drops a form submit's trigger when the
-    page was reached with `switch_page` (clicking Train works in the browser test)."""
-    from streamlit.testing.v1 import AppTest
-
-    app = AppTest.from_file(str(ROOT / "pages/train.py"), default_timeout=120)
-    app.run()
-    assert not app.exception, [e.value for e in app.exception]
-    return app
+    """The Train page run as its own script (see tests.test_pages.page_alone)."""
+    return page_alone("pages/train.py")
 
 
 def weights_digest(model) -> str:

@@ -8,7 +8,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from core.variants.base import Autoencoder, Variant, dense_autoencoder
+from core.variants.base import (
+    Autoencoder,
+    Variant,
+    dense_autoencoder,
+    dense_decoder,
+    dense_encoder,
+)
 
 
 @dataclass
@@ -36,19 +42,36 @@ VARIANT = Variant(
     training={"epochs": 100},
 )
 
-# The same network with more code units than pixels and no other constraint: nothing forces
-# it to learn what digits share, so it can get away with copying its input. Shipped only for
-# the Inside page, beside the undercomplete, sparse and denoising models.
+
+@dataclass
+class OvercompleteConfig:
+    code_size: int = 1024  # More code units than the 784 pixels.
+
+
+def build_overcomplete(config: OvercompleteConfig | None = None) -> Autoencoder:
+    """784 -> 1024 (relu) -> 784 (linear): able to represent the identity exactly, since
+    pixels are never negative and one ReLU unit per pixel passes it through unchanged."""
+    config = config or OvercompleteConfig()
+    encoder = dense_encoder([], config.code_size, "relu")
+    decoder = dense_decoder([], config.code_size, output_activation=None)
+    return Autoencoder(encoder, decoder, name="overcomplete")
+
+
+# More code units than pixels and no constraint at all: nothing forces it to learn what digits
+# share, and copying is a perfect solution. Shipped only for the Inside page, beside the
+# undercomplete, sparse and denoising models. (A first version with vanilla's sigmoid output
+# and cross-entropy reconstructed digits almost perfectly but did not copy noise: saturating
+# outputs suit 0/1 digits, not mid-grey noise. This one's loss rewards exact copies.)
 OVERCOMPLETE = Variant(
     name="overcomplete",
     title="Overcomplete, unconstrained",
     summary=(
-        "The vanilla network with 1,024 code units for 784 pixels and no penalty: a code "
-        "larger than the input, with nothing to stop it from learning to copy."
+        "1,024 ReLU code units for 784 pixels, a linear output and a squared-error loss, "
+        "with no penalty: a code larger than the input and nothing to stop it from copying."
     ),
-    config_class=VanillaConfig,
-    build=build,
-    config_overrides={"code_size": 1024},
+    config_class=OvercompleteConfig,
+    build=build_overcomplete,
+    loss="mse",
     training={"epochs": 30},
     shipped=False,
 )

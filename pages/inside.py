@@ -1,0 +1,430 @@
+"""Inside: what the shipped autoencoders learned, made visible (features, sparsity, copying,
+contraction, the linear autoencoder against PCA, and pretraining with few labels)."""
+
+from __future__ import annotations
+
+import altair as alt
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from core import inside, variants
+from core.pca import fit_pca
+from ui import images, state
+from ui.boot import ensure_navigation
+
+PROBE_MODELS = ["overcomplete", "vanilla", "sparse_l1", "denoising"]
+SPARSE_MODELS = ["vanilla", "sparse_l1", "sparse_kl"]
+CONTRACTION_MODELS = ["contractive", "contractive_twin", "vanilla"]
+LABEL_COUNTS = [10, 100, 1000]
+
+
+def model_title(name: str) -> str:
+    return variants.get(name).title
+
+
+@st.cache_data(show_spinner="Encoding the 10,000 test digits...", max_entries=16)
+def test_codes(name: str) -> np.ndarray:
+    return inside.codes(state.pretrained_model(name), state.test_set().x_test)
+
+
+def digit_picker(key: str) -> tuple[str, np.ndarray]:
+    """The user's last drawing if there is one, else a test digit they choose."""
+    data = state.test_set()
+    choices = [f"Test digit {d}" for d in range(10)]
+    drawing = st.session_state.get("last_drawing")
+    if drawing is not None:
+        choices.insert(0, "My last drawing")
+    choice = st.selectbox("Input digit", choices, key=key)
+    if choice == "My last drawing":
+        return choice, np.asarray(drawing, np.float32)
+    digit = int(choice.split()[-1])
+    return choice, data.x_test[int((data.y_test == digit).argmax()), ..., 0]
+
+
+# Features --------------------------------------------------------------------------------
+
+
+def features_ui() -> None:
+    st.header("Features: what the first layer looks for")
+    names = variants.names()
+    current = state.current_variant()
+    name = st.selectbox(
+        "Variant",
+        names,
+        index=names.index(current) if current in names else 0,
+        format_func=model_title,
+        key="inside_features_variant",
+    )
+    model = state.pretrained_model(name)
+    filters = inside.first_layer_filters(model)
+    shown = filters[:32]
+    size = 56 if filters.shape[-1] == 28 else 42  # Conv filters are tiny: 3x3 pixels.
+    if filters.shape[-1] != 28:
+        picture = images.grid(_upscaled(shown, 28), columns=8, size=size)
+        caption = (
+            f"The {len(filters)} filters of the first convolution ({filters.shape[-1]}x"
+            f"{filters.shape[-1]} pixels each, enlarged). Each slides over the image and "
+            "responds to one small pattern: an edge or a corner at some angle."
+        )
+    else:
+        picture = images.grid(shown, columns=8, size=size)
+        caption = (
+            f"{len(shown)} of the {len(filters)} first-layer units, each weight vector drawn as "
+            "a 28x28 image (bright: this pixel excites the unit, dark: it inhibits it). "
+            "Compare the variants: the penalties and the depth change what a unit looks for."
+        )
+    st.image(picture, caption=caption, width="stretch")
+
+    values = test_codes(name)
+    unit = st.slider(
+        "Code unit",
+        0,
+        values.shape[1] - 1,
+        0,
+        key=f"inside_unit_{name}",
+        help="One number of the code; the test digits that make it largest are shown.",
+    )
+    top = inside.top_activating(values, unit, 12)
+    data = state.test_set()
+    st.image(
+        images.strip(data.x_test[top, ..., 0], size=56),
+        caption=f"The 12 test digits that activate code unit {unit} most "
+        f"(values {values[top[0], unit]:.2f} to {values[top[-1], unit]:.2f})",
+    )
+
+
+def _upscaled(filters: np.ndarray, size: int) -> np.ndarray:
+    """Small filters enlarged to size x size by repeating pixels, for images.grid."""
+    factor = max(1, size // filters.shape[-1])
+    big = filters.repeat(factor, axis=1).repeat(factor, axis=2)
+    padded = np.zeros((len(filters), size, size), np.float32)
+    padded[:, : big.shape[1], : big.shape[2]] = big[:, :size, :size]
+    return padded
+
+
+# Sparse codes ----------------------------------------------------------------------------
+
+
+def sparse_ui() -> None:
+    st.header("Sparse codes: most units off for any one digit")
+    st.markdown(
+        "A sparse autoencoder is penalised for code activity, so each digit is described by a "
+        "few active units. Below: every code value over the 10,000 test digits."
+    )
+    rho = variants.make_config("sparse_kl").rho
+    for column, name in zip(st.columns(len(SPARSE_MODELS)), SPARSE_MODELS, strict=True):
+        stats = inside.sparsity(test_codes(name))
+        with column:
+            st.subheader(model_title(name))
+            st.metric("Activations near zero", f"{stats.near_zero:.0%}")
+            st.metric("Mean activation", f"{stats.mean:.3f}")
+            centres = (stats.edges[:-1] + stats.edges[1:]) / 2
+            frame = pd.DataFrame({"activation": centres, "count": stats.histogram})
+            st.altair_chart(
+                alt.Chart(frame, title="Histogram of code values")
+                .mark_bar()
+                .encode(x="activation:Q", y=alt.Y("count:Q", scale=alt.Scale(type="symlog")))
+                .properties(height=180),
+                width="stretch",
+            )
+            units = pd.DataFrame(
+                {"unit": np.arange(len(stats.mean_per_unit)), "mean": stats.mean_per_unit}
+            )
+            chart = (
+                alt.Chart(units, title="Mean activation per unit")
+                .mark_bar()
+                .encode(x=alt.X("unit:O", axis=None), y="mean:Q")
+            )
+            if name == "sparse_kl":
+                rule = alt.Chart(pd.DataFrame({"rho": [rho]})).mark_rule(color="#ff3b30")
+                chart = chart + rule.encode(y="rho:Q")
+            st.altair_chart(chart.properties(height=180), width="stretch")
+    st.caption(
+        f"Red line: the KL model's target ρ = {rho}. 'Near zero' means below "
+        f"{inside.NEAR_ZERO:.0%} of the model's own large activations (their 99th "
+        "percentile), since the codes differ in scale; the last bar of each histogram also "
+        "counts the few values above its range. The L1 penalty pushes activations towards "
+        "zero; the KL penalty pushes each unit's average firing rate towards ρ."
+    )
+
+
+# Undercomplete versus overcomplete -------------------------------------------------------
+
+
+@st.cache_data(show_spinner="Feeding noise to each model...")
+def noise_table() -> pd.DataFrame:
+    rows = []
+    for name in PROBE_MODELS:
+        card = state.card(name) or {}
+        mse, correlation = inside.noise_copying(state.pretrained_model(name))
+        rows.append(
+            {
+                "model": model_title(name),
+                "code size": str((card.get("config") or {}).get("code_size", "7x7x32")),
+                "noise let through (correlation)": correlation,
+                "MSE on pure noise": mse,
+                "MSE on test digits": (card.get("metrics") or {}).get("mse"),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def copying_ui() -> None:
+    st.header("Undercomplete versus overcomplete: learning, or copying?")
+    st.markdown(
+        "An autoencoder with **more** code units than pixels and no other constraint can "
+        "pass its input through instead of learning what digits share. Feed each model pure "
+        "noise, a blank image and a digit: the unconstrained overcomplete one hands back "
+        "much of whatever it gets; the undercomplete and sparse ones can only answer with "
+        "something made of digit strokes."
+    )
+    _, digit = digit_picker("inside_probe_digit")
+    probes = inside.probe_images(digit)
+    batch = np.stack(list(probes.values()))
+    header = st.columns([1.4, 1, 1, 1])
+    header[0].markdown("**model**")
+    for column, (label, image) in zip(header[1:], probes.items(), strict=True):
+        column.image(images.to_pil(image, 84), caption=f"input: {label}")
+    for name in PROBE_MODELS:
+        model = state.pretrained_model(name)
+        outputs = np.asarray(state.fast(model)(batch))
+        errors = ((outputs - batch) ** 2).reshape(len(batch), -1).mean(axis=1)
+        row = st.columns([1.4, 1, 1, 1])
+        row[0].markdown(f"**{model_title(name)}**")
+        for column, output, error in zip(row[1:], outputs, errors, strict=True):
+            column.image(images.to_pil(output, 84), caption=f"MSE {error:.3f}")
+    number = st.column_config.NumberColumn(format="%.4f")
+    st.dataframe(
+        noise_table(),
+        hide_index=True,
+        column_config={
+            "noise let through (correlation)": st.column_config.NumberColumn(format="%.2f"),
+            "MSE on pure noise": number,
+            "MSE on test digits": number,
+        },
+    )
+    st.caption(
+        "Over 200 images of uniform noise. Correlation 1 would be a perfect copy and 0 an "
+        "output unrelated to the input. Trained only on digits, the overcomplete network "
+        "copies digits almost perfectly and lets a third of the noise through, far more "
+        "than the undercomplete and sparse ones, which answer with digit strokes. The "
+        "convolutional denoiser keeps some local texture: its filters see small patches."
+    )
+
+
+# Contraction -----------------------------------------------------------------------------
+
+
+def contraction_ui() -> None:
+    st.header("Contraction: a code that ignores small changes")
+    st.markdown(
+        "The contractive autoencoder is penalised for the squared Frobenius norm ‖J‖² of the "
+        "Jacobian of its code with respect to its input. Add small random noise to a digit "
+        "and see how far each model's code moves."
+    )
+    left, right = st.columns(2)
+    with left:
+        _, digit = digit_picker("inside_contraction_digit")
+    with right:
+        sigma = st.select_slider(
+            "Noise standard deviation",
+            [0.01, 0.02, 0.05, 0.1, 0.2],
+            value=0.05,
+            key="inside_sigma",
+        )
+    rows = []
+    for name in CONTRACTION_MODELS:
+        model = state.pretrained_model(name)
+        shift, ratio = inside.code_shift(model, digit, sigma)
+        rows.append(
+            {
+                "model": model_title(name),
+                "mean code shift ‖Δh‖": shift,
+                "‖Δh‖ / ‖Δx‖": ratio,
+                "‖J‖² at this digit": inside.jacobian_norm(model, digit),
+            }
+        )
+    st.dataframe(pd.DataFrame(rows), hide_index=True)
+    st.caption(
+        "64 random perturbations. The contractive model and its twin are the same network "
+        "(sigmoid code of 64 units), trained with and without the penalty; vanilla has a "
+        "32-unit ReLU code, so compare it by the ratio and ‖J‖² rather than the raw shift."
+    )
+
+
+# Linear autoencoder and PCA --------------------------------------------------------------
+
+
+@st.cache_data(show_spinner="Fitting PCA to the training digits...")
+def linear_and_pca() -> dict:
+    from core.training import load_splits
+
+    model = state.pretrained_model("linear")
+    directions = inside.decoder_directions(model)
+    splits = load_splits()
+    pca = fit_pca(splits.x_train, len(directions))
+    x_test = state.test_set().x_test
+    linear_out = np.asarray(model.predict(x_test, batch_size=1000, verbose=0))
+    return {
+        "directions": directions,
+        "components": pca.components,
+        "angles": inside.principal_angles(directions, pca.components),
+        "random_angles": inside.principal_angles(
+            np.random.default_rng(0).standard_normal(directions.shape), pca.components
+        ),
+        "linear_mse": float(((linear_out - x_test) ** 2).mean()),
+        "pca_mse": float(((pca.reconstruct(x_test) - x_test) ** 2).mean()),
+    }
+
+
+def pca_ui() -> None:
+    st.header("The linear autoencoder and PCA")
+    st.markdown(
+        "With no activation functions and a squared-error loss, an autoencoder can only "
+        "learn a linear projection, and the best one is PCA's. It need not find the principal "
+        "components themselves, only the space they span."
+    )
+    found = linear_and_pca()
+    count = len(found["directions"])
+    left, right = st.columns(2)
+    left.image(
+        images.grid(_normalised(found["directions"][:16]), columns=8, size=56),
+        caption="16 of the linear decoder's directions (rows of its weight matrix)",
+        width="stretch",
+    )
+    right.image(
+        images.grid(_normalised(found["components"][:16]), columns=8, size=56),
+        caption="The first 16 principal components",
+        width="stretch",
+    )
+    angles = found["angles"]
+    frame = pd.concat(
+        [
+            pd.DataFrame(
+                {"pair": np.arange(1, count + 1), "angle (degrees)": values, "subspaces": label}
+            )
+            for label, values in (
+                ("linear decoder vs PCA", angles),
+                ("random directions vs PCA (for scale)", found["random_angles"]),
+            )
+        ]
+    )
+    st.altair_chart(
+        alt.Chart(frame, title=f"Principal angles between {count}-D subspaces")
+        .mark_line(point=True)
+        .encode(
+            x=alt.X("pair:Q", title="angle number (smallest first)"),
+            y=alt.Y("angle (degrees):Q", scale=alt.Scale(domain=[0, 90])),
+            color=alt.Color("subspaces:N", title=None),
+        )
+        .properties(height=240),
+        width="stretch",
+    )
+    cols = st.columns(3)
+    cols[0].metric("Largest principal angle", f"{angles.max():.2f}°")
+    cols[1].metric("Linear AE test MSE", f"{found['linear_mse']:.5f}")
+    cols[2].metric(f"PCA-{count} test MSE", f"{found['pca_mse']:.5f}")
+    st.caption(
+        "Angles near 0° mean the decoder's directions span the same space as the principal "
+        "components, even though each direction on its own mixes several components."
+    )
+
+
+def _normalised(rows: np.ndarray) -> np.ndarray:
+    pictures = rows.reshape(-1, 28, 28)
+    low = pictures.min(axis=(1, 2), keepdims=True)
+    high = pictures.max(axis=(1, 2), keepdims=True)
+    return (pictures - low) / np.maximum(high - low, 1e-12)
+
+
+# Pretraining with few labels -------------------------------------------------------------
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def few_labels(name: str, labelled: int, seed: int) -> dict[str, float]:
+    from core.training import load_splits
+
+    splits = load_splits()
+    test = state.test_set()
+    return inside.few_label_accuracies(
+        state.pretrained_model(name),
+        splits.x_train,
+        splits.y_train,
+        test.x_test,
+        test.y_test,
+        labelled,
+        seed,
+    )
+
+
+def pretraining_ui() -> None:
+    st.header("Pretraining with few labels")
+    st.markdown(
+        "The autoencoder learned its code from 55,000 digits **without labels**. Suppose only "
+        "a handful are labelled: train one softmax layer on the raw pixels, on the frozen "
+        "encoder's code, or on the encoder fine-tuned along with it, and measure accuracy on "
+        "the 10,000 test digits."
+    )
+    left, middle, right = st.columns(3)
+    labelled = left.segmented_control(
+        "Labelled images", LABEL_COUNTS, default=100, key="inside_labels", required=True
+    )
+    name = middle.selectbox(
+        "Encoder", ["deep", "tied"], format_func=model_title, key="inside_encoder"
+    )
+    seed = right.number_input("Seed", 0, 99, 0, key="inside_seed")
+    results = st.session_state.setdefault("inside_few_labels", {})
+    if st.button("Run", type="primary", icon=":material/play_arrow:", key="inside_run"):
+        with st.spinner(f"Training three classifiers on {labelled} labelled digits..."):
+            results[(name, labelled, int(seed))] = few_labels(name, labelled, int(seed))
+    if not results:
+        st.info("Choose how many labels and press Run (a few seconds).", icon=":material/school:")
+        return
+    rows = [
+        {"encoder": model_title(n), "labelled": k, "seed": s, "method": method, "accuracy": acc}
+        for (n, k, s), scores in results.items()
+        for method, acc in scores.items()
+    ]
+    frame = pd.DataFrame(rows)
+    table = frame.pivot_table(
+        index=["encoder", "labelled", "seed"], columns="method", values="accuracy"
+    ).reset_index()
+    st.dataframe(table, hide_index=True)
+    st.altair_chart(
+        alt.Chart(frame, title="Test accuracy")
+        .mark_bar()
+        .encode(
+            x=alt.X("method:N", title=None),
+            y=alt.Y("accuracy:Q", scale=alt.Scale(domain=[0, 1])),
+            color="method:N",
+            column=alt.Column("labelled:O", title="labelled images"),
+        )
+        .properties(width=140, height=220),
+    )
+
+
+def main() -> None:
+    st.title("Inside the autoencoder")
+    st.markdown(
+        "What did the shipped models learn? Each section below looks inside them: their "
+        "features, how sparse their codes are, whether they copy, how much their code "
+        "moves, how the linear one relates to PCA, and what their code is worth to a "
+        "classifier that has only a few labels."
+    )
+    sections = {
+        "Features": features_ui,
+        "Sparse codes": sparse_ui,
+        "Copying": copying_ui,
+        "Contraction": contraction_ui,
+        "Linear and PCA": pca_ui,
+        "Few labels": pretraining_ui,
+    }
+    chosen = st.segmented_control(
+        "Section", list(sections), default="Features", key="inside_section", required=True
+    )
+    sections[chosen]()
+
+
+ensure_navigation()
+main()
