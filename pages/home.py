@@ -54,13 +54,19 @@ slants. Changing the constraint gives the different kinds of autoencoder you can
             "Drag two sliders and watch a variational autoencoder dream up digits.",
         ),
         (
+            "pages/inside.py",
+            "Look inside",
+            ":material/biotech:",
+            "Features, sparse codes, copying, contraction, PCA and few-label learning.",
+        ),
+        (
             "pages/compare.py",
             "Compare variants",
             ":material/compare:",
             "Every variant side by side on the same digits.",
         ),
     ]
-    for column, (page, label, icon, text) in zip(st.columns(4), links, strict=True):
+    for column, (page, label, icon, text) in zip(st.columns(len(links)), links, strict=True):
         column.page_link(page, label=label, icon=icon)
         column.caption(text)
     st.subheader("The variants")
