@@ -59,9 +59,11 @@ def build_overcomplete(config: OvercompleteConfig | None = None) -> Autoencoder:
 
 # More code units than pixels and no constraint at all: nothing forces it to learn what digits
 # share, and copying is a perfect solution. Shipped only for the Inside page, beside the
-# undercomplete, sparse and denoising models. (A first version with vanilla's sigmoid output
-# and cross-entropy reconstructed digits almost perfectly but did not copy noise: saturating
-# outputs suit 0/1 digits, not mid-grey noise. This one's loss rewards exact copies.)
+# undercomplete, sparse and denoising models. Measured on uniform noise after 30 epochs on
+# digits: a first version with vanilla's sigmoid output and cross-entropy let little through
+# (correlation of output with noise 0.13, MSE 0.28; vanilla 0.02, 0.33), since saturating
+# outputs suit 0/1 digits, not mid-grey noise; this one lets a third through (0.33, 0.17).
+# Neither learns the full identity: training on digits only shapes the directions digits use.
 OVERCOMPLETE = Variant(
     name="overcomplete",
     title="Overcomplete, unconstrained",
