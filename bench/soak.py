@@ -44,6 +44,7 @@ class Findings:
     slider_at: list[float] = field(default_factory=list)  # perf_counter at each press.
     slider_round: list[int] = field(default_factory=list)
     strokes: int = 0
+    stroke_retries: int = 0  # Strokes that showed nothing within 30 s and were drawn again.
     trainings_done: int = 0
     queue_seen: bool = False
 
@@ -96,15 +97,23 @@ async def draw_digit(page, found: Findings) -> None:
         await asyncio.sleep(0.1)
     await asyncio.sleep(0.3)
     box = await canvas.bounding_box()
-    before = await image_src(page, 1)
-    # A different stroke each time: an identical drawing would give an identical picture.
-    shift = 30 * (found.strokes % 5) - 60
-    await page.mouse.move(box["x"] + 140 + shift, box["y"] + 40)
-    await page.mouse.down()
-    await page.mouse.move(box["x"] + 160 + shift, box["y"] + 140, steps=5)
-    await page.mouse.move(box["x"] + 130 - shift, box["y"] + 240, steps=5)
-    await page.mouse.up()
-    await page.wait_for_function(NEW_IMAGE, arg=[before, 1], timeout=60_000, polling=20)
+    for attempt in range(2):
+        before = await image_src(page, 1)
+        # A different stroke each time: an identical drawing would give an identical picture.
+        shift = 30 * ((found.strokes + attempt) % 5) - 60
+        await page.mouse.move(box["x"] + 140 + shift, box["y"] + 40)
+        await page.mouse.down()
+        await page.mouse.move(box["x"] + 160 + shift, box["y"] + 140, steps=5)
+        await page.mouse.move(box["x"] + 130 - shift, box["y"] + 240, steps=5)
+        await page.mouse.up()
+        try:
+            await page.wait_for_function(NEW_IMAGE, arg=[before, 1], timeout=30_000, polling=20)
+            break
+        except Exception:
+            if attempt:
+                raise
+            found.stroke_retries += 1  # As a student would: draw again.
+            box = await canvas.bounding_box()
     found.strokes += 1
 
 
@@ -255,7 +264,12 @@ async def soak(url: str, sessions: int, trainers: int, rounds: int, think: float
             "report",
             None,
         ),
-        ("Strokes reconstructed", f"{found.strokes}", f"{(sessions - trainers) * rounds}", None),
+        (
+            "Strokes reconstructed",
+            f"{found.strokes} (drawn a second time: {found.stroke_retries})",
+            f"{(sessions - trainers) * rounds}",
+            None,
+        ),
         (
             "Trainings finished (one waited in the queue)",
             f"{found.trainings_done} of {trainers}; queue shown: "

@@ -79,7 +79,7 @@ def reconstruct_ui(name: str, image: np.ndarray) -> None:
     model = state.current_model(name, state.current_source())
     output = reconstruct(model, image)
     error = np.abs(output - image)
-    columns = st.columns(4)
+    columns = st.columns([1, 1, 1, 1.25])  # The metrics need the room.
     columns[0].image(images.to_pil(image), caption="Input (28x28)")
     columns[1].image(images.to_pil(output), caption=f"{state.title(name)} reconstruction")
     columns[2].image(images.heatmap(error), caption="Error per pixel (bright: wrong)")
@@ -149,7 +149,9 @@ def main() -> None:
         key="draw_mode",
         required=True,
     )
-    left, right = st.columns([1, 2], gap="large")
+    # The left column must fit the 280-pixel canvas at a 1280-pixel-wide window with the
+    # sidebar open; at [1, 2] with a large gap it showed only 240 pixels of it.
+    left, right = st.columns([1.15, 2], gap="medium")
     with left:
         image = input_ui()
     with right:
