@@ -92,12 +92,6 @@ def probe_images(digit: np.ndarray, seed: int = 0) -> dict[str, np.ndarray]:
     }
 
 
-def reconstruction_mse(model, images: np.ndarray) -> np.ndarray:
-    """Mean squared error per image between images (N, 28, 28, 1) and their reconstructions."""
-    out = np.asarray(model(images, training=False))
-    return ((out - images) ** 2).reshape(len(images), -1).mean(axis=1)
-
-
 def noise_copying(model, count: int = 200, seed: int = 0) -> tuple[float, float]:
     """How much of pure uniform noise a model lets through, over `count` noise images.
 
