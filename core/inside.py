@@ -19,6 +19,17 @@ NEAR_ZERO = 0.05
 # Features --------------------------------------------------------------------------------
 
 
+def scaled_images(rows: np.ndarray) -> np.ndarray:
+    """Weight vectors or images as (N, h, w) pictures, each scaled to [0, 1] on its own range
+    (784-long rows become 28x28)."""
+    pictures = np.asarray(rows, np.float64)
+    if pictures.ndim == 2:
+        pictures = pictures.reshape(len(pictures), 28, 28)
+    low = pictures.min(axis=(1, 2), keepdims=True)
+    high = pictures.max(axis=(1, 2), keepdims=True)
+    return (pictures - low) / np.maximum(high - low, 1e-12)
+
+
 def first_layer_filters(model) -> np.ndarray:
     """The first layer's weights as images: (units, 28, 28) for dense encoders, or the first
     convolution's filters (filters, k, k). Each is scaled to [0, 1] around its own range."""
@@ -33,9 +44,7 @@ def first_layer_filters(model) -> np.ndarray:
             filters = np.moveaxis(kernel[:, :, 0, :], -1, 0)
         else:  # Dense: (784, units) -> one 28x28 image per unit.
             filters = kernel.T.reshape(-1, 28, 28)
-        low = filters.min(axis=(1, 2), keepdims=True)
-        high = filters.max(axis=(1, 2), keepdims=True)
-        return (filters - low) / np.maximum(high - low, 1e-12)
+        return scaled_images(filters)
     raise ValueError(f"{model.name} has no layer with a kernel in its encoder")
 
 

@@ -289,12 +289,12 @@ def pca_ui() -> None:
     count = len(found["directions"])
     left, right = st.columns(2)
     left.image(
-        images.grid(_normalised(found["directions"][:16]), columns=8, size=56),
+        images.grid(inside.scaled_images(found["directions"][:16]), columns=8, size=56),
         caption="16 of the linear decoder's directions (rows of its weight matrix)",
         width="stretch",
     )
     right.image(
-        images.grid(_normalised(found["components"][:16]), columns=8, size=56),
+        images.grid(inside.scaled_images(found["components"][:16]), columns=8, size=56),
         caption="The first 16 principal components",
         width="stretch",
     )
@@ -329,13 +329,6 @@ def pca_ui() -> None:
         "Angles near 0° mean the decoder's directions span the same space as the principal "
         "components, even though each direction on its own mixes several components."
     )
-
-
-def _normalised(rows: np.ndarray) -> np.ndarray:
-    pictures = rows.reshape(-1, 28, 28)
-    low = pictures.min(axis=(1, 2), keepdims=True)
-    high = pictures.max(axis=(1, 2), keepdims=True)
-    return (pictures - low) / np.maximum(high - low, 1e-12)
 
 
 # Pretraining with few labels -------------------------------------------------------------
