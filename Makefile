@@ -11,10 +11,15 @@ PORT   ?= 8501
 RUNTIME_STAMP := $(VENV)/.runtime-installed
 DEV_STAMP     := $(VENV)/.dev-installed
 
-.PHONY: run test test-fast lint format bench soak install install-dev chromium clean
+.PHONY: run dev test test-fast lint format bench soak install install-dev chromium clean
 
 run: $(RUNTIME_STAMP)
 	$(BIN)/streamlit run app.py --server.port=$(PORT)
+
+# For editing the app: reload when a source file is saved (the app itself runs without a file
+# watcher, which cost CPU on every rerun; see .streamlit/config.toml).
+dev: $(RUNTIME_STAMP)
+	$(BIN)/streamlit run app.py --server.port=$(PORT) --server.fileWatcherType=auto --server.runOnSave=true
 
 test: $(DEV_STAMP) chromium
 	$(BIN)/python -m pytest

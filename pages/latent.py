@@ -7,11 +7,10 @@ from statistics import NormalDist
 
 import numpy as np
 import streamlit as st
-from PIL import ImageDraw
 
-from core import metrics
+from core import export, metrics
 from core.preprocess import as_batch
-from ui import images, plots, state
+from ui import images, latent_pad, plots, state
 from ui.boot import ensure_navigation
 
 GRID = 15  # Digits per side of the manifold, as in the seed texts' figures.
@@ -38,24 +37,8 @@ def manifold(_decoder, model_id: int, size: int = GRID) -> np.ndarray:
 
 @st.cache_resource(show_spinner=False)
 def manifold_picture(_decoder, model_id: int):
-    """The manifold as one RGB picture, composed once; each move only copies and marks it."""
+    """The manifold as one RGB picture, composed once; the pad marks the cell in the browser."""
     return images.grid(manifold(_decoder, model_id), GRID, size=28).convert("RGB")
-
-
-@st.cache_data(show_spinner=False, max_entries=GRID * GRID * 4)
-def marked_manifold(_decoder, model_id: int, row: int, column: int) -> bytes:
-    """The manifold with one cell marked, as JPEG bytes, made once per cell.
-
-    Most slider moves stay in the same cell; the same bytes keep the same media URL, so the
-    browser neither downloads nor decodes the 420-pixel picture again.
-    """
-    picture = manifold_picture(_decoder, model_id).copy()
-    ImageDraw.Draw(picture).rectangle(
-        (column * 28, row * 28, column * 28 + 27, row * 28 + 27), outline="#ff3b30", width=2
-    )
-    buffer = io.BytesIO()
-    picture.save(buffer, "JPEG", quality=90)  # ~1 ms here; PNG took ~20 ms.
-    return buffer.getvalue()
 
 
 @st.cache_resource(show_spinner="Encoding the test set...")
@@ -65,67 +48,40 @@ def test_scatter(_model, model_id: int) -> plots.Scatter:
     return plots.latent_scatter(codes, data.y_test)
 
 
-MARK_STEP = 0.1  # The scatter's cross moves in steps of 0.1 (about 6 pixels): two slider steps.
-
-
-@st.cache_data(show_spinner=False, max_entries=4096)
-def marked_scatter(_model, model_id: int, marks: tuple) -> bytes:
-    """The test-set scatter with `marks`, as JPEG bytes, cached per (rounded) position.
-
-    The cross is rounded to MARK_STEP, so half the slider moves leave this picture unchanged:
-    the same bytes keep the same media URL and the browser neither fetches nor redraws it.
-    Measured in Chromium: redrawing the scatter was a quarter of the CPU of a slider move
-    (74 ms against 54 ms without it).
-    """
+def jpeg(picture) -> bytes:
     buffer = io.BytesIO()
-    test_scatter(_model, model_id).marked(list(marks)).save(buffer, "JPEG", quality=90)
+    picture.save(buffer, "JPEG", quality=90)
     return buffer.getvalue()
 
 
-def grid_position(z1: float, z2: float, size: int = GRID) -> tuple[int, int]:
-    """The manifold cell (row, column) nearest to (z1, z2)."""
-    quantiles = np.array([NormalDist().inv_cdf(p) for p in np.linspace(0.05, 0.95, size)])
-    column = int(np.abs(quantiles - z1).argmin())
-    row = size - 1 - int(np.abs(quantiles - z2).argmin())
-    return row, column
+@st.cache_data(show_spinner=False, max_entries=64)
+def pad_html(_model, model_id: int, ring: tuple[float, float] | None) -> str:
+    """The latent pad for this model (decoder weights, pictures, the drawing's ring), built
+    once per model and ring; ~1.4 MB, mostly the decoder's float16 weights."""
+    quantiles = [NormalDist().inv_cdf(p) for p in np.linspace(0.05, 0.95, GRID)]
+    return latent_pad.html(
+        export.dense_chain(_model.decoder),
+        jpeg(manifold_picture(_model.decoder, model_id)),
+        28,
+        quantiles,
+        test_scatter(_model, model_id),
+        jpeg(test_scatter(_model, model_id).image),
+        ring,
+        key=str(model_id),
+    )
 
 
-@st.fragment
 def explorer_ui(model) -> None:
-    """Sliders and everything that follows them; a move reruns only this fragment."""
-    left, middle, right = st.columns([1, 1.3, 1.3], gap="medium")
-    with left:
-        z1 = st.slider("z1", -3.0, 3.0, 0.0, 0.05, key="z1")
-        z2 = st.slider("z2", -3.0, 3.0, 0.0, 0.05, key="z2")
-        digit = decode(model.decoder, np.array([[z1, z2]]))[0]
-        st.image(images.to_pil(digit, 196), caption=f"Decoded at z = ({z1:.2f}, {z2:.2f})")
-    with middle:
-        row, column = grid_position(z1, z2)
-        st.image(
-            marked_manifold(model.decoder, id(model), row, column),
-            caption="The manifold: digits decoded on a grid of Gaussian quantiles "
-            "(red: the cell nearest to your sliders)",
-            width="stretch",
-        )
-    with right:
-
-        def rounded(value: float) -> float:
-            return round(round(float(value) / MARK_STEP) * MARK_STEP, 2)
-
-        marks = [(rounded(z1), rounded(z2), "#ff3b30", "cross")]
-        drawing = st.session_state.get("last_drawing")
-        if drawing is not None:
-            z_mean, _ = state.fast(model.encoder)(as_batch(drawing))
-            code = np.asarray(z_mean)[0]
-            marks.append((rounded(code[0]), rounded(code[1]), "#000000", "ring"))
-        st.image(
-            marked_scatter(model, id(model), tuple(marks)),
-            width="stretch",
-            caption="The 10,000 test digits encoded (mean code), coloured by label. Red "
-            "cross: your sliders. Black ring: your last drawing on the Draw page.",
-        )
+    """Sliders, decoded digit, manifold and scatter, all drawn in the browser."""
+    ring = None
+    drawing = st.session_state.get("last_drawing")
+    if drawing is not None:
+        z_mean, _ = state.fast(model.encoder)(as_batch(drawing))
+        ring = tuple(round(float(v), 2) for v in np.asarray(z_mean)[0])
+    st.iframe(pad_html(model, id(model), ring), height="content")
 
 
+@st.fragment  # Its widgets rerun only this part, so the pad above is not sent again.
 def interpolation_ui(model) -> None:
     st.subheader("Interpolation between two digits")
     data = state.test_set()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import re
 
+import numpy as np
 import pytest
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
@@ -96,20 +97,71 @@ def test_draw_a_digit_and_see_it_reconstructed(app_server, page, artifacts):
     page.screenshot(path=str(artifacts / "draw-denoise.png"), full_page=True)
 
 
-def test_latent_slider_changes_the_image(app_server, page, artifacts):
-    open_page(page, f"{app_server}/latent")
-    decoded = page.locator("[data-testid=stImage] img").first
-    decoded.wait_for(timeout=60_000)
-    before = decoded.get_attribute("src")
-    slider = page.get_by_role("slider").first
-    slider.focus()
-    for _ in range(10):
+def pad_state(pad) -> tuple[int, str]:
+    body = pad.locator("body")
+    return int(body.get_attribute("data-renders") or 0), body.get_attribute("data-z")
+
+
+def canvas_pixels(pad, element: str) -> np.ndarray:
+    """The RGBA pixels of a canvas in the pad, at its own resolution."""
+    data = pad.locator(f"#{element}").evaluate(
+        "c => Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data)"
+        ".concat([c.width, c.height])"
+    )
+    width, height = data[-2:]
+    return np.array(data[:-2], np.uint8).reshape(height, width, 4)
+
+
+def test_latent_pad_decodes_in_the_browser_like_keras(app_server, page, artifacts):
+    from core import cards
+    from ui.plots import Scatter
+
+    open_page(page, f"{app_server}/latent?variant=vae")
+    pad = page.frame_locator("iframe").first
+    pad.locator("body[data-renders]").wait_for(timeout=60_000)
+    renders, z = pad_state(pad)
+    assert z == "0.00,0.00"
+    pad.locator("#z1").focus()
+    for _ in range(10):  # Keyboard steps of 0.05, as in any slider.
         page.keyboard.press("ArrowRight")
-    page.wait_for_selector("text=Decoded at z = (0.50, 0.00)", timeout=30_000)
-    wait_idle(page)
-    assert decoded.get_attribute("src") != before
-    no_exceptions(page)
+    pad.locator("body[data-z='0.50,0.00']").wait_for(timeout=10_000)
+    assert pad.get_by_text("Decoded at z = (0.50, 0.00)").count() == 1
+    assert pad_state(pad)[0] >= renders + 10  # One drawing per step, no server round trip.
+
+    # The digit on screen is the Keras decoder's output at (0.5, 0), to within float16.
+    vae = cards.load_model("vae")
+    expected = np.asarray(vae.decoder(np.array([[0.5, 0.0]], np.float32)))[0, ..., 0]
+    shown = canvas_pixels(pad, "digit")[..., 0] / 255.0
+    assert np.abs(shown - expected).max() < 3 / 255
+
+    # The red cross sits where the scatter's axes put z = (0.5, 0).
+    scatter = canvas_pixels(pad, "scatter")
+    origin, scale = pad.locator("body").evaluate("() => [DATA.origin, DATA.scale]")
+    x, y = Scatter(None, tuple(origin), tuple(scale)).to_pixels(0.5, 0.0)
+    red = scatter[round(y), round(x) + 8]
+    assert red[0] > 200 and red[1] < 110 and red[2] < 110, red
+
+    # A drag updates the digit while the thumb moves, not only when it is released.
+    before = pad_state(pad)[0]
+    box = pad.locator("#z2").bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.mouse.down()
+    for step in range(1, 6):
+        page.mouse.move(box["x"] + box["width"] / 2 + 12 * step, box["y"] + box["height"] / 2)
+    page.mouse.up()
+    assert pad_state(pad)[0] >= before + 4
     page.screenshot(path=str(artifacts / "latent-moved.png"), full_page=True)
+
+    # Away and back: the sliders are where they were left.
+    left_at = pad_state(pad)[1]
+    page.locator("[data-testid=stSidebarNav] a[href$='/draw']").click()
+    page.wait_for_selector("h1:has-text('Draw a digit')", timeout=60_000)
+    page.locator("[data-testid=stSidebarNav] a[href$='/latent']").click()
+    page.wait_for_selector("h1:has-text('Explore the latent space')", timeout=60_000)
+    pad = page.frame_locator("iframe").first
+    pad.locator("body[data-renders]").wait_for(timeout=60_000)
+    assert pad_state(pad)[1] == left_at
+    assert page.page_errors == []
 
 
 def set_slider_to_minimum(page, label: str) -> None:

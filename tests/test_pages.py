@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -96,14 +97,41 @@ def test_home_lists_every_variant_with_card_metrics():
     assert text.count("Test: ") == 10
 
 
-def test_latent_slider_changes_the_decoded_image():
-    app = run_page("pages/latent.py")
-    before = image_urls(app)
-    app.slider(key="z1").set_value(2.0).run()
-    after = image_urls(app)
-    assert before[0] != after[0]  # The decoded digit.
-    assert "Decoded at z = (2.00, 0.00)" in captions(app)[0]
-    assert before[2] != after[2]  # The scatter's marker moved too.
+def pad(app: AppTest) -> dict:
+    """The data the latent pad carries to the browser (see ui.latent_pad)."""
+    from ui.latent_pad import payload
+
+    frames = app.get("iframe")
+    assert len(frames) == 1
+    return payload(frames[0].proto.srcdoc)
+
+
+def test_latent_pad_carries_the_shown_vae_decoder_and_its_pictures():
+    import base64
+
+    from core import cards
+
+    data = pad(run_page("pages/latent.py", variant="vae"))
+    decoder = cards.load_model("vae").decoder
+    dense = [layer for layer in decoder.layers if layer.__class__.__name__ == "Dense"]
+    assert len(data["layers"]) == len(dense) == 3
+    for sent, layer in zip(data["layers"], dense, strict=True):
+        kernel = np.frombuffer(base64.b64decode(sent["kernel"]), "<f2")
+        expected = layer.get_weights()[0]
+        np.testing.assert_allclose(kernel.reshape(expected.shape), expected, atol=4e-3, rtol=1e-3)
+    assert data["manifold"].startswith("data:image/jpeg;base64,")
+    assert data["scatter"].startswith("data:image/jpeg;base64,")
+    assert len(data["quantiles"]) == 15 and data["ring"] is None
+
+
+def test_latent_pad_rings_the_last_drawing_where_the_encoder_puts_it():
+    from core import cards
+
+    digit = np.zeros((28, 28), np.float32)
+    digit[6:22, 12:16] = 1.0  # A plain "1".
+    data = pad(run_page("pages/latent.py", variant="vae", last_drawing=digit))
+    z_mean, _ = cards.load_model("vae").encoder(digit[None, ..., None], training=False)
+    np.testing.assert_allclose(data["ring"], np.asarray(z_mean)[0], atol=0.006)  # Rounded.
 
 
 def test_latent_interpolation_strips_for_vae_and_plain():

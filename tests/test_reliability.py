@@ -157,6 +157,8 @@ def test_server_config_keeps_xsrf_on_limits_uploads_and_holds_no_secrets():
     config = tomllib.loads((ROOT / ".streamlit/config.toml").read_text())
     assert config["server"].get("enableXsrfProtection", True) is True
     assert config["server"]["maxUploadSize"] <= 5
+    # A source watcher re-walks every imported module after each rerun (see the config's note).
+    assert config["server"]["fileWatcherType"] == "none"
     assert not (ROOT / ".streamlit/secrets.toml").exists()
     assert ".streamlit/secrets.toml" in (ROOT / ".gitignore").read_text()
 

@@ -1,8 +1,7 @@
-"""A latent-space scatter drawn once with matplotlib, then marked cheaply on every slider move.
+"""A latent-space scatter drawn once with matplotlib; the latent pad marks it in the browser.
 
-Redrawing 10,000 points per slider move would cost a matplotlib render (~100 ms) or ship the
-points to the browser each time; drawing the scatter once and stamping markers onto a copy of
-the picture costs well under a millisecond.
+Redrawing 10,000 points per slider move would cost a matplotlib render (~100 ms); the picture
+is drawn once, with where data coordinates land in it, so the pad can draw its cross on top.
 """
 
 from __future__ import annotations
@@ -11,7 +10,7 @@ import io
 from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image, ImageDraw
+from PIL import Image
 
 LIMIT = 4.0  # The plot shows z in [-4, 4] on both axes; the sliders span [-3, 3].
 
@@ -25,21 +24,6 @@ class Scatter:
 
     def to_pixels(self, z1: float, z2: float) -> tuple[float, float]:
         return self.origin[0] + z1 * self.scale[0], self.origin[1] - z2 * self.scale[1]
-
-    def marked(self, points: list[tuple[float, float, str, str]]) -> Image.Image:
-        """A copy with (z1, z2, colour, shape) markers; shape is 'cross' or 'ring'."""
-        picture = self.image.copy()
-        draw = ImageDraw.Draw(picture)
-        for z1, z2, colour, shape in points:
-            x, y = self.to_pixels(
-                float(np.clip(z1, -LIMIT, LIMIT)), float(np.clip(z2, -LIMIT, LIMIT))
-            )
-            if shape == "ring":
-                draw.ellipse((x - 9, y - 9, x + 9, y + 9), outline=colour, width=3)
-            else:
-                draw.line((x - 10, y, x + 10, y), fill=colour, width=3)
-                draw.line((x, y - 10, x, y + 10), fill=colour, width=3)
-        return picture
 
 
 def latent_scatter(codes: np.ndarray, labels: np.ndarray, size: float = 5.0) -> Scatter:

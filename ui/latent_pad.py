@@ -1,0 +1,59 @@
+"""The latent pad: two sliders whose digit is decoded in the browser (see core.export).
+
+A Streamlit slider sends its value when released and each move is a script rerun: ~11 ms of
+server CPU and ~60 ms of browser work, paid by the one server for every student of a class.
+In the pad the decoder runs in the page, so the digit, the manifold's red cell and the
+scatter's cross follow the thumb while it is dragged and the server does nothing.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+
+from core.export import DenseLayer
+from ui.plots import LIMIT, Scatter
+
+TEMPLATE = Path(__file__).with_name("latent_pad.html")
+HEIGHT = 560  # Pixels: three columns at the default page width; wraps below that.
+
+
+def jpeg_url(data: bytes) -> str:
+    return "data:image/jpeg;base64," + base64.b64encode(data).decode()
+
+
+def html(
+    chain: list[DenseLayer],
+    manifold_jpeg: bytes,
+    cell: int,
+    quantiles: list[float],
+    scatter: Scatter,
+    scatter_jpeg: bytes,
+    ring: tuple[float, float] | None,
+    key: str,
+) -> str:
+    """The pad as one HTML document. Everything in it is made here from numbers and our own
+    pictures; nothing a user typed or uploaded goes into it."""
+    payload = {
+        "layers": [layer.as_json() for layer in chain],
+        "manifold": jpeg_url(manifold_jpeg),
+        "cell": cell,
+        "quantiles": [float(q) for q in quantiles],
+        "scatter": jpeg_url(scatter_jpeg),
+        "origin": [float(v) for v in scatter.origin],
+        "scale": [float(v) for v in scatter.scale],
+        "limit": LIMIT,
+        "ring": None if ring is None else [float(ring[0]), float(ring[1])],
+        "key": f"latent-pad-{key}",
+    }
+    # "</" would end the script element early; JSON allows it escaped.
+    text = json.dumps(payload, allow_nan=False).replace("</", "<\\/")
+    return TEMPLATE.read_text().replace("/*PAYLOAD*/null", text, 1)
+
+
+def payload(document: str) -> dict:
+    """The data inside a pad document (the inverse of `html`, for tests and checks)."""
+    start = document.index("const DATA = ") + len("const DATA = ")
+    end = document.index(";\n", start)
+    return json.loads(document[start:end])
