@@ -107,6 +107,39 @@ def slider_latencies(page, presses: int) -> list[float]:
     return times
 
 
+def pad_frame(page, timeout: float = 60.0):
+    """The latent pad's frame, found in `page.frames` (a locator through the <iframe> would
+    have Playwright describe its megabyte-long srcdoc on every call, slowing the page)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for frame in page.frames:
+            if frame.url == "about:srcdoc" and frame.locator("#digit[data-renders]").count():
+                return frame
+        time.sleep(0.1)
+    raise TimeoutError("the latent pad did not appear")
+
+
+def pad_latencies(page, presses: int) -> list[float]:
+    """Milliseconds from an arrow-key press on the pad's z1 slider to the next animation frame
+    after the pad has drawn the new digit."""
+    pad = pad_frame(page)
+    pad.locator("#z1").focus()
+    digit = pad.locator("#digit")
+    times = []
+    for index in range(presses):
+        before = digit.get_attribute("data-renders")
+        started = time.perf_counter()
+        page.keyboard.press("ArrowRight" if (index // 10) % 2 == 0 else "ArrowLeft")
+        pad.wait_for_function(
+            "before => document.getElementById('digit').dataset.renders !== before",
+            arg=before,
+            timeout=10_000,
+            polling="raf",
+        )
+        times.append((time.perf_counter() - started) * 1000)
+    return times
+
+
 def stroke_latencies(page, strokes: int) -> list[float]:
     """Milliseconds from the end of a canvas stroke to its reconstruction on screen."""
     canvas = page.locator("canvas.upper-canvas").first

@@ -54,10 +54,10 @@ def jpeg(picture) -> bytes:
     return buffer.getvalue()
 
 
-@st.cache_data(show_spinner=False, max_entries=64)
-def pad_html(_model, model_id: int, ring: tuple[float, float] | None) -> str:
-    """The latent pad for this model (decoder weights, pictures, the drawing's ring), built
-    once per model and ring; ~1.4 MB, mostly the decoder's float16 weights."""
+@st.cache_resource(show_spinner=False, max_entries=16)
+def pad_html(_model, model_id: int) -> str:
+    """The latent pad for this model (decoder weights and pictures), built once per model;
+    ~1.6 MB, mostly the decoder's float16 weights."""
     quantiles = [NormalDist().inv_cdf(p) for p in np.linspace(0.05, 0.95, GRID)]
     return latent_pad.html(
         export.dense_chain(_model.decoder),
@@ -66,7 +66,6 @@ def pad_html(_model, model_id: int, ring: tuple[float, float] | None) -> str:
         quantiles,
         test_scatter(_model, model_id),
         jpeg(test_scatter(_model, model_id).image),
-        ring,
         key=str(model_id),
     )
 
@@ -78,7 +77,7 @@ def explorer_ui(model) -> None:
     if drawing is not None:
         z_mean, _ = state.fast(model.encoder)(as_batch(drawing))
         ring = tuple(round(float(v), 2) for v in np.asarray(z_mean)[0])
-    st.iframe(pad_html(model, id(model), ring), height="content")
+    st.iframe(latent_pad.with_ring(pad_html(model, id(model)), ring), height="content")
 
 
 @st.fragment  # Its widgets rerun only this part, so the pad above is not sent again.

@@ -98,8 +98,8 @@ def test_draw_a_digit_and_see_it_reconstructed(app_server, page, artifacts):
 
 
 def pad_state(pad) -> tuple[int, str]:
-    body = pad.locator("body")
-    return int(body.get_attribute("data-renders") or 0), body.get_attribute("data-z")
+    digit = pad.locator("#digit")
+    return int(digit.get_attribute("data-renders") or 0), digit.get_attribute("data-z")
 
 
 def canvas_pixels(pad, element: str) -> np.ndarray:
@@ -118,13 +118,13 @@ def test_latent_pad_decodes_in_the_browser_like_keras(app_server, page, artifact
 
     open_page(page, f"{app_server}/latent?variant=vae")
     pad = page.frame_locator("iframe").first
-    pad.locator("body[data-renders]").wait_for(timeout=60_000)
+    pad.locator("#digit[data-renders]").wait_for(timeout=60_000)
     renders, z = pad_state(pad)
     assert z == "0.00,0.00"
     pad.locator("#z1").focus()
     for _ in range(10):  # Keyboard steps of 0.05, as in any slider.
         page.keyboard.press("ArrowRight")
-    pad.locator("body[data-z='0.50,0.00']").wait_for(timeout=10_000)
+    pad.locator("#digit[data-z='0.50,0.00']").wait_for(timeout=10_000)
     assert pad.get_by_text("Decoded at z = (0.50, 0.00)").count() == 1
     assert pad_state(pad)[0] >= renders + 10  # One drawing per step, no server round trip.
 
@@ -136,7 +136,7 @@ def test_latent_pad_decodes_in_the_browser_like_keras(app_server, page, artifact
 
     # The red cross sits where the scatter's axes put z = (0.5, 0).
     scatter = canvas_pixels(pad, "scatter")
-    origin, scale = pad.locator("body").evaluate("() => [DATA.origin, DATA.scale]")
+    origin, scale = pad.locator("#digit").evaluate("() => [DATA.origin, DATA.scale]")
     x, y = Scatter(None, tuple(origin), tuple(scale)).to_pixels(0.5, 0.0)
     red = scatter[round(y), round(x) + 8]
     assert red[0] > 200 and red[1] < 110 and red[2] < 110, red
@@ -159,7 +159,7 @@ def test_latent_pad_decodes_in_the_browser_like_keras(app_server, page, artifact
     page.locator("[data-testid=stSidebarNav] a[href$='/latent']").click()
     page.wait_for_selector("h1:has-text('Explore the latent space')", timeout=60_000)
     pad = page.frame_locator("iframe").first
-    pad.locator("body[data-renders]").wait_for(timeout=60_000)
+    pad.locator("#digit[data-renders]").wait_for(timeout=60_000)
     assert pad_state(pad)[1] == left_at
     assert page.page_errors == []
 

@@ -149,6 +149,9 @@ def test_no_page_writes_raw_html_and_no_model_is_loaded_from_user_bytes():
         assert "unsafe_allow_html" not in text, source
         assert "load_model(" not in text or source.name == "state.py", source
         assert "st.html(" not in text, source
+        # The one iframe is the latent pad: our own template filled with numbers and our own
+        # pictures (ui.latent_pad), never with text a user typed or uploaded.
+        assert "st.iframe(" not in text or source.name == "latent.py", source
 
 
 def test_server_config_keeps_xsrf_on_limits_uploads_and_holds_no_secrets():

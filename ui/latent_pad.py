@@ -30,11 +30,11 @@ def html(
     quantiles: list[float],
     scatter: Scatter,
     scatter_jpeg: bytes,
-    ring: tuple[float, float] | None,
     key: str,
 ) -> str:
-    """The pad as one HTML document. Everything in it is made here from numbers and our own
-    pictures; nothing a user typed or uploaded goes into it."""
+    """The pad as one HTML document, without the drawing's ring (see `with_ring`). Everything
+    in it is made here from numbers and our own pictures; nothing a user typed or uploaded
+    goes into it."""
     payload = {
         "layers": [layer.as_json() for layer in chain],
         "manifold": jpeg_url(manifold_jpeg),
@@ -44,12 +44,22 @@ def html(
         "origin": [float(v) for v in scatter.origin],
         "scale": [float(v) for v in scatter.scale],
         "limit": LIMIT,
-        "ring": None if ring is None else [float(ring[0]), float(ring[1])],
+        "ring": RING,
         "key": f"latent-pad-{key}",
     }
     # "</" would end the script element early; JSON allows it escaped.
     text = json.dumps(payload, allow_nan=False).replace("</", "<\\/")
     return TEMPLATE.read_text().replace("/*PAYLOAD*/null", text, 1)
+
+
+RING = "ring-of-the-last-drawing"
+
+
+def with_ring(document: str, ring: tuple[float, float] | None) -> str:
+    """The pad with the last drawing's ring: one string replacement per page run, so the
+    megabyte-long document is kept once per model, not once per student's drawing."""
+    value = "null" if ring is None else json.dumps([float(ring[0]), float(ring[1])])
+    return document.replace(json.dumps(RING), value, 1)
 
 
 def payload(document: str) -> dict:
