@@ -49,6 +49,8 @@ class Findings:
     strokes: int = 0
     stroke_retries: int = 0  # Strokes that showed nothing within 30 s and were drawn again.
     stroke_ms: list[float] = field(default_factory=list)  # Mouse up to the reconstruction.
+    stroke_at: list[float] = field(default_factory=list)  # perf_counter at each mouse up.
+    stroke_attempts: list[int] = field(default_factory=list)
     trainings_done: int = 0
     queue_seen: bool = False
 
@@ -134,6 +136,8 @@ async def draw_digit(page, found: Findings) -> None:
         try:
             await page.wait_for_function(NEW_IMAGE, arg=[before, 1], timeout=30_000, polling=20)
             found.stroke_ms.append((time.perf_counter() - started) * 1000)
+            found.stroke_at.append(started)
+            found.stroke_attempts.append(attempt + 1)
             break
         except Exception:
             if attempt:
@@ -265,6 +269,15 @@ async def soak(url: str, sessions: int, trainers: int, rounds: int, think: float
             f"{at - started:.2f},{ms:.0f},{round_ + 1}\n"
             for at, ms, round_ in zip(
                 found.slider_at, found.slider_ms, found.slider_round, strict=True
+            )
+        )
+    )
+    (ARTIFACTS / "soak-strokes.csv").write_text(
+        "seconds,ms,attempts\n"
+        + "".join(
+            f"{at - started:.2f},{ms:.0f},{attempts}\n"
+            for at, ms, attempts in zip(
+                found.stroke_at, found.stroke_ms, found.stroke_attempts, strict=True
             )
         )
     )
