@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,10 +26,9 @@ from bench.browser import IDLE, served
 from tests.conftest import CHROMIUM_ARGS, chromium_path
 
 RESULTS = Path(__file__).resolve().parent / "SOAK.md"
-# Twenty students have twenty browsers, each in the foreground. In one Chromium, pages that
-# are not in front get their timers and animation frames throttled; these flags undo that so
-# each page behaves like a student's own.
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+# Each student's page is in front of its student: Chromium must not throttle the timers and
+# animation frames of a headless page it thinks is hidden.
 FOREGROUND = [
     "--disable-background-timer-throttling",
     "--disable-renderer-backgrounding",
@@ -46,6 +46,7 @@ class Findings:
     slider_ms: list[float] = field(default_factory=list)
     slider_at: list[float] = field(default_factory=list)  # perf_counter at each press.
     slider_round: list[int] = field(default_factory=list)
+    slider_index: list[int] = field(default_factory=list)  # 0: the first move after arriving.
     strokes: int = 0
     stroke_retries: int = 0  # Strokes that showed nothing within 30 s and were drawn again.
     stroke_ms: list[float] = field(default_factory=list)  # Mouse up to the reconstruction.
@@ -109,6 +110,7 @@ async def move_sliders(page, presses: int, found: Findings, think: float, rng, r
         found.slider_ms.append((time.perf_counter() - started) * 1000)
         found.slider_at.append(started)
         found.slider_round.append(round_)
+        found.slider_index.append(index)
 
 
 async def draw_digit(page, found: Findings) -> None:
@@ -152,7 +154,7 @@ async def student(browser, url: str, index: int, rounds: int, think: float, foun
     context = await browser.new_context(viewport={"width": 1280, "height": 900})
     page = await context.new_page()
     page.on("pageerror", lambda error: found.errors.append(f"student {index}: {error}"))
-    await page.goto(f"{url}/latent?variant=vae", wait_until="domcontentloaded")
+    await page.goto(f"{url}/latent?variant=vae", wait_until="domcontentloaded", timeout=120_000)
     await page.wait_for_selector("h1", timeout=120_000)
     await page.wait_for_selector(IDLE, timeout=120_000)
     step = "opening /latent"
@@ -178,7 +180,7 @@ async def trainer(browser, url: str, index: int, found: Findings):
     context = await browser.new_context(viewport={"width": 1280, "height": 900})
     page = await context.new_page()
     page.on("pageerror", lambda error: found.errors.append(f"trainer {index}: {error}"))
-    await page.goto(f"{url}/train?variant=vanilla", wait_until="domcontentloaded")
+    await page.goto(f"{url}/train?variant=vanilla", wait_until="domcontentloaded", timeout=120_000)
     await page.wait_for_selector(IDLE, timeout=120_000)
     await page.get_by_role("button", name="Train", exact=True).click()
     deadline = time.monotonic() + 600
@@ -205,9 +207,9 @@ async def answers(page) -> bool:
 
 def cpu_seconds() -> dict[str, float]:
     """CPU seconds used so far by the Streamlit server (with finished workers), running
-    training workers, and Chromium, from /proc."""
+    training workers, Chromium, and the harness (this script and Playwright), from /proc."""
     tick = 100.0  # USER_HZ on Linux.
-    totals = {"server": 0.0, "workers": 0.0, "chromium": 0.0}
+    totals = {"server": 0.0, "workers": 0.0, "chromium": 0.0, "harness": 0.0}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -224,6 +226,8 @@ def cpu_seconds() -> dict[str, float]:
             totals["workers"] += own
         elif "chrom" in command:
             totals["chromium"] += own
+        elif "playwright" in command or int(entry.name) == os.getpid():
+            totals["harness"] += own  # This script and Playwright's driver.
     return totals
 
 
@@ -233,7 +237,14 @@ def memory_mb(pid: int) -> tuple[float, float]:
 
     children = Path(f"/proc/{pid}/task/{pid}/children")
     kids = [int(c) for c in children.read_text().split()] if children.exists() else []
-    return rss_mb(pid), sum(rss_mb(kid) for kid in kids)
+
+    def resident(kid: int) -> float:
+        try:  # A worker may exit between the listing and the reading (or be a zombie: nan).
+            return rss_mb(kid)
+        except OSError:
+            return float("nan")
+
+    return rss_mb(pid), float(np.nansum([resident(kid) for kid in kids]))
 
 
 async def soak(url: str, sessions: int, trainers: int, rounds: int, think: float, pid: int) -> str:
@@ -241,14 +252,20 @@ async def soak(url: str, sessions: int, trainers: int, rounds: int, think: float
 
     found = Findings()
     async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(
-            executable_path=chromium_path(), args=CHROMIUM_ARGS + FOREGROUND
-        )
+        # One Chromium per student, as in a classroom: twenty pages in one browser would share
+        # its one browser process (input, IPC, compositing), a bottleneck no class has.
+        browsers = [
+            await playwright.chromium.launch(
+                executable_path=chromium_path(), args=CHROMIUM_ARGS + FOREGROUND
+            )
+            for _ in range(sessions)
+        ]
         started = time.perf_counter()
         cpu_before = cpu_seconds()
-        tasks = [trainer(browser, url, i, found) for i in range(trainers)]
+        tasks = [trainer(browsers[i], url, i, found) for i in range(trainers)]
         tasks += [
-            student(browser, url, i, rounds, think, found) for i in range(sessions - trainers)
+            student(browsers[trainers + i], url, i, rounds, think, found)
+            for i in range(sessions - trainers)
         ]
         outcomes = await asyncio.gather(*tasks, return_exceptions=True)
         seconds = time.perf_counter() - started
@@ -261,14 +278,19 @@ async def soak(url: str, sessions: int, trainers: int, rounds: int, think: float
                 pages.append(outcome[1])
         server, workers = memory_mb(pid)
         answered = await asyncio.gather(*(answers(page) for page in pages))
-        await browser.close()
+        for browser in browsers:
+            await browser.close()
     # Every move with its start (seconds into the soak), to see when slow moves happen.
     (ARTIFACTS / "soak-slider.csv").write_text(
-        "seconds,ms,round\n"
+        "seconds,ms,round,move\n"
         + "".join(
-            f"{at - started:.2f},{ms:.0f},{round_ + 1}\n"
-            for at, ms, round_ in zip(
-                found.slider_at, found.slider_ms, found.slider_round, strict=True
+            f"{at - started:.2f},{ms:.0f},{round_ + 1},{index + 1}\n"
+            for at, ms, round_, index in zip(
+                found.slider_at,
+                found.slider_ms,
+                found.slider_round,
+                found.slider_index,
+                strict=True,
             )
         )
     )
