@@ -23,10 +23,11 @@ def rss_mb(pid: int) -> float:
 
 
 @contextlib.contextmanager
-def served(script: str, log: Path | None = None):
+def served(script: str, log: Path | None = None, options: tuple[str, ...] = ()):
     """`streamlit run script` on a free port; yields (url, process, seconds until healthy).
 
-    The server's output goes to `log` if given (else nowhere)."""
+    The server's output goes to `log` if given (else nowhere); `options` are extra
+    `--section.option=value` arguments."""
     port = free_port()
     output = open(log, "w") if log else subprocess.DEVNULL  # noqa: SIM115 - closed below.
     started = time.perf_counter()
@@ -40,6 +41,7 @@ def served(script: str, log: Path | None = None):
             "--server.headless=true",
             f"--server.port={port}",
             "--server.address=127.0.0.1",
+            *options,
         ],
         cwd=ROOT,
         stdout=output,

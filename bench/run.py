@@ -104,6 +104,44 @@ def slider_and_stroke(rows: list[Row], presses: int, strokes: int) -> None:
     )
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU seconds a process has used so far (user + system, Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (float(fields[11]) + float(fields[12])) / 100.0
+
+
+def session_cost(rows: list[Row], repeats: int) -> None:
+    """Server CPU for one new browser session to open a page: what 30 students opening the
+    app at once cost the one server."""
+
+    def per_open(script: str, path: str, *options: str) -> list[float]:
+        with browser.served(script, options=options) as (url, process, _):
+            browser.open_page(chromium, f"{url}/{path}").context.close()  # Warm the caches.
+            costs = []
+            for _ in range(repeats):
+                before = cpu_seconds(process.pid)
+                browser.open_page(chromium, f"{url}/{path}").context.close()
+                time.sleep(1.0)  # The session's last messages and clean-up.
+                costs.append(cpu_seconds(process.pid) - before)
+            return costs
+
+    with browser.chromium() as chromium:
+        reference = per_open("bench/reference_app.py", "")
+        latent = per_open("app.py", "latent?variant=vae")
+        # Streamlit's default: a watcher that re-walks every imported module after each run.
+        watched = per_open("app.py", "latent?variant=vae", "--server.fileWatcherType=auto")
+    rows.append(
+        Row(
+            f"Server CPU for a new session opening /latent (median of {repeats})",
+            f"{p(latent, 50):.2f} s",
+            f"with Streamlit's file watcher {p(watched, 50):.2f} s; one-slider reference page "
+            f"{p(reference, 50):.2f} s",
+            "report",
+            None,
+        )
+    )
+
+
 def cold_start_and_memory(rows: list[Row], sessions: int) -> None:
     with browser.chromium() as chromium:
         with browser.served("bench/reference_app.py") as (url, process, started):
@@ -315,6 +353,7 @@ def main() -> None:
             lambda: slider_and_stroke(rows, 20 if args.quick else 60, 8 if args.quick else 20),
         ),
         ("cold start/memory", lambda: cold_start_and_memory(rows, 20)),
+        ("session cost", lambda: session_cost(rows, 5)),
         ("live training", lambda: live_training(rows, 5, 2 if args.quick else 3)),
         ("throughput", lambda: training_throughput(rows, 5000 if args.quick else 20000)),
     ]
@@ -335,7 +374,8 @@ def main() -> None:
     )
     text = header + table(rows) + "\n"
     print(text)
-    RESULTS.write_text("# Benchmark results (`make bench`)\n\n" + text)
+    if not args.only:  # A partial run must not replace the full table.
+        RESULTS.write_text("# Benchmark results (`make bench`)\n\n" + text)
 
 
 if __name__ == "__main__":
