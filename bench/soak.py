@@ -403,7 +403,8 @@ def main() -> None:
         f"Measured {time.strftime('%Y-%m-%d %H:%M')}: {args.sessions} sessions "
         f"({args.trainers} training), {args.rounds} rounds of 10 slider moves (about "
         f"{args.think:g} s apart) and a drawing each, on one `streamlit run` server on this "
-        f"machine, with all {args.sessions} Chromium pages on the same 2 cores.\n\n"
+        f"machine, with {args.sessions} Chromium browsers (one per session) on the same 2 "
+        "cores.\n\n"
     )
     print(header + text)
     RESULTS.write_text("# Soak results (`make soak`)\n\n" + header + text + "\n")
