@@ -77,7 +77,12 @@ def explorer_ui(model) -> None:
     if drawing is not None:
         z_mean, _ = state.fast(model.encoder)(as_batch(drawing))
         ring = tuple(round(float(v), 2) for v in np.asarray(z_mean)[0])
-    st.iframe(latent_pad.with_ring(pad_html(model, id(model)), ring), height="content")
+    try:
+        document = pad_html(model, id(model))
+    except export.NotExportable as reason:  # Every VAE built here is a Dense chain; just in case.
+        st.warning(f"This model's decoder cannot run in the browser ({reason}).")
+        return
+    st.iframe(latent_pad.with_ring(document, ring), height="content")
 
 
 @st.fragment  # Its widgets rerun only this part, so the pad above is not sent again.
