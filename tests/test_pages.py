@@ -124,6 +124,27 @@ def test_latent_pad_carries_the_shown_vae_decoder_and_its_pictures():
     assert len(data["quantiles"]) == 15 and data["ring"] is None
 
 
+def test_latent_pad_runs_the_sessions_own_vae_when_chosen():
+    from core.training import TrainResult
+    from core.variants import vae
+    from ui import state
+
+    model = vae.build(vae.VAEConfig(hidden=[128, 64]))  # Not the shipped 512-256 shape.
+    trained = TrainResult(model, {}, 1, 1.0, 1.0, config=vae.VAEConfig(hidden=[128, 64]))
+    data = pad(
+        run_page(
+            "pages/latent.py",
+            variant="vae",
+            **{state.SESSION_MODELS: {"vae": trained}, state.SOURCE: state.SESSION},
+        )
+    )
+    assert [(layer["rows"], layer["columns"]) for layer in data["layers"]] == [
+        (2, 64),
+        (64, 128),
+        (128, 784),
+    ]
+
+
 def test_latent_pad_rings_the_last_drawing_where_the_encoder_puts_it():
     from core import cards
 
