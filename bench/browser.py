@@ -109,13 +109,22 @@ def slider_latencies(page, presses: int) -> list[float]:
     return times
 
 
+# The latent pad counts its drawings on the digit canvas (ui/latent_pad.html).
+PAD_DRAWN = "before => document.getElementById('digit').dataset.renders !== before"
+PAD_READY = "#digit[data-renders]"
+
+
+def is_pad(frame) -> bool:
+    return frame.url == "about:srcdoc"
+
+
 def pad_frame(page, timeout: float = 60.0):
     """The latent pad's frame, found in `page.frames` (a locator through the <iframe> would
     have Playwright describe its megabyte-long srcdoc on every call, slowing the page)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         for frame in page.frames:
-            if frame.url == "about:srcdoc" and frame.locator("#digit[data-renders]").count():
+            if is_pad(frame) and frame.locator(PAD_READY).count():
                 return frame
         time.sleep(0.1)
     raise TimeoutError("the latent pad did not appear")
@@ -133,7 +142,7 @@ def pad_latencies(page, presses: int) -> list[float]:
         started = time.perf_counter()
         page.keyboard.press("ArrowRight" if (index // 10) % 2 == 0 else "ArrowLeft")
         pad.wait_for_function(
-            "before => document.getElementById('digit').dataset.renders !== before",
+            PAD_DRAWN,
             arg=before,
             timeout=10_000,
             polling="raf",

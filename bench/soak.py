@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.browser import IDLE, served
+from bench.browser import IDLE, PAD_DRAWN, PAD_READY, is_pad, served
 from tests.conftest import CHROMIUM_ARGS, chromium_path
 
 RESULTS = Path(__file__).resolve().parent / "SOAK.md"
@@ -83,7 +83,7 @@ async def pad_frame(page):
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         for frame in page.frames:
-            if frame.url == "about:srcdoc" and await frame.locator("#digit[data-renders]").count():
+            if is_pad(frame) and await frame.locator(PAD_READY).count():
                 return frame
         await asyncio.sleep(0.1)
     raise TimeoutError("the latent pad did not appear")
@@ -102,7 +102,7 @@ async def move_sliders(page, presses: int, found: Findings, think: float, rng, r
         started = time.perf_counter()
         await page.keyboard.press("ArrowRight" if (index // 5) % 2 == 0 else "ArrowLeft")
         await pad.wait_for_function(
-            "before => document.getElementById('digit').dataset.renders !== before",
+            PAD_DRAWN,
             arg=before,
             timeout=60_000,
             polling=10,

@@ -16,7 +16,6 @@ from core.export import DenseLayer
 from ui.plots import LIMIT, Scatter
 
 TEMPLATE = Path(__file__).with_name("latent_pad.html")
-HEIGHT = 560  # Pixels: three columns at the default page width; wraps below that.
 
 
 def jpeg_url(data: bytes) -> str:
