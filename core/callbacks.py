@@ -1,7 +1,9 @@
 """The Keras callback that reports training progress through a plain callable.
 
 The app, the command line and the tests all pass their own `on_progress(progress)`; none of
-them needs to know Keras's callback hooks. The callback also honours a stop request between
+them needs to know Keras's callback hooks. Each report carries the loss of every batch since
+the previous one: Keras's logs hold the running mean of the epoch, whose first batches make
+every epoch of a chart start with a cliff that the model never had. The callback also honours a stop request between
 batches, stops on an exploding loss (non-finite, or far above where it started) with the last
 good weights restored, and can keep the weights of the best validation epoch.
 """
@@ -14,6 +16,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import keras
+
+# The metric trackers whose per-batch values are reported (the VAE's parts included).
+BATCH_SERIES = ("loss", "reconstruction_loss", "kl_loss")
 
 # A running loss this many times the first batch's means the steps are far too large. Keras's
 # cross-entropy clips probabilities, so a vanilla autoencoder at learning rate 10 never reaches
@@ -33,6 +38,10 @@ class Progress:
     logs: dict[str, float] = field(default_factory=dict)  # Running means of this epoch.
     elapsed: float = 0.0  # Seconds since training began.
     done: bool = False
+    # The loss of each batch since the previous report, per tracker; the first of them was
+    # batch `first_batch` (counted from 0) of epoch `epoch`.
+    batch_losses: dict[str, list[float]] = field(default_factory=dict)
+    first_batch: int = 0
 
     @property
     def fraction(self) -> float:
@@ -79,11 +88,36 @@ class ProgressCallback(keras.callbacks.Callback):
         self.best_weights = None
         self.epochs = int(self.params.get("epochs") or 0)
         self.batches = int(self.params.get("steps") or self.batches or 0)
+        self.pending: dict[str, list[float]] = {}  # Batch losses not yet reported.
+        self.pending_from = 0
+        self.sums: dict[str, tuple[float, float]] = {}
+
+    def batch_values(self) -> dict[str, float]:
+        """This batch's own loss per tracker, from the change in the tracker's sums.
+
+        A Keras `Mean` tracker holds a weighted total and count (weights: the batch size for
+        compiled losses, 1 for the VAE's own trackers), so total/count differences give the
+        batch's value whatever the weighting.
+        """
+        values = {}
+        for metric in self.model.metrics:
+            if metric.name not in BATCH_SERIES or not hasattr(metric, "count"):
+                continue
+            total, count = float(metric.total), float(metric.count)
+            last_total, last_count = self.sums.get(metric.name, (0.0, 0.0))
+            if count < last_count:  # Reset by Keras: a new epoch.
+                last_total, last_count = 0.0, 0.0
+            if count > last_count:
+                values[metric.name] = (total - last_total) / (count - last_count)
+            self.sums[metric.name] = (total, count)
+        return values
 
     def _report(self, batch: int, logs: dict | None, done: bool = False) -> None:
         if self.on_progress is None:
             return
         self.last_report = time.perf_counter()
+        pending, first = self.pending, self.pending_from
+        self.pending, self.pending_from = {}, batch
         self.on_progress(
             Progress(
                 epoch=self.epoch,
@@ -94,13 +128,19 @@ class ProgressCallback(keras.callbacks.Callback):
                 logs={key: float(value) for key, value in (logs or {}).items()},
                 elapsed=self.last_report - self.started,
                 done=done,
+                batch_losses=pending,
+                first_batch=first,
             )
         )
 
     def on_epoch_begin(self, epoch, logs=None):
         self.epoch = epoch
+        self.pending, self.pending_from, self.sums = {}, 0, {}
 
     def on_train_batch_end(self, batch, logs=None):
+        if self.on_progress is not None:
+            for key, value in self.batch_values().items():
+                self.pending.setdefault(key, []).append(value)
         loss = (logs or {}).get("loss")
         loss = None if loss is None else float(loss)
         if self.first_loss is None and loss is not None and math.isfinite(loss):

@@ -9,7 +9,7 @@ message, not a crash: a typo in a config file must not take the lab down for eve
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 
 # 55,000 training images; 50 epochs is the Train page's own ceiling; below 100 images the
 # Train page has nothing to show (and its slider needs two choices).
@@ -23,11 +23,16 @@ class Limits:
     max_trainings: int = 1  # Trainings running at once; one keeps 2 cores responsive.
     max_epochs: int = MOST_EPOCHS
     max_subset: int = ALL_IMAGES
+    # A run whose student has had no page open this long is stopped (and kept): a closed
+    # laptop lid must not hold a training slot for the rest of the lesson.
+    abandon_minutes: int = 2
+    max_runs_per_student: int = 30  # The oldest ended runs beyond this are deleted.
+    run_retention_days: int = 30  # Ended runs older than this are deleted.
 
     @classmethod
     def read(cls, *sources: Mapping[str, object]) -> tuple[Limits, list[str]]:
-        """Limits from `AE_MAX_TRAININGS`, `AE_MAX_EPOCHS`, `AE_MAX_SUBSET` in the first
-        source that has each; returns the limits and a message per ignored value."""
+        """Limits from `AE_<FIELD>` (`AE_MAX_TRAININGS`, `AE_ABANDON_MINUTES`, ...) in the
+        first source that has each; returns the limits and a message per ignored value."""
         values, problems = {}, []
         for item in fields(cls):
             key = f"AE_{item.name.upper()}"
@@ -44,9 +49,9 @@ class Limits:
             values[item.name] = number
         limits = cls(**values)
         # Above the page's own ranges a limit changes nothing; clamp so the UI stays simple.
-        limits = cls(
-            limits.max_trainings,
-            min(limits.max_epochs, MOST_EPOCHS),
-            min(max(limits.max_subset, FEWEST_IMAGES), ALL_IMAGES),
+        limits = replace(
+            limits,
+            max_epochs=min(limits.max_epochs, MOST_EPOCHS),
+            max_subset=min(max(limits.max_subset, FEWEST_IMAGES), ALL_IMAGES),
         )
         return limits, problems

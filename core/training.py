@@ -123,8 +123,14 @@ def train(
     should_stop: Callable[[], bool] | None = None,
     progress_interval: float = 0.25,
     callbacks: list[keras.callbacks.Callback] | None = None,
+    initial_epoch: int = 0,
 ) -> TrainResult:
-    """Train variant `name` (a fresh model, or `model` to continue) and return the result."""
+    """Train variant `name` (a fresh model, or `model` to continue) and return the result.
+
+    With `initial_epoch`, training resumes there: epochs `initial_epoch`..`config.epochs - 1`
+    run, and the learning-rate schedule continues from that epoch's step (Adam's moment
+    estimates start afresh: checkpoints keep weights only).
+    """
     variant = variants.get(name)
     config = config or TrainConfig(**variant.training)
     if config.epochs < 1:
@@ -139,6 +145,9 @@ def train(
     batch_size = min(config.batch_size, len(x_train))
     steps = math.ceil(len(x_train) / batch_size)
     compile_model(model, variant.loss, config, steps * config.epochs)
+    if initial_epoch:
+        model.optimizer.build(model.trainable_variables)
+        model.optimizer.iterations.assign(initial_epoch * steps)
 
     if variant.denoising:
         inputs = NoisyBatches(
@@ -170,6 +179,7 @@ def train(
         validation_data=validation,
         callbacks=[callback, *(callbacks or [])],
         verbose=0,
+        initial_epoch=initial_epoch,
         **fit_args,
     )
     seconds = time.perf_counter() - started

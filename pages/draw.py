@@ -70,18 +70,19 @@ def input_ui() -> np.ndarray | None:
     return None
 
 
-def reconstruct(model, image: np.ndarray) -> np.ndarray:
+def reconstruct(ref: state.ModelRef, image: np.ndarray) -> np.ndarray:
     """One image through a model, called directly (no `predict`: ~40x slower per call)."""
-    return np.asarray(state.fast(model)(as_batch(image)))[0, ..., 0]
+    return np.asarray(state.fast(ref.model, ref.key)(as_batch(image)))[0, ..., 0]
 
 
 def reconstruct_ui(name: str, image: np.ndarray) -> None:
-    model = state.current_model(name, state.current_source())
-    output = reconstruct(model, image)
+    ref = state.current_model(name)
+    output = reconstruct(ref, image)
     error = np.abs(output - image)
     columns = st.columns([1, 1, 1, 1.25])  # The metrics need the room.
     columns[0].image(images.to_pil(image), caption="Input (28x28)")
-    columns[1].image(images.to_pil(output), caption=f"{state.title(name)} reconstruction")
+    which = "" if ref.key.startswith("shipped:") else f" ({ref.label.split(' · ')[0]})"
+    columns[1].image(images.to_pil(output), caption=f"{state.title(name)}{which} reconstruction")
     columns[2].image(images.heatmap(error), caption="Error per pixel (bright: wrong)")
     batch, recon = as_batch(image), as_batch(output)
     columns[3].metric("BCE per pixel", f"{metrics.bce(batch, recon)[0]:.3f}")
@@ -93,7 +94,7 @@ def reconstruct_ui(name: str, image: np.ndarray) -> None:
     names = variants.names()
     for row in range(0, len(names), 5):
         for column, other in zip(st.columns(5), names[row : row + 5], strict=False):
-            out = reconstruct(state.pretrained_model(other), image)
+            out = reconstruct(state.pretrained(other), image)
             column.image(
                 images.to_pil(out, 112),
                 caption=f"{state.title(other)} · MSE {metrics.mse(batch, as_batch(out))[0]:.4f}",
@@ -117,9 +118,8 @@ def denoise_ui(image: np.ndarray) -> None:
     ):
         st.session_state["noise_seed"] = st.session_state.get("noise_seed", 0) + 1
     noisy = noise.corrupt(image, kind, level, seed=st.session_state.get("noise_seed", 0))
-    source = state.current_source()
-    denoised = reconstruct(state.current_model("denoising", source), noisy)
-    plain = reconstruct(state.pretrained_model("conv"), noisy)
+    denoised = reconstruct(state.current_model("denoising"), noisy)
+    plain = reconstruct(state.pretrained("conv"), noisy)
     clean = as_batch(image)
 
     def psnr(candidate) -> str:

@@ -188,7 +188,7 @@ def copying_ui() -> None:
         column.image(images.to_pil(image, 84), caption=f"input: {label}")
     for name in PROBE_MODELS:
         model = state.pretrained_model(name)
-        outputs = np.asarray(state.fast(model)(batch))
+        outputs = np.asarray(state.fast(model, f"shipped:{name}")(batch))
         errors = ((outputs - batch) ** 2).reshape(len(batch), -1).mean(axis=1)
         row = st.columns([1.4, 1, 1, 1])
         row[0].markdown(f"**{model_title(name)}**")

@@ -16,33 +16,39 @@ from ui.boot import ensure_navigation
 GRID = 15  # Digits per side of the manifold, as in the seed texts' figures.
 
 
-def vae():
-    """The VAE chosen by the model source (this session's, if trained and chosen)."""
-    source = state.current_source() if state.current_variant() == "vae" else state.PRETRAINED
-    return state.current_model("vae", source)
+def vae() -> state.ModelRef:
+    """The VAE chosen in the sidebar: a student's own run of it, or the shipped one.
+
+    The sidebar's model choice applies when the sidebar shows the VAE; otherwise the shipped one.
+    """
+    if state.current_variant() == "vae":
+        return state.current_model("vae")
+    return state.pretrained("vae")
 
 
-def decode(decoder, z: np.ndarray) -> np.ndarray:
+def decode(decoder, key: str, z: np.ndarray) -> np.ndarray:
     """Decode codes (N, 2) to images (N, 28, 28) with the decoder's compiled call."""
-    return np.asarray(state.fast(decoder)(np.asarray(z, np.float32)))[..., 0]
+    return np.asarray(state.fast(decoder, f"{key}/decoder")(np.asarray(z, np.float32)))[..., 0]
 
 
-@st.cache_resource(show_spinner="Decoding the manifold...")
-def manifold(_decoder, model_id: int, size: int = GRID) -> np.ndarray:
+# Every cache below is keyed by the model's stable identity (a shipped name or a run id with
+# the epoch of its weights) and bounded: students' models come and go.
+@st.cache_resource(show_spinner="Decoding the manifold...", max_entries=32)
+def manifold(_decoder, key: str, size: int = GRID) -> np.ndarray:
     """A size x size grid of decoded digits at Gaussian quantiles, z2 decreasing downwards."""
     quantiles = [NormalDist().inv_cdf(p) for p in np.linspace(0.05, 0.95, size)]
     codes = np.array([(z1, z2) for z2 in reversed(quantiles) for z1 in quantiles], np.float32)
-    return decode(_decoder, codes)
+    return decode(_decoder, key, codes)
 
 
-@st.cache_resource(show_spinner=False)
-def manifold_picture(_decoder, model_id: int):
+@st.cache_resource(show_spinner=False, max_entries=32)
+def manifold_picture(_decoder, key: str):
     """The manifold as one RGB picture, composed once; the pad marks the cell in the browser."""
-    return images.grid(manifold(_decoder, model_id), GRID, size=28).convert("RGB")
+    return images.grid(manifold(_decoder, key), GRID, size=28).convert("RGB")
 
 
-@st.cache_resource(show_spinner="Encoding the test set...")
-def test_scatter(_model, model_id: int) -> plots.Scatter:
+@st.cache_resource(show_spinner="Encoding the test set...", max_entries=32)
+def test_scatter(_model, key: str) -> plots.Scatter:
     data = state.test_set()
     codes = metrics.encode(_model, data.x_test)
     return plots.latent_scatter(codes, data.y_test)
@@ -55,30 +61,30 @@ def jpeg(picture) -> bytes:
 
 
 @st.cache_resource(show_spinner=False, max_entries=16)
-def pad_html(_model, model_id: int) -> str:
+def pad_html(_model, key: str) -> str:
     """The latent pad for this model (decoder weights and pictures), built once per model;
     ~1.6 MB, mostly the decoder's float16 weights."""
     quantiles = [NormalDist().inv_cdf(p) for p in np.linspace(0.05, 0.95, GRID)]
     return latent_pad.html(
         export.dense_chain(_model.decoder),
-        jpeg(manifold_picture(_model.decoder, model_id)),
+        jpeg(manifold_picture(_model.decoder, key)),
         28,
         quantiles,
-        test_scatter(_model, model_id),
-        jpeg(test_scatter(_model, model_id).image),
-        key=str(model_id),
+        test_scatter(_model, key),
+        jpeg(test_scatter(_model, key).image),
+        key=key,
     )
 
 
-def explorer_ui(model) -> None:
+def explorer_ui(ref: state.ModelRef) -> None:
     """Sliders, decoded digit, manifold and scatter, all drawn in the browser."""
     ring = None
     drawing = st.session_state.get("last_drawing")
     if drawing is not None:
-        z_mean, _ = state.fast(model.encoder)(as_batch(drawing))
+        z_mean, _ = state.fast(ref.model.encoder, f"{ref.key}/encoder")(as_batch(drawing))
         ring = tuple(round(float(v), 2) for v in np.asarray(z_mean)[0])
     try:
-        document = pad_html(model, id(model))
+        document = pad_html(ref.model, ref.key)
     except export.NotExportable as reason:  # Every VAE built here is a Dense chain; just in case.
         st.warning(f"This model's decoder cannot run in the browser ({reason}).")
         return
@@ -86,7 +92,7 @@ def explorer_ui(model) -> None:
 
 
 @st.fragment  # Its widgets rerun only this part, so the pad above is not sent again.
-def interpolation_ui(model) -> None:
+def interpolation_ui(ref: state.ModelRef) -> None:
     st.subheader("Interpolation between two digits")
     data = state.test_set()
     choices = ["My last drawing", *[f"Test digit {d}" for d in range(10)]]
@@ -109,11 +115,15 @@ def interpolation_ui(model) -> None:
         return
     weights = np.linspace(0.0, 1.0, steps, dtype=np.float32)[:, None]
     pair = np.stack([start, end])[..., None]
-    vae_codes = np.asarray(model.encoder(pair, training=False)[0])
-    vae_strip = decode(model.decoder, (1 - weights) * vae_codes[0] + weights * vae_codes[1])
-    plain = state.pretrained_model("deep")
-    plain_codes = np.asarray(plain.encoder(pair, training=False))
-    plain_strip = decode(plain.decoder, (1 - weights) * plain_codes[0] + weights * plain_codes[1])
+    vae_codes = np.asarray(ref.model.encoder(pair, training=False)[0])
+    vae_strip = decode(
+        ref.model.decoder, ref.key, (1 - weights) * vae_codes[0] + weights * vae_codes[1]
+    )
+    plain = state.pretrained("deep")
+    plain_codes = np.asarray(plain.model.encoder(pair, training=False))
+    plain_strip = decode(
+        plain.model.decoder, plain.key, (1 - weights) * plain_codes[0] + weights * plain_codes[1]
+    )
     st.image(images.strip(vae_strip, size=72), caption="Variational autoencoder (2-D code)")
     st.image(images.strip(plain_strip, size=72), caption="Deep autoencoder (32-D code)")
     st.caption(
@@ -129,9 +139,11 @@ def main() -> None:
         "A variational autoencoder with a **two-number code** turns every point of a plane "
         "into a digit. Drag the sliders to move through that plane."
     )
-    model = vae()
-    explorer_ui(model)
-    interpolation_ui(model)
+    ref = vae()
+    if not ref.key.startswith("shipped:"):
+        st.caption(f"Your model: {ref.label}")
+    explorer_ui(ref)
+    interpolation_ui(ref)
 
 
 ensure_navigation()

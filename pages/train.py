@@ -1,28 +1,38 @@
-"""Train: pick a variant's hyperparameters, watch it learn live, stop it, keep the result."""
+"""Train: pick a variant's hyperparameters, watch it learn live, and find every run again.
+
+Every training is a run in the store (`core.store`), trained by a worker process
+(`core.engine`); this page only reads and writes rows. A reload, a second tab or the same link
+on another computer shows the same run, live.
+"""
 
 from __future__ import annotations
 
 import tempfile
+import time
 from pathlib import Path
 
 import altair as alt
+import numpy as np
 import pandas as pd
 import streamlit as st
 
-from core import noise, variants
-from core.jobs import TrainingJob, prewarm, shared_slots
+from core import curves, noise, variants
+from core.runs import settings_for
+from core.store import Busy, StoreError
 from core.training import TrainConfig
 from ui import images, state
 from ui.boot import ensure_navigation
 
-JOB = "training_job"
-SERIES = {
-    "loss": "training",
-    "val_loss": "validation",
-    "reconstruction_loss": "training",
-    "val_reconstruction_loss": "validation",
-    "kl_loss": "training",
-    "val_kl_loss": "validation",
+OPEN = "open_run"  # The run shown beside the settings.
+SMOOTHING = 0.9  # Weight of the exponential moving average drawn over the per-batch loss.
+STATUS_ICONS = {
+    "queued": "⏳",
+    "running": "▶️",
+    "finished": "✅",
+    "stopped": "⏹️",
+    "diverged": "💥",
+    "failed": "❌",
+    "interrupted": "⚠️",
 }
 LEARNING_RATES = [1e-4, 3e-4, 1e-3, 2e-3, 5e-3, 1e-2, 3e-2, 1e-1, 1.0, 10.0]
 SUBSETS = [100, 1000, 2000, 5000, 10000, 20000, 55000]
@@ -133,13 +143,31 @@ def hyperparameters_ui(name: str) -> tuple[TrainConfig, object]:
     return config, variants.make_config(name, **overrides)
 
 
-def loss_chart(curve: list[tuple[float, str, float]], name: str) -> None:
-    """Training (running, per batch) and validation (per epoch) curves; VAE parts apart."""
-    if not curve:
-        st.caption("The loss curve appears after the first batches.")
-        return
-    frame = pd.DataFrame(curve, columns=["epoch", "key", "value"])
-    frame["series"] = frame["key"].map(SERIES)
+def curve_frame(losses, epochs, keys: tuple[str, str]) -> tuple[pd.DataFrame, int]:
+    """Chart rows (epoch, value, series) for one loss: each batch's value, its moving
+    average, and the validation value per epoch; also how many batches each point averages."""
+    batch_key, val_key = keys
+    frames, bucket = [], 1
+    values = losses.series.get(batch_key)
+    if values is not None and len(values):
+        smoothed = curves.smooth(values, SMOOTHING)
+        x, raw, bucket = curves.thin(losses.x, values)
+        _, smooth_thin, _ = curves.thin(losses.x, smoothed)
+        raw_name = "training, per batch" if bucket == 1 else f"training, mean of {bucket} batches"
+        frames.append(pd.DataFrame({"epoch": x, "value": raw, "series": raw_name}))
+        frames.append(
+            pd.DataFrame({"epoch": x, "value": smooth_thin, "series": "training, smoothed"})
+        )
+    points = [(e.epoch, e.logs[val_key]) for e in epochs if val_key in e.logs]
+    if points:
+        frames.append(pd.DataFrame(points, columns=["epoch", "value"]).assign(series="validation"))
+    frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    return frame, bucket
+
+
+def loss_chart(losses, epochs, name: str) -> None:
+    """The loss of every training batch (faint), its moving average, and validation per epoch;
+    the VAE's two parts apart."""
     groups = (
         [
             ("Reconstruction (nats)", ("reconstruction_loss", "val_reconstruction_loss")),
@@ -148,125 +176,96 @@ def loss_chart(curve: list[tuple[float, str, float]], name: str) -> None:
         if name == "vae"
         else [("Loss", ("loss", "val_loss"))]
     )
+    if not len(losses.x):
+        st.caption("The loss curve appears after the first batches.")
+        return
     for column, (label, keys) in zip(st.columns(len(groups)), groups, strict=True):
-        part = frame[frame["key"].isin(keys)]
-        chart = (
-            alt.Chart(part, title=label)
-            .mark_line(point=alt.OverlayMarkDef(size=20))
-            .encode(
-                x=alt.X("epoch:Q", title="epoch"),
-                y=alt.Y("value:Q", title=None, scale=alt.Scale(zero=False)),
-                color=alt.Color(
-                    "series:N", title=None, scale=alt.Scale(domain=["training", "validation"])
-                ),
-            )
-            .properties(height=260)
+        frame, _ = curve_frame(losses, epochs, keys)
+        if frame.empty:
+            continue
+        names = list(dict.fromkeys(frame["series"]))
+        colours = {"validation": "#E4572E", "training, smoothed": "#5B4BDB"}
+        scale = alt.Scale(domain=names, range=[colours.get(n, "#A9A3EE") for n in names])
+        base = alt.Chart(frame, title=label).encode(
+            x=alt.X("epoch:Q", title="epoch"),
+            y=alt.Y("value:Q", title=None, scale=alt.Scale(zero=False)),
+            color=alt.Color("series:N", title=None, scale=scale, legend=alt.Legend(orient="bottom")),
         )
-        column.altair_chart(chart, width="stretch")
+        lines = base.transform_filter(alt.datum.series != "validation").mark_line(strokeWidth=1.5)
+        validation = base.transform_filter(alt.datum.series == "validation").mark_line(
+            point=alt.OverlayMarkDef(size=40)
+        )
+        column.altair_chart((lines + validation).properties(height=260), width="stretch")
+    st.caption(
+        f"Training: the loss of each batch, and its moving average (smoothing {SMOOTHING}). "
+        "Validation: 5,000 held-out images after each epoch."
+    )
 
 
-def samples_ui(originals, reconstructions, epoch: int) -> None:
-    if reconstructions is None:
+def samples_ui(run, epochs) -> None:
+    """The eight fixed test digits and their reconstructions, after any stored epoch."""
+    shown = [e for e in epochs if e.samples is not None]
+    st.image(images.strip(state.sample_digits(), size=64))
+    if not shown:
         st.caption("Eight fixed test digits, the same on every run")
-    else:
-        st.caption(f"Eight fixed test digits (top) and their reconstructions after epoch {epoch}")
-    st.image(images.strip(originals, size=64))
-    if reconstructions is not None:
-        st.image(images.strip(reconstructions, size=64))
-
-
-def progress_ui(job: TrainingJob) -> None:
-    """Progress bar, loss chart and sample reconstructions of a job, from one snapshot."""
-    snap = job.snapshot()
-    progress = snap.progress
-    if progress is None:
-        st.progress(0.0, text="Starting the training process...")
-    else:
-        left = progress.seconds_left
-        if not job.running:
-            timing = f"{progress.elapsed:.1f} s in all"  # A stopped run has no time left.
-        elif left is None:
-            timing = "estimating time"
-        else:
-            timing = f"about {left:.0f} s left"
-        text = (
-            f"Epoch {min(progress.epoch + 1, progress.epochs)}/{progress.epochs} · "
-            f"batch {progress.batch}/{progress.batches} · {timing}"
+        return
+    pick = shown[-1]
+    if not run.active and len(shown) > 2:
+        choice = st.select_slider(
+            "Reconstructions after epoch",
+            [e.epoch for e in shown],
+            value=shown[-1].epoch,
+            key=f"epoch_pick_{run.id}",
         )
-        st.progress(progress.fraction, text=text)
-    loss_chart(snap.curve, job.name)
-    samples_ui(job.sample_images, snap.samples, snap.samples_epoch)
-
-
-@st.fragment(run_every=1.0)
-def live_ui() -> None:
-    """Redraws once a second while the job runs; hands over to the full page when it ends.
-
-    Once a second is what the eye needs from a loss curve, and each redraw costs the server
-    a chart and two image strips for every student who is watching one.
-    """
-    job: TrainingJob | None = st.session_state.get(JOB)
-    if job is None:
-        return
-    if not job.running:
-        keep_result(job)
-        st.rerun()  # The whole page, sidebar included, now shows the finished run.
-    snap = job.snapshot()
-    if snap.state == "queued":
-        queue_ui(job, snap)
-        return
-    if st.button("Stop", icon=":material/stop:", key="stop_training"):
-        job.stop()
-        st.toast("Stopping after the current batch...")
-    progress_ui(job)
-
-
-def queue_ui(job: TrainingJob, snap) -> None:
-    """A waiting student sees their place and can leave the queue."""
-    busy = job.slots.running
-    ahead = (snap.queue_position or 1) - 1
-    st.info(
-        f"Waiting for a free training slot: {busy} training now, "
-        + (f"{ahead} ahead of you. " if ahead else "you are next. ")
-        + "Training starts by itself; this page updates every second.",
-        icon=":material/hourglass_top:",
-    )
-    if st.button("Leave the queue", icon=":material/cancel:", key="cancel_training"):
-        job.stop()
-        st.toast("Left the queue.")
-
-
-def weights_download_ui(name: str, result) -> None:
-    """Offer the trained weights as a Keras `.weights.h5` file."""
-    cache_key = f"weights_{name}_{id(result)}"
-    if cache_key not in st.session_state:
-        with tempfile.TemporaryDirectory() as folder:
-            path = Path(folder) / f"{name}.weights.h5"
-            result.model.save_weights(path)
-            st.session_state[cache_key] = path.read_bytes()
-    st.download_button(
-        "Download the weights",
-        st.session_state[cache_key],
-        file_name=f"{name}.weights.h5",
-        mime="application/octet-stream",
-        icon=":material/download:",
-        key=f"download_{name}",
-        help="Keras weights for this variant's architecture: build it with core.variants.build "
-        "and call load_weights.",
+        pick = next(e for e in shown if e.epoch == choice)
+    st.image(images.strip(pick.samples, size=64))
+    st.caption(
+        "Eight fixed test digits (top) and their reconstructions "
+        + ("before training" if pick.epoch == 0 else f"after epoch {pick.epoch}")
     )
 
 
-def finished_ui(job: TrainingJob) -> None:
-    """The outcome of the last run: message, curves, samples and the download."""
-    snap = job.snapshot()
-    result = job.result
-    if snap.state == "failed":
-        st.error(f"Training failed: {snap.error}. Try other settings.", icon=":material/error:")
-        return
-    if snap.state in ("cancelled", "abandoned"):
-        st.info("You left the queue before training started.", icon=":material/cancel:")
-        return
-    if snap.state == "diverged":
+def timing_text(run) -> str:
+    if not run.active:
+        return f"{run.seconds:.1f} s of training"
+    fraction = run.fraction
+    if fraction <= 0 or not run.seconds:
+        return "estimating time"
+    return f"about {run.seconds * (1 - fraction) / fraction:.0f} s left"
+
+
+def status_ui(run) -> None:
+    """One message saying where the run is, and why it ended if it did."""
+    if run.status == "queued":
+        opened = state.store()
+        position = opened.queue_position(run) if opened else 1
+        training = (opened.counts().get("running", 0)) if opened else 0
+        ahead = position - 1
+        st.info(
+            f"Waiting for a free training slot: {training} training now, "
+            + (f"{ahead} ahead of you. " if ahead else "you are next. ")
+            + "Training starts by itself; this page updates every second.",
+            icon=":material/hourglass_top:",
+        )
+    elif run.status == "running":
+        if run.phase == "starting" or run.batches is None:
+            st.progress(0.0, text="Starting the training process...")
+        elif run.phase == "measuring":
+            st.progress(1.0, text="Measuring the trained model on the 10,000 test images...")
+        else:
+            st.progress(
+                run.fraction,
+                text=f"Epoch {min(run.epochs_done + 1, run.epochs_total)}/{run.epochs_total} · "
+                f"batch {run.batch or 0}/{run.batches} · {timing_text(run)}",
+            )
+    elif run.status == "finished":
+        speed = f" ({run.samples_per_second:,.0f} images/s)" if run.samples_per_second else ""
+        st.success(
+            f"Trained {run.epochs_done} epoch(s) in {run.seconds:.1f} s{speed}."
+            + (f" Test set: {state.metric_line(run.metrics)}." if run.metrics else ""),
+            icon=":material/check_circle:",
+        )
+    elif run.status == "diverged":
         st.error(
             "The loss exploded: it became infinite or NaN (not a number), or grew far above "
             "where it started. The learning rate is too high for this model. Training stopped "
@@ -274,40 +273,198 @@ def finished_ui(job: TrainingJob) -> None:
             "lower.",
             icon=":material/warning:",
         )
-    elif snap.state == "stopped":
+    elif run.status == "failed":
+        st.error(f"Training failed: {run.message}. Try other settings.", icon=":material/error:")
+    elif run.status in ("stopped", "interrupted"):
+        reason = f" ({run.message})" if run.message else ""
         st.info(
-            f"Stopped after {result.epochs_completed} epoch(s); the weights reached so far "
-            "are kept.",
+            f"{run.status.capitalize()} after {run.epochs_done} of {run.epochs_total} "
+            f"epoch(s){reason}. "
+            + (
+                "The weights of the last epoch are kept; you can continue it."
+                if run.epochs_done
+                else "It had not finished an epoch yet."
+            ),
             icon=":material/stop_circle:",
         )
-    else:
-        st.success(
-            f"Trained {result.epochs_completed} epoch(s) in {result.seconds:.1f} s "
-            f"({result.samples_per_second:,.0f} images/s). This is now your model for "
-            f"{state.title(job.name)} on the other pages (choose '{state.SESSION}' in the "
-            "sidebar).",
-            icon=":material/check_circle:",
+
+
+def run_view(run) -> None:
+    """Everything about one run, read from the store."""
+    opened = state.store()
+    status_ui(run)
+    if run.status == "queued" or opened is None:
+        return
+    loss_chart(opened.losses(run.id), opened.epochs(run.id, with_samples=False), run.variant)
+    samples_ui(run, opened.epochs(run.id))
+
+
+def stop_ui(run, me) -> None:
+    label, icon = (
+        ("Leave the queue", ":material/cancel:")
+        if run.status == "queued"
+        else ("Stop", ":material/stop:")
+    )
+    if st.button(label, icon=icon, key=f"stop_{run.id}", disabled=run.stop_requested):
+        state.store().request_stop(run.id, me.id)
+        st.toast("Left the queue." if run.status == "queued" else "Stopping after this batch...")
+        st.rerun()
+
+
+@st.fragment(run_every=1.0)
+def live_ui(run_id: int) -> None:
+    """Redraws once a second while the run is queued or training; hands over when it ends.
+
+    Once a second is what the eye needs from a loss curve; each redraw reads the run from the
+    store, so every tab and every server process shows the same live run.
+    """
+    me, opened = st.session_state.get(state.STUDENT), state.store()
+    if me is None or opened is None:
+        return
+    try:
+        run = opened.run(run_id, me.id)
+    except StoreError as error:
+        state.store_failed(error)
+        st.warning(f"Lost the run store ({error}); retrying...", icon=":material/cloud_off:")
+        return
+    if run is None or not run.active:
+        if run is not None and run.epochs_done:
+            st.session_state["select_run"] = run.id  # The new model becomes the sidebar's.
+        st.rerun()  # The whole page, sidebar included, now shows the ended run.
+    stop_ui(run, me)
+    run_view(run)
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def weights_file(key: str, _model) -> bytes:
+    """The model's weights as a Keras `.weights.h5` file, once per model identity."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "model.weights.h5"
+        _model.save_weights(path)
+        return path.read_bytes()
+
+
+def use_run(run_id: int, variant: str) -> None:
+    """Button callback: this run becomes the model of its variant on every page."""
+    st.session_state[state.VARIANT] = variant
+    st.session_state["select_run"] = run_id
+
+
+def actions_ui(run, me) -> None:
+    """Use, download, continue or delete an ended run."""
+    opened = state.store()
+    columns = st.columns(4)
+    usable = state.usable(run)
+    chosen = st.session_state.get(state.MODEL) == run.id
+    columns[0].button(
+        "In use on every page" if chosen else "Use this model",
+        icon=":material/check:" if chosen else ":material/input:",
+        key=f"use_{run.id}",
+        disabled=not usable or chosen,
+        on_click=use_run,
+        args=(run.id, run.variant),
+        help="The sidebar's model for this variant becomes this run: Draw, Latent space and "
+        "the other pages use it.",
+    )
+    if usable:
+        ref = state.current_model(run.variant) if chosen else None
+        model = ref.model if ref else state._run_model(run.key, run)
+        columns[1].download_button(
+            "Weights",
+            weights_file(run.key, model),
+            file_name=f"{run.variant}-run{run.id}.weights.h5",
+            mime="application/octet-stream",
+            icon=":material/download:",
+            key=f"download_{run.id}",
+            on_click="ignore",
+            help="Keras weights for this variant's architecture: build it with the run's settings "
+            "(core.variants.build) and call load_weights.",
         )
-    progress_ui(job)
-    if result is not None:
-        weights_download_ui(job.name, result)
+    if run.status in ("stopped", "interrupted") and run.epochs_done < run.epochs_total:
+        if columns[2].button("Continue", icon=":material/play_arrow:", key=f"continue_{run.id}"):
+            try:
+                opened.continue_run(run.id, me.id)
+            except StoreError as error:
+                st.warning(str(error).capitalize() + ".", icon=":material/block:")
+            else:
+                st.rerun()
+    if columns[3].button("Delete", icon=":material/delete:", key=f"delete_{run.id}"):
+        opened.delete_run(run.id, me.id)
+        if st.session_state.get(state.MODEL) == run.id:
+            st.session_state["select_run"] = state.PRETRAINED
+        st.session_state.pop(OPEN, None)
+        st.rerun()
 
 
-def keep_result(job: TrainingJob) -> None:
-    """Make a finished run this session's model for its variant (if it trained anything)."""
-    if job.result is not None and job.result.epochs_completed > 0:
-        state.store_session_result(job.name, job.result)
+def settings_text(run) -> str:
+    train, model = run.settings["train"], run.settings["model"]
+    parts = [
+        f"{train['epochs']} ep",
+        f"batch {train['batch_size']}",
+        f"lr {train['learning_rate']:g}",
+        f"{train['subset'] or 55000:,} img",
+    ]
+    for key in ("code_size", "beta", "rho", "l1", "contraction", "noise_level"):
+        if key in model:
+            parts.append(f"{key.replace('_', ' ')} {model[key]:g}")
+    return " · ".join(parts)
 
 
-def start(name: str, config: TrainConfig, model_config) -> None:
-    st.session_state[JOB] = TrainingJob(
-        name,
-        config,
-        model_config,
-        state.sample_digits(),
-        slots=shared_slots(state.limits().max_trainings),
-        owner_alive=state.session_alive(),  # A closed tab frees its slot and memory.
-    ).start()
+def runs_table_ui(runs) -> int | None:
+    """The student's runs; returns the run picked in the table, if any."""
+    opened = state.store()
+    curves_by_run = opened.epoch_losses([run.id for run in runs]) if opened else {}
+    frame = pd.DataFrame(
+        {
+            "run": [run.id for run in runs],
+            "started": [time.strftime("%d %b %H:%M", time.localtime(r.created_at)) for r in runs],
+            "variant": [state.title(run.variant) for run in runs],
+            "status": [f"{STATUS_ICONS.get(r.status, '')} {r.status}" for r in runs],
+            "epochs": [f"{r.epochs_done}/{r.epochs_total}" for r in runs],
+            "time": [f"{r.seconds:.0f} s" for r in runs],
+            "test": [state.metric_line(r.metrics) if r.metrics else "" for r in runs],
+            "loss": [curves_by_run.get(run.id, []) for run in runs],
+            "settings": [settings_text(run) for run in runs],
+        }
+    )
+    picked = st.dataframe(
+        frame,
+        hide_index=True,
+        width="stretch",
+        key="runs_table",
+        on_select="rerun",
+        selection_mode="single-row",
+        column_config={
+            "run": st.column_config.NumberColumn("Run", format="%d", width="small"),
+            "loss": st.column_config.LineChartColumn("Training loss per epoch", width="small"),
+            "test": st.column_config.TextColumn("Test metrics"),
+        },
+    )
+    rows = picked.selection.rows if picked else []
+    return int(frame["run"].iloc[rows[0]]) if rows else None
+
+
+def start(name: str, config: TrainConfig, model_config, me) -> None:
+    opened, engine = state.store(), state.engine()
+    limit = state.limits()
+    try:
+        run_id = opened.create_run(
+            me.id,
+            name,
+            settings_for(config, model_config),
+            config.epochs,
+            max_runs=limit.max_runs_per_student,
+        )
+    except Busy:
+        st.warning(
+            "You already have a run queued or training: stop it (or wait) before starting "
+            "another.",
+            icon=":material/block:",
+        )
+        return
+    if engine is not None:
+        engine.prewarm()
+    st.session_state[OPEN] = run_id
     st.rerun()  # Redraw with the Train button disabled and the live view running.
 
 
@@ -317,36 +474,78 @@ def main() -> None:
     st.markdown(
         f"Train a fresh **{state.title(name)}** autoencoder on MNIST and watch it learn: the "
         "loss curve, and eight test digits as the model sees them after each epoch. Change "
-        "the variant in the sidebar."
+        "the variant in the sidebar. Your runs are kept: reload, close the tab or open your "
+        "link elsewhere, and they are still here."
     )
-    job: TrainingJob | None = st.session_state.get(JOB)
-    busy = job is not None and job.running
-    if not busy:
-        prewarm()  # Imports TensorFlow in a spare process now, not after Train is pressed.
+    me, opened, engine = state.student(), state.store(), state.engine()
+    if me is None or opened is None:
+        st.warning(
+            "Training is off: your runs could not be stored "
+            f"({state.store_problem() or 'the run store is not available'}). The pretrained "
+            "models on the other pages work as usual.",
+            icon=":material/cloud_off:",
+        )
+    runs = state.my_runs()
+    active = next((run for run in runs if run.active), None)
+    if active is None and engine is not None:
+        engine.prewarm()  # Imports TensorFlow in a worker now, not after Train is pressed.
     settings, results = st.columns([1, 1.3], gap="large")
     with settings, st.form("hyperparameters", border=True):
         config, model_config = hyperparameters_ui(name)
         pressed = st.form_submit_button(
-            "Train", type="primary", icon=":material/play_arrow:", disabled=busy
+            "Train",
+            type="primary",
+            icon=":material/play_arrow:",
+            disabled=active is not None or me is None,
+            help="One run at a time: stop the current one to start another."
+            if active
+            else None,
         )
-    if pressed and not busy:
-        start(name, config, model_config)
+    if pressed and active is None and me is not None:
+        start(name, config, model_config, me)
+    picked = runs_table_pick(runs)
+    open_id = active.id if active else picked or st.session_state.get(OPEN)
+    shown = next((run for run in runs if run.id == open_id), None) or (runs[0] if runs else None)
     with results:
-        if job is None:
+        if shown is None:
             st.info(
                 "Choose the settings and press Train. The loss curve and the eight digits "
                 "below appear here as the model learns.",
                 icon=":material/model_training:",
             )
-            samples_ui(state.sample_digits(), None, 0)
-        elif busy:
-            if job.name != name:
-                st.caption(f"Training {state.title(job.name)} (started before you switched).")
-            live_ui()
+            st.image(images.strip(state.sample_digits(), size=64))
+            st.caption("Eight fixed test digits, the same on every run")
         else:
-            keep_result(job)
-            finished_ui(job)
+            st.subheader(f"Run {shown.id}: {state.title(shown.variant)}")
+            st.caption(settings_text(shown))
+            if shown.active:
+                live_ui(shown.id)
+            else:
+                run_view(shown)
+                actions_ui(shown, me)
+
+
+def runs_table_pick(runs) -> int | None:
+    """The "Your runs" section at the foot of the page; returns a run picked there."""
+    table = st.container()
+    with table:
+        st.subheader("Your runs")
+        if not runs:
+            st.caption("Nothing yet. Every run you train is kept here, with its curve, samples, "
+                       "test metrics and weights.")
+            return None
+        st.caption("Pick a row to open the run above: use it on every page, download its "
+                   "weights, continue it or delete it.")
+        return runs_table_ui(runs)
 
 
 ensure_navigation()
-main()
+try:
+    main()
+except StoreError as error:  # The database went away mid-page: a banner, not a traceback.
+    state.store_failed(error)
+    st.warning(
+        f"Your runs cannot be reached right now ({error}). Training is off until the store "
+        "is back; the pretrained models on the other pages work as usual.",
+        icon=":material/cloud_off:",
+    )

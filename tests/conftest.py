@@ -7,6 +7,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -14,6 +15,11 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+
+# Tests never touch a user's own runs: every store they open (AppTest pages, served apps and
+# their workers inherit the environment) lives in a throwaway folder.
+os.environ.pop("AE_DATABASE_URL", None)
+os.environ["AE_DATA_DIR"] = tempfile.mkdtemp(prefix="ae-lab-tests-")
 ARTIFACTS = ROOT / "tests" / "artifacts"
 
 CHROMIUM_ARGS = [

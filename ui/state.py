@@ -2,12 +2,15 @@
 
 The variant lives in `st.session_state` and in the URL (`?variant=conv`), so a teacher can send
 a link that opens the same view. Pretrained models are loaded once per server process and
-shared read-only; a model trained by a user lives only in that user's session.
+shared read-only. A student's runs live in the store (`core.store`) and belong to the link
+that carries their token (`?me=...`), not to one browser session.
 """
 
 from __future__ import annotations
 
 import gc
+import logging
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,9 +36,26 @@ def freeze_heap() -> None:
 freeze_heap()
 
 VARIANT = "variant"
-SOURCE = "model_source"
-SESSION_MODELS = "session_models"  # variant name -> TrainResult of this session
-PRETRAINED, SESSION = "Pretrained", "Trained in this session"
+MODEL = "model_choice"  # "pretrained" or a run id of this student's
+PRETRAINED = "pretrained"
+LINK = "me"  # The query parameter that carries the student's link token.
+STUDENT = "student"
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    """A model the pages use, with its stable identity: every cache keys on `key`, never on
+    `id()` (CPython reuses the addresses of freed objects)."""
+
+    key: str  # "shipped:<name>", or "run-<id>@<epoch of its weights>"
+    model: object
+    label: str
+
+
+@dataclass(frozen=True)
+class Student:
+    id: int
+    token: str
 
 
 def title(name: str) -> str:
@@ -57,17 +77,22 @@ class TestSet:
     y_test: np.ndarray  # (10000,) digit labels
 
 
-# Bounded: session-trained models come and go; an evicted entry just gets traced again.
+def pretrained(name: str) -> ModelRef:
+    return ModelRef(f"shipped:{name}", pretrained_model(name), "Pretrained")
+
+
+# Bounded: students' models come and go; an evicted entry just gets traced again.
 @st.cache_resource(show_spinner=False, max_entries=64)
-def _compiled(_model, model_id: int):
+def _compiled(_model, key: str):
     from core.serving import compiled_call
 
     return compiled_call(_model)
 
 
-def fast(model):
-    """The compiled call of `model` (see core.serving), made once per model object."""
-    return _compiled(model, id(model))
+def fast(model, key: str):
+    """The compiled call of `model` (see core.serving), made once per model identity `key`
+    (a ModelRef's key, with the part's name for an encoder or decoder)."""
+    return _compiled(model, key)
 
 
 @st.cache_resource(show_spinner="Loading MNIST...")
@@ -86,11 +111,12 @@ def test_set() -> TestSet:
     return TestSet(images, y_test)
 
 
-def sample_digits(count: int = 8) -> np.ndarray:
-    """The first test image of each digit 0..count-1: the same fixed digits on every page."""
+def sample_digits() -> np.ndarray:
+    """The first test image of each digit 0..7: the same fixed digits on every page and run."""
+    from core.runs import sample_indices
+
     data = test_set()
-    indices = [int((data.y_test == digit).argmax()) for digit in range(count)]
-    return data.x_test[indices]
+    return data.x_test[sample_indices(data.y_test)]
 
 
 @st.cache_data(show_spinner=False)
@@ -128,32 +154,210 @@ def variant_picker() -> str:
     return name
 
 
-def session_result(name: str):
-    """This session's trained result for `name`, or None."""
-    return st.session_state.get(SESSION_MODELS, {}).get(name)
+# The store, the engine and the student --------------------------------------------------------
+
+RETRY_SECONDS = 30.0  # An unreachable database is tried again this often, not on every rerun.
+_store_failure: tuple[float, str] | None = None
 
 
-def store_session_result(name: str, result) -> None:
-    st.session_state.setdefault(SESSION_MODELS, {})[name] = result
+@st.cache_resource(show_spinner="Opening the run store...")
+def _open_store():
+    from core.store import Store
+
+    st.secrets.load_if_toml_exists()  # Copies a root-level AE_DATABASE_URL into os.environ.
+    return Store()  # Raises StoreError; Streamlit does not cache a raised exception.
 
 
-def source_picker(name: str) -> str:
-    """Pretrained or this session's model; the latter only once the user trained one."""
-    trained = session_result(name) is not None
-    options = [PRETRAINED, SESSION] if trained else [PRETRAINED]
-    if st.session_state.get(SOURCE) not in options:
-        st.session_state[SOURCE] = PRETRAINED
-    choice = st.sidebar.radio("Model", options, key=SOURCE, horizontal=True)
-    if not trained:
-        st.sidebar.caption("Train this variant on the Train page to compare with your own model.")
-    return choice
+def store():
+    """The run store, or None when it cannot be opened (`store_problem()` says why)."""
+    global _store_failure
+    from core.store import StoreError
+
+    if _store_failure is not None and time.monotonic() - _store_failure[0] < RETRY_SECONDS:
+        return None
+    try:
+        opened = _open_store()
+    except StoreError as error:
+        logging.getLogger("autoencoder_lab").error("run store unavailable: %s", error)
+        _store_failure = (time.monotonic(), str(error))
+        return None
+    _store_failure = None
+    return opened
 
 
-def current_model(name: str, source: str):
-    """The model the pages should use for `name` under the chosen source."""
-    if source == SESSION and session_result(name) is not None:
-        return session_result(name).model
-    return pretrained_model(name)
+def store_problem() -> str | None:
+    return None if _store_failure is None else _store_failure[1]
+
+
+def store_failed(error) -> None:
+    """A store call failed mid-session: show the banner and keep serving pretrained models."""
+    global _store_failure
+    logging.getLogger("autoencoder_lab").error("run store error: %s", error)
+    _store_failure = (time.monotonic(), str(error))
+    _open_store.clear()  # Reconnect from scratch on the next try.
+
+
+@st.cache_resource(show_spinner=False)
+def _engine(_store, url: str):
+    from core.engine import LocalEngine
+    from ui import presence
+
+    limit = limits()
+    return LocalEngine(
+        _store,
+        capacity=limit.max_trainings,
+        live_students=presence.live_students,
+        abandon_seconds=60.0 * limit.abandon_minutes,
+        max_runs=limit.max_runs_per_student,
+        retention_days=limit.run_retention_days,
+    ).start()
+
+
+def engine():
+    """This server's training engine (started on first use), or None without a store."""
+    opened = store()
+    return None if opened is None else _engine(opened, opened.url)
+
+
+def student() -> Student | None:
+    """The student of this session, from the link's token; a new one for a new visitor.
+
+    A token that is malformed or unknown here is never echoed: the visitor gets a new link.
+    """
+    from core.store import StoreError
+
+    opened = store()
+    if opened is None:
+        return None
+    asked = st.query_params.get(LINK)
+    known: Student | None = st.session_state.get(STUDENT)
+    try:
+        if known is None or (asked is not None and asked != known.token):
+            found = opened.find_student(asked) if asked else None
+            if found is not None:
+                known = Student(found, asked)
+            else:
+                st.session_state["link_unknown"] = asked is not None
+                known = Student(*opened.new_student())
+            st.session_state[STUDENT] = known
+            st.session_state.pop(MODEL, None)
+    except StoreError as error:
+        store_failed(error)
+        return None
+    if st.query_params.get(LINK) != known.token:
+        st.query_params[LINK] = known.token  # Page switches drop query parameters.
+    from ui import presence
+
+    presence.register(known.id)
+    return known
+
+
+def start_fresh() -> None:
+    """Forget this session's student; the next run mints a new link (the old one still works)."""
+    st.session_state.pop(STUDENT, None)
+    st.session_state.pop(MODEL, None)
+    st.query_params.pop(LINK, None)
+
+
+def my_link(token: str) -> str:
+    """This page's address with the student's token (and the chosen variant)."""
+    from urllib.parse import urlencode, urlsplit, urlunsplit
+
+    parts = urlsplit(st.context.url or "http://localhost:8501/")
+    query = urlencode({VARIANT: current_variant(), LINK: token})
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, query, ""))
+
+
+def my_runs(variant: str | None = None) -> list:
+    """This student's runs (of `variant`), newest first; empty without a store."""
+    from core.store import StoreError
+
+    me, opened = st.session_state.get(STUDENT), store()
+    if me is None or opened is None:
+        return []
+    try:
+        return opened.runs(me.id, variant)
+    except StoreError as error:
+        store_failed(error)
+        return []
+
+
+def usable(run) -> bool:
+    """A run with weights to use: at least one epoch trained and not training now."""
+    return run.epochs_done > 0 and not run.active
+
+
+def run_label(run) -> str:
+    """A readable one-line name for a run: what it is and how good, then when."""
+    parts = [f"Run {run.id}"]
+    if run.status != "finished":
+        parts.append(run.status)
+    elif run.metrics:
+        parts.append(metric_line(run.metrics).split(" · ")[0])
+    parts.append(f"{run.epochs_done} ep")
+    model = run.settings.get("model", {})
+    for key, short in (("code_size", "code"), ("beta", "β"), ("l1", "λ"), ("contraction", "λ")):
+        if key in model:
+            parts.append(f"{short} {model[key]:g}")
+            break
+    parts.append(time.strftime("%d %b %H:%M", time.localtime(run.created_at)))
+    return " · ".join(parts)
+
+
+@st.cache_resource(show_spinner="Loading your model...", max_entries=16)
+def _run_model(key: str, _run):
+    """A student's run rebuilt from its checkpoint, once per (run, epoch of its weights)."""
+    from core.runs import build_model
+
+    model = build_model(_run.variant, _run.settings)
+    found = store().checkpoint(_run.id)
+    if found is None:
+        raise LookupError(f"run {_run.id} has no weights stored")
+    model.set_weights(found[1])
+    model.trainable = False
+    return model
+
+
+def model_picker(name: str) -> None:
+    """The sidebar's model choice: the shipped model or one of the student's own runs."""
+    runs = {run.id: run for run in my_runs(name) if usable(run)}
+    options = [PRETRAINED, *runs]
+    pending = st.session_state.pop("select_run", None)  # Set by the Train page's buttons.
+    if pending in options:
+        st.session_state[MODEL] = pending
+    if st.session_state.get(MODEL) not in options:
+        st.session_state[MODEL] = PRETRAINED
+    st.sidebar.selectbox(
+        "Model",
+        options,
+        key=MODEL,
+        format_func=lambda choice: "Pretrained (shipped)" if choice == PRETRAINED else run_label(
+            runs[choice]
+        ),
+        help="Your runs of this variant, newest first: every page then uses the chosen one.",
+    )
+    if not runs:
+        st.sidebar.caption("Train this variant on the Train page to use your own model here.")
+
+
+def use_run(run) -> None:
+    """Make `run` the chosen model (its variant becomes the sidebar's)."""
+    st.session_state[MODEL] = run.id
+
+
+def current_model(name: str) -> ModelRef:
+    """The model the pages use for variant `name`: the chosen run if it is of that variant."""
+    from core.store import StoreError
+
+    choice, me, opened = st.session_state.get(MODEL), st.session_state.get(STUDENT), store()
+    if choice not in (None, PRETRAINED) and me is not None and opened is not None:
+        try:
+            run = opened.run(int(choice), me.id)
+            if run is not None and run.variant == name and usable(run):
+                return ModelRef(run.key, _run_model(run.key, run), run_label(run))
+        except (StoreError, LookupError) as error:
+            store_failed(error)
+    return pretrained(name)
 
 
 def metric_line(metrics: dict) -> str:
@@ -186,21 +390,45 @@ def explain(name: str) -> None:
             )
 
 
-def sidebar() -> tuple[str, str]:
-    """The shared sidebar: variant, its explanation, and the model source."""
+def link_ui(me: Student | None) -> None:
+    """The sidebar's "Your link" with a copy button, or the banner when the store is down."""
+    if me is None:
+        st.sidebar.warning(
+            "Your runs cannot be stored right now, so training is off. The pretrained "
+            f"models work as usual. ({store_problem() or 'the run store is not available'})",
+            icon=":material/cloud_off:",
+        )
+        return
+    if st.session_state.pop("link_unknown", False):
+        st.sidebar.info(
+            "The link you opened is not known here (it may have expired); this is a new one.",
+            icon=":material/link_off:",
+        )
+    with st.sidebar.popover("Your link", icon=":material/link:", width="stretch"):
+        st.markdown(
+            "This link is the key to your runs: bookmark it, or open it on another computer to "
+            "continue there. Anyone who has it sees your runs, so share it with care."
+        )
+        st.code(my_link(me.token), language=None, wrap_lines=True)
+        if st.button("Start fresh", icon=":material/restart_alt:", key="start_fresh",
+                     help="A new, empty link. Your current link keeps working."):
+            start_fresh()
+            st.rerun()
+
+
+def sidebar() -> str:
+    """The shared sidebar: variant, its explanation, the model choice and your link."""
     name = variant_picker()
     explain(name)
-    source = source_picker(name)
-    return name, source
+    me = student()
+    model_picker(name)
+    link_ui(me)
+    return name
 
 
 def current_variant() -> str:
     """The variant chosen in the sidebar (app.py draws the sidebar before every page)."""
     return st.session_state.get(VARIANT) or variants.names()[0]
-
-
-def current_source() -> str:
-    return st.session_state.get(SOURCE, PRETRAINED)
 
 
 @st.cache_resource(show_spinner=False)
@@ -210,7 +438,6 @@ def limits():
     Streamlit copies root-level entries of `.streamlit/secrets.toml` into `os.environ` at
     start-up, so a value in the secrets file wins over one exported in the shell.
     """
-    import logging
     import os
 
     from core.limits import Limits
@@ -220,15 +447,3 @@ def limits():
     for problem in problems:  # For the operator's log; students need not see it.
         logging.getLogger("autoencoder_lab").warning(problem)
     return found
-
-
-def session_alive():
-    """A callable telling whether this browser session is still connected (None in tests)."""
-    from streamlit.runtime import Runtime
-    from streamlit.runtime.scriptrunner import get_script_run_ctx
-
-    context = get_script_run_ctx()
-    if context is None or not Runtime.exists():
-        return None
-    runtime, session_id = Runtime.instance(), context.session_id
-    return lambda: runtime.is_active_session(session_id)

@@ -1,0 +1,221 @@
+"""A run from the store, trained: the task a training worker performs for one run id.
+
+`train_run` reads the run's settings, builds the model (from its last checkpoint when the run
+is continued), trains, and writes everything a page shows into the store as it goes: the loss
+of every batch about twice a second, and after each epoch the validation losses, the eight
+sample reconstructions and a checkpoint of the weights. At the end it measures the test metrics
+on the 10,000 test images with the model cards' definitions (`core.evaluate.measure`). A stop
+request, or the run no longer being ours, is honoured between batches.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable
+from dataclasses import asdict
+
+import numpy as np
+
+from core.callbacks import Progress
+from core.store import Store, StoreError
+
+LOG = logging.getLogger("autoencoder_lab.runs")
+SAMPLE_COUNT = 8
+REPORT_INTERVAL = 0.5  # Seconds between progress writes: a live chart twice as fresh as its redraw.
+STOP_POLL = 0.5  # Seconds between looks at the stop flag (one indexed read each).
+
+
+def sample_indices(labels: np.ndarray, count: int = SAMPLE_COUNT) -> list[int]:
+    """The first test image of each digit 0..count-1: the same fixed digits everywhere."""
+    return [int((labels == digit).argmax()) for digit in range(count)]
+
+
+def settings_for(train_config, model_config) -> dict:
+    """What a run row stores to rebuild its model and repeat its training."""
+    return {"train": asdict(train_config), "model": asdict(model_config)}
+
+
+def model_config(variant: str, settings: dict):
+    """The variant config a run was started with."""
+    from core import variants
+
+    return variants.make_config(variant, **settings["model"])
+
+
+def build_model(variant: str, settings: dict):
+    """A fresh model of the run's architecture (weights come from its checkpoint)."""
+    from core import variants
+
+    return variants.get(variant).build(model_config(variant, settings))
+
+
+def finite(values: list[float]) -> list[float | None]:
+    """JSON has no NaN or infinity (PostgreSQL rejects them): a diverged batch is stored as null."""
+    return [value if math.isfinite(value) else None for value in values]
+
+
+class Throttled:
+    """Calls `check` at most every `interval` seconds, repeating its last answer in between."""
+
+    def __init__(self, check: Callable[[], bool], interval: float):
+        self.check, self.interval = check, interval
+        self.last, self.answer = 0.0, False
+
+    def __call__(self) -> bool:
+        now = time.monotonic()
+        if not self.answer and now - self.last >= self.interval:
+            self.last, self.answer = now, bool(self.check())
+        return self.answer
+
+
+class StoreReporter:
+    """The `on_progress` of a run: mirrors training into the store."""
+
+    def __init__(self, store: Store, run_id: int, model, samples: np.ndarray, initial_epoch: int,
+                 seconds_before: float):
+        self.store, self.run_id, self.model, self.samples = store, run_id, model, samples
+        self.initial_epoch = initial_epoch
+        self.seconds_before = seconds_before  # Training time of earlier sessions of this run.
+        self.epochs_done = initial_epoch
+
+    def reconstructions(self) -> np.ndarray:
+        return np.asarray(self.model(self.samples, training=False))
+
+    def __call__(self, progress: Progress) -> None:
+        if progress.batch_losses:
+            self.store.add_losses(
+                self.run_id,
+                progress.epoch,
+                progress.first_batch,
+                max(1, progress.batches),
+                {key: finite(values) for key, values in progress.batch_losses.items()},
+            )
+        seconds = self.seconds_before + progress.elapsed
+        finished = self.initial_epoch + len(progress.history.get("loss", []))
+        if finished > self.epochs_done:
+            self.epochs_done = finished
+            logs = {key: values[-1] for key, values in progress.history.items()}
+            self.store.add_epoch(
+                self.run_id,
+                finished,
+                {key: value for key, value in logs.items() if math.isfinite(value)},
+                self.reconstructions(),
+                self.model.get_weights(),
+                epochs_done=finished,
+                batch=0,
+                batches=progress.batches,
+                seconds=seconds,
+                phase="training",
+            )
+        elif not progress.done:
+            self.store.progress(
+                self.run_id,
+                phase="training",
+                epochs_done=finished,
+                batch=progress.batch,
+                batches=progress.batches,
+                seconds=seconds,
+            )
+
+
+_extras: dict = {}  # What measurements compare against (PCA's error), once per worker.
+
+
+def train_run(
+    store: Store,
+    run_id: int,
+    splits,
+    should_abort: Callable[[], bool] | None = None,
+) -> str | None:
+    """Train the run `run_id` (already claimed: status running) to its end; returns the status.
+
+    `should_abort()` true means the process must give up (its server went away): the run ends
+    as interrupted, keeping its last checkpoint.
+    """
+    from core.evaluate import measure
+    from core.training import TrainConfig, train
+
+    run = store.run(run_id)
+    if run is None or run.status != "running":
+        return None
+    try:
+        settings = run.settings
+        config = TrainConfig(**settings["train"])
+        model = build_model(run.variant, settings)
+        initial_epoch = 0
+        found = store.checkpoint(run_id) if run.epochs_done else None
+        if found is not None:
+            initial_epoch, weights = found
+            model.set_weights(weights)
+        samples = splits.x_test[sample_indices(splits.y_test)]
+        reporter = StoreReporter(store, run_id, model, samples, initial_epoch, run.seconds)
+        if initial_epoch == 0:
+            store.add_epoch(run_id, 0, {}, reporter.reconstructions(), phase="training")
+        aborted = Throttled(should_abort or (lambda: False), STOP_POLL)
+        stop = Throttled(lambda: aborted() or store.stop_wanted(run_id), STOP_POLL)
+        result = train(
+            run.variant,
+            config,
+            model_config=model_config(run.variant, settings),
+            model=model,
+            splits=splits,
+            on_progress=reporter,
+            should_stop=stop,
+            progress_interval=REPORT_INTERVAL,
+            initial_epoch=initial_epoch,
+        )
+        if aborted():
+            store.finish(run_id, "interrupted", "its training process was shut down")
+            return "interrupted"
+        current = store.run(run_id)
+        if current is None or current.status != "running":  # Deleted, or marked by a sweep.
+            return current.status if current else None
+        if result.diverged:
+            status, message = "diverged", "the loss exploded; the last good epoch's weights are kept"
+        elif result.stopped:
+            status, message = "stopped", current.message or "stopped by you"
+        else:
+            status, message = "finished", None
+        metrics = None
+        if reporter.epochs_done > 0:
+            store.progress(run_id, phase="measuring")
+            metrics = _json_safe(measure(run.variant, model, splits, _extras))
+        store.finish(
+            run_id,
+            status,
+            message,
+            metrics=metrics,
+            epochs_done=reporter.epochs_done,
+            batch=0,
+            seconds=run.seconds + result.seconds,
+            samples_per_second=round(result.samples_per_second, 1),
+        )
+        return status
+    except StoreError as error:  # The store went away mid-run: say so if it still listens.
+        LOG.error("run %s: store error: %s", run_id, error)
+        _fail(store, run_id, f"the store failed during training ({error})")
+        return "failed"
+    except Exception as error:  # A bug or a bad setting: the run fails, the worker carries on.
+        LOG.exception("run %s failed", run_id)
+        _fail(store, run_id, f"{type(error).__name__}: {error}")
+        return "failed"
+
+
+def _fail(store: Store, run_id: int, message: str) -> None:
+    try:
+        store.finish(run_id, "failed", message)
+    except StoreError:
+        LOG.error("run %s: could not record the failure either", run_id)
+
+
+def _json_safe(value):
+    """Metrics as JSON: floats rounded to 6 significant digits, non-finite ones as null."""
+    if isinstance(value, dict):
+        return {key: _json_safe(item) for key, item in value.items()}
+    if isinstance(value, (float, np.floating)):
+        return float(f"{float(value):.6g}") if math.isfinite(value) else None
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    return value

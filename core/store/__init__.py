@@ -1,0 +1,677 @@
+"""The run store: every training a student starts is a row that outlives sessions and servers.
+
+SQLite in the user data folder by default (WAL mode, so the training process writes while the
+server reads), or any SQLAlchemy URL in `AE_DATABASE_URL` (PostgreSQL through psycopg 3).
+Alembic migrates the schema when the server opens the store, so a class database survives
+upgrades of the app. The server's pages read; the training worker writes (`core.runs`).
+
+Students have no accounts: a random link token identifies one, and only its SHA-256 is stored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import secrets
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+
+from core.store.schema import ACTIVE, checkpoints, epochs, loss_chunks, runs, students
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+TOKEN_BYTES = 24  # 192 bits from `secrets`: unguessable, and 32 characters in a link.
+# Statuses whose run ended and can be continued from its last checkpoint.
+CONTINUABLE = ("stopped", "interrupted")
+
+
+class StoreError(RuntimeError):
+    """The store cannot be reached or refused an operation; the message says which."""
+
+
+class Busy(StoreError):
+    """The student already has a queued or running run."""
+
+
+def data_dir(environ: Mapping[str, str] = os.environ) -> Path:
+    """Where the default SQLite file lives: `$AE_DATA_DIR`, else the user data folder."""
+    if environ.get("AE_DATA_DIR"):
+        return Path(environ["AE_DATA_DIR"])
+    base = environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(base) / "autoencoder-lab"
+
+
+def database_url(environ: Mapping[str, str] = os.environ) -> str:
+    """`$AE_DATABASE_URL`, else an SQLite file `runs.sqlite` in `data_dir()`."""
+    if environ.get("AE_DATABASE_URL"):
+        return environ["AE_DATABASE_URL"].strip()
+    return f"sqlite:///{data_dir(environ) / 'runs.sqlite'}"
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def weights_to_bytes(weights: list[np.ndarray]) -> bytes:
+    """A model's weight arrays as an .npz (plain arrays, loadable without pickle)."""
+    buffer = io.BytesIO()
+    np.savez(buffer, *weights)
+    return buffer.getvalue()
+
+
+def weights_from_bytes(blob: bytes) -> list[np.ndarray]:
+    with np.load(io.BytesIO(blob), allow_pickle=False) as archive:
+        return [archive[f"arr_{index}"] for index in range(len(archive.files))]
+
+
+def samples_to_bytes(images: np.ndarray) -> bytes:
+    """Reconstructions in [0, 1] as uint8 bytes (8 x 28 x 28 = 6 KB an epoch)."""
+    return (np.clip(np.asarray(images), 0.0, 1.0) * 255).round().astype(np.uint8).tobytes()
+
+
+def samples_from_bytes(blob: bytes) -> np.ndarray:
+    """Back to float images (N, 28, 28, 1) in [0, 1]."""
+    return (np.frombuffer(blob, np.uint8).reshape(-1, 28, 28, 1) / 255.0).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class Run:
+    """One training run as the pages see it (without its losses, samples or weights)."""
+
+    id: int
+    student_id: int
+    variant: str
+    settings: dict
+    status: str
+    phase: str | None
+    message: str | None
+    stop_requested: bool
+    created_at: float
+    queued_at: float
+    started_at: float | None
+    finished_at: float | None
+    heartbeat_at: float | None
+    worker: str | None
+    epochs_total: int
+    epochs_done: int
+    batches: int | None
+    batch: int | None
+    seconds: float
+    samples_per_second: float | None
+    metrics: dict | None
+
+    @property
+    def active(self) -> bool:
+        return self.status in ACTIVE
+
+    @property
+    def key(self) -> str:
+        """The model's stable identity in every cache: the run and the epoch of its weights."""
+        return f"run-{self.id}@{self.epochs_done}"
+
+    @property
+    def fraction(self) -> float:
+        """Share of the planned batches done, in [0, 1]."""
+        total = max(1, self.epochs_total * (self.batches or 1))
+        done = self.epochs_done * (self.batches or 1) + (self.batch or 0)
+        return min(1.0, done / total)
+
+
+@dataclass(frozen=True)
+class Losses:
+    """The per-batch training losses of a run: x in epochs (fractional) and each series."""
+
+    x: np.ndarray
+    series: dict[str, np.ndarray]
+
+
+@dataclass(frozen=True)
+class Epoch:
+    epoch: int
+    logs: dict
+    samples: np.ndarray
+
+
+class Store:
+    """Every read and write of runs and students goes through here."""
+
+    def __init__(self, url: str | None = None, *, migrate: bool = True):
+        self.url = url or database_url()
+        try:
+            self.engine = _engine(self.url)
+            if migrate:
+                self.migrate()
+            else:
+                with self.engine.connect() as connection:
+                    connection.execute(sa.text("select 1"))
+        except sa.exc.SQLAlchemyError as error:
+            raise StoreError(_describe(error, self.url)) from error
+        except OSError as error:  # E.g. the data folder cannot be created.
+            raise StoreError(f"{self.display_url}: {error}") from error
+
+    @property
+    def display_url(self) -> str:
+        """The URL without its password, for messages and logs."""
+        return make_url(self.url).render_as_string(hide_password=True)
+
+    def migrate(self) -> None:
+        """Bring the schema up to the newest migration (creating it on a new database)."""
+        from alembic import command
+        from alembic.config import Config
+
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        with self.engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def _write(self, statement) -> tuple[int, int | None]:
+        """Execute one write in its own transaction: (rows changed, new primary key or None)."""
+        try:
+            with self.engine.begin() as connection:
+                result = connection.execute(statement)
+                key = result.inserted_primary_key if statement.is_insert else None
+                return result.rowcount, (int(key[0]) if key else None)
+        except sa.exc.SQLAlchemyError as error:
+            raise StoreError(_describe(error, self.url)) from error
+
+    def _rows(self, statement) -> list[sa.Row]:
+        try:
+            with self.engine.connect() as connection:
+                return list(connection.execute(statement))
+        except sa.exc.SQLAlchemyError as error:
+            raise StoreError(_describe(error, self.url)) from error
+
+    # Students ------------------------------------------------------------------------------
+
+    def new_student(self) -> tuple[int, str]:
+        """A new student and their link token (returned once; only its hash is kept)."""
+        token = secrets.token_urlsafe(TOKEN_BYTES)
+        now = time.time()
+        _, student_id = self._write(
+            students.insert().values(token_hash=hash_token(token), created_at=now, last_seen_at=now)
+        )
+        return student_id, token
+
+    def find_student(self, token: str | None) -> int | None:
+        """The student whose link carries `token`, or None (unknown or malformed)."""
+        if not token or len(token) > 128:
+            return None
+        rows = self._rows(
+            sa.select(students.c.id).where(students.c.token_hash == hash_token(token))
+        )
+        return int(rows[0].id) if rows else None
+
+    def touch_students(self, ids: Iterable[int], now: float | None = None) -> None:
+        """Record that these students have a page open."""
+        ids = sorted(set(ids))
+        if ids:
+            self._write(
+                students.update()
+                .where(students.c.id.in_(ids))
+                .values(last_seen_at=now or time.time())
+            )
+
+    # Runs: the page's side -----------------------------------------------------------------
+
+    def create_run(
+        self,
+        student_id: int,
+        variant: str,
+        settings: dict,
+        epochs_total: int,
+        max_runs: int = 30,
+    ) -> int:
+        """Queue a new run; raises Busy if the student has one queued or running already.
+
+        The student's oldest ended runs beyond `max_runs` (this one included) are deleted.
+        """
+        now = time.time()
+        try:
+            with self.engine.begin() as connection:
+                active = connection.execute(
+                    sa.select(sa.func.count())
+                    .select_from(runs)
+                    .where(runs.c.student_id == student_id, runs.c.status.in_(ACTIVE))
+                ).scalar_one()
+                if active:
+                    raise Busy("you already have a run queued or training; stop it first")
+                result = connection.execute(
+                    runs.insert().values(
+                        student_id=student_id,
+                        variant=variant,
+                        settings=settings,
+                        status="queued",
+                        stop_requested=False,
+                        created_at=now,
+                        queued_at=now,
+                        epochs_total=epochs_total,
+                        epochs_done=0,
+                        seconds=0.0,
+                    )
+                )
+                run_id = int(result.inserted_primary_key[0])
+                ended = connection.execute(
+                    sa.select(runs.c.id)
+                    .where(runs.c.student_id == student_id, runs.c.status.not_in(ACTIVE))
+                    .order_by(runs.c.created_at.desc(), runs.c.id.desc())
+                ).all()
+                _delete_runs(connection, [row.id for row in ended[max(0, max_runs - 1) :]])
+                return run_id
+        except sa.exc.SQLAlchemyError as error:
+            raise StoreError(_describe(error, self.url)) from error
+
+    def run(self, run_id: int, student_id: int | None = None) -> Run | None:
+        """The run, or None if it does not exist (or belongs to another student)."""
+        query = sa.select(runs).where(runs.c.id == run_id)
+        if student_id is not None:
+            query = query.where(runs.c.student_id == student_id)
+        rows = self._rows(query)
+        return Run(**rows[0]._mapping) if rows else None
+
+    def runs(self, student_id: int, variant: str | None = None) -> list[Run]:
+        """A student's runs, newest first."""
+        query = sa.select(runs).where(runs.c.student_id == student_id)
+        if variant is not None:
+            query = query.where(runs.c.variant == variant)
+        rows = self._rows(query.order_by(runs.c.created_at.desc(), runs.c.id.desc()))
+        return [Run(**row._mapping) for row in rows]
+
+    def queue_position(self, run: Run) -> int:
+        """1 for the next run to start: queued runs before this one, plus one."""
+        ahead = self._rows(
+            sa.select(sa.func.count())
+            .select_from(runs)
+            .where(
+                runs.c.status == "queued",
+                sa.or_(
+                    runs.c.queued_at < run.queued_at,
+                    sa.and_(runs.c.queued_at == run.queued_at, runs.c.id < run.id),
+                ),
+            )
+        )[0][0]
+        return int(ahead) + 1
+
+    def counts(self) -> dict[str, int]:
+        """Runs per status, server-wide."""
+        rows = self._rows(sa.select(runs.c.status, sa.func.count()).group_by(runs.c.status))
+        return {status: int(count) for status, count in rows}
+
+    def request_stop(self, run_id: int, student_id: int) -> None:
+        """Stop a running run after its current batch, or take a queued one out of the line.
+
+        A queued run that never started has nothing to keep: it is deleted.
+        """
+        try:
+            with self.engine.begin() as connection:
+                owned = (runs.c.id == run_id) & (runs.c.student_id == student_id)
+                connection.execute(
+                    runs.update().where(owned, runs.c.status == "running").values(stop_requested=True)
+                )
+                queued = connection.execute(
+                    sa.select(runs.c.id).where(owned, runs.c.status == "queued", runs.c.epochs_done == 0)
+                ).all()
+                _delete_runs(connection, [row.id for row in queued])
+                # A continued run waiting in line goes back to where it was.
+                connection.execute(
+                    runs.update()
+                    .where(owned, runs.c.status == "queued")
+                    .values(status="stopped", message="taken out of the queue")
+                )
+        except sa.exc.SQLAlchemyError as error:
+            raise StoreError(_describe(error, self.url)) from error
+
+    def continue_run(self, run_id: int, student_id: int) -> None:
+        """Put a stopped or interrupted run back in the queue; it resumes from its checkpoint."""
+        try:
+            with self.engine.begin() as connection:
+                active = connection.execute(
+                    sa.select(sa.func.count())
+                    .select_from(runs)
+                    .where(runs.c.student_id == student_id, runs.c.status.in_(ACTIVE))
+                ).scalar_one()
+                if active:
+                    raise Busy("you already have a run queued or training; stop it first")
+                changed = connection.execute(
+                    runs.update()
+                    .where(
+                        runs.c.id == run_id,
+                        runs.c.student_id == student_id,
+                        runs.c.status.in_(CONTINUABLE),
+                        runs.c.epochs_done < runs.c.epochs_total,
+                    )
+                    .values(
+                        status="queued",
+                        phase=None,
+                        message=None,
+                        stop_requested=False,
+                        queued_at=time.time(),
+                        finished_at=None,
+                    )
+                ).rowcount
+                if not changed:
+                    raise StoreError("this run cannot be continued")
+        except sa.exc.SQLAlchemyError as error:
+            raise StoreError(_describe(error, self.url)) from error
+
+    def delete_run(self, run_id: int, student_id: int) -> bool:
+        """Delete an ended run of this student with everything it stored."""
+        try:
+            with self.engine.begin() as connection:
+                found = connection.execute(
+                    sa.select(runs.c.id).where(
+                        runs.c.id == run_id,
+                        runs.c.student_id == student_id,
+                        runs.c.status.not_in(ACTIVE),
+                    )
+                ).all()
+                _delete_runs(connection, [row.id for row in found])
+                return bool(found)
+        except sa.exc.SQLAlchemyError as error:
+            raise StoreError(_describe(error, self.url)) from error
+
+    def losses(self, run_id: int) -> Losses:
+        """Every training batch's loss so far, in order."""
+        rows = self._rows(
+            sa.select(loss_chunks).where(loss_chunks.c.run_id == run_id).order_by(loss_chunks.c.seq)
+        )
+        x, series = [], {}
+        for row in rows:
+            count = len(next(iter(row.values.values()), []))
+            x.extend(row.epoch + (row.first_batch + 1 + i) / row.batches for i in range(count))
+            for key, values in row.values.items():
+                series.setdefault(key, []).extend(values)
+        return Losses(
+            np.asarray(x, np.float64),
+            {key: np.asarray(values, np.float64) for key, values in series.items()},
+        )
+
+    def epochs(self, run_id: int, with_samples: bool = True) -> list[Epoch]:
+        """The run's epoch rows in order (epoch 0: the untrained model's samples)."""
+        columns = [epochs.c.epoch, epochs.c.logs] + ([epochs.c.samples] if with_samples else [])
+        rows = self._rows(
+            sa.select(*columns).where(epochs.c.run_id == run_id).order_by(epochs.c.epoch)
+        )
+        return [
+            Epoch(row.epoch, row.logs, samples_from_bytes(row.samples) if with_samples else None)
+            for row in rows
+        ]
+
+    def epoch_losses(self, run_ids: list[int], key: str = "loss") -> dict[int, list[float]]:
+        """Per-epoch mean training loss of several runs, for small curves in a list."""
+        if not run_ids:
+            return {}
+        rows = self._rows(
+            sa.select(epochs.c.run_id, epochs.c.logs)
+            .where(epochs.c.run_id.in_(run_ids), epochs.c.epoch > 0)
+            .order_by(epochs.c.run_id, epochs.c.epoch)
+        )
+        curves: dict[int, list[float]] = {run_id: [] for run_id in run_ids}
+        for row in rows:
+            if key in row.logs:
+                curves[row.run_id].append(float(row.logs[key]))
+        return curves
+
+    def checkpoint(self, run_id: int) -> tuple[int, list[np.ndarray]] | None:
+        """(epoch, weight arrays) of the run's latest checkpoint, or None."""
+        rows = self._rows(sa.select(checkpoints).where(checkpoints.c.run_id == run_id))
+        return (rows[0].epoch, weights_from_bytes(rows[0].weights)) if rows else None
+
+    # Runs: the worker's side ---------------------------------------------------------------
+
+    def claim(self, run_id: int, worker: str) -> bool:
+        """queued -> running for this worker; False if someone else took or cancelled it."""
+        now = time.time()
+        changed, _ = self._write(
+            runs.update()
+            .where(runs.c.id == run_id, runs.c.status == "queued")
+            .values(
+                status="running",
+                phase="starting",
+                worker=worker,
+                heartbeat_at=now,
+                started_at=sa.func.coalesce(runs.c.started_at, now),
+            )
+        )
+        return changed == 1
+
+    def queued(self, limit: int) -> list[int]:
+        """The next `limit` queued runs, first come first served."""
+        rows = self._rows(
+            sa.select(runs.c.id)
+            .where(runs.c.status == "queued")
+            .order_by(runs.c.queued_at, runs.c.id)
+            .limit(limit)
+        )
+        return [row.id for row in rows]
+
+    def progress(self, run_id: int, **values: Any) -> None:
+        """Update a running run's progress fields and its heartbeat."""
+        self._write(runs.update().where(runs.c.id == run_id).values(heartbeat_at=time.time(), **values))
+
+    def add_losses(self, run_id: int, epoch: int, first_batch: int, batches: int, values: dict):
+        """Append a chunk of per-batch losses."""
+        try:
+            with self.engine.begin() as connection:
+                last = connection.execute(
+                    sa.select(sa.func.max(loss_chunks.c.seq)).where(loss_chunks.c.run_id == run_id)
+                ).scalar()
+                connection.execute(
+                    loss_chunks.insert().values(
+                        run_id=run_id,
+                        seq=(last or 0) + 1,
+                        epoch=epoch,
+                        first_batch=first_batch,
+                        batches=batches,
+                        values=values,
+                    )
+                )
+        except sa.exc.SQLAlchemyError as error:
+            raise StoreError(_describe(error, self.url)) from error
+
+    def add_epoch(
+        self,
+        run_id: int,
+        epoch: int,
+        logs: dict,
+        samples: np.ndarray,
+        weights: list[np.ndarray] | None = None,
+        **progress: Any,
+    ) -> None:
+        """Record a finished epoch: its logs, samples and (after training) the checkpoint."""
+        try:
+            with self.engine.begin() as connection:
+                connection.execute(
+                    epochs.delete().where(epochs.c.run_id == run_id, epochs.c.epoch == epoch)
+                )
+                connection.execute(
+                    epochs.insert().values(
+                        run_id=run_id, epoch=epoch, logs=logs, samples=samples_to_bytes(samples)
+                    )
+                )
+                if weights is not None:
+                    connection.execute(checkpoints.delete().where(checkpoints.c.run_id == run_id))
+                    connection.execute(
+                        checkpoints.insert().values(
+                            run_id=run_id, epoch=epoch, weights=weights_to_bytes(weights)
+                        )
+                    )
+                connection.execute(
+                    runs.update()
+                    .where(runs.c.id == run_id)
+                    .values(heartbeat_at=time.time(), **progress)
+                )
+        except sa.exc.SQLAlchemyError as error:
+            raise StoreError(_describe(error, self.url)) from error
+
+    def stop_wanted(self, run_id: int) -> bool:
+        """True when the run should end now: a stop was asked for, or it is no longer ours."""
+        rows = self._rows(
+            sa.select(runs.c.stop_requested, runs.c.status).where(runs.c.id == run_id)
+        )
+        return not rows or rows[0].stop_requested or rows[0].status != "running"
+
+    def finish(self, run_id: int, status: str, message: str | None = None, **values: Any) -> None:
+        """End a run with `status`, unless it already ended (a sweep marked it first)."""
+        self._write(
+            runs.update()
+            .where(runs.c.id == run_id, runs.c.status.in_(ACTIVE))
+            .values(
+                status=status,
+                phase=None,
+                message=message,
+                finished_at=time.time(),
+                stop_requested=False,
+                **values,
+            )
+        )
+
+    # Housekeeping --------------------------------------------------------------------------
+
+    def running(self) -> list[Run]:
+        rows = self._rows(sa.select(runs).where(runs.c.status == "running"))
+        return [Run(**row._mapping) for row in rows]
+
+    def abandon(self, idle_seconds: float, now: float | None = None) -> list[int]:
+        """Stop the runs of students who have had no page open for `idle_seconds`.
+
+        A running one gets a stop request (its worker keeps the weights reached); a queued
+        one leaves the queue, kept as stopped so its settings are not lost.
+        """
+        now = now or time.time()
+        gone = sa.select(students.c.id).where(students.c.last_seen_at < now - idle_seconds)
+        found = self._rows(
+            sa.select(runs.c.id).where(runs.c.status.in_(ACTIVE), runs.c.student_id.in_(gone))
+        )
+        ids = [row.id for row in found]
+        if ids:
+            note = "stopped because no page of yours was open"
+            self._write(
+                runs.update()
+                .where(runs.c.id.in_(ids), runs.c.status == "running")
+                .values(stop_requested=True, message=note)
+            )
+            self._write(
+                runs.update()
+                .where(runs.c.id.in_(ids), runs.c.status == "queued")
+                .values(status="stopped", message=note, finished_at=now)
+            )
+        return ids
+
+    def prune(self, max_runs: int, retention_days: float, now: float | None = None) -> int:
+        """Delete ended runs older than `retention_days` and each student's beyond `max_runs`,
+        then students with nothing left who have not been seen for as long; returns the runs
+        deleted."""
+        now = now or time.time()
+        cutoff = now - retention_days * 86400
+        try:
+            with self.engine.begin() as connection:
+                ended = connection.execute(
+                    sa.select(runs.c.id, runs.c.student_id, runs.c.created_at)
+                    .where(runs.c.status.not_in(ACTIVE))
+                    .order_by(runs.c.student_id, runs.c.created_at.desc(), runs.c.id.desc())
+                ).all()
+                doomed, kept = [], {}
+                for row in ended:
+                    kept[row.student_id] = kept.get(row.student_id, 0) + 1
+                    if row.created_at < cutoff or kept[row.student_id] > max_runs:
+                        doomed.append(row.id)
+                _delete_runs(connection, doomed)
+                connection.execute(
+                    students.delete().where(
+                        students.c.last_seen_at < cutoff,
+                        students.c.id.not_in(sa.select(runs.c.student_id).distinct()),
+                    )
+                )
+                return len(doomed)
+        except sa.exc.SQLAlchemyError as error:
+            raise StoreError(_describe(error, self.url)) from error
+
+    def summary(self) -> dict[str, Any]:
+        """What the store holds: students, runs per status, bytes of stored data."""
+        sizes = {}
+        for name, table, column in (
+            ("checkpoints", checkpoints, checkpoints.c.weights),
+            ("samples", epochs, epochs.c.samples),
+        ):
+            sizes[name] = int(
+                self._rows(sa.select(sa.func.coalesce(sa.func.sum(sa.func.length(column)), 0)))[0][0]
+            )
+        database_bytes = None
+        if self.engine.dialect.name == "sqlite":
+            path = Path(make_url(self.url).database or "")
+            database_bytes = sum(
+                p.stat().st_size
+                for p in (path, Path(f"{path}-wal"))
+                if p.is_file()
+            )
+        elif self.engine.dialect.name == "postgresql":
+            database_bytes = int(
+                self._rows(sa.select(sa.func.pg_database_size(sa.func.current_database())))[0][0]
+            )
+        return {
+            "url": self.display_url,
+            "students": int(self._rows(sa.select(sa.func.count()).select_from(students))[0][0]),
+            "runs": self.counts(),
+            "loss_chunks": int(self._rows(sa.select(sa.func.count()).select_from(loss_chunks))[0][0]),
+            "bytes": sizes,
+            "database_bytes": database_bytes,
+        }
+
+
+def _delete_runs(connection, ids: list[int]) -> None:
+    """Delete runs and everything they stored (explicitly: SQLite ignores ON DELETE by default)."""
+    if not ids:
+        return
+    for table in (loss_chunks, epochs, checkpoints):
+        connection.execute(table.delete().where(table.c.run_id.in_(ids)))
+    connection.execute(runs.delete().where(runs.c.id.in_(ids)))
+
+
+def _engine(url: str) -> sa.Engine:
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        database = parsed.database
+        if database and database != ":memory:" and not parsed.query.get("uri"):
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(url, connect_args={"timeout": 15})
+
+        @sa.event.listens_for(engine, "connect")
+        def _pragmas(connection, _record):
+            cursor = connection.cursor()
+            # WAL: readers never block the writer (server pages read while a worker writes).
+            # It fails on a read-only database, which the first write reports clearly.
+            try:
+                cursor.execute("PRAGMA journal_mode=WAL")
+            except Exception:  # noqa: BLE001 - a read-only file: reads still work.
+                pass
+            cursor.execute("PRAGMA synchronous=NORMAL")  # Safe with WAL, fewer fsyncs.
+            cursor.close()
+
+        return engine
+    # pool_pre_ping: a PostgreSQL server restarted mid-lesson costs one reconnect, not an error.
+    return sa.create_engine(url, pool_pre_ping=True, connect_args=_connect_args(parsed))
+
+
+def _connect_args(parsed) -> dict:
+    if parsed.get_backend_name() == "postgresql":
+        return {"connect_timeout": 5}  # An unreachable server fails in seconds, not minutes.
+    return {}
+
+
+def _describe(error: Exception, url: str) -> str:
+    """A one-line reason without the SQL statement or the password."""
+    shown = make_url(url).render_as_string(hide_password=True)
+    original = getattr(error, "orig", None) or error
+    reason = str(original).strip().splitlines()[0] if str(original).strip() else type(original).__name__
+    return f"{shown}: {reason}"

@@ -1,0 +1,88 @@
+"""The store's tables, in SQLAlchemy Core: students, runs and what a run leaves behind.
+
+Alembic's migrations (`core/store/migrations/versions/`) create and change these tables; this
+module is what the code reads and writes against, and a test checks that the two agree.
+Times are Unix seconds (floats), the same on SQLite and PostgreSQL and free of time zones.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+
+students = sa.Table(
+    "students",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    # SHA-256 of the student's link token: a stolen database gives no working links.
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("created_at", sa.Float, nullable=False),
+    # Refreshed while the student has a page open; abandoned runs are found from it.
+    sa.Column("last_seen_at", sa.Float, nullable=False),
+)
+
+runs = sa.Table(
+    "runs",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column(
+        "student_id", sa.Integer, sa.ForeignKey("students.id"), nullable=False, index=True
+    ),
+    sa.Column("variant", sa.String(40), nullable=False),
+    # {"train": TrainConfig fields, "model": the variant config's fields}: enough to rebuild.
+    sa.Column("settings", sa.JSON, nullable=False),
+    # queued, running, finished, stopped, diverged, failed or interrupted.
+    sa.Column("status", sa.String(16), nullable=False, index=True),
+    sa.Column("phase", sa.String(16), nullable=True),  # While running: starting/training/measuring.
+    sa.Column("message", sa.Text, nullable=True),  # Why it failed, stopped or was interrupted.
+    sa.Column("stop_requested", sa.Boolean, nullable=False, default=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("queued_at", sa.Float, nullable=False),  # Place in line; renewed on continue.
+    sa.Column("started_at", sa.Float, nullable=True),
+    sa.Column("finished_at", sa.Float, nullable=True),
+    sa.Column("heartbeat_at", sa.Float, nullable=True),  # Last sign of life from its worker.
+    sa.Column("worker", sa.String(200), nullable=True),  # host:pid of the training process.
+    sa.Column("epochs_total", sa.Integer, nullable=False),
+    sa.Column("epochs_done", sa.Integer, nullable=False, default=0),
+    sa.Column("batches", sa.Integer, nullable=True),  # Batches per epoch.
+    sa.Column("batch", sa.Integer, nullable=True),  # Batches done in the current epoch.
+    sa.Column("seconds", sa.Float, nullable=False, default=0.0),  # Training time, all sessions.
+    sa.Column("samples_per_second", sa.Float, nullable=True),
+    # Test metrics with the model cards' definitions, measured by the worker on 10,000 images.
+    sa.Column("metrics", sa.JSON, nullable=True),
+)
+
+# The loss of every training batch, in chunks of about a second of training each.
+loss_chunks = sa.Table(
+    "loss_chunks",
+    metadata,
+    sa.Column("run_id", sa.Integer, sa.ForeignKey("runs.id"), primary_key=True),
+    sa.Column("seq", sa.Integer, primary_key=True),
+    sa.Column("epoch", sa.Integer, nullable=False),  # Counted from 0.
+    sa.Column("first_batch", sa.Integer, nullable=False),  # Index in the epoch of values[0].
+    sa.Column("batches", sa.Integer, nullable=False),  # Batches per epoch, for the x axis.
+    sa.Column("values", sa.JSON, nullable=False),  # {"loss": [...], "kl_loss": [...], ...}
+)
+
+# One row per finished epoch (epoch 0: before training, samples only).
+epochs = sa.Table(
+    "epochs",
+    metadata,
+    sa.Column("run_id", sa.Integer, sa.ForeignKey("runs.id"), primary_key=True),
+    sa.Column("epoch", sa.Integer, primary_key=True),
+    sa.Column("logs", sa.JSON, nullable=False),  # Epoch means: loss, val_loss, ...
+    sa.Column("samples", sa.LargeBinary, nullable=False),  # 8 x 28 x 28 uint8 reconstructions.
+)
+
+# The weights after the latest epoch, as an .npz of the model's weight arrays (no pickles).
+checkpoints = sa.Table(
+    "checkpoints",
+    metadata,
+    sa.Column("run_id", sa.Integer, sa.ForeignKey("runs.id"), primary_key=True),
+    sa.Column("epoch", sa.Integer, nullable=False),
+    sa.Column("weights", sa.LargeBinary, nullable=False),
+)
+
+STATUSES = ("queued", "running", "finished", "stopped", "diverged", "failed", "interrupted")
+ACTIVE = ("queued", "running")
