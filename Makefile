@@ -11,7 +11,7 @@ PORT   ?= 8501
 RUNTIME_STAMP := $(VENV)/.runtime-installed
 DEV_STAMP     := $(VENV)/.dev-installed
 
-.PHONY: run dev test test-fast lint format bench soak install install-dev chromium clean
+.PHONY: run dev test test-fast lint format bench soak install install-dev chromium postgresql clean
 
 run: $(RUNTIME_STAMP)
 	$(BIN)/streamlit run app.py --server.port=$(PORT)
@@ -21,8 +21,9 @@ run: $(RUNTIME_STAMP)
 dev: $(RUNTIME_STAMP)
 	$(BIN)/streamlit run app.py --server.port=$(PORT) --server.fileWatcherType=auto --server.runOnSave=true
 
-test: $(DEV_STAMP) chromium
-	$(BIN)/python -m pytest
+# The store's tests run against SQLite and a throwaway PostgreSQL server started for the run.
+test: $(DEV_STAMP) chromium postgresql
+	scripts/with-postgresql $(BIN)/python -m pytest
 
 # Skips the tests marked slow (training, real browser); `make test` always runs everything.
 test-fast: $(DEV_STAMP)
@@ -63,6 +64,10 @@ $(DEV_STAMP): requirements-dev.txt $(RUNTIME_STAMP)
 # The browser tests drive a system Chromium (Playwright cannot download its own here).
 chromium:
 	@scripts/ensure-chromium
+
+# The store's tests need Debian's PostgreSQL server and pg_virtualenv (installed with apt).
+postgresql:
+	@scripts/ensure-postgresql
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache tests/artifacts

@@ -176,3 +176,77 @@ def test_cli_trains_saves_and_writes_card(tmp_path):
     assert card["metrics"]["pca_mse"] == pytest.approx(0.0168, abs=0.0005)
     model = cards.load_model("linear", tmp_path)
     assert model(np.zeros((1, 28, 28, 1), np.float32)).shape == (1, 28, 28, 1)
+
+
+def bce(x, p):
+    p = np.clip(p, 1e-7, 1 - 1e-7)
+    return float(-(x * np.log(p) + (1 - x) * np.log(1 - p)).mean())
+
+
+@pytest.mark.parametrize("name", ["vanilla", "vae"])
+def test_reported_batch_losses_are_each_batchs_own_loss(splits, name):
+    # Keras logs the running mean of the epoch; the callback must report each batch's loss.
+    # 300 images in batches of 64: the last batch has 44, so a weighting mistake shows.
+    import keras
+
+    from core import variants
+
+    images = splits.x_train[:300]
+    model = variants.build(name)
+    training.compile_model(model, variants.get(name).loss, small(), 5)
+    expected, running_means, reports = [], [], []
+
+    class Independent(keras.callbacks.Callback):
+        """Each batch's BCE computed in float64 from the weights its step starts with."""
+
+        def on_train_batch_begin(self, batch, logs=None):
+            chunk = images[batch * 64 : (batch + 1) * 64]
+            expected.append(bce(chunk, np.asarray(model(chunk, training=False), np.float64)))
+
+        def on_train_batch_end(self, batch, logs=None):
+            running_means.append(float(logs["loss"]))
+
+    callback = ProgressCallback(reports.append, interval=0.0)
+    model.fit(
+        images,
+        images,
+        batch_size=64,
+        epochs=1,
+        shuffle=False,
+        verbose=0,
+        callbacks=[callback, Independent()],
+    )
+    reported = [v for r in reports for v in r.batch_losses.get("loss", [])]
+    assert len(reported) == 5
+    # Every batch's values, across reports, and the first index of each report's values.
+    assert [r.first_batch for r in reports if r.batch_losses][:2] == [0, 1]
+    # Whatever the model's weighting, the batch losses average back to Keras's running means
+    # (compiled losses weigh batches by their size; the VAE's trackers count each batch once).
+    sizes = np.array([64, 64, 64, 64, 44]) if name == "vanilla" else np.ones(5)
+    np.testing.assert_allclose(
+        np.cumsum(np.array(reported) * sizes) / np.cumsum(sizes), running_means, rtol=1e-5
+    )
+    if name == "vanilla":  # A deterministic loss: equal to the independent computation.
+        np.testing.assert_allclose(reported, expected, rtol=2e-4)
+    else:  # The VAE's two parts are reported per batch too.
+        keys = {key for r in reports for key in r.batch_losses}
+        assert keys == {"loss", "reconstruction_loss", "kl_loss"}
+
+
+def test_training_resumes_at_an_epoch_with_the_schedule_where_it_was(splits):
+    first = train("vanilla", small(epochs=4), splits=splits)
+    resumed_model = training.variants.build("vanilla")
+    resumed_model.set_weights(first.model.get_weights())
+    reports: list[Progress] = []
+    result = train(
+        "vanilla",
+        small(epochs=6),
+        model=resumed_model,
+        splits=splits,
+        on_progress=reports.append,
+        initial_epoch=4,
+    )
+    assert result.epochs_completed == 2  # Epochs 5 and 6 only.
+    assert {r.epoch for r in reports} == {4, 5}
+    steps = math.ceil(512 / 64)
+    assert int(resumed_model.optimizer.iterations.numpy()) == 6 * steps
