@@ -1,11 +1,11 @@
 """The Keras callback that reports training progress through a plain callable.
 
-The app, the command line and the tests all pass their own `on_progress(progress)`; none of
-them needs to know Keras's callback hooks. Each report carries the loss of every batch since
-the previous one: Keras's logs hold the running mean of the epoch, whose first batches make
-every epoch of a chart start with a cliff that the model never had. The callback also honours a stop request between
-batches, stops on an exploding loss (non-finite, or far above where it started) with the last
-good weights restored, and can keep the weights of the best validation epoch.
+The app, the command line and the tests all pass their own `on_progress(progress)`; none of them
+needs to know Keras's callback hooks. Each report carries the loss of every batch since the
+previous one: Keras's logs hold the running mean of the epoch, whose first batches make every
+epoch of a chart start with a cliff that the model never had. The callback also honours a stop
+request between batches, stops on an exploding loss (non-finite, or far above where it started)
+with the last good weights restored, and can keep the weights of the best validation epoch.
 """
 
 from __future__ import annotations

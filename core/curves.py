@@ -36,5 +36,7 @@ def thin(x: np.ndarray, y: np.ndarray, most: int = 1500) -> tuple[np.ndarray, np
         y_out = np.nanmean(y[:usable].reshape(-1, k), axis=1)
     if usable < len(x):  # The last, shorter bucket.
         x_out = np.append(x_out, x[usable:].mean())
-        y_out = np.append(y_out, np.nanmean(y[usable:]) if np.isfinite(y[usable:]).any() else np.nan)
+        y_out = np.append(
+            y_out, np.nanmean(y[usable:]) if np.isfinite(y[usable:]).any() else np.nan
+        )
     return x_out, y_out, k

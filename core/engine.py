@@ -2,15 +2,15 @@
 
 The queue is the store itself: runs with status "queued", first come first served. A thread in
 the server process (`LocalEngine`, one per process) looks twice a second for queued runs while
-fewer than `capacity` runs are training (counted in the store), claims the next one (queued -> running, atomically, so two
-servers never take the same run) and hands its id to an idle worker (`core.worker`), starting
-one if needed. Workers stay for `idle_seconds` after their last run, so the next run does not
-pay TensorFlow's import again.
+fewer than `capacity` runs are training (counted in the store), claims the next one (queued ->
+running, atomically, so two servers never take the same run) and hands its id to an idle worker
+(`core.worker`), starting one if needed. Workers stay for `idle_seconds` after their last run,
+so the next run does not pay TensorFlow's import again.
 
 The same thread keeps the store honest: it records which students have a page open
 (`live_students`), stops the runs of students who have been gone for `abandon_seconds`, marks
-runs whose worker died as interrupted (their last checkpoint stays usable), and prunes old
-runs. Nothing here imports Streamlit; the server passes in what it knows about sessions.
+runs whose worker died as interrupted (their last checkpoint stays usable), and prunes old runs.
+Nothing here imports Streamlit; the server passes in what it knows about sessions.
 """
 
 from __future__ import annotations

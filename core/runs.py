@@ -73,8 +73,15 @@ class Throttled:
 class StoreReporter:
     """The `on_progress` of a run: mirrors training into the store."""
 
-    def __init__(self, store: Store, run_id: int, model, samples: np.ndarray, initial_epoch: int,
-                 seconds_before: float):
+    def __init__(
+        self,
+        store: Store,
+        run_id: int,
+        model,
+        samples: np.ndarray,
+        initial_epoch: int,
+        seconds_before: float,
+    ):
         self.store, self.run_id, self.model, self.samples = store, run_id, model, samples
         self.initial_epoch = initial_epoch
         self.seconds_before = seconds_before  # Training time of earlier sessions of this run.
@@ -173,7 +180,10 @@ def train_run(
         if current is None or current.status != "running":  # Deleted, or marked by a sweep.
             return current.status if current else None
         if result.diverged:
-            status, message = "diverged", "the loss exploded; the last good epoch's weights are kept"
+            status, message = (
+                "diverged",
+                "the loss exploded; the last good epoch's weights are kept",
+            )
         elif result.stopped:
             status, message = "stopped", current.message or "stopped by you"
         else:

@@ -12,7 +12,6 @@ import time
 from pathlib import Path
 
 import altair as alt
-import numpy as np
 import pandas as pd
 import streamlit as st
 
@@ -189,7 +188,9 @@ def loss_chart(losses, epochs, name: str) -> None:
         base = alt.Chart(frame, title=label).encode(
             x=alt.X("epoch:Q", title="epoch"),
             y=alt.Y("value:Q", title=None, scale=alt.Scale(zero=False)),
-            color=alt.Color("series:N", title=None, scale=scale, legend=alt.Legend(orient="bottom")),
+            color=alt.Color(
+                "series:N", title=None, scale=scale, legend=alt.Legend(orient="bottom")
+            ),
         )
         lines = base.transform_filter(alt.datum.series != "validation").mark_line(strokeWidth=1.5)
         validation = base.transform_filter(alt.datum.series == "validation").mark_line(
@@ -380,14 +381,16 @@ def actions_ui(run, me) -> None:
             help="Keras weights for this variant's architecture: build it with the run's settings "
             "(core.variants.build) and call load_weights.",
         )
-    if run.status in ("stopped", "interrupted") and run.epochs_done < run.epochs_total:
-        if columns[2].button("Continue", icon=":material/play_arrow:", key=f"continue_{run.id}"):
-            try:
-                opened.continue_run(run.id, me.id)
-            except StoreError as error:
-                st.warning(str(error).capitalize() + ".", icon=":material/block:")
-            else:
-                st.rerun()
+    continuable = run.status in ("stopped", "interrupted") and run.epochs_done < run.epochs_total
+    if continuable and columns[2].button(
+        "Continue", icon=":material/play_arrow:", key=f"continue_{run.id}"
+    ):
+        try:
+            opened.continue_run(run.id, me.id)
+        except StoreError as error:
+            st.warning(str(error).capitalize() + ".", icon=":material/block:")
+        else:
+            st.rerun()
     if columns[3].button("Delete", icon=":material/delete:", key=f"delete_{run.id}"):
         opened.delete_run(run.id, me.id)
         if st.session_state.get(state.MODEL) == run.id:
@@ -457,8 +460,7 @@ def start(name: str, config: TrainConfig, model_config, me) -> None:
         )
     except Busy:
         st.warning(
-            "You already have a run queued or training: stop it (or wait) before starting "
-            "another.",
+            "You already have a run queued or training: stop it (or wait) before starting another.",
             icon=":material/block:",
         )
         return
@@ -497,9 +499,7 @@ def main() -> None:
             type="primary",
             icon=":material/play_arrow:",
             disabled=active is not None or me is None,
-            help="One run at a time: stop the current one to start another."
-            if active
-            else None,
+            help="One run at a time: stop the current one to start another." if active else None,
         )
     if pressed and active is None and me is not None:
         start(name, config, model_config, me)
@@ -531,11 +531,15 @@ def runs_table_pick(runs) -> int | None:
     with table:
         st.subheader("Your runs")
         if not runs:
-            st.caption("Nothing yet. Every run you train is kept here, with its curve, samples, "
-                       "test metrics and weights.")
+            st.caption(
+                "Nothing yet. Every run you train is kept here, with its curve, samples, "
+                "test metrics and weights."
+            )
             return None
-        st.caption("Pick a row to open the run above: use it on every page, download its "
-                   "weights, continue it or delete it.")
+        st.caption(
+            "Pick a row to open the run above: use it on every page, download its "
+            "weights, continue it or delete it."
+        )
         return runs_table_ui(runs)
 
 

@@ -89,9 +89,12 @@ def fresh_server(tmp_path):
     yield from serve(tmp_path / "streamlit.log")
 
 
-def serve(log_path: Path):
-    """Run `streamlit run app.py` until the generator is closed, yielding its URL."""
-    port = free_port()
+def serve(log_path: Path, environment: dict | None = None, port: int | None = None):
+    """Run `streamlit run app.py` until the generator is closed, yielding its URL.
+
+    `environment` adds variables (AE_DATA_DIR, AE_DATABASE_URL, ...) for this server only.
+    """
+    port = port or free_port()
     with open(log_path, "w") as log:
         process = subprocess.Popen(
             [
@@ -108,6 +111,7 @@ def serve(log_path: Path):
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
+            env={**os.environ, **(environment or {})},
         )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -138,12 +142,17 @@ def browser():
 def page(browser):
     """A fresh browser page (its own Streamlit session) that fails the test on page errors."""
     context = browser.new_context(viewport={"width": 1280, "height": 900})
+    yield new_tab(context)
+    context.close()
+
+
+def new_tab(context):
+    """A page of `context` that records the page's JavaScript errors in `page_errors`."""
     tab = context.new_page()
     errors: list[str] = []
     tab.on("pageerror", lambda error: errors.append(str(error)))
     tab.page_errors = errors
-    yield tab
-    context.close()
+    return tab
 
 
 @pytest.fixture(scope="session")
@@ -151,3 +160,63 @@ def artifacts() -> Path:
     """Folder for screenshots taken by browser tests (ignored by git)."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     return ARTIFACTS
+
+
+@pytest.fixture
+def postgres_url():
+    """A new, empty database on the test run's PostgreSQL server (scripts/with-postgresql),
+    dropped afterwards; skips with a reason when the tests run without one."""
+    import uuid
+
+    import sqlalchemy as sa
+
+    server = os.environ.get("AE_TEST_POSTGRES_URL")
+    if not server:
+        pytest.skip("no PostgreSQL server: run under scripts/with-postgresql (make test does)")
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(sa.text(f"CREATE DATABASE {name}"))
+    yield sa.engine.make_url(server).set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as connection:
+        connection.execute(sa.text(f"DROP DATABASE {name} WITH (FORCE)"))
+    admin.dispose()
+
+
+@pytest.fixture
+def lab_store():
+    """The store the app under AppTest opens (the throwaway AE_DATA_DIR above)."""
+    from core.store import Store
+
+    opened = Store()
+    yield opened
+    opened.close()
+
+
+@pytest.fixture
+def stored_run(lab_store):
+    """Puts a model into the store as an ended run of a new (or given) student, the way a
+    worker leaves one; returns (token, run). The weights are the model's own, so a test can
+    tell which model a page shows."""
+    import numpy as np
+
+    from core.runs import settings_for
+    from core.training import TrainConfig
+
+    def make(name, model, config, student=None, status="finished", epochs=1):
+        student_id, token = student or lab_store.new_student()
+        settings = settings_for(TrainConfig(epochs=epochs), config)
+        run_id = lab_store.create_run(student_id, name, settings, epochs)
+        lab_store.claim(run_id, "test:0")
+        lab_store.add_epoch(
+            run_id,
+            epochs,
+            {"loss": 0.2, "val_loss": 0.21},
+            np.zeros((8, 28, 28, 1), np.float32),
+            model.get_weights(),
+            epochs_done=epochs,
+        )
+        lab_store.finish(run_id, status, metrics={"bce": 0.2, "mse": 0.05})
+        return token, lab_store.run(run_id)
+
+    return make

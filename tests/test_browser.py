@@ -8,6 +8,8 @@ import re
 import numpy as np
 import pytest
 
+from tests.conftest import new_tab, serve
+
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
 URL_PATHS = {
@@ -176,11 +178,10 @@ def test_train_one_epoch_then_stop_a_long_run(app_server, page, artifacts):
     set_slider_to_minimum(page, "Epochs")
     page.get_by_role("button", name="Train", exact=True).click()
     page.wait_for_selector("[data-testid=stProgress]", timeout=30_000)
-    page.wait_for_selector("text=This is now your model", timeout=120_000)
+    page.wait_for_selector("text=Trained 1 epoch(s)", timeout=120_000)
     wait_idle(page)
     no_exceptions(page)
     assert page.locator("[data-testid=stVegaLiteChart]").count() >= 1  # The loss chart.
-    assert page.get_by_text("Trained 1 epoch(s)").count() == 1
     page.screenshot(path=str(artifacts / "train-done.png"), full_page=True)
 
     # A long run, stopped while it is going: the weights so far are kept.
@@ -206,18 +207,27 @@ def start_long_run(page, url: str) -> None:
     page.get_by_role("button", name="Train", exact=True).click()
 
 
-def test_second_tab_queues_and_a_closed_tab_frees_its_slot(fresh_server, browser, artifacts):
+@pytest.fixture
+def short_abandon_server(tmp_path):
+    """A server of its own that stops a run 1 minute after its student's last tab closed."""
+    yield from serve(tmp_path / "streamlit.log", {"AE_ABANDON_MINUTES": "1"})
+
+
+def test_second_student_queues_and_a_closed_tab_frees_the_slot(
+    short_abandon_server, browser, artifacts
+):
     import time
 
+    url = short_abandon_server
     first = browser.new_context(viewport={"width": 1280, "height": 900})
     second = browser.new_context(viewport={"width": 1280, "height": 900})
     try:
         teacher = first.new_page()
-        start_long_run(teacher, fresh_server)
+        start_long_run(teacher, url)
         teacher.wait_for_selector("text=/Epoch [0-9]+\\/50 · batch/", timeout=60_000)
 
-        student = second.new_page()
-        start_long_run(student, fresh_server)
+        student = second.new_page()  # Another browser: another student, another link.
+        start_long_run(student, url)
         try:
             student.wait_for_selector("text=Waiting for a free training slot", timeout=60_000)
         finally:
@@ -225,13 +235,13 @@ def test_second_tab_queues_and_a_closed_tab_frees_its_slot(fresh_server, browser
             teacher.screenshot(path=str(artifacts / "train-teacher.png"), full_page=True)
         assert student.get_by_text("you are next").count() == 1
         assert student.get_by_role("button", name="Leave the queue").count() == 1
-        student.screenshot(path=str(artifacts / "train-queued.png"), full_page=True)
 
         closed = time.perf_counter()
-        first.close()  # The first tab goes away mid-training: its slot must come free.
-        student.wait_for_selector("text=/Epoch [0-9]+\\/50 · batch/", timeout=90_000)
+        first.close()  # The first student's only tab goes: after a minute their run stops.
+        student.wait_for_selector("text=/Epoch [0-9]+\\/50 · batch/", timeout=150_000)
         waited = time.perf_counter() - closed
         print(f"queued tab started {waited:.1f} s after the training tab closed")
+        assert waited >= 55  # Not before AE_ABANDON_MINUTES: a reload is not leaving.
         student.get_by_role("button", name="Stop", exact=True).click()
         student.wait_for_selector("text=Stopped after", timeout=60_000)
         student.wait_for_selector(IDLE, timeout=60_000)
@@ -240,6 +250,80 @@ def test_second_tab_queues_and_a_closed_tab_frees_its_slot(fresh_server, browser
         for context in (first, second):
             with contextlib.suppress(Exception):  # The first was closed above.
                 context.close()
+
+
+def store_environment(backend: str, tmp_path, request) -> dict:
+    """Server settings for a store on SQLite (a data folder) or PostgreSQL (a new database)."""
+    if backend == "sqlite":
+        return {"AE_DATA_DIR": str(tmp_path / "data")}
+    return {"AE_DATABASE_URL": request.getfixturevalue("postgres_url")}
+
+
+LIVE = "text=/Epoch [0-9]+\\/[0-9]+ · batch/"
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_a_run_survives_a_reload_a_second_browser_and_a_restart(
+    backend, tmp_path, request, browser, artifacts
+):
+    environment = store_environment(backend, tmp_path, request)
+    server = serve(tmp_path / "first.log", environment)
+    url = next(server)
+    context = browser.new_context(viewport={"width": 1280, "height": 1100})
+    other = browser.new_context(viewport={"width": 1280, "height": 1100})
+    try:
+        page = new_tab(context)
+        open_page(page, f"{url}/train?variant=vanilla")
+        block = page.locator("[data-testid=stSlider]", has_text="Epochs").first
+        block.get_by_role("slider").focus()
+        for _ in range(7):  # 5 -> 12 epochs of 10,000 images: a run of several seconds.
+            page.keyboard.press("ArrowRight")
+        page.get_by_role("button", name="Train", exact=True).click()
+        page.wait_for_selector("text=/Epoch [2-9]\\/12 · batch/", timeout=90_000)
+        link = page.url
+        assert "me=" in link
+
+        page.reload()  # F5 mid-training: the live view comes back and carries on.
+        page.wait_for_selector(LIVE, timeout=60_000)
+        assert page.get_by_role("button", name="Stop", exact=True).count() == 1
+        page.screenshot(path=str(artifacts / f"train-reloaded-{backend}.png"), full_page=True)
+
+        second = new_tab(other)  # The same link in another browser: the same live run.
+        second.goto(link, wait_until="domcontentloaded")
+        second.wait_for_selector(LIVE, timeout=60_000)
+
+        page.wait_for_selector("text=Trained 12 epoch(s)", timeout=180_000)
+        second.wait_for_selector("text=Trained 12 epoch(s)", timeout=30_000)
+        wait_idle(page)
+        no_exceptions(page)
+        assert page.locator("[data-testid=stVegaLiteChart]").count() >= 1
+        page.screenshot(path=str(artifacts / f"train-after-reload-{backend}.png"), full_page=True)
+    finally:
+        context.close()
+        other.close()
+        server.close()  # Stops the server: a restart on the same store follows.
+
+    server = serve(tmp_path / "second.log", environment)
+    url = next(server)
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    try:
+        page = new_tab(context)
+        token = re.search(r"me=([^&]+)", link).group(1)
+        open_page(page, f"{url}/draw?variant=vanilla&me={token}")
+        chooser = page.locator(
+            "[data-testid=stSidebar] [data-testid=stSelectbox]", has_text="Model"
+        )
+        chooser.click()
+        page.get_by_role("option", name=re.compile(r"^Run \d+ · BCE")).first.click()
+        wait_idle(page)
+        page.get_by_text("Test digit", exact=True).click()
+        page.wait_for_selector("text=/Vanilla \\(Run \\d+\\) reconstruction/", timeout=60_000)
+        wait_idle(page)
+        no_exceptions(page)
+        page.screenshot(path=str(artifacts / f"draw-own-run-{backend}.png"), full_page=True)
+    finally:
+        context.close()
+        server.close()
 
 
 def test_inside_page_every_section_in_chromium(app_server, page, artifacts):

@@ -80,7 +80,9 @@ def ended(run) -> bool:
     return run is not None and not run.active
 
 
-def test_a_run_trains_in_a_worker_and_everything_lands_in_the_store(store, engine, presence, splits):
+def test_a_run_trains_in_a_worker_and_everything_lands_in_the_store(
+    store, engine, presence, splits
+):
     _, run_id = queue(store, presence)
     run = wait_for(store, run_id, ended)
     assert run.status == "finished", run.message
@@ -100,8 +102,12 @@ def test_a_run_trains_in_a_worker_and_everything_lands_in_the_store(store, engin
     )
     reconstructions = metrics.reconstruct(model, splits.x_test)
     assert epoch == 2 and run.metrics["test_images"] == 10000
-    assert run.metrics["bce"] == pytest.approx(metrics.bce(splits.x_test, reconstructions).mean(), rel=1e-4)
-    assert run.metrics["mse"] == pytest.approx(metrics.mse(splits.x_test, reconstructions).mean(), rel=1e-4)
+    assert run.metrics["bce"] == pytest.approx(
+        metrics.bce(splits.x_test, reconstructions).mean(), rel=1e-4
+    )
+    assert run.metrics["mse"] == pytest.approx(
+        metrics.mse(splits.x_test, reconstructions).mean(), rel=1e-4
+    )
 
 
 def test_stop_keeps_the_weights_and_continue_finishes_the_plan(store, engine, presence):

@@ -20,9 +20,12 @@ PAGES = {
 }
 
 
-def run_page(path: str, **state) -> AppTest:
-    """Run app.py, switch to one page and run it, as a click in the sidebar would."""
+def run_page(path: str, token: str | None = None, **state) -> AppTest:
+    """Run app.py, switch to one page and run it, as a click in the sidebar would; `token`
+    opens the page with a student's link."""
     app = AppTest.from_file(str(APP), default_timeout=120)
+    if token is not None:
+        app.query_params["me"] = token
     for key, value in state.items():
         app.session_state[key] = value
     app.run()
@@ -33,10 +36,12 @@ def run_page(path: str, **state) -> AppTest:
     return app
 
 
-def page_alone(path: str, **state) -> AppTest:
+def page_alone(path: str, token: str | None = None, **state) -> AppTest:
     """A page run as its own script. Needed for buttons: after `switch_page`, AppTest drops
     a button's click (the same buttons work in the browser tests)."""
     app = AppTest.from_file(str(APP.parent / path), default_timeout=120)
+    if token is not None:
+        app.query_params["me"] = token
     for key, value in state.items():
         app.session_state[key] = value
     app.run()
@@ -67,7 +72,7 @@ def test_sidebar_has_variant_picker_source_and_explanation():
     assert (
         picker.value == "vanilla" and "tied" in picker.options
     ) or "Tied-weight stacked" in picker.options
-    assert app.sidebar.radio(key="model_source").value == "Pretrained"
+    assert app.sidebar.selectbox(key="model_choice").value == "pretrained"
     assert "Autoencoder Lab" in app.sidebar.caption[-1].value
 
 
@@ -124,25 +129,74 @@ def test_latent_pad_carries_the_shown_vae_decoder_and_its_pictures():
     assert len(data["quantiles"]) == 15 and data["ring"] is None
 
 
-def test_latent_pad_runs_the_sessions_own_vae_when_chosen():
-    from core.training import TrainResult
+def test_latent_pad_runs_the_students_own_vae_when_chosen(stored_run):
     from core.variants import vae
-    from ui import state
 
-    model = vae.build(vae.VAEConfig(hidden=[128, 64]))  # Not the shipped 512-256 shape.
-    trained = TrainResult(model, {}, 1, 1.0, 1.0, config=vae.VAEConfig(hidden=[128, 64]))
-    data = pad(
-        run_page(
-            "pages/latent.py",
-            variant="vae",
-            **{state.SESSION_MODELS: {"vae": trained}, state.SOURCE: state.SESSION},
-        )
-    )
+    config = vae.VAEConfig(hidden=[128, 64])  # Not the shipped 512-256 shape.
+    token, run = stored_run("vae", vae.build(config), config)
+    data = pad(run_page("pages/latent.py", token=token, variant="vae", model_choice=run.id))
     assert [(layer["rows"], layer["columns"]) for layer in data["layers"]] == [
         (2, 64),
         (64, 128),
         (128, 784),
     ]
+
+
+def test_two_vaes_trained_one_after_the_other_each_get_their_own_decoder(stored_run):
+    # The old caches keyed on id(model): CPython reuses a freed model's address, so a second
+    # model could be shown the first one's decoder. Keys are now the run and its epoch.
+    import base64
+    import gc
+
+    from core.variants import vae
+
+    config = vae.VAEConfig(hidden=[64, 32])
+    student = None
+    sent = []
+    for seed in (1, 2):
+        import keras
+
+        keras.utils.set_random_seed(seed)
+        model = vae.build(config)
+        token, run = stored_run("vae", model, config, student=student)
+        student = student or (run.student_id, token)
+        data = pad(run_page("pages/latent.py", token=token, variant="vae", model_choice=run.id))
+        kernel = np.frombuffer(base64.b64decode(data["layers"][0]["kernel"]), "<f2")
+        expected = model.decoder.layers[1].get_weights()[0]
+        np.testing.assert_allclose(kernel.reshape(expected.shape), expected, atol=4e-3, rtol=1e-3)
+        sent.append(kernel)
+        del model
+        gc.collect()  # Frees the first model, so the second may land at its address.
+    assert not np.allclose(sent[0], sent[1])
+
+
+def query(app: AppTest, name: str) -> str:
+    value = app.query_params[name]
+    return value[0] if isinstance(value, list) else value
+
+
+def test_a_rerun_with_the_same_link_keeps_the_students_runs(stored_run):
+    from core import variants
+
+    config = variants.make_config("vanilla")
+    token, run = stored_run("vanilla", variants.build("vanilla"), config)
+    for _ in range(2):  # A reload is a new session with the same link.
+        app = page_alone("pages/train.py", token=token)
+        assert query(app, "me") == token
+        assert f"Run {run.id}: Vanilla" in [header.value for header in app.subheader]
+        assert "run" in app.dataframe[0].value.columns
+        assert list(app.dataframe[0].value["run"]) == [run.id]
+
+
+def test_an_unknown_link_gets_a_new_student_and_is_never_echoed():
+    app = AppTest.from_file(str(APP), default_timeout=120)
+    app.query_params["me"] = "<b>stolen-or-made-up</b>"
+    app.run()
+    assert not app.exception
+    given = query(app, "me")
+    assert given != "<b>stolen-or-made-up</b>" and len(given) >= 32
+    shown = " ".join(item.value for item in [*app.sidebar.info, *app.sidebar.markdown])
+    assert "not known here" in shown and "stolen" not in shown
 
 
 def test_latent_pad_rings_the_last_drawing_where_the_encoder_puts_it():

@@ -182,19 +182,29 @@ def weights_digest(model) -> str:
 
 
 def press_train(app, **settings):
+    """Set the sliders, press Train; returns the run the page queued (read from the store)."""
+    from ui import state
+
     for key, value in settings.items():
         chooser = key.startswith(("lr_", "batch_", "subset_"))
         (app.select_slider(key=key) if chooser else app.slider(key=key)).set_value(value)
     next(b for b in app.button if b.label == "Train").click().run()
     assert not app.exception, [e.value for e in app.exception]
-    return app.session_state["training_job"]
+    me = app.session_state[state.STUDENT]
+    return state.store().runs(me.id)[0]
 
 
-def finish(app, job, timeout: float = 180) -> None:
-    job.join(timeout)
-    assert not job.running
+def finish(app, run, timeout: float = 180):
+    """Wait until the run has ended in the store, then rerun the page; returns the run."""
+    from ui import state
+
+    deadline = time.monotonic() + timeout
+    while state.store().run(run.id).active:
+        assert time.monotonic() < deadline, f"run {run.id} did not end"
+        time.sleep(0.2)
     app.run()
     assert not app.exception, [e.value for e in app.exception]
+    return state.store().run(run.id)
 
 
 @pytest.mark.slow
@@ -204,55 +214,60 @@ def test_learning_rate_ten_stops_says_so_and_keeps_the_shared_model():
     shared = state.pretrained_model("vanilla")
     before = weights_digest(shared)
     app = train_page()
-    job = press_train(app, lr_vanilla=10.0, subset_vanilla=1000, epochs_vanilla=3)
-    finish(app, job)
-    assert job.snapshot().state == "diverged"
+    run = press_train(app, lr_vanilla=10.0, subset_vanilla=1000, epochs_vanilla=3)
+    assert finish(app, run).status == "diverged"
     assert any("loss exploded" in e.value for e in app.error), [e.value for e in app.error]
     assert weights_digest(shared) == before  # The server-wide model is untouched.
 
 
 @pytest.mark.slow
 def test_batch_larger_than_subset_trains_and_the_run_survives_page_changes():
+    from ui import state
+
     app = train_page()
-    job = press_train(app, batch_vanilla=512, subset_vanilla=100, epochs_vanilla=50)
+    run = press_train(app, batch_vanilla=512, subset_vanilla=100, epochs_vanilla=50)
+    assert run.settings["train"]["batch_size"] == 512
     app.session_state["variant"] = "conv"  # Another widget changes mid-training...
     app.run()
-    assert not app.exception and job.running
-    assert any("started before you switched" in c.value for c in app.caption)
+    assert not app.exception
+    assert f"Run {run.id}: Vanilla" in [h.value for h in app.subheader]  # ...the run stays.
     app.session_state["variant"] = "vanilla"
     app.run()
-    stop = [b for b in app.button if b.label in ("Stop", "Leave the queue")]
-    assert stop, "the running job should offer Stop"
-    job.stop()
-    job.stop()  # Stop pressed twice.
-    finish(app, job)
-    assert job.snapshot().state in ("stopped", "done")  # Batch 512 on 100 images: it trained.
-    assert job.result.epochs_completed >= 1
-    out = np.asarray(job.result.model(np.zeros((1, 28, 28, 1), np.float32), training=False))
+    stop = next(b for b in app.button if b.label in ("Stop", "Leave the queue"))
+    stop.click().run()
+    assert not app.exception
+    run = finish(app, run)
+    assert run.status == "stopped" and run.epochs_done >= 1  # Batch 512 on 100: it trained.
+    from core.runs import build_model
+
+    weights = state.store().checkpoint(run.id)[1]
+    model = build_model("vanilla", run.settings)
+    model.set_weights(weights)
+    out = np.asarray(model(np.zeros((1, 28, 28, 1), np.float32), training=False))
     assert out.shape == (1, 28, 28, 1) and np.isfinite(out).all()
-    shown = " ".join(m.value for m in [*app.info, *app.success])
-    assert "Stopped after" in shown or "This is now your model" in shown
+    assert any("Stopped after" in m.value for m in app.info)
 
 
-def test_a_student_in_the_queue_sees_the_place_and_can_leave(server_limits):
-    from core.jobs import shared_slots
+def test_a_student_in_the_queue_sees_the_place_and_can_leave(server_limits, lab_store):
+    import os
+
+    from core.engine import worker_label
 
     server_limits(AE_MAX_TRAININGS=1)
-    slots = shared_slots(1)
-    someone = object()
-    assert slots.acquire(someone, lambda: False)  # Another student is training.
+    someone = lab_store.new_student()[0]  # Another student is training.
+    theirs = lab_store.create_run(someone, "vanilla", {"train": {}, "model": {}}, 1)
+    lab_store.claim(theirs, worker_label(os.getpid()))
     try:
         app = train_page()
-        job = press_train(app)
-        deadline = time.monotonic() + 10
-        while job.snapshot().queue_position is None and time.monotonic() < deadline:
-            time.sleep(0.05)
+        run = press_train(app)
         app.run()
-        assert any("Waiting for a free training slot" in i.value for i in app.info)
-        assert "you are next" in " ".join(i.value for i in app.info)
+        assert lab_store.run(run.id).status == "queued"
+        waiting = " ".join(i.value for i in app.info)
+        assert "Waiting for a free training slot: 1 training now" in waiting
+        assert "you are next" in waiting
         next(b for b in app.button if b.label == "Leave the queue").click().run()
-        finish(app, job, timeout=10)
-        assert job.snapshot().state == "cancelled" and job._worker is None
-        assert any("left the queue" in i.value for i in app.info)
+        assert not app.exception
+        assert lab_store.run(run.id) is None  # Never started: nothing to keep.
+        assert not [b for b in app.button if b.label == "Leave the queue"]
     finally:
-        slots.release(someone)
+        lab_store.finish(theirs, "finished")

@@ -6,10 +6,8 @@ cluster and sets AE_TEST_POSTGRES_URL; run alone, the PostgreSQL half is skipped
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import time
-import uuid
 
 import numpy as np
 import pytest
@@ -17,31 +15,18 @@ import sqlalchemy as sa
 
 from core.store import Busy, Store, StoreError, hash_token, schema
 
-POSTGRES = os.environ.get("AE_TEST_POSTGRES_URL")
 SETTINGS = {"train": {"epochs": 3, "batch_size": 64}, "model": {"code_size": 32}}
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def store(request, tmp_path):
     if request.param == "sqlite":
-        opened = Store(f"sqlite:///{tmp_path / 'runs.sqlite'}")
-        yield opened
-        opened.close()
-        return
-    if not POSTGRES:
-        pytest.skip("no PostgreSQL server: run under scripts/with-postgresql (make test does)")
-    # A database of its own per test, so tests never see each other's rows.
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(POSTGRES, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(sa.text(f"CREATE DATABASE {name}"))
-    url = sa.engine.make_url(POSTGRES).set(database=name).render_as_string(hide_password=False)
+        url = f"sqlite:///{tmp_path / 'runs.sqlite'}"
+    else:  # A database of its own per test, so tests never see each other's rows.
+        url = request.getfixturevalue("postgres_url")
     opened = Store(url)
     yield opened
     opened.close()
-    with admin.connect() as connection:
-        connection.execute(sa.text(f"DROP DATABASE {name} WITH (FORCE)"))
-    admin.dispose()
 
 
 def new_run(store: Store, student: int | None = None, epochs: int = 3) -> tuple[int, int]:
@@ -115,7 +100,9 @@ def test_progress_losses_epochs_and_checkpoint_round_trip(store):
     assert [e.epoch for e in epochs] == [1, 2] and epochs[0].logs["val_loss"] == 0.45
     np.testing.assert_allclose(epochs[0].samples, samples, atol=0.5 / 255)  # Stored as uint8.
     epoch, stored = store.checkpoint(run_id)  # Only the latest checkpoint is kept.
-    assert epoch == 2 and all(np.array_equal(a, w * 2) for a, w in zip(stored, weights, strict=True))
+    assert epoch == 2 and all(
+        np.array_equal(a, w * 2) for a, w in zip(stored, weights, strict=True)
+    )
     assert store.epoch_losses([run_id]) == {run_id: [0.5, 0.4]}
     assert store.run(run_id).epochs_done == 2
 
@@ -229,7 +216,7 @@ def test_a_read_only_sqlite_file_is_a_clear_error(tmp_path):
     Store(f"sqlite:///{path}").close()
     # Opened read-only through SQLite's URI mode: file permissions do not stop root.
     store = Store(f"sqlite:///file:{path}?mode=ro&uri=true", migrate=False)
-    with pytest.raises(StoreError, match="readonly|read-only"):
+    with pytest.raises(StoreError, match=r"readonly|read-only"):
         store.new_student()
 
 

@@ -39,6 +39,7 @@ VARIANT = "variant"
 MODEL = "model_choice"  # "pretrained" or a run id of this student's
 PRETRAINED = "pretrained"
 LINK = "me"  # The query parameter that carries the student's link token.
+MODEL_LINK = "model"  # The query parameter of the chosen run, so a reload keeps it.
 STUDENT = "student"
 
 
@@ -233,6 +234,8 @@ def student() -> Student | None:
     known: Student | None = st.session_state.get(STUDENT)
     try:
         if known is None or (asked is not None and asked != known.token):
+            if known is not None:  # Another student's link in this tab: not their model.
+                st.session_state.pop(MODEL, None)
             found = opened.find_student(asked) if asked else None
             if found is not None:
                 known = Student(found, asked)
@@ -240,7 +243,6 @@ def student() -> Student | None:
                 st.session_state["link_unknown"] = asked is not None
                 known = Student(*opened.new_student())
             st.session_state[STUDENT] = known
-            st.session_state.pop(MODEL, None)
     except StoreError as error:
         store_failed(error)
         return None
@@ -322,6 +324,9 @@ def model_picker(name: str) -> None:
     """The sidebar's model choice: the shipped model or one of the student's own runs."""
     runs = {run.id: run for run in my_runs(name) if usable(run)}
     options = [PRETRAINED, *runs]
+    asked = st.query_params.get(MODEL_LINK, "")
+    if MODEL not in st.session_state and asked.isdigit():  # A reload or a shared link.
+        st.session_state[MODEL] = int(asked)
     pending = st.session_state.pop("select_run", None)  # Set by the Train page's buttons.
     if pending in options:
         st.session_state[MODEL] = pending
@@ -331,13 +336,18 @@ def model_picker(name: str) -> None:
         "Model",
         options,
         key=MODEL,
-        format_func=lambda choice: "Pretrained (shipped)" if choice == PRETRAINED else run_label(
-            runs[choice]
+        format_func=lambda choice: (
+            "Pretrained (shipped)" if choice == PRETRAINED else run_label(runs[choice])
         ),
         help="Your runs of this variant, newest first: every page then uses the chosen one.",
     )
     if not runs:
         st.sidebar.caption("Train this variant on the Train page to use your own model here.")
+    chosen = st.session_state[MODEL]
+    if chosen == PRETRAINED:
+        st.query_params.pop(MODEL_LINK, None)
+    elif st.query_params.get(MODEL_LINK) != str(chosen):
+        st.query_params[MODEL_LINK] = str(chosen)  # A reload keeps the chosen run.
 
 
 def use_run(run) -> None:
@@ -410,8 +420,12 @@ def link_ui(me: Student | None) -> None:
             "continue there. Anyone who has it sees your runs, so share it with care."
         )
         st.code(my_link(me.token), language=None, wrap_lines=True)
-        if st.button("Start fresh", icon=":material/restart_alt:", key="start_fresh",
-                     help="A new, empty link. Your current link keeps working."):
+        if st.button(
+            "Start fresh",
+            icon=":material/restart_alt:",
+            key="start_fresh",
+            help="A new, empty link. Your current link keeps working.",
+        ):
             start_fresh()
             st.rerun()
 

@@ -10,6 +10,7 @@ Students have no accounts: a random link token identifies one, and only its SHA-
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import os
@@ -316,10 +317,14 @@ class Store:
             with self.engine.begin() as connection:
                 owned = (runs.c.id == run_id) & (runs.c.student_id == student_id)
                 connection.execute(
-                    runs.update().where(owned, runs.c.status == "running").values(stop_requested=True)
+                    runs.update()
+                    .where(owned, runs.c.status == "running")
+                    .values(stop_requested=True)
                 )
                 queued = connection.execute(
-                    sa.select(runs.c.id).where(owned, runs.c.status == "queued", runs.c.epochs_done == 0)
+                    sa.select(runs.c.id).where(
+                        owned, runs.c.status == "queued", runs.c.epochs_done == 0
+                    )
                 ).all()
                 _delete_runs(connection, [row.id for row in queued])
                 # A continued run waiting in line goes back to where it was.
@@ -457,7 +462,9 @@ class Store:
 
     def progress(self, run_id: int, **values: Any) -> None:
         """Update a running run's progress fields and its heartbeat."""
-        self._write(runs.update().where(runs.c.id == run_id).values(heartbeat_at=time.time(), **values))
+        self._write(
+            runs.update().where(runs.c.id == run_id).values(heartbeat_at=time.time(), **values)
+        )
 
     def add_losses(self, run_id: int, epoch: int, first_batch: int, batches: int, values: dict):
         """Append a chunk of per-batch losses."""
@@ -600,20 +607,17 @@ class Store:
     def summary(self) -> dict[str, Any]:
         """What the store holds: students, runs per status, bytes of stored data."""
         sizes = {}
-        for name, table, column in (
-            ("checkpoints", checkpoints, checkpoints.c.weights),
-            ("samples", epochs, epochs.c.samples),
-        ):
+        for name, column in (("checkpoints", checkpoints.c.weights), ("samples", epochs.c.samples)):
             sizes[name] = int(
-                self._rows(sa.select(sa.func.coalesce(sa.func.sum(sa.func.length(column)), 0)))[0][0]
+                self._rows(sa.select(sa.func.coalesce(sa.func.sum(sa.func.length(column)), 0)))[0][
+                    0
+                ]
             )
         database_bytes = None
         if self.engine.dialect.name == "sqlite":
             path = Path(make_url(self.url).database or "")
             database_bytes = sum(
-                p.stat().st_size
-                for p in (path, Path(f"{path}-wal"))
-                if p.is_file()
+                p.stat().st_size for p in (path, Path(f"{path}-wal")) if p.is_file()
             )
         elif self.engine.dialect.name == "postgresql":
             database_bytes = int(
@@ -623,7 +627,9 @@ class Store:
             "url": self.display_url,
             "students": int(self._rows(sa.select(sa.func.count()).select_from(students))[0][0]),
             "runs": self.counts(),
-            "loss_chunks": int(self._rows(sa.select(sa.func.count()).select_from(loss_chunks))[0][0]),
+            "loss_chunks": int(
+                self._rows(sa.select(sa.func.count()).select_from(loss_chunks))[0][0]
+            ),
             "bytes": sizes,
             "database_bytes": database_bytes,
         }
@@ -651,10 +657,8 @@ def _engine(url: str) -> sa.Engine:
             cursor = connection.cursor()
             # WAL: readers never block the writer (server pages read while a worker writes).
             # It fails on a read-only database, which the first write reports clearly.
-            try:
+            with contextlib.suppress(Exception):
                 cursor.execute("PRAGMA journal_mode=WAL")
-            except Exception:  # noqa: BLE001 - a read-only file: reads still work.
-                pass
             cursor.execute("PRAGMA synchronous=NORMAL")  # Safe with WAL, fewer fsyncs.
             cursor.close()
 
@@ -673,5 +677,7 @@ def _describe(error: Exception, url: str) -> str:
     """A one-line reason without the SQL statement or the password."""
     shown = make_url(url).render_as_string(hide_password=True)
     original = getattr(error, "orig", None) or error
-    reason = str(original).strip().splitlines()[0] if str(original).strip() else type(original).__name__
+    reason = (
+        str(original).strip().splitlines()[0] if str(original).strip() else type(original).__name__
+    )
     return f"{shown}: {reason}"

@@ -26,9 +26,7 @@ runs = sa.Table(
     "runs",
     metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column(
-        "student_id", sa.Integer, sa.ForeignKey("students.id"), nullable=False, index=True
-    ),
+    sa.Column("student_id", sa.Integer, sa.ForeignKey("students.id"), nullable=False, index=True),
     sa.Column("variant", sa.String(40), nullable=False),
     # {"train": TrainConfig fields, "model": the variant config's fields}: enough to rebuild.
     sa.Column("settings", sa.JSON, nullable=False),
