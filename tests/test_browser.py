@@ -51,7 +51,7 @@ def test_shared_link_on_a_freshly_started_server(fresh_server, page):
     sidebar = page.locator("[data-testid=stSidebar]")
     assert "About Deep" in sidebar.inner_text()
     assert sidebar.locator("a[href$='/latent']").count() == 1
-    assert page.url.endswith("/draw?variant=deep")
+    assert re.search(r"/draw\?variant=deep&me=[\w-]{32}$", page.url), page.url
 
 
 def test_sidebar_navigation_reaches_every_page(app_server, page):

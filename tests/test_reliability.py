@@ -271,3 +271,50 @@ def test_a_student_in_the_queue_sees_the_place_and_can_leave(server_limits, lab_
         assert not [b for b in app.button if b.label == "Leave the queue"]
     finally:
         lab_store.finish(theirs, "finished")
+
+
+# A store that cannot be opened --------------------------------------------------------------
+
+
+@pytest.fixture
+def store_at(monkeypatch):
+    """Point the app's store at a URL for one test, starting from a clean slate."""
+    from ui import state
+
+    def point(url: str) -> None:
+        monkeypatch.setenv("AE_DATABASE_URL", url)
+        state._open_store.clear()
+        state._store_failure = None
+
+    yield point
+    monkeypatch.undo()
+    state._open_store.clear()
+    state._store_failure = None
+
+
+def broken_sqlite(tmp_path, kind: str) -> str:
+    from core.store import Store
+
+    path = tmp_path / "runs.sqlite"
+    if kind == "corrupt":
+        path.write_bytes(b"not a database at all" * 200)
+        return f"sqlite:///{path}"
+    Store(f"sqlite:///{path}").close()  # A real, migrated store, then opened read-only.
+    return f"sqlite:///file:{path}?mode=ro&uri=true"
+
+
+@pytest.mark.parametrize("kind", ["unreachable postgresql", "corrupt", "read-only"])
+def test_a_broken_store_leaves_the_pretrained_lab_running(store_at, tmp_path, kind):
+    store_at(
+        "postgresql+psycopg://lab:secret@127.0.0.1:1/lab"
+        if kind == "unreachable postgresql"
+        else broken_sqlite(tmp_path, kind)
+    )
+    app = run_page("pages/draw.py", draw_source="Test digit")
+    assert len(app.image) >= 10  # Every pretrained model still reconstructs.
+    banner = " ".join(w.value for w in app.sidebar.warning)
+    assert "training is off" in banner and "secret" not in banner
+    train = page_alone("pages/train.py")
+    warning = " ".join(w.value for w in train.warning)
+    assert "Training is off" in warning
+    assert next(b for b in train.button if b.label == "Train").disabled
