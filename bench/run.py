@@ -241,7 +241,7 @@ def page_training_rate(chromium, url: str, epochs: int) -> float:
         page.keyboard.press("ArrowRight")
     page.wait_for_timeout(300)
     page.get_by_role("button", name="Train", exact=True).click()
-    page.wait_for_selector("text=This is now your model", timeout=300_000)
+    page.wait_for_selector("text=/Trained [0-9]+ epoch/", timeout=300_000)
     text = page.get_by_text("images/s").first.inner_text()
     page.close()
     return float(re.search(r"\(([\d,]+) images/s\)", text).group(1).replace(",", ""))
@@ -332,6 +332,13 @@ def training_throughput(rows: list[Row], subset: int) -> None:
         )
 
 
+def store_costs(rows: list[Row]) -> None:
+    """Writes while training, reads per live-view redraw, bytes per run (bench/store.py)."""
+    from bench import store
+
+    store.measure(rows, Row)
+
+
 def table(rows: list[Row]) -> str:
     lines = ["| figure | measured | baseline (same run) | goal | met |", "|---|---|---|---|---|"]
     for row in rows:
@@ -356,6 +363,7 @@ def main() -> None:
         ("session cost", lambda: session_cost(rows, 5)),
         ("live training", lambda: live_training(rows, 5, 2 if args.quick else 3)),
         ("throughput", lambda: training_throughput(rows, 5000 if args.quick else 20000)),
+        ("store", lambda: store_costs(rows)),
     ]
     for label, step in steps:
         if args.only and label not in args.only:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -184,7 +185,7 @@ async def trainer(browser, url: str, index: int, found: Findings):
     await page.wait_for_selector(IDLE, timeout=120_000)
     await page.get_by_role("button", name="Train", exact=True).click()
     deadline = time.monotonic() + 600
-    while not await page.get_by_text("This is now your model").count():
+    while not await page.get_by_text(re.compile(r"Trained \d+ epoch")).count():
         if await page.get_by_text("Waiting for a free training slot").count():
             found.queue_seen = True
         if time.monotonic() > deadline:

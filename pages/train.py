@@ -24,15 +24,6 @@ from ui.boot import ensure_navigation
 
 OPEN = "open_run"  # The run shown beside the settings.
 SMOOTHING = 0.9  # Weight of the exponential moving average drawn over the per-batch loss.
-STATUS_ICONS = {
-    "queued": "⏳",
-    "running": "▶️",
-    "finished": "✅",
-    "stopped": "⏹️",
-    "diverged": "💥",
-    "failed": "❌",
-    "interrupted": "⚠️",
-}
 LEARNING_RATES = [1e-4, 3e-4, 1e-3, 2e-3, 5e-3, 1e-2, 3e-2, 1e-1, 1.0, 10.0]
 SUBSETS = [100, 1000, 2000, 5000, 10000, 20000, 55000]
 # Starting rates for a short live run: the shipped recipes use gentler rates over 50-100
@@ -354,10 +345,10 @@ def use_run(run_id: int, variant: str) -> None:
 def actions_ui(run, me) -> None:
     """Use, download, continue or delete an ended run."""
     opened = state.store()
-    columns = st.columns(4)
+    row = st.container(horizontal=True, gap="small")  # Buttons at their natural width.
     usable = state.usable(run)
     chosen = st.session_state.get(state.MODEL) == run.id
-    columns[0].button(
+    row.button(
         "In use on every page" if chosen else "Use this model",
         icon=":material/check:" if chosen else ":material/input:",
         key=f"use_{run.id}",
@@ -369,8 +360,8 @@ def actions_ui(run, me) -> None:
     )
     if usable:
         ref = state.current_model(run.variant) if chosen else None
-        model = ref.model if ref else state._run_model(run.key, run)
-        columns[1].download_button(
+        model = ref.model if ref else state.run_model(run)
+        row.download_button(
             "Weights",
             weights_file(run.key, model),
             file_name=f"{run.variant}-run{run.id}.weights.h5",
@@ -382,7 +373,7 @@ def actions_ui(run, me) -> None:
             "(core.variants.build) and call load_weights.",
         )
     continuable = run.status in ("stopped", "interrupted") and run.epochs_done < run.epochs_total
-    if continuable and columns[2].button(
+    if continuable and row.button(
         "Continue", icon=":material/play_arrow:", key=f"continue_{run.id}"
     ):
         try:
@@ -391,7 +382,7 @@ def actions_ui(run, me) -> None:
             st.warning(str(error).capitalize() + ".", icon=":material/block:")
         else:
             st.rerun()
-    if columns[3].button("Delete", icon=":material/delete:", key=f"delete_{run.id}"):
+    if row.button("Delete", icon=":material/delete:", key=f"delete_{run.id}"):
         opened.delete_run(run.id, me.id)
         if st.session_state.get(state.MODEL) == run.id:
             st.session_state["select_run"] = state.PRETRAINED
@@ -422,7 +413,7 @@ def runs_table_ui(runs) -> int | None:
             "run": [run.id for run in runs],
             "started": [time.strftime("%d %b %H:%M", time.localtime(r.created_at)) for r in runs],
             "variant": [state.title(run.variant) for run in runs],
-            "status": [f"{STATUS_ICONS.get(r.status, '')} {r.status}" for r in runs],
+            "status": [run.status for run in runs],
             "epochs": [f"{r.epochs_done}/{r.epochs_total}" for r in runs],
             "time": [f"{r.seconds:.0f} s" for r in runs],
             "test": [state.metric_line(r.metrics) if r.metrics else "" for r in runs],

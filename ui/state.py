@@ -320,6 +320,12 @@ def _run_model(key: str, _run):
     return model
 
 
+def run_model(run):
+    """A student's run as a model, rebuilt from the store once per (run, epoch of its weights);
+    the caller has checked that the run is the student's own."""
+    return _run_model(run.key, run)
+
+
 def model_picker(name: str) -> None:
     """The sidebar's model choice: the shipped model or one of the student's own runs."""
     runs = {run.id: run for run in my_runs(name) if usable(run)}
@@ -364,7 +370,7 @@ def current_model(name: str) -> ModelRef:
         try:
             run = opened.run(int(choice), me.id)
             if run is not None and run.variant == name and usable(run):
-                return ModelRef(run.key, _run_model(run.key, run), run_label(run))
+                return ModelRef(run.key, run_model(run), run_label(run))
         except (StoreError, LookupError) as error:
             store_failed(error)
     return pretrained(name)
@@ -437,6 +443,7 @@ def sidebar() -> str:
     me = student()
     model_picker(name)
     link_ui(me)
+    engine()  # Started with the first page anyone opens: queued runs train, stale ones end.
     return name
 
 

@@ -1,0 +1,132 @@
+"""What the run store costs: writes while a worker trains, reads per second of live view, bytes
+per run. Part of `make bench` (step "store"); also runs alone: `python -m bench.store`.
+
+A real run of the Train page's vanilla defaults (5 epochs of 10,000 images, batch 64) trains in
+a worker process through the engine, against a throwaway SQLite store; then the reads the live
+view makes each second are timed at the end of that run and on a long run (50 epochs of 55,000
+images at batch 16: 171,900 batch losses, written through the same store calls).
+"""
+
+from __future__ import annotations
+
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def live_view_reads(store, run_id: int) -> None:
+    """What the Train page's live fragment reads from the store on every redraw."""
+    store.run(run_id)
+    store.losses(run_id)
+    store.epochs(run_id, with_samples=False)
+    store.epochs(run_id)
+
+
+def median_ms(function, repeats: int = 15) -> float:
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        function()
+        times.append((time.perf_counter() - started) * 1000)
+    return statistics.median(times)
+
+
+def long_run(store, student: int) -> int:
+    """A 50-epoch run of 55,000 images at batch 16, written as a worker writes one."""
+    from core import variants
+    from core.runs import settings_for
+    from core.training import TrainConfig
+
+    config = TrainConfig(epochs=50, batch_size=16, subset=55000)
+    run_id = store.create_run(
+        student, "vanilla", settings_for(config, variants.make_config("vanilla")), 50
+    )
+    store.claim(run_id, "bench:0")
+    batches, per_report = 3438, 40  # ~0.5 s of training per report at ~80 batches/s.
+    rng = np.random.default_rng(0)
+    samples = rng.random((8, 28, 28, 1), dtype=np.float32)
+    weights = [rng.random((784, 32), dtype=np.float32), rng.random(32, dtype=np.float32)]
+    for epoch in range(50):
+        for first in range(0, batches, per_report):
+            count = min(per_report, batches - first)
+            store.add_losses(run_id, epoch, first, batches, {"loss": list(rng.random(count))})
+        store.add_epoch(run_id, epoch + 1, {"loss": 0.1, "val_loss": 0.1}, samples, weights)
+    store.finish(run_id, "finished")
+    return run_id
+
+
+def measure(rows: list, row_class) -> None:
+    from core.engine import LocalEngine
+    from core.runs import settings_for
+    from core.store import Store
+    from core.training import TrainConfig
+    from core.variants import make_config
+
+    folder = Path(tempfile.mkdtemp(prefix="bench-store-"))
+    store = Store(f"sqlite:///{folder / 'runs.sqlite'}")
+    student = store.new_student()[0]
+    engine = LocalEngine(store, capacity=1, live_students=lambda: {student}).start()
+    try:
+        config = TrainConfig(epochs=5, batch_size=64, learning_rate=1e-2, subset=10000)
+        run_id = store.create_run(
+            student, "vanilla", settings_for(config, make_config("vanilla")), 5
+        )
+        while store.run(run_id).active:
+            time.sleep(0.2)
+    finally:
+        engine.shutdown()
+    run = store.run(run_id)
+    summary = store.summary()
+    chunks = summary["loss_chunks"]
+    # Per report: one loss chunk and one progress update; per epoch one more transaction.
+    transactions = 2 * chunks + run.epochs_done + 2
+    rows.append(
+        row_class(
+            "store writes while training (vanilla, 5 x 10,000 images)",
+            f"{transactions / run.seconds:.1f} transactions/s ({chunks} loss chunks, "
+            f"{run.epochs_done} epochs in {run.seconds:.1f} s)",
+            "-",
+            "at most ~3/s",
+            transactions / run.seconds <= 3.5,
+        )
+    )
+    short_ms = median_ms(lambda: live_view_reads(store, run_id))
+    baseline_ms = median_ms(lambda: store.run(run_id))
+    long_id = long_run(store, store.new_student()[0])
+    long_ms = median_ms(lambda: live_view_reads(store, long_id), repeats=5)
+    rows.append(
+        row_class(
+            "live view: store reads per redraw (once a second)",
+            f"{short_ms:.1f} ms (5-epoch run, {len(store.losses(run_id).x):,} batch losses); "
+            f"{long_ms:.0f} ms (50 epochs, 171,900 batch losses)",
+            f"{baseline_ms:.2f} ms (the run's row alone)",
+            "< 100 ms for a classroom-length run",
+            short_ms < 100,
+        )
+    )
+    size = store.summary()
+    per_run = (summary["database_bytes"] or 0) / 1e6
+    rows.append(
+        row_class(
+            "store size per run",
+            f"{per_run:.2f} MB (vanilla 5 epochs: checkpoint "
+            f"{summary['bytes']['checkpoints'] / 1e6:.2f} MB, samples "
+            f"{summary['bytes']['samples'] / 1e3:.0f} kB); 50-epoch run: "
+            f"{((size['database_bytes'] or 0) / 1e6) - per_run:.1f} MB",
+            "-",
+            "-",
+            None,
+        )
+    )
+    store.close()
+
+
+if __name__ == "__main__":
+    from bench.run import Row, table
+
+    found: list = []
+    measure(found, Row)
+    print(table(found))
