@@ -17,12 +17,26 @@ from pathlib import Path
 import numpy as np
 
 
-def live_view_reads(store, run_id: int) -> None:
-    """What the Train page's live fragment reads from the store on every redraw."""
-    store.run(run_id)
-    store.losses(run_id)
+def live_view_reads(store, run_id: int, after: int | None = None) -> None:
+    """What the Train page's live fragment reads from the store on every redraw: the run, the
+    loss chunks it has not seen (all of them on its first redraw), the epoch rows and the
+    latest samples."""
+    run = store.run(run_id)
+    store.losses(run_id, after=after or 0)
     store.epochs(run_id, with_samples=False)
-    store.epochs(run_id)
+    store.samples(run_id, run.epochs_done)
+
+
+def payload(store, run_id: int) -> int:
+    """Bytes a run's rows hold: checkpoint, samples, and batch losses as stored (JSON)."""
+    import json
+
+    checkpoint = store.checkpoint(run_id)
+    weights = sum(array.nbytes for array in checkpoint[1]) if checkpoint else 0
+    samples = 8 * 28 * 28 * len(store.epochs(run_id, with_samples=False))
+    losses = store.losses(run_id)
+    values = sum(len(json.dumps([float(f"{v:.5g}") for v in s])) for s in losses.series.values())
+    return weights + samples + values
 
 
 def median_ms(function, repeats: int = 15) -> float:
@@ -89,33 +103,33 @@ def measure(rows: list, row_class) -> None:
             f"{transactions / run.seconds:.1f} transactions/s ({chunks} loss chunks, "
             f"{run.epochs_done} epochs in {run.seconds:.1f} s)",
             "-",
-            "at most ~3/s",
-            transactions / run.seconds <= 3.5,
+            "-",
+            None,
         )
     )
     short_ms = median_ms(lambda: live_view_reads(store, run_id))
     baseline_ms = median_ms(lambda: store.run(run_id))
     long_id = long_run(store, store.new_student()[0])
-    long_ms = median_ms(lambda: live_view_reads(store, long_id), repeats=5)
+    first_ms = median_ms(lambda: live_view_reads(store, long_id), repeats=5)
+    # A redraw during a long run: the two newest chunks are new since the last second.
+    last = store.losses(long_id).last_seq
+    later_ms = median_ms(lambda: live_view_reads(store, long_id, after=last - 2))
     rows.append(
         row_class(
             "live view: store reads per redraw (once a second)",
-            f"{short_ms:.1f} ms (5-epoch run, {len(store.losses(run_id).x):,} batch losses); "
-            f"{long_ms:.0f} ms (50 epochs, 171,900 batch losses)",
+            f"{short_ms:.1f} ms (5-epoch run, {len(store.losses(run_id).x):,} batch losses, "
+            f"first redraw); 50 epochs, 171,900 batch losses: {first_ms:.0f} ms the first "
+            f"redraw, {later_ms:.1f} ms each redraw after",
             f"{baseline_ms:.2f} ms (the run's row alone)",
-            "< 100 ms for a classroom-length run",
-            short_ms < 100,
+            "each redraw < 20 ms",
+            short_ms < 20 and later_ms < 20,
         )
     )
-    size = store.summary()
-    per_run = (summary["database_bytes"] or 0) / 1e6
     rows.append(
         row_class(
-            "store size per run",
-            f"{per_run:.2f} MB (vanilla 5 epochs: checkpoint "
-            f"{summary['bytes']['checkpoints'] / 1e6:.2f} MB, samples "
-            f"{summary['bytes']['samples'] / 1e3:.0f} kB); 50-epoch run: "
-            f"{((size['database_bytes'] or 0) / 1e6) - per_run:.1f} MB",
+            "store size per run (rows' payload)",
+            f"vanilla 5 epochs: {payload(store, run_id) / 1e6:.2f} MB; "
+            f"50 epochs of 55,000 images at batch 16: {payload(store, long_id) / 1e6:.2f} MB",
             "-",
             "-",
             None,

@@ -52,8 +52,9 @@ def build_model(variant: str, settings: dict):
 
 
 def finite(values: list[float]) -> list[float | None]:
-    """JSON has no NaN or infinity (PostgreSQL rejects them): a diverged batch is stored as null."""
-    return [value if math.isfinite(value) else None for value in values]
+    """Batch losses for JSON: 5 significant digits (a chart needs no more, and the store's
+    biggest table halves), and null for NaN or infinity, which JSON (and PostgreSQL) lack."""
+    return [float(f"{value:.5g}") if math.isfinite(value) else None for value in values]
 
 
 class Throttled:

@@ -140,14 +140,16 @@ def curve_frame(losses, epochs, keys: tuple[str, str]) -> tuple[pd.DataFrame, in
     frames, bucket = [], 1
     values = losses.series.get(batch_key)
     if values is not None and len(values):
-        smoothed = curves.smooth(values, SMOOTHING)
         x, raw, bucket = curves.thin(losses.x, values)
-        _, smooth_thin, _ = curves.thin(losses.x, smoothed)
-        raw_name = "training, per batch" if bucket == 1 else f"training, mean of {bucket} batches"
-        frames.append(pd.DataFrame({"epoch": x, "value": raw, "series": raw_name}))
-        frames.append(
-            pd.DataFrame({"epoch": x, "value": smooth_thin, "series": "training, smoothed"})
-        )
+        if bucket == 1:  # Every batch drawn, with its moving average over it.
+            frames.append(pd.DataFrame({"epoch": x, "value": raw, "series": "training, per batch"}))
+            smoothed = curves.smooth(values, SMOOTHING)
+            frames.append(
+                pd.DataFrame({"epoch": x, "value": smoothed, "series": "training, smoothed"})
+            )
+        else:  # A long run: the means of consecutive batches are the smoothing.
+            name = f"training, mean of {bucket} batches"
+            frames.append(pd.DataFrame({"epoch": x, "value": raw, "series": name}))
     points = [(e.epoch, e.logs[val_key]) for e in epochs if val_key in e.logs]
     if points:
         frames.append(pd.DataFrame(points, columns=["epoch", "value"]).assign(series="validation"))
@@ -174,8 +176,8 @@ def loss_chart(losses, epochs, name: str) -> None:
         if frame.empty:
             continue
         names = list(dict.fromkeys(frame["series"]))
-        colours = {"validation": "#E4572E", "training, smoothed": "#5B4BDB"}
-        scale = alt.Scale(domain=names, range=[colours.get(n, "#A9A3EE") for n in names])
+        colours = {"validation": "#E4572E", "training, per batch": "#A9A3EE"}
+        scale = alt.Scale(domain=names, range=[colours.get(n, "#5B4BDB") for n in names])
         base = alt.Chart(frame, title=label).encode(
             x=alt.X("epoch:Q", title="epoch"),
             y=alt.Y("value:Q", title=None, scale=alt.Scale(zero=False)),
@@ -189,32 +191,47 @@ def loss_chart(losses, epochs, name: str) -> None:
         )
         column.altair_chart((lines + validation).properties(height=260), width="stretch")
     st.caption(
-        f"Training: the loss of each batch, and its moving average (smoothing {SMOOTHING}). "
-        "Validation: 5,000 held-out images after each epoch."
+        f"Training: the loss of each batch, and its moving average (smoothing {SMOOTHING}); "
+        "on long runs the mean of each run of batches. Validation: 5,000 held-out images "
+        "after each epoch."
     )
 
 
 def samples_ui(run, epochs) -> None:
     """The eight fixed test digits and their reconstructions, after any stored epoch."""
-    shown = [e for e in epochs if e.samples is not None]
     st.image(images.strip(state.sample_digits(), size=64))
-    if not shown:
+    if not epochs:
         st.caption("Eight fixed test digits, the same on every run")
         return
-    pick = shown[-1]
-    if not run.active and len(shown) > 2:
-        choice = st.select_slider(
+    pick = epochs[-1].epoch
+    if not run.active and len(epochs) > 2:
+        pick = st.select_slider(
             "Reconstructions after epoch",
-            [e.epoch for e in shown],
-            value=shown[-1].epoch,
+            [e.epoch for e in epochs],
+            value=pick,
             key=f"epoch_pick_{run.id}",
         )
-        pick = next(e for e in shown if e.epoch == choice)
-    st.image(images.strip(pick.samples, size=64))
+    reconstructions = state.store().samples(run.id, pick)
+    if reconstructions is not None:
+        st.image(images.strip(reconstructions, size=64))
     st.caption(
         "Eight fixed test digits (top) and their reconstructions "
-        + ("before training" if pick.epoch == 0 else f"after epoch {pick.epoch}")
+        + ("before training" if pick == 0 else f"after epoch {pick}")
     )
+
+
+def losses_of(run):
+    """The run's batch losses, each chunk read from the store once per session: a live view
+    of a long run reads only the last second's chunks, not the whole curve again."""
+    cache = st.session_state.setdefault("loss_cache", {})
+    known = cache.get(run.id)
+    if known is None:
+        known = state.store().losses(run.id)
+    else:
+        known = known.extend(state.store().losses(run.id, after=known.last_seq))
+    cache.clear()  # One run's curve per session is all a page shows.
+    cache[run.id] = known
+    return known
 
 
 def timing_text(run) -> str:
@@ -287,8 +304,9 @@ def run_view(run) -> None:
     status_ui(run)
     if run.status == "queued" or opened is None:
         return
-    loss_chart(opened.losses(run.id), opened.epochs(run.id, with_samples=False), run.variant)
-    samples_ui(run, opened.epochs(run.id))
+    epochs = opened.epochs(run.id, with_samples=False)
+    loss_chart(losses_of(run), epochs, run.variant)
+    samples_ui(run, epochs)
 
 
 def stop_ui(run, me) -> None:

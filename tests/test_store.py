@@ -92,6 +92,15 @@ def test_progress_losses_epochs_and_checkpoint_round_trip(store):
     losses = store.losses(run_id)
     np.testing.assert_allclose(losses.x, [0.25, 0.5, 0.75, 1.0, 1.25])
     np.testing.assert_allclose(losses.series["loss"], [0.7, 0.6, 0.5, np.nan, 0.4])
+    # A live view reads the first two chunks, then only what came after them.
+    seen = store.losses(run_id)
+    seen = type(seen)(seen.x[:4], {"loss": seen.series["loss"][:4]}, 2)
+    newer = store.losses(run_id, after=seen.last_seq)
+    assert len(newer.x) == 1 and newer.last_seq == 3
+    both = seen.extend(newer)
+    np.testing.assert_allclose(both.x, losses.x)
+    np.testing.assert_allclose(both.series["loss"], losses.series["loss"])
+    assert both.extend(store.losses(run_id, after=3)) is both  # Nothing new: unchanged.
     samples = np.linspace(0, 1, 8 * 28 * 28, dtype=np.float32).reshape(8, 28, 28, 1)
     weights = [np.arange(6, dtype=np.float32).reshape(2, 3), np.ones(3, np.float32)]
     store.add_epoch(run_id, 1, {"loss": 0.5, "val_loss": 0.45}, samples, weights, epochs_done=1)
@@ -99,6 +108,8 @@ def test_progress_losses_epochs_and_checkpoint_round_trip(store):
     epochs = store.epochs(run_id)
     assert [e.epoch for e in epochs] == [1, 2] and epochs[0].logs["val_loss"] == 0.45
     np.testing.assert_allclose(epochs[0].samples, samples, atol=0.5 / 255)  # Stored as uint8.
+    np.testing.assert_allclose(store.samples(run_id, 2), samples, atol=0.5 / 255)
+    assert store.samples(run_id, 7) is None
     epoch, stored = store.checkpoint(run_id)  # Only the latest checkpoint is kept.
     assert epoch == 2 and all(
         np.array_equal(a, w * 2) for a, w in zip(stored, weights, strict=True)

@@ -127,10 +127,26 @@ class Run:
 
 @dataclass(frozen=True)
 class Losses:
-    """The per-batch training losses of a run: x in epochs (fractional) and each series."""
+    """The per-batch training losses of a run: x in epochs (fractional) and each series;
+    `last_seq` is the newest chunk read, so a live view can ask for only what came after."""
 
     x: np.ndarray
     series: dict[str, np.ndarray]
+    last_seq: int = 0
+
+    def extend(self, newer: Losses) -> Losses:
+        """These losses followed by `newer` (read with `after=self.last_seq`)."""
+        if not len(newer.x):
+            return self
+        old_gap, new_gap = np.full(len(self.x), np.nan), np.full(len(newer.x), np.nan)
+        return Losses(
+            np.concatenate([self.x, newer.x]),
+            {
+                key: np.concatenate([self.series.get(key, old_gap), newer.series.get(key, new_gap)])
+                for key in set(self.series) | set(newer.series)
+            },
+            newer.last_seq,
+        )
 
 
 @dataclass(frozen=True)
@@ -385,10 +401,13 @@ class Store:
         except sa.exc.SQLAlchemyError as error:
             raise StoreError(_describe(error, self.url)) from error
 
-    def losses(self, run_id: int) -> Losses:
-        """Every training batch's loss so far, in order."""
+    def losses(self, run_id: int, after: int = 0) -> Losses:
+        """Every training batch's loss so far, in order; with `after`, only the chunks written
+        after chunk number `after` (a live view reads each chunk once)."""
         rows = self._rows(
-            sa.select(loss_chunks).where(loss_chunks.c.run_id == run_id).order_by(loss_chunks.c.seq)
+            sa.select(loss_chunks)
+            .where(loss_chunks.c.run_id == run_id, loss_chunks.c.seq > after)
+            .order_by(loss_chunks.c.seq)
         )
         x, series = [], {}
         for row in rows:
@@ -399,6 +418,7 @@ class Store:
         return Losses(
             np.asarray(x, np.float64),
             {key: np.asarray(values, np.float64) for key, values in series.items()},
+            rows[-1].seq if rows else after,
         )
 
     def epochs(self, run_id: int, with_samples: bool = True) -> list[Epoch]:
@@ -411,6 +431,13 @@ class Store:
             Epoch(row.epoch, row.logs, samples_from_bytes(row.samples) if with_samples else None)
             for row in rows
         ]
+
+    def samples(self, run_id: int, epoch: int) -> np.ndarray | None:
+        """The eight reconstructions stored after `epoch`, or None."""
+        rows = self._rows(
+            sa.select(epochs.c.samples).where(epochs.c.run_id == run_id, epochs.c.epoch == epoch)
+        )
+        return samples_from_bytes(rows[0].samples) if rows else None
 
     def epoch_losses(self, run_ids: list[int], key: str = "loss") -> dict[int, list[float]]:
         """Per-epoch mean training loss of several runs, for small curves in a list."""
