@@ -142,13 +142,11 @@ def curve_frame(losses, epochs, keys: tuple[str, str]) -> tuple[pd.DataFrame, in
     if values is not None and len(values):
         x, raw, bucket = curves.thin(losses.x, values)
         if bucket == 1:  # Every batch drawn, with its moving average over it.
-            frames.append(pd.DataFrame({"epoch": x, "value": raw, "series": "training, per batch"}))
+            frames.append(pd.DataFrame({"epoch": x, "value": raw, "series": "each batch"}))
             smoothed = curves.smooth(values, SMOOTHING)
-            frames.append(
-                pd.DataFrame({"epoch": x, "value": smoothed, "series": "training, smoothed"})
-            )
+            frames.append(pd.DataFrame({"epoch": x, "value": smoothed, "series": "moving average"}))
         else:  # A long run: the means of consecutive batches are the smoothing.
-            name = f"training, mean of {bucket} batches"
+            name = f"mean of {bucket} batches"
             frames.append(pd.DataFrame({"epoch": x, "value": raw, "series": name}))
     points = [(e.epoch, e.logs[val_key]) for e in epochs if val_key in e.logs]
     if points:
@@ -176,7 +174,7 @@ def loss_chart(losses, epochs, name: str) -> None:
         if frame.empty:
             continue
         names = list(dict.fromkeys(frame["series"]))
-        colours = {"validation": "#E4572E", "training, per batch": "#A9A3EE"}
+        colours = {"validation": "#E4572E", "each batch": "#A9A3EE"}
         scale = alt.Scale(domain=names, range=[colours.get(n, "#5B4BDB") for n in names])
         base = alt.Chart(frame, title=label).encode(
             x=alt.X("epoch:Q", title="epoch"),
@@ -191,9 +189,9 @@ def loss_chart(losses, epochs, name: str) -> None:
         )
         column.altair_chart((lines + validation).properties(height=260), width="stretch")
     st.caption(
-        f"Training: the loss of each batch, and its moving average (smoothing {SMOOTHING}); "
-        "on long runs the mean of each run of batches. Validation: 5,000 held-out images "
-        "after each epoch."
+        f"Training: the loss of each batch and its moving average (smoothing {SMOOTHING}); "
+        "on long runs, the mean of each stretch of batches. Validation: the 5,000 held-out "
+        "images after each epoch."
     )
 
 
@@ -431,9 +429,10 @@ def runs_table_ui(runs) -> int | None:
             "run": [run.id for run in runs],
             "started": [time.strftime("%d %b %H:%M", time.localtime(r.created_at)) for r in runs],
             "variant": [state.title(run.variant) for run in runs],
-            "status": [run.status for run in runs],
-            "epochs": [f"{r.epochs_done}/{r.epochs_total}" for r in runs],
-            "time": [f"{r.seconds:.0f} s" for r in runs],
+            # An active run changes every second: the live view above has its figures.
+            "status": ["in progress" if r.active else r.status for r in runs],
+            "epochs": ["" if r.active else f"{r.epochs_done}/{r.epochs_total}" for r in runs],
+            "time": ["" if r.active else f"{r.seconds:.0f} s" for r in runs],
             "test": [state.metric_line(r.metrics) if r.metrics else "" for r in runs],
             "loss": [curves_by_run.get(run.id, []) for run in runs],
             "settings": [settings_text(run) for run in runs],
