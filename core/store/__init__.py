@@ -192,15 +192,21 @@ class Store:
     def close(self) -> None:
         self.engine.dispose()
 
-    def _write(self, statement) -> tuple[int, int | None]:
-        """Execute one write in its own transaction: (rows changed, new primary key or None)."""
+    @contextlib.contextmanager
+    def _transaction(self):
+        """A connection in a transaction; database errors come out as StoreError."""
         try:
             with self.engine.begin() as connection:
-                result = connection.execute(statement)
-                key = result.inserted_primary_key if statement.is_insert else None
-                return result.rowcount, (int(key[0]) if key else None)
+                yield connection
         except sa.exc.SQLAlchemyError as error:
             raise StoreError(_describe(error, self.url)) from error
+
+    def _write(self, statement) -> tuple[int, int | None]:
+        """Execute one write in its own transaction: (rows changed, new primary key or None)."""
+        with self._transaction() as connection:
+            result = connection.execute(statement)
+            key = result.inserted_primary_key if statement.is_insert else None
+            return result.rowcount, (int(key[0]) if key else None)
 
     def _rows(self, statement) -> list[sa.Row]:
         try:
@@ -254,39 +260,30 @@ class Store:
         The student's oldest ended runs beyond `max_runs` (this one included) are deleted.
         """
         now = time.time()
-        try:
-            with self.engine.begin() as connection:
-                active = connection.execute(
-                    sa.select(sa.func.count())
-                    .select_from(runs)
-                    .where(runs.c.student_id == student_id, runs.c.status.in_(ACTIVE))
-                ).scalar_one()
-                if active:
-                    raise Busy("you already have a run queued or training; stop it first")
-                result = connection.execute(
-                    runs.insert().values(
-                        student_id=student_id,
-                        variant=variant,
-                        settings=settings,
-                        status="queued",
-                        stop_requested=False,
-                        created_at=now,
-                        queued_at=now,
-                        epochs_total=epochs_total,
-                        epochs_done=0,
-                        seconds=0.0,
-                    )
+        with self._transaction() as connection:
+            _refuse_if_busy(connection, student_id)
+            result = connection.execute(
+                runs.insert().values(
+                    student_id=student_id,
+                    variant=variant,
+                    settings=settings,
+                    status="queued",
+                    stop_requested=False,
+                    created_at=now,
+                    queued_at=now,
+                    epochs_total=epochs_total,
+                    epochs_done=0,
+                    seconds=0.0,
                 )
-                run_id = int(result.inserted_primary_key[0])
-                ended = connection.execute(
-                    sa.select(runs.c.id)
-                    .where(runs.c.student_id == student_id, runs.c.status.not_in(ACTIVE))
-                    .order_by(runs.c.created_at.desc(), runs.c.id.desc())
-                ).all()
-                _delete_runs(connection, [row.id for row in ended[max(0, max_runs - 1) :]])
-                return run_id
-        except sa.exc.SQLAlchemyError as error:
-            raise StoreError(_describe(error, self.url)) from error
+            )
+            run_id = int(result.inserted_primary_key[0])
+            ended = connection.execute(
+                sa.select(runs.c.id)
+                .where(runs.c.student_id == student_id, runs.c.status.not_in(ACTIVE))
+                .order_by(runs.c.created_at.desc(), runs.c.id.desc())
+            ).all()
+            _delete_runs(connection, [row.id for row in ended[max(0, max_runs - 1) :]])
+            return run_id
 
     def run(self, run_id: int, student_id: int | None = None) -> Run | None:
         """The run, or None if it does not exist (or belongs to another student)."""
@@ -329,77 +326,60 @@ class Store:
 
         A queued run that never started has nothing to keep: it is deleted.
         """
-        try:
-            with self.engine.begin() as connection:
-                owned = (runs.c.id == run_id) & (runs.c.student_id == student_id)
-                connection.execute(
-                    runs.update()
-                    .where(owned, runs.c.status == "running")
-                    .values(stop_requested=True)
+        with self._transaction() as connection:
+            owned = (runs.c.id == run_id) & (runs.c.student_id == student_id)
+            connection.execute(
+                runs.update().where(owned, runs.c.status == "running").values(stop_requested=True)
+            )
+            queued = connection.execute(
+                sa.select(runs.c.id).where(
+                    owned, runs.c.status == "queued", runs.c.epochs_done == 0
                 )
-                queued = connection.execute(
-                    sa.select(runs.c.id).where(
-                        owned, runs.c.status == "queued", runs.c.epochs_done == 0
-                    )
-                ).all()
-                _delete_runs(connection, [row.id for row in queued])
-                # A continued run waiting in line goes back to where it was.
-                connection.execute(
-                    runs.update()
-                    .where(owned, runs.c.status == "queued")
-                    .values(status="stopped", message="taken out of the queue")
-                )
-        except sa.exc.SQLAlchemyError as error:
-            raise StoreError(_describe(error, self.url)) from error
+            ).all()
+            _delete_runs(connection, [row.id for row in queued])
+            # A continued run waiting in line goes back to where it was.
+            connection.execute(
+                runs.update()
+                .where(owned, runs.c.status == "queued")
+                .values(status="stopped", message="taken out of the queue")
+            )
 
     def continue_run(self, run_id: int, student_id: int) -> None:
         """Put a stopped or interrupted run back in the queue; it resumes from its checkpoint."""
-        try:
-            with self.engine.begin() as connection:
-                active = connection.execute(
-                    sa.select(sa.func.count())
-                    .select_from(runs)
-                    .where(runs.c.student_id == student_id, runs.c.status.in_(ACTIVE))
-                ).scalar_one()
-                if active:
-                    raise Busy("you already have a run queued or training; stop it first")
-                changed = connection.execute(
-                    runs.update()
-                    .where(
-                        runs.c.id == run_id,
-                        runs.c.student_id == student_id,
-                        runs.c.status.in_(CONTINUABLE),
-                        runs.c.epochs_done < runs.c.epochs_total,
-                    )
-                    .values(
-                        status="queued",
-                        phase=None,
-                        message=None,
-                        stop_requested=False,
-                        queued_at=time.time(),
-                        finished_at=None,
-                    )
-                ).rowcount
-                if not changed:
-                    raise StoreError("this run cannot be continued")
-        except sa.exc.SQLAlchemyError as error:
-            raise StoreError(_describe(error, self.url)) from error
+        with self._transaction() as connection:
+            _refuse_if_busy(connection, student_id)
+            changed = connection.execute(
+                runs.update()
+                .where(
+                    runs.c.id == run_id,
+                    runs.c.student_id == student_id,
+                    runs.c.status.in_(CONTINUABLE),
+                    runs.c.epochs_done < runs.c.epochs_total,
+                )
+                .values(
+                    status="queued",
+                    phase=None,
+                    message=None,
+                    stop_requested=False,
+                    queued_at=time.time(),
+                    finished_at=None,
+                )
+            ).rowcount
+            if not changed:
+                raise StoreError("this run cannot be continued")
 
     def delete_run(self, run_id: int, student_id: int) -> bool:
         """Delete an ended run of this student with everything it stored."""
-        try:
-            with self.engine.begin() as connection:
-                found = connection.execute(
-                    sa.select(runs.c.id).where(
-                        runs.c.id == run_id,
-                        runs.c.student_id == student_id,
-                        runs.c.status.not_in(ACTIVE),
-                    )
-                ).all()
-                _delete_runs(connection, [row.id for row in found])
-                return bool(found)
-        except sa.exc.SQLAlchemyError as error:
-            raise StoreError(_describe(error, self.url)) from error
+        with self._transaction() as connection:
+            found = connection.execute(
+                sa.select(runs.c.id).where(
+                    runs.c.id == run_id,
+                    runs.c.student_id == student_id,
+                    runs.c.status.not_in(ACTIVE),
+                )
+            ).all()
+            _delete_runs(connection, [row.id for row in found])
+            return bool(found)
 
     def losses(self, run_id: int, after: int = 0) -> Losses:
         """Every training batch's loss so far, in order; with `after`, only the chunks written
@@ -495,23 +475,20 @@ class Store:
 
     def add_losses(self, run_id: int, epoch: int, first_batch: int, batches: int, values: dict):
         """Append a chunk of per-batch losses."""
-        try:
-            with self.engine.begin() as connection:
-                last = connection.execute(
-                    sa.select(sa.func.max(loss_chunks.c.seq)).where(loss_chunks.c.run_id == run_id)
-                ).scalar()
-                connection.execute(
-                    loss_chunks.insert().values(
-                        run_id=run_id,
-                        seq=(last or 0) + 1,
-                        epoch=epoch,
-                        first_batch=first_batch,
-                        batches=batches,
-                        values=values,
-                    )
+        with self._transaction() as connection:
+            last = connection.execute(
+                sa.select(sa.func.max(loss_chunks.c.seq)).where(loss_chunks.c.run_id == run_id)
+            ).scalar()
+            connection.execute(
+                loss_chunks.insert().values(
+                    run_id=run_id,
+                    seq=(last or 0) + 1,
+                    epoch=epoch,
+                    first_batch=first_batch,
+                    batches=batches,
+                    values=values,
                 )
-        except sa.exc.SQLAlchemyError as error:
-            raise StoreError(_describe(error, self.url)) from error
+            )
 
     def add_epoch(
         self,
@@ -523,30 +500,27 @@ class Store:
         **progress: Any,
     ) -> None:
         """Record a finished epoch: its logs, samples and (after training) the checkpoint."""
-        try:
-            with self.engine.begin() as connection:
-                connection.execute(
-                    epochs.delete().where(epochs.c.run_id == run_id, epochs.c.epoch == epoch)
+        with self._transaction() as connection:
+            connection.execute(
+                epochs.delete().where(epochs.c.run_id == run_id, epochs.c.epoch == epoch)
+            )
+            connection.execute(
+                epochs.insert().values(
+                    run_id=run_id, epoch=epoch, logs=logs, samples=samples_to_bytes(samples)
                 )
+            )
+            if weights is not None:
+                connection.execute(checkpoints.delete().where(checkpoints.c.run_id == run_id))
                 connection.execute(
-                    epochs.insert().values(
-                        run_id=run_id, epoch=epoch, logs=logs, samples=samples_to_bytes(samples)
+                    checkpoints.insert().values(
+                        run_id=run_id, epoch=epoch, weights=weights_to_bytes(weights)
                     )
                 )
-                if weights is not None:
-                    connection.execute(checkpoints.delete().where(checkpoints.c.run_id == run_id))
-                    connection.execute(
-                        checkpoints.insert().values(
-                            run_id=run_id, epoch=epoch, weights=weights_to_bytes(weights)
-                        )
-                    )
-                connection.execute(
-                    runs.update()
-                    .where(runs.c.id == run_id)
-                    .values(heartbeat_at=time.time(), **progress)
-                )
-        except sa.exc.SQLAlchemyError as error:
-            raise StoreError(_describe(error, self.url)) from error
+            connection.execute(
+                runs.update()
+                .where(runs.c.id == run_id)
+                .values(heartbeat_at=time.time(), **progress)
+            )
 
     def stop_wanted(self, run_id: int) -> bool:
         """True when the run should end now: a stop was asked for, or it is no longer ours."""
@@ -608,28 +582,25 @@ class Store:
         deleted."""
         now = now or time.time()
         cutoff = now - retention_days * 86400
-        try:
-            with self.engine.begin() as connection:
-                ended = connection.execute(
-                    sa.select(runs.c.id, runs.c.student_id, runs.c.created_at)
-                    .where(runs.c.status.not_in(ACTIVE))
-                    .order_by(runs.c.student_id, runs.c.created_at.desc(), runs.c.id.desc())
-                ).all()
-                doomed, kept = [], {}
-                for row in ended:
-                    kept[row.student_id] = kept.get(row.student_id, 0) + 1
-                    if row.created_at < cutoff or kept[row.student_id] > max_runs:
-                        doomed.append(row.id)
-                _delete_runs(connection, doomed)
-                connection.execute(
-                    students.delete().where(
-                        students.c.last_seen_at < cutoff,
-                        students.c.id.not_in(sa.select(runs.c.student_id).distinct()),
-                    )
+        with self._transaction() as connection:
+            ended = connection.execute(
+                sa.select(runs.c.id, runs.c.student_id, runs.c.created_at)
+                .where(runs.c.status.not_in(ACTIVE))
+                .order_by(runs.c.student_id, runs.c.created_at.desc(), runs.c.id.desc())
+            ).all()
+            doomed, kept = [], {}
+            for row in ended:
+                kept[row.student_id] = kept.get(row.student_id, 0) + 1
+                if row.created_at < cutoff or kept[row.student_id] > max_runs:
+                    doomed.append(row.id)
+            _delete_runs(connection, doomed)
+            connection.execute(
+                students.delete().where(
+                    students.c.last_seen_at < cutoff,
+                    students.c.id.not_in(sa.select(runs.c.student_id).distinct()),
                 )
-                return len(doomed)
-        except sa.exc.SQLAlchemyError as error:
-            raise StoreError(_describe(error, self.url)) from error
+            )
+            return len(doomed)
 
     def summary(self) -> dict[str, Any]:
         """What the store holds: students, runs per status, bytes of stored data."""
@@ -660,6 +631,17 @@ class Store:
             "bytes": sizes,
             "database_bytes": database_bytes,
         }
+
+
+def _refuse_if_busy(connection, student_id: int) -> None:
+    """One queued or running run per student: raises Busy if they have one."""
+    active = connection.execute(
+        sa.select(sa.func.count())
+        .select_from(runs)
+        .where(runs.c.student_id == student_id, runs.c.status.in_(ACTIVE))
+    ).scalar_one()
+    if active:
+        raise Busy("you already have a run queued or training; stop it first")
 
 
 def _delete_runs(connection, ids: list[int]) -> None:
