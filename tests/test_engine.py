@@ -176,3 +176,23 @@ def test_a_restarted_server_marks_its_dead_workers_runs_interrupted(tmp_path):
     assert run_id in fresh.recover()
     run = store.run(run_id)
     assert run.status == "interrupted" and "server restarted" in run.message
+
+
+def test_a_store_error_during_a_run_fails_it_with_a_message(tmp_path, splits):
+    import sqlalchemy as sa
+
+    from core.runs import train_run
+
+    store = Store(f"sqlite:///{tmp_path / 'runs.sqlite'}")
+    student = store.new_student()[0]
+    config = TrainConfig(epochs=1, subset=500, batch_size=100)
+    run_id = store.create_run(
+        student, "vanilla", settings_for(config, variants.make_config("vanilla")), 1
+    )
+    store.claim(run_id, "test:0")
+    with store.engine.begin() as connection:  # The table progress goes to is gone.
+        connection.execute(sa.text("DROP TABLE loss_chunks"))
+    assert train_run(store, run_id, splits) == "failed"
+    run = store.run(run_id)
+    assert run.status == "failed" and "the store failed during training" in run.message
+    assert "no such table" in run.message
