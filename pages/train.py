@@ -333,7 +333,7 @@ def live_ui(run_id: int) -> None:
         run = opened.run(run_id, me.id)
     except StoreError as error:
         state.store_failed(error)
-        st.warning(f"Lost the run store ({error}); retrying...", icon=":material/cloud_off:")
+        st.warning("Lost the run store; retrying...", icon=":material/cloud_off:")
         return
     if run is None or not run.active:
         if run is not None and run.epochs_done:
@@ -489,12 +489,7 @@ def main() -> None:
     )
     me, opened, engine = state.student(), state.store(), state.engine()
     if me is None or opened is None:
-        st.warning(
-            "Training is off: your runs could not be stored "
-            f"({state.store_problem() or 'the run store is not available'}). The pretrained "
-            "models on the other pages work as usual.",
-            icon=":material/cloud_off:",
-        )
+        st.caption(":material/cloud_off: Training is off while the run store is unavailable.")
     runs = state.my_runs()
     active = next((run for run in runs if run.active), None)
     if active is None and engine is not None:
@@ -557,7 +552,7 @@ try:
 except StoreError as error:  # The database went away mid-page: a banner, not a traceback.
     state.store_failed(error)
     st.warning(
-        f"Your runs cannot be reached right now ({error}). Training is off until the store "
-        "is back; the pretrained models on the other pages work as usual.",
+        "Your runs cannot be reached right now. Training is off until the run store is back; "
+        "the pretrained models on the other pages work as usual.",
         icon=":material/cloud_off:",
     )

@@ -170,7 +170,7 @@ def _open_store():
 
 
 def store():
-    """The run store, or None when it cannot be opened (`store_problem()` says why)."""
+    """The run store, or None when it cannot be opened (the server log says why)."""
     global _store_failure
     from core.store import StoreError
 
@@ -184,10 +184,6 @@ def store():
         return None
     _store_failure = None
     return opened
-
-
-def store_problem() -> str | None:
-    return None if _store_failure is None else _store_failure[1]
 
 
 def store_failed(error) -> None:
@@ -409,9 +405,11 @@ def explain(name: str) -> None:
 def link_ui(me: Student | None) -> None:
     """The sidebar's "Your link" with a copy button, or the banner when the store is down."""
     if me is None:
+        # The reason (host, database, driver message) goes to the operator's log, not to
+        # every student's screen.
         st.sidebar.warning(
-            "Your runs cannot be stored right now, so training is off. The pretrained "
-            f"models work as usual. ({store_problem() or 'the run store is not available'})",
+            "Your runs cannot be stored right now, so training is off until the run store is "
+            "back. The pretrained models work as usual.",
             icon=":material/cloud_off:",
         )
         return
