@@ -231,10 +231,13 @@ def test_batch_larger_than_subset_trains_and_the_run_survives_page_changes():
     app.run()
     assert not app.exception
     assert f"Run {run.id}: Vanilla" in [h.value for h in app.subheader]  # ...the run stays.
+    deadline = time.monotonic() + 120  # Until it trains (a cold worker needs a few seconds).
+    while state.store().run(run.id).phase != "training":
+        assert time.monotonic() < deadline, state.store().run(run.id)
+        time.sleep(0.1)
     app.session_state["variant"] = "vanilla"
     app.run()
-    stop = next(b for b in app.button if b.label in ("Stop", "Leave the queue"))
-    stop.click().run()
+    next(b for b in app.button if b.label == "Stop").click().run()
     assert not app.exception
     run = finish(app, run)
     assert run.status == "stopped" and run.epochs_done >= 1  # Batch 512 on 100: it trained.
