@@ -133,11 +133,11 @@ def hyperparameters_ui(name: str) -> tuple[TrainConfig, object]:
     return config, variants.make_config(name, **overrides)
 
 
-def curve_frame(losses, epochs, keys: tuple[str, str]) -> tuple[pd.DataFrame, int]:
-    """Chart rows (epoch, value, series) for one loss: each batch's value, its moving
-    average, and the validation value per epoch; also how many batches each point averages."""
+def curve_frame(losses, epochs, keys: tuple[str, str]) -> pd.DataFrame:
+    """Chart rows (epoch, value, series) for one loss: each batch's value and its moving
+    average (or, on long runs, means of consecutive batches), and validation per epoch."""
     batch_key, val_key = keys
-    frames, bucket = [], 1
+    frames = []
     values = losses.series.get(batch_key)
     if values is not None and len(values):
         x, raw, bucket = curves.thin(losses.x, values)
@@ -151,8 +151,7 @@ def curve_frame(losses, epochs, keys: tuple[str, str]) -> tuple[pd.DataFrame, in
     points = [(e.epoch, e.logs[val_key]) for e in epochs if val_key in e.logs]
     if points:
         frames.append(pd.DataFrame(points, columns=["epoch", "value"]).assign(series="validation"))
-    frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-    return frame, bucket
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
 def loss_chart(losses, epochs, name: str) -> None:
@@ -170,7 +169,7 @@ def loss_chart(losses, epochs, name: str) -> None:
         st.caption("The loss curve appears after the first batches.")
         return
     for column, (label, keys) in zip(st.columns(len(groups)), groups, strict=True):
-        frame, _ = curve_frame(losses, epochs, keys)
+        frame = curve_frame(losses, epochs, keys)
         if frame.empty:
             continue
         names = list(dict.fromkeys(frame["series"]))
@@ -235,10 +234,8 @@ def losses_of(run):
 def timing_text(run) -> str:
     if not run.active:
         return f"{run.seconds:.1f} s of training"
-    fraction = run.fraction
-    if fraction <= 0 or not run.seconds:
-        return "estimating time"
-    return f"about {run.seconds * (1 - fraction) / fraction:.0f} s left"
+    left = run.seconds_left
+    return "estimating time" if left is None else f"about {left:.0f} s left"
 
 
 def status_ui(run) -> None:
@@ -246,7 +243,7 @@ def status_ui(run) -> None:
     if run.status == "queued":
         opened = state.store()
         position = opened.queue_position(run) if opened else 1
-        training = (opened.counts().get("running", 0)) if opened else 0
+        training = opened.counts().get("running", 0) if opened else 0
         ahead = position - 1
         st.info(
             f"Waiting for a free training slot: {training} training now, "
@@ -331,16 +328,17 @@ def live_ui(run_id: int) -> None:
         return
     try:
         run = opened.run(run_id, me.id)
-    except StoreError as error:
+        if run is not None and run.active:
+            stop_ui(run, me)
+            run_view(run)
+            return
+    except StoreError as error:  # A fragment rerun is outside the page's own guard below.
         state.store_failed(error)
         st.warning("Lost the run store; retrying...", icon=":material/cloud_off:")
         return
-    if run is None or not run.active:
-        if run is not None and run.epochs_done:
-            st.session_state["select_run"] = run.id  # The new model becomes the sidebar's.
-        st.rerun()  # The whole page, sidebar included, now shows the ended run.
-    stop_ui(run, me)
-    run_view(run)
+    if run is not None and run.epochs_done:
+        state.choose_model(run.id)  # The new model becomes the sidebar's.
+    st.rerun()  # The whole page, sidebar included, now shows the ended run.
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)
@@ -350,12 +348,6 @@ def weights_file(key: str, _model) -> bytes:
         path = Path(folder) / "model.weights.h5"
         _model.save_weights(path)
         return path.read_bytes()
-
-
-def use_run(run_id: int, variant: str) -> None:
-    """Button callback: this run becomes the model of its variant on every page."""
-    st.session_state[state.VARIANT] = variant
-    st.session_state["select_run"] = run_id
 
 
 def actions_ui(run, me) -> None:
@@ -369,14 +361,13 @@ def actions_ui(run, me) -> None:
         icon=":material/check:" if chosen else ":material/input:",
         key=f"use_{run.id}",
         disabled=not usable or chosen,
-        on_click=use_run,
+        on_click=state.choose_model,
         args=(run.id, run.variant),
         help="The sidebar's model for this variant becomes this run: Draw, Latent space and "
         "the other pages use it.",
     )
     if usable:
-        ref = state.current_model(run.variant) if chosen else None
-        model = ref.model if ref else state.run_model(run)
+        model = state.run_model(run)  # Cached: the same object the other pages use.
         row.download_button(
             "Weights",
             weights_file(run.key, model),
@@ -401,7 +392,7 @@ def actions_ui(run, me) -> None:
     if row.button("Delete", icon=":material/delete:", key=f"delete_{run.id}"):
         opened.delete_run(run.id, me.id)
         if st.session_state.get(state.MODEL) == run.id:
-            st.session_state["select_run"] = state.PRETRAINED
+            state.choose_model(state.PRETRAINED)
         st.session_state.pop(OPEN, None)
         st.rerun()
 

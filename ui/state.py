@@ -39,6 +39,7 @@ VARIANT = "variant"
 MODEL = "model_choice"  # "pretrained" or a run id of this student's
 PRETRAINED = "pretrained"
 LINK = "me"  # The query parameter that carries the student's link token.
+CHOOSE = "choose_model"  # A model choice waiting for the sidebar's next run.
 MODEL_LINK = "model"  # The query parameter of the chosen run, so a reload keeps it.
 STUDENT = "student"
 
@@ -329,7 +330,7 @@ def model_picker(name: str) -> None:
     asked = st.query_params.get(MODEL_LINK, "")
     if MODEL not in st.session_state and asked.isdigit():  # A reload or a shared link.
         st.session_state[MODEL] = int(asked)
-    pending = st.session_state.pop("select_run", None)  # Set by the Train page's buttons.
+    pending = st.session_state.pop(CHOOSE, None)  # Set by choose_model().
     if pending in options:
         st.session_state[MODEL] = pending
     if st.session_state.get(MODEL) not in options:
@@ -352,9 +353,12 @@ def model_picker(name: str) -> None:
         st.query_params[MODEL_LINK] = str(chosen)  # A reload keeps the chosen run.
 
 
-def use_run(run) -> None:
-    """Make `run` the chosen model (its variant becomes the sidebar's)."""
-    st.session_state[MODEL] = run.id
+def choose_model(choice, variant: str | None = None) -> None:
+    """Make a run id (or PRETRAINED) the sidebar's model from the next page run on, with its
+    variant. Safe in callbacks and fragments: the sidebar's widget takes it before it is drawn."""
+    if variant is not None:
+        st.session_state[VARIANT] = variant
+    st.session_state[CHOOSE] = choice
 
 
 def current_model(name: str) -> ModelRef:

@@ -124,6 +124,13 @@ class Run:
         done = self.epochs_done * (self.batches or 1) + (self.batch or 0)
         return min(1.0, done / total)
 
+    @property
+    def seconds_left(self) -> float | None:
+        """Estimated training time left from the pace so far (as `Progress.seconds_left`)."""
+        if self.fraction <= 0 or not self.seconds:
+            return None
+        return self.seconds * (1.0 - self.fraction) / self.fraction
+
 
 @dataclass(frozen=True)
 class Losses:
