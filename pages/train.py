@@ -179,14 +179,18 @@ def loss_chart(losses, epochs, name: str) -> None:
             x=alt.X("epoch:Q", title="epoch"),
             y=alt.Y("value:Q", title=None, scale=alt.Scale(zero=False)),
             color=alt.Color(
-                "series:N", title=None, scale=scale, legend=alt.Legend(orient="bottom")
+                "series:N",
+                title=None,
+                scale=scale,
+                legend=alt.Legend(orient="bottom", columns=1),  # One per line: fits any column.
             ),
         )
         lines = base.transform_filter(alt.datum.series != "validation").mark_line(strokeWidth=1.5)
         validation = base.transform_filter(alt.datum.series == "validation").mark_line(
             point=alt.OverlayMarkDef(size=40)
         )
-        column.altair_chart((lines + validation).properties(height=260), width="stretch")
+        # The height includes the legend (three lines) and the axis: about 220 px of plot.
+        column.altair_chart((lines + validation).properties(height=340), width="stretch")
     st.caption(
         f"Training: the loss of each batch and its moving average (smoothing {SMOOTHING}); "
         "on long runs, the mean of each stretch of batches. Validation: the 5,000 held-out "
