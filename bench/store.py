@@ -73,7 +73,7 @@ def long_run(store, student: int) -> int:
 
 
 def measure(rows: list, row_class) -> None:
-    from core.engine import LocalEngine
+    from core.engine import Engine
     from core.runs import settings_for
     from core.store import Store
     from core.training import TrainConfig
@@ -82,12 +82,14 @@ def measure(rows: list, row_class) -> None:
     folder = Path(tempfile.mkdtemp(prefix="bench-store-"))
     store = Store(f"sqlite:///{folder / 'runs.sqlite'}")
     student = store.new_student()[0]
-    engine = LocalEngine(store, capacity=1, live_students=lambda: {student}).start()
+    engine = Engine(store, capacity=1, live_students=lambda: {student}).start()
+    engine.wait_connected()
     try:
         config = TrainConfig(epochs=5, batch_size=64, learning_rate=1e-2, subset=10000)
         run_id = store.create_run(
             student, "vanilla", settings_for(config, make_config("vanilla")), 5
         )
+        engine.submit(run_id)
         while store.run(run_id).active:
             time.sleep(0.2)
     finally:

@@ -1,161 +1,348 @@
-"""The training engine of one server: worker processes fed from the store's queue.
+"""The training engine: runs are Dask tasks, and the Dask scheduler is the queue.
 
-The queue is the store itself: runs with status "queued", first come first served. A thread in
-the server process (`LocalEngine`, one per process) looks twice a second for queued runs while
-fewer than `capacity` runs are training (counted in the store), claims the next one (queued ->
-running, atomically, so two servers never take the same run) and hands its id to an idle worker
-(`core.worker`), starting one if needed. Workers stay for `idle_seconds` after their last run,
-so the next run does not pay TensorFlow's import again.
+A run is one task, `core.tasks.train_run(run_id)`, which a training worker (`core.worker`)
+claims in the store, trains and records there; pages only read the store. The engine is the
+app server's side of it, one per server process:
 
-The same thread keeps the store honest: it records which students have a page open
-(`live_students`), stops the runs of students who have been gone for `abandon_seconds`, marks
-runs whose worker died as interrupted (their last checkpoint stays usable), and prunes old runs.
-Nothing here imports Streamlit; the server passes in what it knows about sessions.
+- **Embedded** (the default): it starts a Dask scheduler on loopback (`core/scheduler.py`) and up
+  to `capacity` (`AE_MAX_TRAININGS`) training workers as subprocesses, when there is work for
+  them. Workers retire after `idle_seconds` (`AE_WORKER_IDLE_MINUTES`) without a task; the next
+  run starts one again and pays TensorFlow's start-up, which the run's message says.
+- **A cluster** (`AE_DASK_SCHEDULER=tcp://host:8786`): it submits to that scheduler and starts
+  nothing; workers are started on any machine with `python -m core.worker tcp://host:8786`.
+
+Either way the engine also keeps the store honest: it submits queued runs that no task carries
+(after a restart, or from a server that is gone; task keys make a second submission of the same
+run a no-op), cancels the tasks of runs that left the queue, marks runs whose worker left the
+cluster as interrupted (their last checkpoint stays usable), stops the runs of students who have
+closed every page (`live_students`, `abandon_seconds`) and prunes old runs. Nothing here
+imports Streamlit.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import socket
 import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
+from core import tasks
 from core.store import Store, StoreError
 
 LOG = logging.getLogger("autoencoder_lab.engine")
 ROOT = Path(__file__).resolve().parents[1]
-HOST = socket.gethostname()
-STALE_SECONDS = 60.0  # A running run whose worker has been silent this long is interrupted.
+CALL_PRIORITY = 10  # Ahead of every run (theirs are negative): an experiment takes seconds.
+LOST_SECONDS = 15.0  # A running run whose worker left the cluster, silent this long: interrupted.
+CONNECT_SECONDS = 5.0
 SWEEP_SECONDS = 10.0
 PRUNE_SECONDS = 3600.0
+STARTING_MESSAGE = (
+    "A training worker is starting: TensorFlow and the training data load once (about 10 s), "
+    "and later runs start at once."
+)
 
 
-def worker_label(pid: int) -> str:
-    return f"{HOST}:{pid}"
+def by_name(target: str, *args):
+    """In the worker: import `target` ("package.module.function") and call it with `args`."""
+    import importlib
+
+    module, _, name = target.rpartition(".")
+    return getattr(importlib.import_module(module), name)(*args)
 
 
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # Alive, someone else's.
-        return True
-    return True
+def one_task_per_worker_thread(dask_scheduler=None) -> float:
+    """On the scheduler: hand a worker thread one task at a time and keep the rest queued on
+    the scheduler, in priority order, for whichever worker frees up first (Dask's default,
+    1.1, sends a one-thread worker a second run to wait behind its first)."""
+    dask_scheduler.WORKER_SATURATION = 1.0
+    return dask_scheduler.WORKER_SATURATION
 
 
-@dataclass
-class Worker:
-    process: subprocess.Popen
-    run_id: int | None = None
-    idle_since: float = field(default_factory=time.monotonic)
-
-    @property
-    def label(self) -> str:
-        return worker_label(self.process.pid)
-
-    def alive(self) -> bool:
-        return self.process.poll() is None
+# The scheduler unpickles every task it is given. A function of this project would be pickled
+# as a reference, and unpickling it imports `core`, which loads Keras (600 MB) into the
+# scheduler, or fails where the project is not installed. Marked as defined in `__main__`, this
+# small function travels by value instead (cloudpickle sends its code), so a scheduler needs
+# nothing but Dask. Workers import the real task (`core.tasks`), which they have loaded.
+by_name.__module__ = one_task_per_worker_thread.__module__ = "__main__"
 
 
-class LocalEngine:
-    """Trains queued runs in up to `capacity` worker processes on this machine."""
+def queue_task(client, key: str, priority: int, function: str, *args):
+    """Submit `function(*args)` as a task the scheduler queues until a worker thread is free.
+
+    Marked as a data producer (a root task, in Dask's terms), it is held in the scheduler's
+    queue rather than sent ahead to a worker that is busy, so a run waits for the first free
+    worker (one that joins later included), in priority order, and leaving the queue removes
+    it from the scheduler alone.
+    """
+    from dask._task_spec import Task
+
+    task = Task(key, by_name, function, *args, _data_producer=True)
+    return client.get({key: task}, key, sync=False, priority=priority)
+
+
+class EngineUnavailable(RuntimeError):
+    """The scheduler cannot be reached: nothing can be trained right now."""
+
+
+def quiet_dask_environment() -> dict[str, str]:
+    """Dask's processes log every connection at INFO; the server log needs only problems."""
+    return {"DASK_LOGGING__DISTRIBUTED": "warning"}
+
+
+class Engine:
+    """This server's link to the training cluster (embedded or given by `scheduler`)."""
 
     def __init__(
         self,
         store: Store,
         capacity: int = 1,
+        scheduler: str | None = None,
         live_students: Callable[[], set[int]] | None = None,
         abandon_seconds: float = 120.0,
         idle_seconds: float = 600.0,
         max_runs: int = 30,
         retention_days: float = 30.0,
-        poll: float = 0.5,
+        poll: float = 1.0,
     ):
         self.store = store
         self.capacity = capacity
+        self.embedded = scheduler is None
+        self.address = scheduler
         self.live_students = live_students
         self.abandon_seconds = abandon_seconds
         self.idle_seconds = idle_seconds
         self.max_runs = max_runs
         self.retention_days = retention_days
         self.poll = poll
-        self.workers: list[Worker] = []
-        self.error: str | None = None  # The last store error the loop met, for the page.
-        self._lock = threading.Lock()
+        self.client = None
+        self.error: str | None = None  # Why nothing can be trained now, for the page.
+        self.connecting = True  # Until the first connection attempt is over.
+        self.futures: dict[int, object] = {}  # run id -> its task's future, while it lives.
+        self.scheduler_process: subprocess.Popen | None = None
+        self.worker_processes: list[subprocess.Popen] = []
+        self.ready_workers = 0  # Training workers the scheduler knows (warm: they load first).
+        self._calls = 0  # Engine calls (few-label experiments) waiting for a worker.
+        self._lock = threading.RLock()
         self._stop = threading.Event()
+        self._attempted = threading.Event()
         self._thread: threading.Thread | None = None
         self._last_sweep = 0.0
         self._last_prune = 0.0
 
-    # Life cycle ----------------------------------------------------------------------------
+    # Life cycle ------------------------------------------------------------------------------
 
-    def start(self) -> LocalEngine:
-        """Recover from a previous server's end, then run the loop in a daemon thread."""
-        self.recover()
+    def start(self) -> Engine:
+        """Connect (starting the embedded scheduler first) and keep going, in a thread: the
+        first page does not wait for the scheduler's start-up.
+
+        Never raises for an unreachable scheduler: the pages work without training, `error`
+        says why, and the loop reconnects when it can.
+        """
         self._thread = threading.Thread(target=self._loop, name="training-engine", daemon=True)
         self._thread.start()
         return self
 
+    def wait_connected(self, timeout: float = 30.0) -> bool:
+        """Block until the first connection attempt is over (for scripts and tests)."""
+        return self._attempted.wait(timeout) and self.available
+
     def shutdown(self) -> None:
-        """Stop the loop and the workers (a run in training ends as interrupted)."""
+        """Stop the loop, disconnect, and end what this engine started (runs in training end
+        as interrupted: their workers see the app is gone)."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
         with self._lock:
-            for worker in self.workers:
-                if worker.process.stdin:
-                    worker.process.stdin.close()
-                worker.process.terminate()
-            for worker in self.workers:
+            if self.client is not None:
                 try:
-                    worker.process.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    worker.process.kill()
-            self.workers.clear()
+                    self.client.close(timeout=5)
+                except Exception:  # Closing a client whose scheduler died may complain.
+                    LOG.debug("closing the Dask client", exc_info=True)
+                self.client = None
+            for process in [*self.worker_processes, self.scheduler_process]:
+                if process is not None and process.poll() is None:
+                    process.terminate()
+            for process in [*self.worker_processes, self.scheduler_process]:
+                if process is not None:
+                    try:
+                        process.wait(timeout=15)
+                    except subprocess.TimeoutExpired:
+                        process.kill()
+            self.worker_processes.clear()
+            self.scheduler_process = None
 
-    def recover(self) -> list[int]:
-        """Mark runs left running by a server that is gone as interrupted."""
-        interrupted = []
-        ours = {worker.label for worker in self.workers}
-        now = time.time()
-        for run in self.store.running():
-            host, _, pid = (run.worker or "").rpartition(":")
-            dead_here = host == HOST and pid.isdigit() and not pid_alive(int(pid))
-            silent = now - (run.heartbeat_at or run.started_at or 0) > STALE_SECONDS
-            if run.worker not in ours and (dead_here or silent):
-                self.store.finish(
-                    run.id, "interrupted", "the training process ended (the server restarted?)"
-                )
-                interrupted.append(run.id)
-        if interrupted:
-            LOG.warning("runs interrupted by a previous shutdown: %s", interrupted)
-        return interrupted
+    def _connect(self) -> None:
+        try:
+            self._try_connect()
+        finally:
+            self.connecting = False
+
+    def _try_connect(self) -> None:
+        from distributed import Client
+
+        with self._lock:
+            try:
+                if self.embedded and (
+                    self.scheduler_process is None or self.scheduler_process.poll() is not None
+                ):
+                    self._start_scheduler()
+                self.client = Client(self.address, timeout=CONNECT_SECONDS, set_as_default=False)
+                self.error = None
+                LOG.info("training engine: scheduler %s", self.address)
+                if not self.embedded:
+                    self._configure_scheduler()
+            except (OSError, TimeoutError, RuntimeError) as error:
+                self.client = None
+                where = "the embedded scheduler" if self.embedded else self.address
+                self.error = f"The training cluster ({where}) cannot be reached: {error}"
+                LOG.error("%s", self.error)
+                return
+        self.resubmit()
+
+    def _configure_scheduler(self) -> None:
+        """One run per worker thread on a scheduler started by someone else, too."""
+        try:
+            self.client.run_on_scheduler(one_task_per_worker_thread)
+        except Exception:  # Refused (an older or locked-down scheduler): runs still train.
+            LOG.warning(
+                "could not set worker-saturation 1.0 on %s: start the scheduler with "
+                "DASK_DISTRIBUTED__SCHEDULER__WORKER_SATURATION=1.0, or a busy worker may "
+                "hold a run while another is free",
+                self.address,
+                exc_info=True,
+            )
+
+    def _start_scheduler(self) -> None:
+        process = subprocess.Popen(
+            [sys.executable, str(ROOT / "core" / "scheduler.py"), "--parent", str(os.getpid())],
+            cwd=ROOT,
+            env={
+                **os.environ,
+                **quiet_dask_environment(),
+                "DASK_DISTRIBUTED__SCHEDULER__WORKER_SATURATION": "1.0",
+            },
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        line = process.stdout.readline().strip()  # Its address, once it listens.
+        if not line.startswith("tcp://"):
+            process.kill()
+            raise RuntimeError(f"the scheduler did not start ({line or 'no output'})")
+        self.scheduler_process, self.address = process, line
+        for worker in self.worker_processes:  # Workers of a scheduler that died are useless.
+            if worker.poll() is None:
+                worker.terminate()
+        self.worker_processes.clear()
+
+    # For the pages ---------------------------------------------------------------------------
+
+    @property
+    def available(self) -> bool:
+        return self.client is not None and self.error is None
+
+    def submit(self, run_id: int) -> None:
+        """Queue the run's task (the run is queued in the store already, which is what counts:
+        if this fails, the loop submits it when the scheduler is back)."""
+        from distributed import fire_and_forget
+
+        client = self._client()
+        run = self.store.run(run_id)
+        if run is None or run.status != "queued":
+            return
+        with self._lock:
+            if run_id in self.futures:
+                return
+            future = queue_task(
+                client,
+                # A continued run is queued again under a new key: a finished task's key may
+                # still be remembered by the scheduler, and would not run a second time.
+                f"{tasks.task_key(run_id)}-{int(run.queued_at * 1000)}",
+                # First come, first served, across servers: an earlier run has the higher
+                # priority.
+                -int(run.queued_at * 1000),
+                "core.tasks.train_run",
+                run_id,
+                self.store.display_url,
+            )
+            # The run must train even if this server goes away before it starts.
+            fire_and_forget(future)
+            self.futures[run_id] = future
+        future.add_done_callback(lambda done, run_id=run_id: self._ended(run_id, done))
+        self._scale()
+
+    def cancel(self, run_id: int) -> None:
+        """Take a run's task out of the scheduler's queue (the store says it left)."""
+        with self._lock:
+            future = self.futures.pop(run_id, None)
+        if future is not None and self.client is not None:
+            try:
+                self.client.cancel([future], force=True, reason="the run left the queue")
+            except Exception:  # The task checks the store anyway: a queued-no-more run is skipped.
+                LOG.warning("cancelling run %s", run_id, exc_info=True)
+
+    def call(self, function: str, *args, timeout: float = 120.0):
+        """Run `function(*args)` in a training worker and return its result (the Inside
+        page's experiments: the server never loads the training images). `function` is its
+        dotted name, e.g. "core.tasks.few_labels"."""
+        client = self._client()
+        with self._lock:
+            self._calls += 1
+        try:
+            self._scale()
+            future = queue_task(client, f"call-{uuid.uuid4().hex}", CALL_PRIORITY, function, *args)
+            return future.result(timeout=timeout)
+        finally:
+            with self._lock:
+                self._calls -= 1
+
+    def prewarm(self) -> None:
+        """Start a training worker now if none is running, so pressing Train starts at once."""
+        if self.embedded and self.available:
+            self._scale(at_least=1)
 
     # The loop --------------------------------------------------------------------------------
 
+    def _client(self):
+        if self.client is None or self.error is not None:
+            raise EngineUnavailable(self.error or "the training cluster is not connected")
+        return self.client
+
     def _loop(self) -> None:
+        try:
+            self._connect()
+        finally:
+            self._attempted.set()
         while not self._stop.wait(self.poll):
             try:
                 self.tick()
-                self.error = None
-            except StoreError as error:  # The database is down: keep trying, tell the page.
-                self.error = str(error)
+            except StoreError as error:  # The database is down: keep trying.
                 LOG.error("engine: %s", error)
             except Exception:  # A bug here must not end the loop for every student.
                 LOG.exception("engine loop")
 
     def tick(self) -> None:
-        with self._lock:
-            self._reap()
-            self._dispatch()
-            self._retire_idle()
+        if self.client is None or (
+            self.embedded and self.scheduler_process and self.scheduler_process.poll() is not None
+        ):
+            if self.client is not None:  # The embedded scheduler died: start another.
+                LOG.error("the embedded scheduler exited; starting a new one")
+                self.client.close(timeout=2)
+                self.client = None
+            self._connect()
+            if self.client is None:
+                return
+        workers = self._training_workers()
+        if workers is None:
+            return
+        self.ready_workers = len(workers)
+        self._interrupt_lost(workers)
+        self._scale()
+        self._note_waiting()
         now = time.monotonic()
         if now - self._last_sweep >= SWEEP_SECONDS:
             self._last_sweep = now
@@ -164,82 +351,121 @@ class LocalEngine:
             self._last_prune = now
             self.store.prune(self.max_runs, self.retention_days)
 
+    def _training_workers(self) -> set[str] | None:
+        """Addresses of the cluster's training workers; None (and `error`) if unreachable."""
+        try:
+            info = self.client.scheduler_info(n_workers=-1)
+        except Exception as error:
+            where = "the embedded scheduler" if self.embedded else self.address
+            self.error = f"The training cluster ({where}) cannot be reached: {error}"
+            return None
+        if self.error is not None:
+            LOG.info("the training cluster is back")
+            self.error = None
+            self.resubmit()
+        return {
+            address
+            for address, worker in info.get("workers", {}).items()
+            if tasks.RESOURCE in (worker.get("resources") or {})
+        }
+
+    def _interrupt_lost(self, workers: set[str]) -> None:
+        """A run whose worker is no longer in the cluster (killed, machine gone) and has been
+        silent a while ends as interrupted; its last checkpoint stays usable."""
+        now = time.time()
+        for run in self.store.running():
+            silent = now - (run.heartbeat_at or run.started_at or 0)
+            if run.worker not in workers and silent > LOST_SECONDS:
+                LOG.warning("run %s: its worker %s is gone", run.id, run.worker)
+                self.store.finish(
+                    run.id,
+                    "interrupted",
+                    "its training worker stopped (killed, or its machine went away); the last "
+                    "epoch's weights are kept",
+                )
+
+    def _scale(self, at_least: int = 0) -> None:
+        """Embedded: start workers while there is work for them, up to `capacity`."""
+        if not self.embedded or self.address is None:
+            return
+        with self._lock:
+            self.worker_processes = [p for p in self.worker_processes if p.poll() is None]
+            counts = self.store.counts()
+            work = counts.get("queued", 0) + counts.get("running", 0) + self._calls
+            wanted = min(self.capacity, max(work, at_least))
+            for _ in range(wanted - len(self.worker_processes)):
+                self.worker_processes.append(self._spawn_worker())
+
+    def _spawn_worker(self) -> subprocess.Popen:
+        environment = tasks.worker_environment(self.store.url, self.idle_seconds / 60)
+        environment.update(quiet_dask_environment())
+        LOG.info("starting a training worker")
+        return subprocess.Popen(
+            [sys.executable, "-m", "core.worker", self.address, "--parent", str(os.getpid())],
+            cwd=ROOT,
+            env=environment,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+        )
+
+    def _note_waiting(self) -> None:
+        """Tell queued runs, through the store, why they wait when no worker is ready."""
+        if self.ready_workers:
+            message = None
+        elif self.embedded:
+            message = STARTING_MESSAGE
+        else:
+            message = (
+                f"Waiting for a training worker: none is connected to {self.address} "
+                "(start one with `python -m core.worker`)."
+            )
+        self.store.note_queued(message)
+
+    def _ended(self, run_id: int, future) -> None:
+        """A run's task is over: record what the task itself could not."""
+        with self._lock:
+            if self.futures.get(run_id) is future:
+                del self.futures[run_id]
+        if future.status != "error":
+            return  # Finished (the task recorded the run's end) or cancelled (it left).
+        error = future.exception()
+        try:
+            if type(error).__name__ == "KilledWorker":
+                self.store.finish(
+                    run_id,
+                    "interrupted",
+                    "its training worker stopped several times; the last epoch's weights are kept",
+                )
+            else:
+                self.store.finish(run_id, "failed", f"{type(error).__name__}: {error}")
+        except StoreError:
+            LOG.error("run %s: could not record its task's error %r", run_id, error)
+
     def sweep(self) -> None:
-        """Presence, abandoned runs and silent workers."""
+        """Presence and abandoned runs; queued runs without a task; tasks without a run."""
         if self.live_students is not None:
             self.store.touch_students(self.live_students())
             abandoned = self.store.abandon(self.abandon_seconds)
             if abandoned:
                 LOG.info("stopping abandoned runs %s", abandoned)
-        self.recover()
+        self.resubmit()
+        with self._lock:
+            ours = list(self.futures)
+        for run_id in ours:
+            run = self.store.run(run_id)
+            if run is None or not run.active:  # Left the queue through another server.
+                self.cancel(run_id)
 
-    def _reap(self) -> None:
-        """Free workers whose run ended; forget dead ones, failing the run they had."""
-        for worker in list(self.workers):
-            if worker.run_id is not None:
-                run = self.store.run(worker.run_id)
-                if not worker.alive():
-                    if run is not None and run.active:
-                        self.store.finish(
-                            run.id,
-                            "interrupted",
-                            f"the training process ended unexpectedly (exit code "
-                            f"{worker.process.returncode}); the last epoch's weights are kept",
-                        )
-                elif run is None or not run.active:
-                    worker.run_id, worker.idle_since = None, time.monotonic()
-            if not worker.alive():
-                self.workers.remove(worker)
-
-    def _dispatch(self) -> None:
-        # Counted in the store, not in this process: the limit holds for every server that
-        # shares the database.
-        free = self.capacity - self.store.counts().get("running", 0)
-        if free <= 0:
+    def resubmit(self) -> None:
+        """Submit every queued run this engine has no task for (submitting one that another
+        server already submitted joins that task: same key)."""
+        if self.client is None:
             return
-        for run_id in self.store.queued(free):
-            worker = next((w for w in self.workers if w.run_id is None), None) or self._spawn()
-            if not self.store.claim(run_id, worker.label):
-                continue  # Cancelled in the meantime, or another server took it.
-            worker.run_id = run_id
+        with self._lock:
+            missing = [run_id for run_id in self.store.queued(1000) if run_id not in self.futures]
+        for run_id in missing:
             try:
-                worker.process.stdin.write(f"{run_id}\n")
-                worker.process.stdin.flush()
-            except OSError:  # Died between spawn and now: the next reap fails the run.
-                LOG.error("worker %s gone before run %s", worker.label, run_id)
-
-    def _retire_idle(self) -> None:
-        now = time.monotonic()
-        for worker in list(self.workers):
-            if worker.run_id is None and now - worker.idle_since > self.idle_seconds:
-                worker.process.stdin.close()  # The worker exits at the end of its input.
-                self.workers.remove(worker)
-
-    def _spawn(self) -> Worker:
-        environment = {**os.environ, "AE_DATABASE_URL": self.store.url}
-        environment.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-        process = subprocess.Popen(
-            [sys.executable, "-m", "core.worker"],
-            cwd=ROOT,
-            env=environment,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.DEVNULL,
-            text=True,
-        )
-        worker = Worker(process)
-        self.workers.append(worker)
-        return worker
-
-    # For the pages -------------------------------------------------------------------------
-
-    def prewarm(self) -> None:
-        """Start an idle worker now if none is ready, so pressing Train starts at once."""
-        with self._lock:
-            idle = any(w.run_id is None and w.alive() for w in self.workers)
-            if not idle and len(self.workers) < self.capacity:
-                self._spawn()
-
-    @property
-    def training(self) -> int:
-        with self._lock:
-            return sum(worker.run_id is not None for worker in self.workers)
+                self.submit(run_id)
+            except Exception:
+                LOG.exception("submitting run %s", run_id)
+                return

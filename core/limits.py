@@ -28,6 +28,9 @@ class Limits:
     abandon_minutes: int = 2
     max_runs_per_student: int = 30  # The oldest ended runs beyond this are deleted.
     run_retention_days: int = 30  # Ended runs older than this are deleted.
+    # An embedded training worker exits after this long without work, handing back its
+    # memory (about 800 MB with TensorFlow); the next run starts a new one.
+    worker_idle_minutes: int = 10
 
     @classmethod
     def read(cls, *sources: Mapping[str, object]) -> tuple[Limits, list[str]]:

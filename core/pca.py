@@ -31,3 +31,39 @@ def fit_pca(images: np.ndarray, components: int) -> PCA:
     values, vectors = np.linalg.eigh(covariance)
     order = np.argsort(values)[::-1][:components]
     return PCA(mean.astype(np.float32), vectors[:, order].T.astype(np.float32))
+
+
+# The PCA the app shows beside the linear autoencoder (the Inside page) is fitted once, on the
+# 60,000 training and validation images, and shipped in trained/pca.npz: the app server never
+# loads the training images. `python -m core.pca` writes it again.
+SHIPPED_COMPONENTS = 64
+
+
+def shipped_path():
+    from core import cards
+
+    # Beside the shipped models, but not under AE_TRAINED_DIR: it depends on the data only.
+    return cards.TRAINED_DIR / "pca.npz"
+
+
+def save_pca(pca: PCA, path) -> None:
+    np.savez_compressed(path, mean=pca.mean, components=pca.components)
+
+
+def load_pca(path=None, components: int | None = None) -> PCA:
+    """The shipped PCA (plain arrays: `allow_pickle` stays off), its first `components`."""
+    with np.load(path or shipped_path(), allow_pickle=False) as found:
+        return PCA(found["mean"], found["components"][:components])
+
+
+def main() -> None:
+    from core.training import load_splits
+
+    splits = load_splits()
+    pca = fit_pca(np.concatenate([splits.x_train, splits.x_val]), SHIPPED_COMPONENTS)
+    save_pca(pca, shipped_path())
+    print(f"wrote {shipped_path()}: {SHIPPED_COMPONENTS} components")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,49 +1,101 @@
-"""A training worker process: imports TensorFlow and loads MNIST once, then trains runs.
+"""A training worker: one Dask worker that loads TensorFlow and the data once, then trains runs.
 
-    python -m core.worker        # reads run ids, one per line, from standard input
+    python -m core.worker tcp://HOST:8786      # join a cluster (see the README)
 
-The server's engine (`core.engine`) starts workers as plain subprocesses (no multiprocessing
-`spawn`, so Streamlit's page script is never re-imported), claims a queued run in the store and
-writes its id here. The worker trains it (`core.runs.train_run`), which writes its progress to
-the store, and waits for the next id. It exits when its standard input closes, and gives up a
-run it is training when the server that started it has gone (the run ends as interrupted, its
-last checkpoint kept).
+It needs the project installed and the app's store in its environment (`AE_DATABASE_URL`,
+PostgreSQL when workers run on other machines). Before it joins the scheduler it imports
+TensorFlow and Keras and loads the training images (`core.tasks.warm`), so no task waits for
+them; it offers one unit of the `training` resource, so it trains one run at a time and the
+scheduler sends it the lab's tasks and nothing else's.
+
+The app starts workers like this itself when it runs its own embedded cluster, with `--parent`
+(the worker gives up its run and exits when the app is gone) and `--idle-minutes` (it retires
+after that long without a task, handing its memory back; the next run starts a new one).
 """
 
 from __future__ import annotations
 
-import gc
+import argparse
+import asyncio
 import logging
 import os
 import sys
+import time
 
 # Training is background work: at a lower CPU priority it takes what the server's page reruns
 # leave, so sliders and drawings stay quick for a classroom while someone trains (measured in
 # `make bench` and `make soak`).
 NICENESS = 10
+IDLE_CHECK_SECONDS = 5.0
 
 
-def main() -> int:
+def parse(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m core.worker", description="Start one training worker of the lab."
+    )
+    parser.add_argument("scheduler", help="the Dask scheduler's address, e.g. tcp://host:8786")
+    parser.add_argument(
+        "--idle-minutes",
+        type=float,
+        default=float(os.environ.get("AE_WORKER_IDLE_MINUTES", 0) or 0),
+        help="exit after this many minutes without a task (0: never; default "
+        "AE_WORKER_IDLE_MINUTES or 0)",
+    )
+    parser.add_argument("--name", help="the worker's name in the cluster")
+    parser.add_argument("--parent", type=int, help="exit when this process is gone (the app)")
+    parser.add_argument("--host", help="the address to listen on (default: Dask's choice)")
+    return parser.parse_args(argv)
+
+
+def parent_gone(parent: int | None) -> bool:
+    return parent is not None and os.getppid() != parent
+
+
+async def serve(args: argparse.Namespace) -> None:
+    from distributed import Worker
+
+    from core import tasks
+
+    worker = Worker(
+        args.scheduler,
+        nthreads=1,
+        resources={tasks.RESOURCE: 1},
+        name=args.name,
+        host=args.host,
+        dashboard=False,
+        # A worker that cannot reach its scheduler for this long at start-up gives up with a
+        # message instead of waiting forever.
+        death_timeout=60,
+    )
+    await worker
+    logging.info("ready: %s, scheduler %s", worker.address, args.scheduler)
+    idle_since = time.monotonic()
+    while worker.status.name in {"running", "paused"}:
+        await asyncio.sleep(IDLE_CHECK_SECONDS if args.idle_minutes else 1.0)
+        if parent_gone(args.parent):
+            logging.info("the app is gone: exiting")
+            break
+        if worker.state.tasks:  # Assigned, waiting or training: not idle.
+            idle_since = time.monotonic()
+        elif args.idle_minutes and time.monotonic() - idle_since > args.idle_minutes * 60:
+            logging.info("idle for %.0f minutes: retiring", args.idle_minutes)
+            break
+    await worker.close(reason="worker exiting")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse(argv)
     logging.basicConfig(level=logging.INFO, format="worker %(process)d: %(message)s")
     if hasattr(os, "nice"):  # Not on Windows.
         os.nice(NICENESS)
-    parent = os.getppid()
-    import keras
+    from core import tasks
 
-    from core.runs import train_run
-    from core.store import Store
-    from core.training import load_splits
-
-    store = Store(migrate=False)  # The server migrated it; AE_DATABASE_URL/AE_DATA_DIR say where.
-    splits = load_splits()  # Imports and data are ready before the first run arrives.
-    print("ready", flush=True)
-    for line in sys.stdin:
-        line = line.strip()
-        if not line.isdigit():
-            continue
-        train_run(store, int(line), splits, should_abort=lambda: os.getppid() != parent)
-        keras.backend.clear_session()  # This process serves no one else: free the graph.
-        gc.collect()
+    started = time.monotonic()
+    tasks.warm()  # Before joining: the scheduler never sends a run to a cold worker.
+    logging.info("TensorFlow and the data loaded in %.1f s", time.monotonic() - started)
+    if args.parent is not None:
+        tasks.abort_check = lambda: parent_gone(args.parent)
+    asyncio.run(serve(args))
     return 0
 
 

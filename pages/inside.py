@@ -9,7 +9,8 @@ import pandas as pd
 import streamlit as st
 
 from core import inside, variants
-from core.pca import fit_pca
+from core.engine import EngineUnavailable
+from core.pca import load_pca
 from ui import images, state
 from ui.boot import ensure_navigation
 
@@ -17,6 +18,7 @@ PROBE_MODELS = ["overcomplete", "vanilla", "sparse_l1", "denoising"]
 SPARSE_MODELS = ["vanilla", "sparse_l1", "sparse_kl"]
 CONTRACTION_MODELS = ["contractive", "contractive_twin", "vanilla"]
 LABEL_COUNTS = [10, 100, 1000]
+FEW_LABELS_WAIT = 180.0  # Seconds: a worker's start-up, plus a queue of experiments.
 
 
 def model_title(name: str) -> str:
@@ -256,14 +258,13 @@ def contraction_ui() -> None:
 # Linear autoencoder and PCA --------------------------------------------------------------
 
 
-@st.cache_data(show_spinner="Fitting PCA to the training digits...")
+@st.cache_data(show_spinner="Comparing the linear autoencoder with PCA...")
 def linear_and_pca() -> dict:
-    from core.training import load_splits
-
     model = state.pretrained_model("linear")
     directions = inside.decoder_directions(model)
-    splits = load_splits()
-    pca = fit_pca(splits.x_train, len(directions))
+    # Fitted once on the training images and shipped (`python -m core.pca`): the server never
+    # loads the 55,000 training images.
+    pca = load_pca(components=len(directions))
     x_test = state.test_set().x_test
     linear_out = np.asarray(model.predict(x_test, batch_size=1000, verbose=0))
     return {
@@ -334,20 +335,12 @@ def pca_ui() -> None:
 # Pretraining with few labels -------------------------------------------------------------
 
 
-@st.cache_data(show_spinner=False, max_entries=32)
+@st.cache_data(show_spinner=False, max_entries=64)
 def few_labels(name: str, labelled: int, seed: int) -> dict[str, float]:
-    from core.training import load_splits
-
-    splits = load_splits()
-    test = state.test_set()
-    return inside.few_label_accuracies(
-        state.pretrained_model(name),
-        splits.x_train,
-        splits.y_train,
-        test.x_test,
-        test.y_test,
-        labelled,
-        seed,
+    """Computed by a training worker, which has the training images loaded; the same
+    question gets the same answer, so every session shares it."""
+    return state.engine().call(
+        "core.tasks.few_labels", name, labelled, seed, timeout=FEW_LABELS_WAIT
     )
 
 
@@ -368,9 +361,35 @@ def pretraining_ui() -> None:
     )
     seed = right.number_input("Seed", 0, 99, 0, key="inside_seed")
     results = st.session_state.setdefault("inside_few_labels", {})
-    if st.button("Run", type="primary", icon=":material/play_arrow:", key="inside_run"):
-        with st.spinner(f"Training three classifiers on {labelled} labelled digits..."):
-            results[(name, labelled, int(seed))] = few_labels(name, labelled, int(seed))
+    engine = state.engine()
+    if engine is None or engine.error:
+        st.caption(
+            ":material/cloud_off: This experiment runs in a training worker, and none can be "
+            "reached right now; the other sections work as usual."
+        )
+    if st.button(
+        "Run",
+        type="primary",
+        icon=":material/play_arrow:",
+        key="inside_run",
+        disabled=engine is None or bool(engine.error),
+    ):
+        with st.spinner(
+            f"Training three classifiers on {labelled} labelled digits, in a training worker "
+            "(if none is running, starting one takes about 10 s)..."
+        ):
+            try:
+                results[(name, labelled, int(seed))] = few_labels(name, labelled, int(seed))
+            except EngineUnavailable:
+                st.warning(
+                    "The training cluster cannot be reached right now; try again later.",
+                    icon=":material/cloud_off:",
+                )
+            except TimeoutError:
+                st.warning(
+                    "The training workers are busy with runs; try again when one ends.",
+                    icon=":material/hourglass_top:",
+                )
     if not results:
         st.info("Choose how many labels and press Run (a few seconds).", icon=":material/school:")
         return

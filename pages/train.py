@@ -16,6 +16,7 @@ import pandas as pd
 import streamlit as st
 
 from core import curves, noise, variants
+from core.engine import EngineUnavailable
 from core.runs import settings_for
 from core.store import Busy, StoreError
 from core.training import TrainConfig
@@ -23,6 +24,7 @@ from ui import images, state
 from ui.boot import ensure_navigation
 
 OPEN = "open_run"  # The run shown beside the settings.
+NOTICE = "train_notice"  # A message for the next rerun (st.rerun would swallow it now).
 SMOOTHING = 0.9  # Weight of the exponential moving average drawn over the per-batch loss.
 LEARNING_RATES = [1e-4, 3e-4, 1e-3, 2e-3, 5e-3, 1e-2, 3e-2, 1e-1, 1.0, 10.0]
 SUBSETS = [100, 1000, 2000, 5000, 10000, 20000, 55000]
@@ -252,6 +254,8 @@ def status_ui(run) -> None:
         st.info(
             f"Waiting for a free training slot: {training} training now, "
             + (f"{ahead} ahead of you. " if ahead else "you are next. ")
+            # Why it waits, from the engine through the store: a worker starting, or none.
+            + (f"{run.message} " if run.message else "")
             + "Training starts by itself; this page updates every second.",
             icon=":material/hourglass_top:",
         )
@@ -316,6 +320,9 @@ def stop_ui(run, me) -> None:
     )
     if st.button(label, icon=icon, key=f"stop_{run.id}", disabled=run.stop_requested):
         state.store().request_stop(run.id, me.id)
+        engine = state.engine()
+        if run.status == "queued" and engine is not None:
+            engine.cancel(run.id)  # Out of the scheduler's queue too, not only the store's.
         st.toast("Left the queue." if run.status == "queued" else "Stopping after this batch...")
         st.rerun()
 
@@ -392,6 +399,7 @@ def actions_ui(run, me) -> None:
         except StoreError as error:
             st.warning(str(error).capitalize() + ".", icon=":material/block:")
         else:
+            submit(run.id)
             st.rerun()
     if row.button("Delete", icon=":material/delete:", key=f"delete_{run.id}"):
         opened.delete_run(run.id, me.id)
@@ -451,8 +459,7 @@ def runs_table_ui(runs) -> int | None:
 
 
 def start(name: str, config: TrainConfig, model_config, me) -> None:
-    opened, engine = state.store(), state.engine()
-    limit = state.limits()
+    opened, limit = state.store(), state.limits()
     try:
         run_id = opened.create_run(
             me.id,
@@ -467,10 +474,20 @@ def start(name: str, config: TrainConfig, model_config, me) -> None:
             icon=":material/block:",
         )
         return
-    if engine is not None:
-        engine.prewarm()
     st.session_state[OPEN] = run_id
+    submit(run_id)
     st.rerun()  # Redraw with the Train button disabled and the live view running.
+
+
+def submit(run_id: int) -> None:
+    """Hand a run queued in the store to the training cluster."""
+    try:
+        state.engine().submit(run_id)
+    except EngineUnavailable:  # Kept queued in the store: submitted when the cluster is back.
+        st.session_state[NOTICE] = (
+            "The training cluster cannot be reached right now; your run is queued and starts "
+            "when it is back."
+        )
 
 
 def main() -> None:
@@ -485,10 +502,18 @@ def main() -> None:
     me, opened, engine = state.student(), state.store(), state.engine()
     if me is None or opened is None:
         st.caption(":material/cloud_off: Training is off while the run store is unavailable.")
+    elif engine.error:
+        st.warning(
+            "Training is off: the training cluster cannot be reached. Your runs are safe and "
+            "every other page works; training comes back by itself when the cluster does.",
+            icon=":material/cloud_off:",
+        )
+    if notice := st.session_state.pop(NOTICE, None):
+        st.warning(notice, icon=":material/cloud_off:")
     runs = state.my_runs()
     active = next((run for run in runs if run.active), None)
     if active is None and engine is not None:
-        engine.prewarm()  # Imports TensorFlow in a worker now, not after Train is pressed.
+        engine.prewarm()  # TensorFlow loads in a worker now, not after Train is pressed.
     settings, results = st.columns([1, 1.3], gap="large")
     with settings, st.form("hyperparameters", border=True):
         config, model_config = hyperparameters_ui(name)
@@ -496,7 +521,7 @@ def main() -> None:
             "Train",
             type="primary",
             icon=":material/play_arrow:",
-            disabled=active is not None or me is None,
+            disabled=active is not None or me is None or engine is None or bool(engine.error),
             help="One run at a time: stop the current one to start another." if active else None,
         )
     if pressed and active is None and me is not None:

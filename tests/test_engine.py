@@ -1,21 +1,25 @@
-"""The training engine with real worker processes and a real store: runs train, stop, continue,
-survive a killed worker and a restarted server, and are stopped when their student is gone."""
+"""The training engine on a real local Dask cluster and a real store: two runs train at once,
+a queued run is cancelled, a running one stopped and continued, a SIGKILLed worker interrupts
+its run (checkpoint kept) and the next run trains, a task that raises fails its run, an
+external scheduler is used as it is, and an unreachable one is reported, not raised."""
 
 from __future__ import annotations
 
 import os
 import signal
 import subprocess
+import sys
 import time
 
 import numpy as np
 import pytest
 
 from core import metrics, variants
-from core.engine import HOST, LocalEngine
-from core.runs import build_model, sample_indices, settings_for
+from core.engine import Engine, EngineUnavailable
+from core.runs import build_model, sample_indices, settings_for, train_run
 from core.store import Store
 from core.training import TrainConfig, load_splits
+from tests.conftest import free_port
 
 pytestmark = pytest.mark.slow
 
@@ -44,10 +48,12 @@ def presence():
 
 @pytest.fixture(scope="module")
 def engine(store, presence):
-    started = LocalEngine(store, capacity=1, live_students=presence, abandon_seconds=3.0)
-    started.start()
+    """The embedded cluster: a scheduler and up to two training workers, as the app runs it."""
+    started = Engine(store, capacity=2, live_students=presence, abandon_seconds=3.0).start()
+    assert started.wait_connected(60), started.error
     yield started
     started.shutdown()
+    assert all(p.poll() is not None for p in started.worker_processes)
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +61,8 @@ def splits():
     return load_splits()
 
 
-def queue(store, presence, name="vanilla", present=True, **train) -> tuple[int, int]:
+def queue(store, presence, name="vanilla", present=True, engine=None, **train):
+    """A run queued as the Train page queues it: a row in the store, then its task."""
     student = store.new_student()[0]
     if present:
         presence.here.add(student)
@@ -63,7 +70,13 @@ def queue(store, presence, name="vanilla", present=True, **train) -> tuple[int, 
     run_id = store.create_run(
         student, name, settings_for(config, variants.make_config(name)), config.epochs
     )
+    if engine is not None:
+        engine.submit(run_id)
     return student, run_id
+
+
+def worker_pid(engine, address: str) -> int:
+    return engine.client.run(os.getpid, workers=[address])[address]
 
 
 def wait_for(store, run_id, condition, timeout=180.0):
@@ -83,9 +96,10 @@ def ended(run) -> bool:
 def test_a_run_trains_in_a_worker_and_everything_lands_in_the_store(
     store, engine, presence, splits
 ):
-    _, run_id = queue(store, presence)
+    _, run_id = queue(store, presence, engine=engine)
     run = wait_for(store, run_id, ended)
     assert run.status == "finished", run.message
+    assert run.worker in engine.client.scheduler_info(n_workers=-1)["workers"]
     assert run.epochs_done == 2 and run.seconds > 0 and run.samples_per_second > 0
     losses = store.losses(run_id)
     assert len(losses.series["loss"]) == 20  # 2 epochs of 10 batches: every batch's loss.
@@ -112,7 +126,7 @@ def test_a_run_trains_in_a_worker_and_everything_lands_in_the_store(
 
 def test_stop_keeps_the_weights_and_continue_finishes_the_plan(store, engine, presence):
     # 313 batches an epoch (about 2 s here), so the stop lands inside the planned epochs.
-    student, run_id = queue(store, presence, epochs=4, subset=5000, batch_size=16)
+    student, run_id = queue(store, presence, engine=engine, epochs=4, subset=5000, batch_size=16)
     wait_for(store, run_id, lambda r: r.phase == "training")
     store.request_stop(run_id, student)
     store.request_stop(run_id, student)  # Pressing Stop twice is harmless.
@@ -122,6 +136,7 @@ def test_stop_keeps_the_weights_and_continue_finishes_the_plan(store, engine, pr
     assert store.checkpoint(run_id)[0] == stopped_at
     batches_before = len(store.losses(run_id).x)
     store.continue_run(run_id, student)
+    engine.submit(run_id)  # A new task under a new key: the first one's is spent.
     run = wait_for(store, run_id, ended)
     assert run.status == "finished" and run.epochs_done == 4, run.message
     assert [e.epoch for e in store.epochs(run_id)] == [0, 1, 2, 3, 4]
@@ -130,58 +145,107 @@ def test_stop_keeps_the_weights_and_continue_finishes_the_plan(store, engine, pr
     assert np.all(np.diff(losses.x) > 0)  # One curve, continued where it stopped.
 
 
-def test_the_second_run_waits_its_turn(store, engine, presence):
-    _, first = queue(store, presence, epochs=3, subset=5000, batch_size=16)
-    _, second = queue(store, presence)
-    wait_for(store, first, lambda r: r.status == "running")
-    assert store.run(second).status == "queued"
-    assert store.queue_position(store.run(second)) == 1
-    assert wait_for(store, first, ended).status == "finished"
-    assert wait_for(store, second, ended).status == "finished"
+def test_two_workers_train_two_runs_at_once_and_a_third_waits(store, engine, presence):
+    runs = [
+        queue(store, presence, engine=engine, epochs=3, subset=5000, batch_size=16)[1]
+        for _ in range(3)
+    ]
+    both = wait_for(
+        store, runs[0], lambda r: r.status == "running" and store.run(runs[1]).status == "running"
+    )
+    assert both.worker != store.run(runs[1]).worker  # Two workers, one run each.
+    third = store.run(runs[2])
+    assert third.status == "queued" and store.queue_position(third) == 1
+    assert len(engine.worker_processes) == 2  # The embedded cluster grew to its capacity.
+    for run_id in runs:
+        assert wait_for(store, run_id, ended).status == "finished"
 
 
-def test_a_killed_worker_interrupts_its_run_and_keeps_the_checkpoint(store, engine, presence):
-    student, run_id = queue(store, presence, epochs=40, subset=3000, batch_size=32)
+def test_leaving_the_queue_cancels_the_task(store, engine, presence):
+    busy = [
+        queue(store, presence, engine=engine, epochs=3, subset=5000, batch_size=16)
+        for _ in range(2)
+    ]
+    student, waiting = queue(store, presence, engine=engine)
+    wait_for(store, busy[1][1], lambda r: r.status == "running")
+    future = engine.futures[waiting]
+    store.request_stop(waiting, student)  # What "Leave the queue" does, then:
+    engine.cancel(waiting)
+    assert store.run(waiting) is None  # Never started: nothing to keep.
+    deadline = time.monotonic() + 10
+    while future.status != "cancelled" and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert future.status == "cancelled"
+    for _, run_id in busy:
+        assert wait_for(store, run_id, ended).status == "finished"
+
+
+def test_a_killed_worker_interrupts_its_run_and_the_next_run_trains(store, engine, presence):
+    student, run_id = queue(store, presence, engine=engine, epochs=40, subset=3000, batch_size=32)
     run = wait_for(store, run_id, lambda r: r.epochs_done >= 1)
-    os.kill(int(run.worker.rpartition(":")[2]), signal.SIGKILL)
-    run = wait_for(store, run_id, ended, timeout=30)
-    assert run.status == "interrupted" and "exit code -9" in run.message
+    os.kill(worker_pid(engine, run.worker), signal.SIGKILL)
+    run = wait_for(store, run_id, ended, timeout=60)
+    assert run.status == "interrupted" and "training worker stopped" in run.message
     assert store.checkpoint(run_id)[0] >= 1
-    store.continue_run(run_id, student)  # A new worker picks it up from the checkpoint.
-    wait_for(store, run_id, lambda r: r.status == "running" and r.phase == "training")
+    _, following = queue(store, presence, engine=engine)
+    assert wait_for(store, following, ended).status == "finished"
+    store.continue_run(run_id, student)  # From its checkpoint, in whichever worker is free.
+    engine.submit(run_id)
+    run = wait_for(store, run_id, lambda r: r.status == "running" and r.phase == "training")
+    assert run.epochs_done >= 1
     store.request_stop(run_id, student)
     assert wait_for(store, run_id, ended).status == "stopped"
 
 
+def test_a_task_that_raises_fails_its_run_with_the_message(store, engine, presence):
+    _, run_id = queue(store, presence, engine=engine, batch_size=0)  # Keras refuses batch 0.
+    run = wait_for(store, run_id, ended)
+    assert run.status == "failed" and run.message
+
+
 def test_a_run_whose_student_left_is_stopped_and_kept(store, engine, presence):
-    _, run_id = queue(store, presence, present=False, epochs=40, subset=3000, batch_size=32)
+    _, run_id = queue(
+        store, presence, engine=engine, present=False, epochs=40, subset=3000, batch_size=32
+    )
     run = wait_for(store, run_id, ended, timeout=120)
     assert run.status == "stopped" and "no page of yours" in run.message
 
 
 def test_an_exploding_loss_ends_as_diverged(store, engine, presence):
-    _, run_id = queue(store, presence, learning_rate=10.0)
+    _, run_id = queue(store, presence, engine=engine, learning_rate=10.0)
     run = wait_for(store, run_id, ended)
     assert run.status == "diverged" and "exploded" in run.message
 
 
-def test_a_restarted_server_marks_its_dead_workers_runs_interrupted(tmp_path):
-    store = Store(f"sqlite:///{tmp_path / 'runs.sqlite'}")  # No engine of the module's here.
+def test_a_queued_run_left_by_a_gone_server_is_submitted_by_the_engine(store, engine, presence):
+    _, run_id = queue(store, presence)  # In the store only: its server died before submitting.
+    assert wait_for(store, run_id, ended, timeout=120).status == "finished"
+
+
+def test_the_few_label_experiment_runs_in_a_worker(engine):
+    scores = engine.call("core.tasks.few_labels", "deep", 10, 0, timeout=120)
+    assert set(scores) == {"raw pixels", "frozen encoder", "fine-tuned encoder"}
+    assert all(0.2 < value <= 1.0 for value in scores.values())  # Well above chance (0.1).
+
+
+def test_the_task_body_trains_without_dask(tmp_path, splits):
+    """`core.runs.train_run`, store in, store out: no scheduler, no worker."""
+    store = Store(f"sqlite:///{tmp_path / 'runs.sqlite'}")
     student = store.new_student()[0]
-    run_id = store.create_run(student, "vanilla", {"train": {}, "model": {}}, 3)
-    gone = subprocess.Popen(["true"])
-    gone.wait()
-    store.claim(run_id, f"{HOST}:{gone.pid}")  # Its worker died with the old server.
-    fresh = LocalEngine(store, capacity=0)  # Trains nothing: only its start-up check runs.
-    assert run_id in fresh.recover()
+    config = TrainConfig(epochs=1, subset=500, batch_size=100)
+    run_id = store.create_run(
+        student, "vanilla", settings_for(config, variants.make_config("vanilla")), 1
+    )
+    assert store.claim(run_id, "test:0")
+    assert train_run(store, run_id, splits) == "finished"
     run = store.run(run_id)
-    assert run.status == "interrupted" and "server restarted" in run.message
+    assert run.status == "finished" and run.epochs_done == 1
+    assert len(store.losses(run_id).x) == 5 and store.checkpoint(run_id)[0] == 1
+    assert 0 < run.metrics["bce"] < 0.7
 
 
 def test_a_store_error_during_a_run_fails_it_with_a_message(tmp_path, splits):
     import sqlalchemy as sa
-
-    from core.runs import train_run
 
     store = Store(f"sqlite:///{tmp_path / 'runs.sqlite'}")
     student = store.new_student()[0]
@@ -196,3 +260,54 @@ def test_a_store_error_during_a_run_fails_it_with_a_message(tmp_path, splits):
     run = store.run(run_id)
     assert run.status == "failed" and "the store failed during training" in run.message
     assert "no such table" in run.message
+
+
+def test_an_external_scheduler_and_a_worker_started_by_hand(tmp_path, presence):
+    """AE_DASK_SCHEDULER's path: `dask scheduler` and `python -m core.worker ADDRESS`, as the
+    README gives them; the app starts nothing and trains there."""
+    store = Store(f"sqlite:///{tmp_path / 'runs.sqlite'}")
+    address = f"tcp://127.0.0.1:{free_port()}"
+    environment = {**os.environ, "AE_DATABASE_URL": store.url, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    bin_dir = os.path.dirname(sys.executable)
+    scheduler = subprocess.Popen(
+        [
+            f"{bin_dir}/dask",
+            "scheduler",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            address.rpartition(":")[2],
+            "--no-dashboard",
+        ],
+        stderr=subprocess.DEVNULL,
+    )
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "core.worker", address], env=environment, stderr=subprocess.DEVNULL
+    )
+    external = Engine(store, capacity=1, scheduler=address, live_students=presence)
+    try:
+        assert external.start().wait_connected(60), external.error
+        _, run_id = queue(store, presence, engine=external)
+        run = wait_for(store, run_id, ended)
+        assert run.status == "finished", run.message
+        assert external.worker_processes == [] and external.scheduler_process is None
+        assert run.worker in external.client.scheduler_info(n_workers=-1)["workers"]
+    finally:
+        external.shutdown()
+        for process in (worker, scheduler):
+            process.terminate()
+            process.wait(timeout=30)
+
+
+def test_an_unreachable_scheduler_is_reported_not_raised(tmp_path, presence):
+    store = Store(f"sqlite:///{tmp_path / 'runs.sqlite'}")
+    nowhere = Engine(store, scheduler=f"tcp://127.0.0.1:{free_port()}").start()
+    try:
+        assert not nowhere.wait_connected(30)
+        assert "cannot be reached" in nowhere.error
+        _, run_id = queue(store, presence)
+        with pytest.raises(EngineUnavailable):
+            nowhere.submit(run_id)
+        assert store.run(run_id).status == "queued"  # Kept, for when the cluster is back.
+    finally:
+        nowhere.shutdown()

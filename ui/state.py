@@ -197,22 +197,29 @@ def store_failed(error) -> None:
 
 @st.cache_resource(show_spinner=False)
 def _engine(_store, url: str):
-    from core.engine import LocalEngine
+    import os
+
+    from core.engine import Engine
     from ui import presence
 
     limit = limits()
-    return LocalEngine(
+    # An existing Dask cluster when the operator names its scheduler, else an embedded one.
+    scheduler = os.environ.get("AE_DASK_SCHEDULER", "").strip() or None
+    return Engine(
         _store,
         capacity=limit.max_trainings,
+        scheduler=scheduler,
         live_students=presence.live_students,
         abandon_seconds=60.0 * limit.abandon_minutes,
+        idle_seconds=60.0 * limit.worker_idle_minutes,
         max_runs=limit.max_runs_per_student,
         retention_days=limit.run_retention_days,
     ).start()
 
 
 def engine():
-    """This server's training engine (started on first use), or None without a store."""
+    """This server's link to the training cluster (started on first use), or None without a
+    store."""
     opened = store()
     return None if opened is None else _engine(opened, opened.url)
 

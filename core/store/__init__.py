@@ -457,12 +457,21 @@ class Store:
             .values(
                 status="running",
                 phase="starting",
+                message=None,  # Whatever it said while it waited.
                 worker=worker,
                 heartbeat_at=now,
                 started_at=sa.func.coalesce(runs.c.started_at, now),
             )
         )
         return changed == 1
+
+    def note_queued(self, message: str) -> None:
+        """Say on every queued run why it waits (the engine's view of the cluster)."""
+        self._write(
+            runs.update()
+            .where(runs.c.status == "queued", runs.c.message.is_distinct_from(message))
+            .values(message=message)
+        )
 
     def queued(self, limit: int) -> list[int]:
         """The next `limit` queued runs, first come first served."""

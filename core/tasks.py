@@ -1,0 +1,136 @@
+"""The engine's tasks: what a training worker does for the app, one Dask task each.
+
+    train_run(run_id, database)       trains one run of the store (`core.runs.train_run`)
+    few_labels(name, labelled, seed)  the Inside page's few-label experiment
+
+They run in training workers (`python -m core.worker`), which call `warm()` before they join the
+cluster, so TensorFlow, Keras, the project and the 60,000 training images are loaded once per
+worker and every task finds them ready. Nothing here is ever called in the app server: the
+server never loads the training images and never trains.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+
+LOG = logging.getLogger("autoencoder_lab.tasks")
+
+# Every task needs one of these; only training workers offer it (one each), so Dask sends the
+# lab's tasks to no other worker of a shared cluster, and a worker trains one run at a time.
+RESOURCE = "training"
+
+_cache: dict = {}  # This worker's store, data splits and shipped models, loaded once.
+abort_check: Callable[[], bool] | None = None  # Set by the worker: true once its app is gone.
+
+
+def task_key(run_id: int) -> str:
+    """The Dask key of a run's task: stable, so any server can find, dedupe or cancel it."""
+    return f"train-run-{run_id}"
+
+
+def store():
+    from core.store import Store
+
+    if "store" not in _cache:
+        # The worker's own configuration (AE_DATABASE_URL, AE_DATA_DIR) says where the store
+        # is; the server created and migrated it before it submitted anything.
+        _cache["store"] = Store(migrate=False)
+    return _cache["store"]
+
+
+def splits():
+    from core.training import load_splits
+
+    if "splits" not in _cache:
+        _cache["splits"] = load_splits()
+    return _cache["splits"]
+
+
+def warm() -> None:
+    """Import and load everything a task needs, before the worker accepts any."""
+    import keras  # noqa: F401  (TensorFlow's import is most of a worker's start-up)
+
+    store()
+    splits()
+
+
+def same_store(database: str) -> None:
+    """Refuse to train a run of another database: a worker started with the wrong
+    AE_DATABASE_URL would otherwise train run N of a different class, silently."""
+    mine = store().display_url
+    if database != mine:
+        raise RuntimeError(
+            f"this training worker uses the store {mine}, the app uses {database}: start the "
+            "worker with the app's AE_DATABASE_URL"
+        )
+
+
+def train_run(run_id: int, database: str) -> str | None:
+    """The Dask task of one run: claim it in the store, train it, record how it ended.
+
+    Idempotent, because Dask may run a task again: a queued run is claimed (queued -> running,
+    atomically) and trained; a run already running under another worker means that worker
+    died mid-run (Dask re-runs the task of a lost worker), so it ends as interrupted with its
+    last checkpoint; a run that is gone or has ended is left alone.
+    """
+    from distributed import get_worker
+
+    from core import runs
+
+    same_store(database)
+    opened = store()
+    me = get_worker().address
+    run = opened.run(run_id)
+    if run is None or run.status not in {"queued", "running"}:
+        return None
+    if run.status == "running" and run.worker != me:
+        opened.finish(
+            run_id,
+            "interrupted",
+            "its training worker stopped (killed, or out of memory); the last epoch's "
+            "weights are kept",
+        )
+        return "interrupted"
+    if run.status == "queued" and not opened.claim(run_id, me):
+        return None  # Left the queue, or taken, in the meantime.
+    try:
+        return runs.train_run(opened, run_id, splits(), should_abort=abort_check)
+    finally:
+        # This process serves no one else: free the graph between runs.
+        import gc
+
+        import keras
+
+        keras.backend.clear_session()
+        gc.collect()
+
+
+def few_labels(name: str, labelled: int, seed: int) -> dict[str, float]:
+    """Test accuracy with `labelled` labelled training images: raw pixels, the shipped
+    encoder frozen, and fine-tuned (`core.inside.few_label_accuracies`)."""
+    from core import cards, inside
+
+    models = _cache.setdefault("models", {})
+    if name not in models:
+        models[name] = cards.load_model(name)
+    data = splits()
+    return inside.few_label_accuracies(
+        models[name],
+        data.x_train,
+        data.y_train,
+        data.x_test,
+        data.y_test,
+        labelled,
+        seed,
+    )
+
+
+def worker_environment(database_url: str, idle_minutes: float | None = None) -> dict[str, str]:
+    """The environment of a worker the app starts itself: its store, quiet TensorFlow."""
+    environment = {**os.environ, "AE_DATABASE_URL": database_url}
+    environment.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if idle_minutes is not None:
+        environment["AE_WORKER_IDLE_MINUTES"] = str(idle_minutes)
+    return environment
