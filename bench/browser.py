@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import subprocess
 import sys
 import time
@@ -23,7 +24,12 @@ def rss_mb(pid: int) -> float:
 
 
 @contextlib.contextmanager
-def served(script: str, log: Path | None = None, options: tuple[str, ...] = ()):
+def served(
+    script: str,
+    log: Path | None = None,
+    options: tuple[str, ...] = (),
+    environment: dict[str, str] | None = None,
+):
     """`streamlit run script` on a free port; yields (url, process, seconds until healthy).
 
     The server's output goes to `log` if given (else nowhere); `options` are extra
@@ -47,6 +53,7 @@ def served(script: str, log: Path | None = None, options: tuple[str, ...] = ()):
         stdout=output,
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,
+        env={**os.environ, **(environment or {})},
     )
     url = f"http://127.0.0.1:{port}"
     try:

@@ -126,6 +126,7 @@ class Engine:
         self.scheduler_process: subprocess.Popen | None = None
         self.worker_processes: list[subprocess.Popen] = []
         self.ready_workers = 0  # Training workers the scheduler knows (warm: they load first).
+        self._warm_wanted = False  # A page asked for a ready worker before we connected.
         self._calls = 0  # Engine calls (few-label experiments) waiting for a worker.
         self._lock = threading.RLock()
         self._stop = threading.Event()
@@ -302,8 +303,10 @@ class Engine:
 
     def prewarm(self) -> None:
         """Start a training worker now if none is running, so pressing Train starts at once."""
-        if self.embedded and self.available:
-            self._scale(at_least=1)
+        if self.embedded:
+            self._warm_wanted = True  # Acted on now, or by the loop once connected.
+            if self.available:
+                self._scale(at_least=1)
 
     # The loop --------------------------------------------------------------------------------
 
@@ -341,7 +344,8 @@ class Engine:
             return
         self.ready_workers = len(workers)
         self._interrupt_lost(workers)
-        self._scale()
+        self._scale(at_least=1 if self._warm_wanted else 0)
+        self._warm_wanted = False
         self._note_waiting()
         now = time.monotonic()
         if now - self._last_sweep >= SWEEP_SECONDS:

@@ -36,11 +36,24 @@ def encode(model, images: np.ndarray) -> np.ndarray:
     return codes.reshape(len(codes), -1)
 
 
+def _bce_sums(images: np.ndarray, probabilities: np.ndarray) -> np.ndarray:
+    """Summed per-pixel binary cross-entropy of each image, in nats.
+
+    The logs are taken in float32 (half the time of float64 on the 7.8 million pixels of the
+    test set: the test metrics are the last wait of every run) and summed in float64; written
+    as log(1-p) + x (log p - log(1-p)), one multiply fewer. Agrees with the float64 formula to
+    about 1e-6 relative (tests/test_training.py checks it against Keras's own loss).
+    """
+    x = images.reshape(len(images), -1).astype(np.float32)
+    p = np.clip(probabilities.reshape(len(images), -1).astype(np.float32), EPSILON, 1 - EPSILON)
+    log_not = np.log1p(-p)
+    return -(log_not + x * (np.log(p) - log_not)).sum(axis=1, dtype=np.float64)
+
+
 def bce(images: np.ndarray, reconstructions: np.ndarray) -> np.ndarray:
     """Mean per-pixel binary cross-entropy of each image, in nats."""
-    x = images.reshape(len(images), -1).astype(np.float64)
-    p = np.clip(reconstructions.reshape(len(images), -1).astype(np.float64), EPSILON, 1 - EPSILON)
-    return -(x * np.log(p) + (1 - x) * np.log(1 - p)).mean(axis=1)
+    pixels = images.reshape(len(images), -1).shape[1]
+    return _bce_sums(images, reconstructions) / pixels
 
 
 def mse(images: np.ndarray, reconstructions: np.ndarray) -> np.ndarray:
@@ -62,15 +75,13 @@ def sigmoid_jacobian_norms(codes: np.ndarray, kernel: np.ndarray) -> np.ndarray:
 def negative_elbo(vae, images: np.ndarray, samples: int = 5, seed: int = 0) -> dict[str, float]:
     """Test negative ELBO in nats per image, averaged over `samples` draws of z per image."""
     rng = np.random.default_rng(seed)
-    flat = images.reshape(len(images), -1).astype(np.float64)
     z_mean, z_log_var = (np.asarray(part) for part in _encode_gaussian(vae, images))
     kl = -0.5 * (1 + z_log_var - z_mean**2 - np.exp(z_log_var)).sum(axis=1)
     reconstruction = np.zeros(len(images))
     for _ in range(samples):
         z = z_mean + np.exp(0.5 * z_log_var) * rng.standard_normal(z_mean.shape)
         p = _chunks(lambda batch: vae.decoder(batch, training=False), z.astype(np.float32))
-        p = np.clip(p.reshape(len(images), -1).astype(np.float64), EPSILON, 1 - EPSILON)
-        reconstruction += -(flat * np.log(p) + (1 - flat) * np.log(1 - p)).sum(axis=1)
+        reconstruction += _bce_sums(images, p)
     reconstruction /= samples
     return {
         "negative_elbo": float((reconstruction + kl).mean()),

@@ -25,7 +25,10 @@ if __name__ == "__main__" and not __package__:
 async def serve(host: str, port: int, parent: int | None) -> None:
     from distributed import Scheduler
 
-    async with Scheduler(host=host, port=port, dashboard=False) as scheduler:
+    # No dashboard, and its small HTTP server (health, metrics) on any free loopback port.
+    async with Scheduler(
+        host=host, port=port, dashboard=False, dashboard_address="127.0.0.1:0"
+    ) as scheduler:
         print(scheduler.address, flush=True)
         while parent is None or os.getppid() == parent:
             await asyncio.sleep(1.0)

@@ -203,7 +203,10 @@ def start_long_run(page, url: str) -> None:
     open_page(page, f"{url}/train?variant=vanilla")
     block = page.locator("[data-testid=stSlider]", has_text="Epochs").first
     block.get_by_role("slider").focus()
-    page.keyboard.press("End")  # 50 epochs: far longer than this test.
+    page.keyboard.press("End")  # 50 epochs of all 55,000 images: far longer than this test.
+    images = page.locator("[data-testid=stSlider]", has_text="Training images").first
+    images.get_by_role("slider").focus()
+    page.keyboard.press("End")
     page.get_by_role("button", name="Train", exact=True).click()
 
 

@@ -252,15 +252,27 @@ def test_batch_larger_than_subset_trains_and_the_run_survives_page_changes():
 
 
 def test_a_student_in_the_queue_sees_the_place_and_can_leave(server_limits, lab_store):
+    from core import variants
+    from core.runs import settings_for
+    from core.training import TrainConfig
+    from ui import state
+
     server_limits(AE_MAX_TRAININGS=1)
-    someone = lab_store.new_student()[0]  # Another student is training.
-    theirs = lab_store.create_run(someone, "vanilla", {"train": {}, "model": {}}, 1)
-    lab_store.claim(theirs, "tcp://192.0.2.1:1")  # Not in our cluster: no task of ours.
+    someone = lab_store.new_student()[0]  # Another student trains a long run first.
+    config = TrainConfig(epochs=40, subset=3000, batch_size=32)
+    theirs = lab_store.create_run(
+        someone, "vanilla", settings_for(config, variants.make_config("vanilla")), 40
+    )
+    app = train_page()  # Opens the store and the engine.
+    state.engine().submit(theirs)
     try:
-        app = train_page()
+        deadline = time.monotonic() + 120
+        while lab_store.run(theirs).status != "running":
+            assert time.monotonic() < deadline, "the other run never started"
+            time.sleep(0.2)
         run = press_train(app)
         app.run()
-        assert lab_store.run(run.id).status == "queued"
+        assert lab_store.run(run.id).status == "queued"  # The one worker is busy.
         waiting = " ".join(i.value for i in app.info)
         assert "Waiting for a free training slot: 1 training now" in waiting
         assert "you are next" in waiting
@@ -269,7 +281,7 @@ def test_a_student_in_the_queue_sees_the_place_and_can_leave(server_limits, lab_
         assert lab_store.run(run.id) is None  # Never started: nothing to keep.
         assert not [b for b in app.button if b.label == "Leave the queue"]
     finally:
-        lab_store.finish(theirs, "finished")
+        lab_store.request_stop(theirs, someone)
 
 
 # A store that cannot be opened --------------------------------------------------------------

@@ -1,0 +1,211 @@
+"""Training through the engine as a student meets it, and what the whole app holds in memory.
+Part of `make bench` (steps "engine speed" and "engine memory"); also runs alone:
+`python -m bench.engine`.
+
+Speed: for vanilla, conv and vae at the Train page's defaults, the time from pressing Train in
+Chromium to the page saying "Trained", beside a bare `model.fit` of the same model, images,
+batch size and epochs in this (warm) process, interleaved and repeated; the store's timestamps
+split the app's time into waiting for a worker, training (with the live view's validation,
+samples, checkpoints and progress writes), measuring the test metrics, and the page noticing.
+
+Memory: resident memory of the server and every process it started (scheduler, workers),
+summed, after every page was visited and the workers retired, and at its peak during one run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import psutil
+
+from bench import browser
+
+# The Train page's defaults (pages/train.py: hyperparameters_ui and LIVE_LEARNING_RATE).
+DEFAULTS = {
+    "vanilla": {"epochs": 5, "subset": 10000, "batch_size": 64, "learning_rate": 1e-2},
+    "conv": {"epochs": 3, "subset": 5000, "batch_size": 64, "learning_rate": 5e-3},
+    "vae": {"epochs": 5, "subset": 10000, "batch_size": 64, "learning_rate": 2e-3},
+}
+PAGES = ("train", "draw", "latent", "compare", "inside")
+
+
+def tree_rss_mb(pid: int) -> float:
+    """Resident memory of a process and all its descendants, in MB."""
+    root = psutil.Process(pid)
+    total = 0
+    for process in [root, *root.children(recursive=True)]:
+        with contextlib.suppress(psutil.NoSuchProcess):  # Ended meanwhile.
+            total += process.memory_info().rss
+    return total / 2**20
+
+
+def bare_fit_seconds(name: str, splits) -> float:
+    """A plain model.fit of a fresh model: no validation, no callbacks, tracing included."""
+    from core import variants
+    from core.training import TrainConfig, choose_subset, compile_model
+
+    settings = DEFAULTS[name]
+    config = TrainConfig(**settings, seed=0)
+    x = choose_subset(splits.x_train, config.subset, 0)
+    model = variants.build(name)
+    steps = -(-len(x) // config.batch_size) * config.epochs
+    compile_model(model, variants.get(name).loss, config, steps)
+    started = time.perf_counter()
+    model.fit(x, x, batch_size=config.batch_size, epochs=config.epochs, verbose=0)
+    return time.perf_counter() - started
+
+
+def press_train(chromium, url: str, name: str) -> float:
+    """Seconds from the Train press on /train (the page's defaults) to "Trained" on screen."""
+    page = browser.open_page(chromium, f"{url}/train?variant={name}")
+    page.wait_for_selector(browser.IDLE, timeout=120_000)
+    button = page.get_by_role("button", name="Train", exact=True)
+    button.wait_for(timeout=60_000)
+    started = time.perf_counter()
+    button.click()
+    page.wait_for_selector("text=/Trained [0-9]+ epoch/", timeout=600_000)
+    seconds = time.perf_counter() - started
+    page.close()
+    return seconds
+
+
+def split_of(store, name: str) -> dict[str, float]:
+    """Where the app's time went, from the store's timestamps of the newest run of `name`."""
+    import sqlalchemy as sa
+
+    from core.store import Run
+    from core.store.schema import runs
+
+    with store.engine.connect() as connection:
+        row = connection.execute(
+            sa.select(runs).where(runs.c.variant == name).order_by(runs.c.id.desc()).limit(1)
+        ).one()
+    run = Run(**row._mapping)
+    return {
+        "wait": run.started_at - run.created_at,
+        "train": run.seconds,
+        "measure": run.finished_at - run.started_at - run.seconds,
+        "total": run.finished_at - run.created_at,
+    }
+
+
+def speed(rows: list, row_class, repeats: int = 2) -> None:
+    from core.store import Store
+    from core.training import load_splits
+
+    splits = load_splits()
+    folder = Path(tempfile.mkdtemp(prefix="bench-engine-"))
+    environment = {"AE_DATA_DIR": str(folder)}
+    with (
+        browser.chromium() as chromium,
+        browser.served("app.py", environment=environment) as (url, _, _),
+    ):
+        press_train(chromium, url, "vanilla")  # Warm-up: the worker's first run, the pages.
+        store = Store(f"sqlite:///{folder / 'runs.sqlite'}", migrate=False)
+        for name in DEFAULTS:
+            bare_fit_seconds(name, splits)  # Warm-up of this process for the same model.
+            app, bare, splits_seen = [], [], []
+            for _ in range(repeats):
+                bare.append(bare_fit_seconds(name, splits))
+                app.append(press_train(chromium, url, name))
+                splits_seen.append(split_of(store, name))
+            ours, base = statistics.median(app), statistics.median(bare)
+            parts = {key: statistics.median(s[key] for s in splits_seen) for key in splits_seen[0]}
+            page_lag = ours - parts["total"]
+            settings = DEFAULTS[name]
+            rows.append(
+                row_class(
+                    f"Train press -> 'Trained' in Chromium: {name} ({settings['epochs']} epochs "
+                    f"of {settings['subset']:,} images, batch {settings['batch_size']}; median "
+                    f"of {repeats})",
+                    f"{ours:.1f} s ({ours / base:.2f}x; runs "
+                    + ", ".join(f"{v:.1f}" for v in app)
+                    + f"): waiting {parts['wait']:.2f} s, training {parts['train']:.1f} s, "
+                    f"test metrics {parts['measure']:.2f} s, page {page_lag:.2f} s",
+                    "bare model.fit "
+                    + f"{base:.1f} s (runs "
+                    + ", ".join(f"{v:.1f}" for v in bare)
+                    + ")",
+                    "<= 1.25x",
+                    ours <= 1.25 * base,
+                )
+            )
+        store.close()
+
+
+def memory(rows: list, row_class) -> None:
+    folder = Path(tempfile.mkdtemp(prefix="bench-engine-"))
+    # Workers retire after one idle minute here, so the idle figure needs no 10-minute wait.
+    environment = {"AE_DATA_DIR": str(folder), "AE_WORKER_IDLE_MINUTES": "1"}
+    with (
+        browser.chromium() as chromium,
+        browser.served("app.py", environment=environment) as (url, process, _),
+    ):
+        page = browser.open_page(chromium, url)
+        for path in PAGES:
+            page.goto(f"{url}/{path}", wait_until="domcontentloaded")
+            page.wait_for_selector("h1", timeout=120_000)
+            page.wait_for_timeout(500)
+            page.wait_for_selector(browser.IDLE, timeout=120_000)
+        page.close()
+        peak, stop = 0.0, False
+        import threading
+
+        def sample():
+            nonlocal peak
+            while not stop:
+                peak = max(peak, tree_rss_mb(process.pid))
+                time.sleep(0.2)
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        press_train(chromium, url, "conv")
+        stop = True
+        sampler.join()
+        # Wait for the worker to retire (1 idle minute, checked every 5 s).
+        deadline = time.monotonic() + 150
+        while time.monotonic() < deadline and any(
+            "core.worker" in " ".join(c.cmdline())
+            for c in psutil.Process(process.pid).children(recursive=True)
+        ):
+            time.sleep(2)
+        idle = tree_rss_mb(process.pid)
+        processes = len(psutil.Process(process.pid).children(recursive=True)) + 1
+    rows.append(
+        row_class(
+            "Memory of the whole app (server, scheduler, workers): idle after every page, "
+            "workers retired",
+            f"{idle:,.0f} MB ({processes} processes)",
+            "issue 13's figure before: 1.6 GB with the pages visited",
+            "<= 1,000 MB",
+            idle <= 1000,
+        )
+    )
+    rows.append(
+        row_class(
+            "Memory of the whole app during one training (conv, peak)",
+            f"{peak:,.0f} MB",
+            "-",
+            "<= 1,800 MB",
+            peak <= 1800,
+        )
+    )
+
+
+def main() -> None:
+    from bench.run import Row, table
+
+    rows: list = []
+    speed(rows, Row)
+    memory(rows, Row)
+    print(table(rows))
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    main()
