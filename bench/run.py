@@ -339,6 +339,20 @@ def store_costs(rows: list[Row]) -> None:
     store.measure(rows, Row)
 
 
+def engine_speed(rows: list[Row], repeats: int) -> None:
+    """Train press to "Trained" (Chromium) against a bare model.fit (bench/engine.py)."""
+    from bench import engine
+
+    engine.speed(rows, Row, repeats)
+
+
+def engine_memory(rows: list[Row]) -> None:
+    """The whole app's memory, idle with workers retired and during a run (bench/engine.py)."""
+    from bench import engine
+
+    engine.memory(rows, Row)
+
+
 def table(rows: list[Row]) -> str:
     lines = ["| figure | measured | baseline (same run) | goal | met |", "|---|---|---|---|---|"]
     for row in rows:
@@ -364,6 +378,8 @@ def main() -> None:
         ("live training", lambda: live_training(rows, 5, 2 if args.quick else 3)),
         ("throughput", lambda: training_throughput(rows, 5000 if args.quick else 20000)),
         ("store", lambda: store_costs(rows)),
+        ("engine speed", lambda: engine_speed(rows, 2 if args.quick else 3)),
+        ("engine memory", lambda: engine_memory(rows)),
     ]
     for label, step in steps:
         if args.only and label not in args.only:
