@@ -227,7 +227,11 @@ def test_second_student_queues_and_a_closed_tab_frees_the_slot(
     try:
         teacher = first.new_page()
         start_long_run(teacher, url)
-        teacher.wait_for_selector("text=/Epoch [0-9]+\\/50 · batch/", timeout=60_000)
+        try:  # A fresh server: its first worker loads TensorFlow first.
+            teacher.wait_for_selector("text=/Epoch [0-9]+\\/50 · batch/", timeout=120_000)
+        except Exception:
+            teacher.screenshot(path=str(artifacts / "train-teacher-waiting.png"), full_page=True)
+            raise
 
         student = second.new_page()  # Another browser: another student, another link.
         start_long_run(student, url)
