@@ -33,6 +33,9 @@ class TrainConfig:
     seed: int = 0  # Seeds weights, subset choice, shuffling and noise.
     keep_best: bool = False  # End with the weights of the best validation epoch.
     validation: bool = True  # Evaluate on the held-out 5000 images after each epoch.
+    # Evaluate on only the first N of them (None: all). The Train page's live runs use 1,000:
+    # a pass over 5,000 cost a third of a short conv run (bench/engine.py), and the chart says so.
+    validation_images: int | None = None
     jit_compile: bool = False  # XLA-compile the train step (faster for some models on CPU).
 
 
@@ -168,7 +171,8 @@ def train(
         x_val_in = noise.corrupt(splits.x_val, model_config.noise_kinds[0], middle, config.seed + 1)
     else:
         inputs, targets, x_val_in = x_train, x_train, splits.x_val
-    validation = (x_val_in, splits.x_val) if config.validation else None
+    held_out = slice(0, config.validation_images)
+    validation = (x_val_in[held_out], splits.x_val[held_out]) if config.validation else None
 
     callback = ProgressCallback(
         on_progress, should_stop, steps, progress_interval, keep_best=config.keep_best

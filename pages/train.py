@@ -33,6 +33,9 @@ SUBSETS = [100, 1000, 2000, 5000, 10000, 20000, 55000]
 # vanilla on 10,000 images, batch 64: test BCE 0.134 after 3 epochs at 1e-2 (2 s) against
 # 0.199 at 2e-3 with batch 128.
 LIVE_LEARNING_RATE = {"vae": 2e-3, "conv": 5e-3, "denoising": 5e-3}
+# Held-out images in a live run's validation pass: 5,000 cost a third of a short conv run's
+# time (bench/engine.py), 1,000 a fifth of that. The chart's caption says which were used.
+LIVE_VALIDATION_IMAGES = 1000
 
 
 def hyperparameters_ui(name: str) -> tuple[TrainConfig, object]:
@@ -130,7 +133,12 @@ def hyperparameters_ui(name: str) -> tuple[TrainConfig, object]:
                 help="1 is the true ELBO; larger values give a beta-VAE.",
             )
     config = TrainConfig(
-        epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, subset=subset, seed=0
+        epochs=epochs,
+        batch_size=batch_size,
+        learning_rate=learning_rate,
+        subset=subset,
+        seed=0,
+        validation_images=LIVE_VALIDATION_IMAGES,
     )
     return config, variants.make_config(name, **overrides)
 
@@ -156,7 +164,7 @@ def curve_frame(losses, epochs, keys: tuple[str, str]) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
-def loss_chart(losses, epochs, name: str) -> None:
+def loss_chart(losses, epochs, name: str, validation_images: int | None = None) -> None:
     """The loss of every training batch (faint), its moving average, and validation per epoch;
     the VAE's two parts apart."""
     groups = (
@@ -195,8 +203,8 @@ def loss_chart(losses, epochs, name: str) -> None:
         column.altair_chart((lines + validation).properties(height=340), width="stretch")
     st.caption(
         f"Training: the loss of each batch and its moving average (smoothing {SMOOTHING}); "
-        "on long runs, the mean of each stretch of batches. Validation: the 5,000 held-out "
-        "images after each epoch."
+        "on long runs, the mean of each stretch of batches. Validation: the mean loss on "
+        f"{validation_images or 5000:,} held-out images (never trained on) after each epoch."
     )
 
 
@@ -308,7 +316,7 @@ def run_view(run) -> None:
     if run.status == "queued" or opened is None:
         return
     epochs = opened.epochs(run.id, with_samples=False)
-    loss_chart(losses_of(run), epochs, run.variant)
+    loss_chart(losses_of(run), epochs, run.variant, run.settings["train"].get("validation_images"))
     samples_ui(run, epochs)
 
 

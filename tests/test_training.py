@@ -250,3 +250,23 @@ def test_training_resumes_at_an_epoch_with_the_schedule_where_it_was(splits):
     assert {r.epoch for r in reports} == {4, 5}
     steps = math.ceil(512 / 64)
     assert int(resumed_model.optimizer.iterations.numpy()) == 6 * steps
+
+
+def test_a_validation_subset_is_the_first_held_out_images(splits):
+    """`validation_images`: the logged validation loss is the mean BCE of exactly the first N
+    held-out images under the final weights (checked with Keras's own loss, in one batch)."""
+    import keras
+
+    # Trained enough that images' losses differ (an untrained model gives ~0.69 everywhere).
+    config = TrainConfig(
+        epochs=2, subset=2000, batch_size=50, learning_rate=1e-2, validation_images=250
+    )
+    result = train("vanilla", config, splits=splits)
+    first = splits.x_val[:250]
+    expected = float(keras.losses.BinaryCrossentropy()(first, result.model(first, training=False)))
+    assert result.history["val_loss"][-1] == pytest.approx(expected, rel=1e-4)
+    # And not the mean over all 5,000 (which differs): the subset is what was measured.
+    every = float(
+        keras.losses.BinaryCrossentropy()(splits.x_val, result.model(splits.x_val, training=False))
+    )
+    assert abs(every - expected) > 1e-3 * expected
