@@ -311,3 +311,21 @@ def test_an_unreachable_scheduler_is_reported_not_raised(tmp_path, presence):
         assert store.run(run_id).status == "queued"  # Kept, for when the cluster is back.
     finally:
         nowhere.shutdown()
+
+
+def test_the_first_run_after_the_workers_retired_says_it_waits_for_one(tmp_path, presence):
+    """No worker running (retired, or never started): the queued run's message, which the
+    Train page shows, says a worker is starting; once the run trains the message is gone."""
+    from core.engine import STARTING_MESSAGE
+
+    store = Store(f"sqlite:///{tmp_path / 'runs.sqlite'}")
+    cold = Engine(store, capacity=1, live_students=presence).start()
+    try:
+        assert cold.wait_connected(60), cold.error
+        assert cold.worker_processes == []  # Nothing asked for a worker yet.
+        _, run_id = queue(store, presence, engine=cold)
+        assert wait_for(store, run_id, lambda r: r.message == STARTING_MESSAGE, timeout=10)
+        run = wait_for(store, run_id, ended)
+        assert run.status == "finished" and run.message is None
+    finally:
+        cold.shutdown()
