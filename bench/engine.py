@@ -44,6 +44,24 @@ def tree_rss_mb(pid: int) -> float:
     return total / 2**20
 
 
+def breakdown(pid: int) -> str:
+    """Resident MB per process of the app: server, scheduler, workers."""
+    root = psutil.Process(pid)
+    found = []
+    for process in [root, *root.children(recursive=True)]:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            line = " ".join(process.cmdline())
+            role = (
+                "worker"
+                if "core.worker" in line
+                else "scheduler"
+                if "scheduler.py" in line
+                else "server"
+            )
+            found.append(f"{role} {process.memory_info().rss / 2**20:,.0f}")
+    return ", ".join(found)
+
+
 def bare_fit_seconds(name: str, splits) -> float:
     """A plain model.fit of a fresh model: no validation, no callbacks, tracing included."""
     from core import variants
@@ -153,13 +171,15 @@ def memory(rows: list, row_class) -> None:
             page.wait_for_timeout(500)
             page.wait_for_selector(browser.IDLE, timeout=120_000)
         page.close()
-        peak, stop = 0.0, False
+        peak, parts, stop = 0.0, "", False
         import threading
 
         def sample():
-            nonlocal peak
+            nonlocal peak, parts
             while not stop:
-                peak = max(peak, tree_rss_mb(process.pid))
+                total = tree_rss_mb(process.pid)
+                if total > peak:
+                    peak, parts = total, breakdown(process.pid)
                 time.sleep(0.2)
 
         sampler = threading.Thread(target=sample, daemon=True)
@@ -189,7 +209,7 @@ def memory(rows: list, row_class) -> None:
     rows.append(
         row_class(
             "Memory of the whole app during one training (conv, peak)",
-            f"{peak:,.0f} MB",
+            f"{peak:,.0f} MB ({parts})",
             "-",
             "<= 1,800 MB",
             peak <= 1800,
