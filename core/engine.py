@@ -37,7 +37,7 @@ from core.store import Store, StoreError
 LOG = logging.getLogger("autoencoder_lab.engine")
 ROOT = Path(__file__).resolve().parents[1]
 CALL_PRIORITY = 10  # Ahead of every run (theirs are negative): an experiment takes seconds.
-LOST_SECONDS = 15.0  # A running run whose worker left the cluster, silent this long: interrupted.
+LOST_SECONDS = tasks.LOST_SECONDS  # Silent this long, its worker not in the cluster: lost.
 CONNECT_SECONDS = 5.0
 SWEEP_SECONDS = 10.0
 PRUNE_SECONDS = 3600.0

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from collections.abc import Callable
 
 LOG = logging.getLogger("autoencoder_lab.tasks")
@@ -20,6 +21,9 @@ LOG = logging.getLogger("autoencoder_lab.tasks")
 # Every task needs one of these; only training workers offer it (one each), so Dask sends the
 # lab's tasks to no other worker of a shared cluster, and a worker trains one run at a time.
 RESOURCE = "training"
+# A running run whose worker has written nothing for this long is taken for dead (progress is
+# written every 0.5 s while training; the longest silence, the test metrics, lasts seconds).
+LOST_SECONDS = 15.0
 
 _cache: dict = {}  # This worker's store, data splits and shipped models, loaded once.
 abort_check: Callable[[], bool] | None = None  # Set by the worker: true once its app is gone.
@@ -71,9 +75,10 @@ def train_run(run_id: int, database: str) -> str | None:
     """The Dask task of one run: claim it in the store, train it, record how it ended.
 
     Idempotent, because Dask may run a task again: a queued run is claimed (queued -> running,
-    atomically) and trained; a run already running under another worker means that worker
-    died mid-run (Dask re-runs the task of a lost worker), so it ends as interrupted with its
-    last checkpoint; a run that is gone or has ended is left alone.
+    atomically) and trained; a run already running under another worker that has gone silent
+    means that worker died mid-run (Dask re-runs the task of a lost worker), so it ends as
+    interrupted with its last checkpoint; a run that is gone, has ended, or is being trained
+    by a live worker is left alone.
     """
     from distributed import get_worker
 
@@ -86,6 +91,12 @@ def train_run(run_id: int, database: str) -> str | None:
     if run is None or run.status not in {"queued", "running"}:
         return None
     if run.status == "running" and run.worker != me:
+        # Another worker took it. Silent for a while: that worker died and Dask re-ran this
+        # task. Still writing: a second task for the same run (another server submitted it
+        # too) lost the claim, and must leave the run alone.
+        silent = time.time() - (run.heartbeat_at or run.started_at or 0)
+        if silent < LOST_SECONDS:
+            return None
         opened.finish(
             run_id,
             "interrupted",

@@ -93,7 +93,13 @@ def serve(log_path: Path, environment: dict | None = None, port: int | None = No
     """Run `streamlit run app.py` until the generator is closed, yielding its URL.
 
     `environment` adds variables (AE_DATA_DIR, AE_DATABASE_URL, ...) for this server only.
+    Without a store of its own in `environment`, the server gets a fresh one beside its log:
+    each server runs its own embedded training cluster, and two of them on one store would
+    each take the other's queued runs (and this process's AppTest runs).
     """
+    environment = dict(environment or {})
+    if "AE_DATABASE_URL" not in environment:
+        environment.setdefault("AE_DATA_DIR", str(log_path.parent / f"data-{log_path.stem}"))
     port = port or free_port()
     with open(log_path, "w") as log:
         process = subprocess.Popen(
@@ -111,7 +117,7 @@ def serve(log_path: Path, environment: dict | None = None, port: int | None = No
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
-            env={**os.environ, **(environment or {})},
+            env={**os.environ, **environment},
         )
     url = f"http://127.0.0.1:{port}"
     try:

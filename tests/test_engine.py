@@ -146,8 +146,9 @@ def test_stop_keeps_the_weights_and_continue_finishes_the_plan(store, engine, pr
 
 
 def test_two_workers_train_two_runs_at_once_and_a_third_waits(store, engine, presence):
+    # Long enough (about 15 s each here) for the second worker to start while the first trains.
     runs = [
-        queue(store, presence, engine=engine, epochs=3, subset=5000, batch_size=16)[1]
+        queue(store, presence, engine=engine, epochs=8, subset=5000, batch_size=16)[1]
         for _ in range(3)
     ]
     both = wait_for(
@@ -329,3 +330,20 @@ def test_the_first_run_after_the_workers_retired_says_it_waits_for_one(tmp_path,
         assert run.status == "finished" and run.message is None
     finally:
         cold.shutdown()
+
+
+def test_a_second_task_for_a_running_run_leaves_it_alone(store, engine, presence):
+    """Another server (or a resubmission) may queue a run's task twice: the second one loses
+    the claim, and must neither train it nor mark it interrupted."""
+    from core.engine import by_name
+
+    student, run_id = queue(store, presence, engine=engine, epochs=40, subset=5000, batch_size=16)
+    wait_for(store, run_id, lambda r: r.phase == "training")
+    again = engine.client.submit(  # The other worker is free: it runs at once.
+        by_name, "core.tasks.train_run", run_id, store.display_url, pure=False
+    )
+    assert again.result(timeout=120) is None
+    run = store.run(run_id)
+    assert run.status == "running" and run.message is None
+    store.request_stop(run_id, student)
+    assert wait_for(store, run_id, ended).status == "stopped"
