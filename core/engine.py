@@ -121,7 +121,6 @@ class Engine:
         self.poll = poll
         self.client = None
         self.error: str | None = None  # Why nothing can be trained now, for the page.
-        self.connecting = True  # Until the first connection attempt is over.
         self.futures: dict[int, object] = {}  # run id -> its task's future, while it lives.
         self.scheduler_process: subprocess.Popen | None = None
         self.worker_processes: list[subprocess.Popen] = []
@@ -178,12 +177,6 @@ class Engine:
             self.scheduler_process = None
 
     def _connect(self) -> None:
-        try:
-            self._try_connect()
-        finally:
-            self.connecting = False
-
-    def _try_connect(self) -> None:
         from distributed import Client
 
         with self._lock:
@@ -344,9 +337,11 @@ class Engine:
             return
         self.ready_workers = len(workers)
         self._interrupt_lost(workers)
-        self._scale(at_least=1 if self._warm_wanted else 0)
+        counts = self.store.counts()
+        self._scale(at_least=1 if self._warm_wanted else 0, counts=counts)
         self._warm_wanted = False
-        self._note_waiting()
+        if counts.get("queued"):  # No write transaction every second for nothing.
+            self._note_waiting()
         now = time.monotonic()
         if now - self._last_sweep >= SWEEP_SECONDS:
             self._last_sweep = now
@@ -388,13 +383,13 @@ class Engine:
                     "epoch's weights are kept",
                 )
 
-    def _scale(self, at_least: int = 0) -> None:
+    def _scale(self, at_least: int = 0, counts: dict[str, int] | None = None) -> None:
         """Embedded: start workers while there is work for them, up to `capacity`."""
         if not self.embedded or self.address is None:
             return
         with self._lock:
             self.worker_processes = [p for p in self.worker_processes if p.poll() is None]
-            counts = self.store.counts()
+            counts = counts if counts is not None else self.store.counts()
             work = counts.get("queued", 0) + counts.get("running", 0) + self._calls
             wanted = min(self.capacity, max(work, at_least))
             for _ in range(wanted - len(self.worker_processes)):

@@ -229,8 +229,8 @@ def test_the_few_label_experiment_runs_in_a_worker(engine):
     assert all(0.2 < value <= 1.0 for value in scores.values())  # Well above chance (0.1).
 
 
-def test_the_task_body_trains_without_dask(tmp_path, splits):
-    """`core.runs.train_run`, store in, store out: no scheduler, no worker."""
+def claimed_run(tmp_path) -> tuple[Store, int]:
+    """A new store with one short vanilla run, claimed as a worker claims it."""
     store = Store(f"sqlite:///{tmp_path / 'runs.sqlite'}")
     student = store.new_student()[0]
     config = TrainConfig(epochs=1, subset=500, batch_size=100)
@@ -238,6 +238,12 @@ def test_the_task_body_trains_without_dask(tmp_path, splits):
         student, "vanilla", settings_for(config, variants.make_config("vanilla")), 1
     )
     assert store.claim(run_id, "test:0")
+    return store, run_id
+
+
+def test_the_task_body_trains_without_dask(tmp_path, splits):
+    """`core.runs.train_run`, store in, store out: no scheduler, no worker."""
+    store, run_id = claimed_run(tmp_path)
     assert train_run(store, run_id, splits) == "finished"
     run = store.run(run_id)
     assert run.status == "finished" and run.epochs_done == 1
@@ -248,13 +254,7 @@ def test_the_task_body_trains_without_dask(tmp_path, splits):
 def test_a_store_error_during_a_run_fails_it_with_a_message(tmp_path, splits):
     import sqlalchemy as sa
 
-    store = Store(f"sqlite:///{tmp_path / 'runs.sqlite'}")
-    student = store.new_student()[0]
-    config = TrainConfig(epochs=1, subset=500, batch_size=100)
-    run_id = store.create_run(
-        student, "vanilla", settings_for(config, variants.make_config("vanilla")), 1
-    )
-    store.claim(run_id, "test:0")
+    store, run_id = claimed_run(tmp_path)
     with store.engine.begin() as connection:  # The table progress goes to is gone.
         connection.execute(sa.text("DROP TABLE loss_chunks"))
     assert train_run(store, run_id, splits) == "failed"
