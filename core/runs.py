@@ -193,6 +193,11 @@ def train_run(
         if reporter.epochs_done > 0:
             store.progress(run_id, phase="measuring")
             metrics = _json_safe(measure(run.variant, model, splits, _extras))
+            if status == "finished" and run.class_id is not None:
+                from core.classroom import score_run
+
+                # Before the run is marked finished, so the board shows it with its scores.
+                score_run(store, run, metrics, model, splits.x_test)
         store.finish(
             run_id,
             status,

@@ -2,6 +2,7 @@
 
     train_run(run_id, database)       trains one run of the store (`core.runs.train_run`)
     few_labels(name, labelled, seed)  the Inside page's few-label experiment
+    score_challenge(id, database)     a new challenge's metric for the class's finished runs
 
 They run in training workers (`python -m core.worker`), which call `warm()` before they join the
 cluster, so TensorFlow, Keras, the project and the 60,000 training images are loaded once per
@@ -136,6 +137,37 @@ def few_labels(name: str, labelled: int, seed: int) -> dict[str, float]:
         labelled,
         seed,
     )
+
+
+def score_challenge(challenge_id: int, database: str) -> int:
+    """Score a challenge added mid-lesson: every finished run of its class that meets its
+    rules and has no score yet, rebuilt from its checkpoint; returns how many were scored."""
+    from core import classroom, settings
+    from core.runs import build_model
+
+    same_store(database)
+    opened = store()
+    found = opened.challenge(challenge_id)
+    if found is None:
+        return 0
+    class_id, rules = found
+    challenge = classroom.Challenge.from_json(rules, challenge_id)
+    done = {run for entry, run, _ in opened.scores(class_id) if entry == challenge_id}
+    count = 0
+    for run in opened.class_runs(class_id):
+        if run.status != "finished" or run.id in done:
+            continue
+        if not challenge.meets(run.variant, settings.values_of(run.settings)):
+            continue
+        checkpoint = opened.checkpoint(run.id)
+        if checkpoint is None:
+            continue
+        model = build_model(run.variant, run.settings)
+        model.set_weights(checkpoint[1])
+        value = classroom.challenge_value(challenge, run.metrics, model, splits().x_test)
+        opened.add_score(challenge_id, run.id, value)
+        count += 1
+    return count
 
 
 def worker_environment(database_url: str, idle_minutes: float | None = None) -> dict[str, str]:

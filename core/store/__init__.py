@@ -25,7 +25,10 @@ import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
-from core.store.schema import ACTIVE, checkpoints, epochs, loss_chunks, runs, students
+from core.store.classes import ClassRow, ClassStore, Member
+from core.store.schema import ACTIVE, checkpoints, epochs, loss_chunks, runs, scores, students
+
+__all__ = ["Busy", "ClassRow", "Member", "Run", "Store", "StoreError"]
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 TOKEN_BYTES = 24  # 192 bits from `secrets`: unguessable, and 32 characters in a link.
@@ -107,6 +110,7 @@ class Run:
     seconds: float
     samples_per_second: float | None
     metrics: dict | None
+    class_id: int | None = None  # The class it was started in, if any.
 
     @property
     def active(self) -> bool:
@@ -163,7 +167,7 @@ class Epoch:
     samples: np.ndarray
 
 
-class Store:
+class Store(ClassStore):
     """Every read and write of runs and students goes through here."""
 
     def __init__(self, url: str | None = None, *, migrate: bool = True):
@@ -261,6 +265,7 @@ class Store:
         settings: dict,
         epochs_total: int,
         max_runs: int = 30,
+        class_id: int | None = None,
     ) -> int:
         """Queue a new run; raises Busy if the student has one queued or running already.
 
@@ -281,6 +286,7 @@ class Store:
                     epochs_total=epochs_total,
                     epochs_done=0,
                     seconds=0.0,
+                    class_id=class_id,
                 )
             )
             run_id = int(result.inserted_primary_key[0])
@@ -664,7 +670,7 @@ def _delete_runs(connection, ids: list[int]) -> None:
     """Delete runs and everything they stored (explicitly: SQLite ignores ON DELETE by default)."""
     if not ids:
         return
-    for table in (loss_chunks, epochs, checkpoints):
+    for table in (loss_chunks, epochs, checkpoints, scores):
         connection.execute(table.delete().where(table.c.run_id.in_(ids)))
     connection.execute(runs.delete().where(runs.c.id.in_(ids)))
 

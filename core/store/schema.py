@@ -11,6 +11,20 @@ import sqlalchemy as sa
 
 metadata = sa.MetaData()
 
+# A lesson: its setup and two links. Only hashes of the teacher key and the class code are
+# kept; the code is derived from the key (core.classroom), so the teacher's view can show it.
+classes = sa.Table(
+    "classes",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String(120), nullable=False),
+    sa.Column("teacher_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("code_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("setup", sa.JSON, nullable=False),  # core.classroom.Setup as JSON.
+    sa.Column("paused", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("created_at", sa.Float, nullable=False),
+)
+
 students = sa.Table(
     "students",
     metadata,
@@ -20,6 +34,10 @@ students = sa.Table(
     sa.Column("created_at", sa.Float, nullable=False),
     # Refreshed while the student has a page open; abandoned runs are found from it.
     sa.Column("last_seen_at", sa.Float, nullable=False),
+    # A student who joined a class with its code: the class's setup applies to them.
+    sa.Column("class_id", sa.Integer, sa.ForeignKey("classes.id"), nullable=True, index=True),
+    sa.Column("nickname", sa.String(40), nullable=True),  # Plain text, shown escaped.
+    sa.Column("on_board", sa.Boolean, nullable=False, server_default=sa.true()),
 )
 
 runs = sa.Table(
@@ -49,6 +67,27 @@ runs = sa.Table(
     sa.Column("samples_per_second", sa.Float, nullable=True),
     # Test metrics with the model cards' definitions, measured by the worker on 10,000 images.
     sa.Column("metrics", sa.JSON, nullable=True),
+    # The class the student was in when they started it (its challenges score it).
+    sa.Column("class_id", sa.Integer, sa.ForeignKey("classes.id"), nullable=True, index=True),
+)
+
+# A goal for a class: allowed variants, constraints on settings and the metric to rank by.
+challenges = sa.Table(
+    "challenges",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("class_id", sa.Integer, sa.ForeignKey("classes.id"), nullable=False, index=True),
+    sa.Column("rules", sa.JSON, nullable=False),  # core.classroom.Challenge as JSON.
+    sa.Column("created_at", sa.Float, nullable=False),
+)
+
+# A challenge's metric of a finished run that meets its constraints, measured by the worker.
+scores = sa.Table(
+    "scores",
+    metadata,
+    sa.Column("challenge_id", sa.Integer, sa.ForeignKey("challenges.id"), primary_key=True),
+    sa.Column("run_id", sa.Integer, sa.ForeignKey("runs.id"), primary_key=True, index=True),
+    sa.Column("value", sa.Float, nullable=True),  # Null: not finite (a broken model).
 )
 
 # The loss of every training batch, in chunks of about a second of training each.
