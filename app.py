@@ -19,9 +19,14 @@ PAGES = [
     ),
     st.Page("pages/inside.py", title="Inside", icon=":material/biotech:", url_path="inside"),
     st.Page("pages/compare.py", title="Compare", icon=":material/compare:", url_path="compare"),
+    st.Page("pages/classroom.py", title="Class", icon=":material/groups:", url_path="class"),
 ]
 
-page = st.navigation(PAGES)
+# The student (and their class) first: a class's students see only the lesson's pages, and a
+# hidden page's URL falls back to Home, because it is not in this session's navigation at all.
+state.student()
+lesson = state.read_lesson()
+page = st.navigation([item for item in PAGES if lesson.shows(item.url_path)])
 
 state.sidebar()
 with st.sidebar:

@@ -294,6 +294,24 @@ class Engine:
             with self._lock:
                 self._calls -= 1
 
+    def send(self, function: str, *args) -> None:
+        """Run `function(*args)` in a training worker without waiting for it (a challenge
+        added mid-lesson scores the finished runs in the background)."""
+        from distributed import fire_and_forget
+
+        client = self._client()
+        with self._lock:
+            self._calls += 1
+        future = queue_task(client, f"call-{uuid.uuid4().hex}", CALL_PRIORITY, function, *args)
+        fire_and_forget(future)
+
+        def done(_future) -> None:
+            with self._lock:
+                self._calls -= 1
+
+        future.add_done_callback(done)
+        self._scale()
+
     def prewarm(self) -> None:
         """Start a training worker now if none is running, so pressing Train starts at once."""
         if self.embedded:

@@ -10,7 +10,7 @@ from ui.boot import ensure_navigation
 
 
 def variant_cards() -> None:
-    names = variants.names()
+    names = list(state.lesson().setup.variants)
     for row in range(0, len(names), 3):
         for column, name in zip(st.columns(3), names[row : row + 3], strict=False):
             variant = variants.get(name)
@@ -66,7 +66,11 @@ slants. Changing the constraint gives the different kinds of autoencoder you can
             "Every variant side by side on the same digits.",
         ),
     ]
-    for column, (page, label, icon, text) in zip(st.columns(len(links)), links, strict=True):
+    # A class's student sees only the lesson's pages (pages/train.py -> "train").
+    links = [link for link in links if state.lesson().shows(link[0][6:-3])]
+    for column, (page, label, icon, text) in zip(
+        st.columns(max(1, len(links))), links, strict=False
+    ):
         column.page_link(page, label=label, icon=icon)
         column.caption(text)
     st.subheader("The variants")

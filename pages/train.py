@@ -15,132 +15,81 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from core import curves, noise, variants
+from core import classroom, curves, settings
 from core.engine import EngineUnavailable
-from core.runs import settings_for
 from core.store import Busy, StoreError
-from core.training import TrainConfig
 from ui import images, state
 from ui.boot import ensure_navigation
 
 OPEN = "open_run"  # The run shown beside the settings.
 NOTICE = "train_notice"  # A message for the next rerun (st.rerun would swallow it now).
 SMOOTHING = 0.9  # Weight of the exponential moving average drawn over the per-batch loss.
-LEARNING_RATES = [1e-4, 3e-4, 1e-3, 2e-3, 5e-3, 1e-2, 3e-2, 1e-1, 1.0, 10.0]
-SUBSETS = [100, 1000, 2000, 5000, 10000, 20000, 55000]
-# Starting rates for a short live run: the shipped recipes use gentler rates over 50-100
-# epochs, but in a classroom the digits should be recognisable within seconds. Measured for
-# vanilla on 10,000 images, batch 64: test BCE 0.134 after 3 epochs at 1e-2 (2 s) against
-# 0.199 at 2e-3 with batch 128.
-LIVE_LEARNING_RATE = {"vae": 2e-3, "conv": 5e-3, "denoising": 5e-3}
-# Held-out images in a live run's validation pass: 5,000 cost a third of a short conv run's
-# time (bench/engine.py), 1,000 a fifth of that. The chart's caption says which were used.
-LIVE_VALIDATION_IMAGES = 1000
+LOCKED_HELP = "Locked by your teacher for this lesson."
 
 
-def hyperparameters_ui(name: str) -> tuple[TrainConfig, object]:
-    """The settings that matter for this variant; returns the training and model configs."""
-    defaults = variants.make_config(name)
-    heavy = name in ("conv", "denoising")  # Convolutions cost ~10x more per image here.
-    limit = state.limits()
-    subsets = [n for n in SUBSETS if n < limit.max_subset] + [limit.max_subset]
-    left = right = st.container()  # One column: the settings sit beside the live view.
-    with left:
-        if limit.max_epochs > 1:
-            epochs = st.slider(
-                "Epochs",
-                1,
-                limit.max_epochs,
-                min(3 if heavy else 5, limit.max_epochs),
-                key=f"epochs_{name}",
-            )
-        else:
-            epochs = 1
-            st.caption("Epochs: 1 (the most this server allows)")
-        batch_size = st.select_slider(
-            "Batch size", [16, 32, 64, 128, 256, 512], value=64, key=f"batch_{name}"
+def _start_value(item, choices: tuple, default):
+    """The widget's first value: the variant's default, or the nearest the limits allow."""
+    if default in choices:
+        return default
+    below = [choice for choice in choices if not isinstance(choice, str) and choice <= default]
+    return below[-1] if below else choices[0]
+
+
+def setting_ui(name: str, item, choices: tuple, default, locked: bool):
+    """One setting's widget; a locked one shows the teacher's value, disabled."""
+    key = f"{item.name}_{name}"
+    if locked:
+        st.session_state[key] = default  # The teacher's value, whatever the session held.
+    elif st.session_state.get(key) not in choices:
+        st.session_state.pop(key, None)  # Out of range after the limits changed.
+    help_text = LOCKED_HELP if locked else item.help
+    label = f":material/lock: {item.label}" if locked else item.label
+    if len(choices) == 1 and not locked:
+        st.caption(f"{item.label}: {item.show(choices[0])} (the most allowed here)")
+        return choices[0]
+    value = _start_value(item, choices, default)
+    if item.name == "epochs":
+        return st.slider(
+            label, choices[0], choices[-1], value, key=key, disabled=locked, help=help_text
         )
-        learning_rate = st.select_slider(
-            "Learning rate",
-            LEARNING_RATES,
-            key=f"lr_{name}",
-            value=LIVE_LEARNING_RATE.get(name, 1e-2),
-            help="Adam's peak rate; it decays along a cosine to 1% by the last step. "
-            "Try 10 to see what a rate far too high does.",
+    if not item.numeric:
+        return st.selectbox(
+            label,
+            choices,
+            index=choices.index(value),
+            key=key,
+            format_func=item.show,
+            disabled=locked,
+            help=help_text,
         )
-        usual = 5000 if heavy else 10000
-        if len(subsets) > 1:
-            subset = st.select_slider(
-                "Training images",
-                subsets,
-                value=max((n for n in subsets if n <= usual), default=subsets[0]),
-                key=f"subset_{name}",
-                help="A random subset of the 55,000 training images (5,000 more are held out "
-                "for the validation curve).",
-            )
-        else:
-            subset = subsets[0]
-            st.caption(f"Training images: {subset} (the most this server allows)")
-    overrides = {}
-    with right:
-        if hasattr(defaults, "code_size"):
-            overrides["code_size"] = st.select_slider(
-                "Code size",
-                [2, 4, 8, 16, 32, 64, 128, 256],
-                value=defaults.code_size,
-                key=f"code_{name}",
-                help="Numbers in the bottleneck, the code.",
-            )
-        if name == "denoising":
-            kind = st.selectbox(
-                "Noise kind",
-                noise.KINDS,
-                key="train_noise_kind",
-                format_func=lambda k: k.replace("_", " "),
-            )
-            level = st.slider("Noise level", 0.0, 1.0, 0.5, 0.05, key="train_noise_level")
-            overrides.update(noise_kinds=[kind], noise_level=level, min_noise_level=level)
-        if name == "sparse_kl":
-            overrides["rho"] = st.slider(
-                "Target activation ρ", 0.01, 0.5, defaults.rho, 0.01, key="train_rho"
-            )
-            overrides["beta"] = st.select_slider(
-                "Sparsity weight β",
-                [0.0, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0],
-                value=defaults.beta,
-                key="train_beta",
-            )
-        if name in ("sparse_l1",):
-            overrides["l1"] = st.select_slider(
-                "L1 weight λ",
-                [0.0, 1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3],
-                value=defaults.l1,
-                key="train_l1",
-            )
-        if name == "contractive":
-            overrides["contraction"] = st.select_slider(
-                "Contraction weight λ",
-                [0.0, 1e-4, 2e-4, 5e-4, 1e-3, 2e-3, 5e-3, 1e-2],
-                value=defaults.contraction,
-                key="train_contraction",
-            )
-        if name == "vae":
-            overrides["beta"] = st.select_slider(
-                "KL weight β",
-                [0.0, 0.1, 0.5, 1.0, 2.0, 4.0, 10.0],
-                value=defaults.beta,
-                key="train_vae_beta",
-                help="1 is the true ELBO; larger values give a beta-VAE.",
-            )
-    config = TrainConfig(
-        epochs=epochs,
-        batch_size=batch_size,
-        learning_rate=learning_rate,
-        subset=subset,
-        seed=0,
-        validation_images=LIVE_VALIDATION_IMAGES,
+    return st.select_slider(
+        label,
+        choices,
+        value=value,
+        key=key,
+        disabled=locked,
+        help=help_text,
+        format_func=item.show if item.name == "subset" else None,
     )
-    return config, variants.make_config(name, **overrides)
+
+
+def hyperparameters_ui(name: str, setup) -> dict:
+    """The settings that matter for this variant, within the server's and the class's limits;
+    returns the chosen values (`core.settings`)."""
+    locked = setup.locked(name)
+    start = {**settings.defaults(name), **locked}
+    values = {}
+    for item in settings.for_variant(name):
+        values[item.name] = setting_ui(
+            name, item, setup.choices(name, item.name), start[item.name], item.name in locked
+        )
+    if locked:
+        st.caption(
+            ":material/lock: Your teacher fixed "
+            + ", ".join(settings.setting(name, key).label.lower() for key in locked)
+            + " for this lesson."
+        )
+    return values
 
 
 def curve_frame(losses, epochs, keys: tuple[str, str]) -> pd.DataFrame:
@@ -418,17 +367,7 @@ def actions_ui(run, me) -> None:
 
 
 def settings_text(run) -> str:
-    train, model = run.settings["train"], run.settings["model"]
-    parts = [
-        f"{train['epochs']} ep",
-        f"batch {train['batch_size']}",
-        f"lr {train['learning_rate']:g}",
-        f"{train['subset'] or 55000:,} img",
-    ]
-    for key in ("code_size", "beta", "rho", "l1", "contraction", "noise_level"):
-        if key in model:
-            parts.append(f"{key.replace('_', ' ')} {model[key]:g}")
-    return " · ".join(parts)
+    return settings.describe(settings.values_of(run.settings))
 
 
 def runs_table_ui(runs) -> int | None:
@@ -466,14 +405,18 @@ def runs_table_ui(runs) -> int | None:
     return int(frame["run"].iloc[rows[0]]) if rows else None
 
 
-def start(name: str, config: TrainConfig, model_config, me) -> None:
-    opened, limit = state.store(), state.limits()
+def start(name: str, values: dict, me) -> None:
+    """Queue a run with these settings; in a class, the server applies its locks and limits
+    (`core.classroom.start_run`), whatever the browser sent."""
+    limit = state.limits()
     try:
-        run_id = opened.create_run(
+        run_id = classroom.start_run(
+            state.store(),
             me.id,
             name,
-            settings_for(config, model_config),
-            config.epochs,
+            values,
+            max_epochs=limit.max_epochs,
+            max_subset=limit.max_subset,
             max_runs=limit.max_runs_per_student,
         )
     except Busy:
@@ -481,6 +424,9 @@ def start(name: str, config: TrainConfig, model_config, me) -> None:
             "You already have a run queued or training: stop it (or wait) before starting another.",
             icon=":material/block:",
         )
+        return
+    except classroom.ClassError as error:
+        st.warning(str(error).capitalize() + ".", icon=":material/block:")
         return
     st.session_state[OPEN] = run_id
     submit(run_id)
@@ -516,6 +462,14 @@ def main() -> None:
             "every other page works; training comes back by itself when the cluster does.",
             icon=":material/cloud_off:",
         )
+    lesson = state.lesson()
+    paused = lesson.room is not None and lesson.room.paused
+    if paused:
+        st.info(
+            "Your teacher has paused new trainings for the class. Your runs are safe, and "
+            "every page works; Train comes back when your teacher resumes.",
+            icon=":material/pause_circle:",
+        )
     if notice := st.session_state.pop(NOTICE, None):
         st.warning(notice, icon=":material/cloud_off:")
     runs = state.my_runs()
@@ -524,16 +478,20 @@ def main() -> None:
         engine.prewarm()  # TensorFlow loads in a worker now, not after Train is pressed.
     settings, results = st.columns([1, 1.3], gap="large")
     with settings, st.form("hyperparameters", border=True):
-        config, model_config = hyperparameters_ui(name)
+        values = hyperparameters_ui(name, lesson.setup)
         pressed = st.form_submit_button(
             "Train",
             type="primary",
             icon=":material/play_arrow:",
-            disabled=active is not None or me is None or engine is None or bool(engine.error),
+            disabled=active is not None
+            or me is None
+            or engine is None
+            or bool(engine.error)
+            or paused,
             help="One run at a time: stop the current one to start another." if active else None,
         )
     if pressed and active is None and me is not None:
-        start(name, config, model_config, me)
+        start(name, values, me)
     picked = runs_table_pick(runs)
     open_id = active.id if active else picked or st.session_state.get(OPEN)
     shown = next((run for run in runs if run.id == open_id), None) or (runs[0] if runs else None)

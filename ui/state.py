@@ -42,6 +42,9 @@ LINK = "me"  # The query parameter that carries the student's link token.
 CHOOSE = "choose_model"  # A model choice waiting for the sidebar's next run.
 MODEL_LINK = "model"  # The query parameter of the chosen run, so a reload keeps it.
 STUDENT = "student"
+CLASS_LINK = "class"  # The student link's query parameter: a class code.
+JOINED = "joined_code"  # The class code this session joined with (not joined twice).
+LESSON = "lesson"
 
 
 @dataclass(frozen=True)
@@ -137,7 +140,9 @@ def variant_picker() -> str:
     The URL holds the registry name (`?variant=conv`), so a teacher's link opens the same
     view. Streamlit's own widget binding would put the display title in the URL instead.
     """
-    names = variants.names()
+    names = list(lesson().setup.variants)
+    if st.session_state.get(VARIANT) not in (None, *names):
+        st.session_state.pop(VARIANT)  # Not part of this lesson (any more).
     if VARIANT not in st.session_state:  # This session's first run: the link decides.
         asked = st.query_params.get(VARIANT)
         st.session_state[VARIANT] = asked if asked in names else names[0]
@@ -237,6 +242,12 @@ def student() -> Student | None:
     asked = st.query_params.get(LINK)
     known: Student | None = st.session_state.get(STUDENT)
     try:
+        code = st.query_params.get(CLASS_LINK)
+        if code is not None:
+            st.query_params.pop(CLASS_LINK)  # Joined once: a reload keeps the personal link.
+            if st.session_state.get(JOINED) != code:
+                known = join_class(opened, code) or known
+                asked = known.token if known else None
         if known is None or (asked is not None and asked != known.token):
             if known is not None:  # Another student's link in this tab: not their model.
                 st.session_state.pop(MODEL, None)
@@ -256,6 +267,76 @@ def student() -> Student | None:
 
     presence.register(known.id)
     return known
+
+
+def join_class(opened, code: str) -> Student | None:
+    """A new student of the class with this code, or None (and a notice) for a code not known
+    here; the code itself is never echoed."""
+    from core import classroom
+
+    joined = classroom.join(opened, code)
+    if joined is None:
+        st.session_state["class_unknown"] = True
+        return None
+    st.session_state[JOINED] = code
+    st.session_state["class_joined"] = True
+    st.session_state.pop(MODEL, None)
+    student = Student(*joined)
+    st.session_state[STUDENT] = student
+    return student
+
+
+@dataclass(frozen=True)
+class Lesson:
+    """What applies to this session's student: their class (if any) and its setup, merged
+    with the server's limits. Read from the store on every script run, so a teacher's change
+    reaches every student at their next interaction."""
+
+    room: object  # core.store.ClassRow or None
+    member: object  # core.store.Member or None
+    setup: object  # core.classroom.Setup
+
+    def shows(self, page: str) -> bool:
+        """Whether this student's navigation has the page at URL path `page`."""
+        from core.classroom import PAGES
+
+        return self.room is None or page not in PAGES or page in self.setup.pages
+
+
+def lesson() -> Lesson:
+    """This session's lesson (computed by app.py before the navigation, once per run)."""
+    found = st.session_state.get(LESSON)
+    return found if found is not None else read_lesson()
+
+
+def read_lesson() -> Lesson:
+    from dataclasses import replace
+
+    from core import classroom
+    from core.store import StoreError
+
+    limit = limits()
+    room = member = None
+    setup = classroom.Setup()
+    me, opened = st.session_state.get(STUDENT), store()
+    if me is not None and opened is not None:
+        try:
+            room, member = classroom.student_class(opened, me.id)
+        except StoreError as error:
+            store_failed(error)
+        if room is not None:
+            try:
+                setup = classroom.Setup.from_json(room.setup)
+            except classroom.ClassError:  # A setup this version cannot read: the defaults.
+                logging.getLogger("autoencoder_lab").warning("class %s: bad setup", room.id)
+    setup = replace(
+        setup,
+        max_epochs=min(setup.max_epochs, limit.max_epochs),
+        max_subset=min(setup.max_subset, limit.max_subset),
+    )
+    found = Lesson(room, member, setup)
+    st.session_state[LESSON] = found
+    return found
 
 
 def start_fresh() -> None:
@@ -413,6 +494,32 @@ def explain(name: str) -> None:
             )
 
 
+def plain(text: str) -> str:
+    """User text for st.markdown, shown as typed: Markdown, HTML and Streamlit's `:colour[]`
+    and `:material/...:` directives are all escaped."""
+    import re
+
+    return re.sub(r"([\\`*_{}\[\]()#+\-.!|<>~$:&])", r"\\\1", text)
+
+
+def class_ui() -> None:
+    """The sidebar's class line for a class's student: the lesson and their nickname."""
+    found = lesson()
+    if found.room is None or found.member is None:
+        return
+    if st.session_state.pop("class_joined", False):
+        st.sidebar.success(
+            f"You joined **{plain(found.room.name)}** as **{plain(found.member.nickname)}**. "
+            'Your runs are kept under your own link ("Your link" below): bookmark it to '
+            "come back to them.",
+            icon=":material/groups:",
+        )
+    else:
+        st.sidebar.caption(
+            f":material/groups: {plain(found.room.name)} · you are {plain(found.member.nickname)}"
+        )
+
+
 def link_ui(me: Student | None) -> None:
     """The sidebar's "Your link" with a copy button, or the banner when the store is down."""
     if me is None:
@@ -424,6 +531,11 @@ def link_ui(me: Student | None) -> None:
             icon=":material/cloud_off:",
         )
         return
+    if st.session_state.pop("class_unknown", False):
+        st.sidebar.warning(
+            "The class link you opened is not known here; ask your teacher for the link again.",
+            icon=":material/link_off:",
+        )
     if st.session_state.pop("link_unknown", False):
         st.sidebar.info(
             "The link you opened is not known here (it may have expired); this is a new one.",
@@ -451,6 +563,7 @@ def sidebar() -> str:
     explain(name)
     me = student()
     model_picker(name)
+    class_ui()
     link_ui(me)
     engine()  # Started with the first page anyone opens: queued runs train, stale ones end.
     return name
@@ -458,7 +571,7 @@ def sidebar() -> str:
 
 def current_variant() -> str:
     """The variant chosen in the sidebar (app.py draws the sidebar before every page)."""
-    return st.session_state.get(VARIANT) or variants.names()[0]
+    return st.session_state.get(VARIANT) or lesson().setup.variants[0]
 
 
 @st.cache_resource(show_spinner=False)
