@@ -40,37 +40,25 @@ def setting_ui(name: str, item, choices: tuple, default, locked: bool):
     key = f"{item.name}_{name}"
     if locked:
         st.session_state[key] = default  # The teacher's value, whatever the session held.
-    elif st.session_state.get(key) not in choices:
-        st.session_state.pop(key, None)  # Out of range after the limits changed.
-    help_text = LOCKED_HELP if locked else item.help
-    label = f":material/lock: {item.label}" if locked else item.label
+    elif st.session_state.get(key) not in choices:  # New, or out of range after a limit changed.
+        st.session_state[key] = _start_value(item, choices, default)
     if len(choices) == 1 and not locked:
         st.caption(f"{item.label}: {item.show(choices[0])} (the most allowed here)")
         return choices[0]
-    value = _start_value(item, choices, default)
+    common = {
+        "key": key,
+        "disabled": locked,
+        "help": LOCKED_HELP if locked else item.help,
+        "label": f":material/lock: {item.label}" if locked else item.label,
+    }
+    # The value comes from the session state set above, so no widget gets `value=` as well.
     if item.name == "epochs":
-        return st.slider(
-            label, choices[0], choices[-1], value, key=key, disabled=locked, help=help_text
-        )
+        return st.slider(min_value=choices[0], max_value=choices[-1], **common)
     if not item.numeric:
-        return st.selectbox(
-            label,
-            choices,
-            index=choices.index(value),
-            key=key,
-            format_func=item.show,
-            disabled=locked,
-            help=help_text,
-        )
-    return st.select_slider(
-        label,
-        choices,
-        value=value,
-        key=key,
-        disabled=locked,
-        help=help_text,
-        format_func=item.show if item.name == "subset" else None,
-    )
+        return st.selectbox(options=choices, format_func=item.show, **common)
+    if item.name == "subset":
+        return st.select_slider(options=choices, format_func=item.show, **common)
+    return st.select_slider(options=choices, **common)
 
 
 def hyperparameters_ui(name: str, setup) -> dict:

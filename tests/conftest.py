@@ -189,6 +189,21 @@ def postgres_url():
     admin.dispose()
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request, tmp_path):
+    """An empty store of its own, on SQLite and on the PostgreSQL server (test_store,
+    test_classroom)."""
+    from core.store import Store
+
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'runs.sqlite'}"
+    else:  # A database of its own per test, so tests never see each other's rows.
+        url = request.getfixturevalue("postgres_url")
+    opened = Store(url)
+    yield opened
+    opened.close()
+
+
 @pytest.fixture
 def lab_store():
     """The store the app under AppTest opens (the throwaway AE_DATA_DIR above)."""

@@ -62,7 +62,8 @@ def test_train_page_offers_no_more_than_the_server_allows(server_limits):
     server_limits(AE_MAX_EPOCHS=8, AE_MAX_SUBSET=2000)
     app = run_page("pages/train.py")
     assert app.slider(key="epochs_vanilla").max == 8
-    assert max(app.select_slider(key="subset_vanilla").options, key=int) == "2000"
+    options = app.select_slider(key="subset_vanilla").options  # Shown as "2,000".
+    assert max(options, key=lambda shown: int(shown.replace(",", ""))) == "2,000"
     server_limits(AE_MAX_EPOCHS=1, AE_MAX_SUBSET=100)
     app = run_page("pages/train.py")
     captions = " ".join(c.value for c in app.caption)
@@ -186,7 +187,7 @@ def press_train(app, **settings):
     from ui import state
 
     for key, value in settings.items():
-        chooser = key.startswith(("lr_", "batch_", "subset_"))
+        chooser = key.startswith(("learning_rate_", "batch_size_", "subset_"))
         (app.select_slider(key=key) if chooser else app.slider(key=key)).set_value(value)
     next(b for b in app.button if b.label == "Train").click().run()
     assert not app.exception, [e.value for e in app.exception]
@@ -214,7 +215,7 @@ def test_learning_rate_ten_stops_says_so_and_keeps_the_shared_model():
     shared = state.pretrained_model("vanilla")
     before = weights_digest(shared)
     app = train_page()
-    run = press_train(app, lr_vanilla=10.0, subset_vanilla=1000, epochs_vanilla=3)
+    run = press_train(app, learning_rate_vanilla=10.0, subset_vanilla=1000, epochs_vanilla=3)
     assert finish(app, run).status == "diverged"
     assert any("loss exploded" in e.value for e in app.error), [e.value for e in app.error]
     assert weights_digest(shared) == before  # The server-wide model is untouched.
@@ -225,7 +226,7 @@ def test_batch_larger_than_subset_trains_and_the_run_survives_page_changes():
     from ui import state
 
     app = train_page()
-    run = press_train(app, batch_vanilla=512, subset_vanilla=100, epochs_vanilla=50)
+    run = press_train(app, batch_size_vanilla=512, subset_vanilla=100, epochs_vanilla=50)
     assert run.settings["train"]["batch_size"] == 512
     app.session_state["variant"] = "conv"  # Another widget changes mid-training...
     app.run()

@@ -18,17 +18,6 @@ from core.store import Busy, Store, StoreError, hash_token, schema
 SETTINGS = {"train": {"epochs": 3, "batch_size": 64}, "model": {"code_size": 32}}
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store(request, tmp_path):
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'runs.sqlite'}"
-    else:  # A database of its own per test, so tests never see each other's rows.
-        url = request.getfixturevalue("postgres_url")
-    opened = Store(url)
-    yield opened
-    opened.close()
-
-
 def new_run(store: Store, student: int | None = None, epochs: int = 3) -> tuple[int, int]:
     student = student or store.new_student()[0]
     return student, store.create_run(student, "vanilla", SETTINGS, epochs)

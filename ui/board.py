@@ -101,7 +101,7 @@ def board_ui(found: Snapshot, me: int | None = None) -> None:
                 column_config={
                     "Rank": st.column_config.NumberColumn(width="small"),
                     "Reconstructions": st.column_config.ImageColumn(
-                        width="medium",
+                        width=340,
                         help="The eight fixed test digits, as this run rebuilds them",
                     ),
                     "Run": st.column_config.NumberColumn(format="%d", width="small"),

@@ -335,7 +335,8 @@ def read_lesson() -> Lesson:
         max_subset=min(setup.max_subset, limit.max_subset),
     )
     found = Lesson(room, member, setup)
-    st.session_state[LESSON] = found
+    if me is not None:  # Before the student is known (a page run alone), nothing to keep.
+        st.session_state[LESSON] = found
     return found
 
 
