@@ -19,7 +19,7 @@ PAGES = [
     ),
     st.Page("pages/inside.py", title="Inside", icon=":material/biotech:", url_path="inside"),
     st.Page("pages/compare.py", title="Compare", icon=":material/compare:", url_path="compare"),
-    st.Page("pages/classroom.py", title="Class", icon=":material/groups:", url_path="class"),
+    st.Page("pages/class.py", title="Class", icon=":material/groups:", url_path="class"),
 ]
 
 # The student (and their class) first: a class's students see only the lesson's pages, and a

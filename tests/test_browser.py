@@ -19,6 +19,7 @@ URL_PATHS = {
     "latent": "Explore the latent space",
     "inside": "Inside the autoencoder",
     "compare": "Compare variants",
+    "class": "Class",
 }
 
 IDLE = "[data-testid=stApp][data-test-script-state=notRunning]"

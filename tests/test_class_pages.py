@@ -27,7 +27,7 @@ def lesson(lab_store):
 
 
 def teacher_page(key: str | None) -> AppTest:
-    app = AppTest.from_file(str(APP.parent / "pages/classroom.py"), default_timeout=120)
+    app = AppTest.from_file(str(APP.parent / "pages/class.py"), default_timeout=120)
     if key is not None:
         app.query_params["teacher"] = key
     app.run()
@@ -110,7 +110,7 @@ def test_a_paused_class_disables_train_and_nicknames_show_as_typed(lab_store, le
     train = page_alone("pages/train.py", token=token)
     assert next(b for b in train.button if b.label == "Train").disabled
     assert any("paused" in item.value for item in train.info)
-    page = run_page("pages/classroom.py", token=token)
+    page = run_page("pages/class.py", token=token)
     text = page.markdown[0].value
     # Escaped for Markdown: rendered, it reads exactly as typed (no bold, no HTML, no colour).
     assert r"\*\*Bo\*\* \<b\>x\</b\> \:red\[y\]" in text

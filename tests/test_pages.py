@@ -249,7 +249,8 @@ def test_train_page_has_the_settings_of_each_variant():
     labels = {slider.label for slider in app.slider} | {s.label for s in app.select_slider}
     assert {"Target activation ρ", "Sparsity weight β"} <= labels
     app = run_page("pages/train.py", variant="denoising")
-    assert app.selectbox(key="train_noise_kind").value == "gaussian"
+    assert app.selectbox(key="noise_kind_denoising").value == "gaussian"
+    assert app.select_slider(key="noise_level_denoising").value == 0.5
 
 
 def test_compare_page_table_and_grid():
