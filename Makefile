@@ -34,9 +34,11 @@ test-fast: $(DEV_STAMP)
 bench: $(DEV_STAMP) chromium
 	$(BIN)/python -m bench.run
 
-# A classroom on one local server: 20 Chromium sessions, 2 of them training; writes bench/SOAK.md.
+# A classroom on one local server: 20 Chromium sessions, 2 of them training; then a class of 30
+# watching the live board (store queries per second, CPU); writes bench/SOAK.md.
 soak: $(DEV_STAMP) chromium
 	$(BIN)/python -m bench.soak
+	$(BIN)/python -m bench.class_soak --append
 
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check .

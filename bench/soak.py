@@ -223,8 +223,8 @@ def cpu_seconds() -> dict[str, float]:
         reaped = (float(fields[13]) + float(fields[14])) / tick
         if "streamlit run" in command:
             totals["server"] += own + reaped
-        elif "multiprocessing" in command and "spawn" in command:
-            totals["workers"] += own
+        elif "core.worker" in command or "core/scheduler.py" in command:
+            totals["workers"] += own  # The embedded training cluster.
         elif "chrom" in command:
             totals["chromium"] += own
         elif "playwright" in command or int(entry.name) == os.getpid():

@@ -172,8 +172,12 @@ class Store(ClassStore):
 
     def __init__(self, url: str | None = None, *, migrate: bool = True):
         self.url = url or database_url()
+        self.statements = 0  # SQL statements sent, for `make soak` (see AE_STORE_STATS).
         try:
             self.engine = _engine(self.url)
+            sa.event.listen(self.engine, "before_cursor_execute", self._counted)
+            if os.environ.get("AE_STORE_STATS"):
+                _report_statements(self, Path(os.environ["AE_STORE_STATS"]))
             if migrate:
                 self.migrate()
             else:
@@ -183,6 +187,9 @@ class Store(ClassStore):
             raise StoreError(_describe(error, self.url)) from error
         except OSError as error:  # E.g. the data folder cannot be created.
             raise StoreError(f"{self.display_url}: {error}") from error
+
+    def _counted(self, *_args) -> None:
+        self.statements += 1
 
     @property
     def display_url(self) -> str:
@@ -653,6 +660,26 @@ class Store(ClassStore):
             "bytes": sizes,
             "database_bytes": database_bytes,
         }
+
+
+def _report_statements(store: Store, folder: Path, every: float = 1.0) -> None:
+    """Write this process's statement count to `folder/store-<pid>.json` every second, so a
+    benchmark can tell what a page costs the database (`make soak`'s class)."""
+    import json
+    import sys
+    import threading
+
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"store-{os.getpid()}.json"
+    role = " ".join(sys.argv[:3])
+
+    def write() -> None:
+        while True:
+            record = {"role": role, "statements": store.statements, "time": time.time()}
+            path.write_text(json.dumps(record))
+            time.sleep(every)
+
+    threading.Thread(target=write, name="store-stats", daemon=True).start()
 
 
 def _refuse_if_busy(connection, student_id: int) -> None:
