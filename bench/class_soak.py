@@ -1,8 +1,8 @@
 """`make soak`, the class part: what a class of 30 costs one server.
 
 A teacher creates a class (epochs locked to 2, at most 1,000 images, one challenge) and opens
-the teacher's view; thirty students open the student link in Chromium (one browser each, as in
-a classroom), a few of them train once, and all of them then watch the live board on the Class
+the teacher's view; thirty students open the student link in Chromium (five at a time, five
+pages per browser), a few of them train once, and all of them then watch the live board on the Class
 page. Once every training has finished, the class sits in that steady state (30 boards and the
 teacher's view refreshing every second or two) for `--hold` seconds, and the harness measures:
 
@@ -27,6 +27,8 @@ from pathlib import Path
 from bench.browser import IDLE, served
 from bench.soak import ARTIFACTS, FOREGROUND, RESULTS, cpu_seconds
 from tests.conftest import CHROMIUM_ARGS, chromium_path
+
+PER_BROWSER = 5
 
 
 def statements(folder: Path, server_pid: int) -> tuple[int, int]:
@@ -94,16 +96,24 @@ async def class_soak(url: str, data: Path, pid: int, students: int, trainers: in
     student_link, teacher_link = classroom.links(url, key)
     errors: list[str] = []
     async with async_playwright() as playwright:
+        # Five pages per Chromium, and students arriving five at a time: 31 browsers opening
+        # at once on these 2 cores timed out before the first page loaded (a classroom's
+        # students each have a machine of their own).
         browsers = [
             await playwright.chromium.launch(
                 executable_path=chromium_path(), args=CHROMIUM_ARGS + FOREGROUND
             )
-            for _ in range(students + 1)
+            for _ in range(-(-(students + 1) // PER_BROWSER))
         ]
         teacher = await join(browsers[0], teacher_link, -1, errors)
-        pages = await asyncio.gather(
-            *(join(browsers[i + 1], student_link, i, errors) for i in range(students))
-        )
+        pages = []
+        for first in range(0, students, PER_BROWSER):
+            pages += await asyncio.gather(
+                *(
+                    join(browsers[(i + 1) // PER_BROWSER], student_link, i, errors)
+                    for i in range(first, min(students, first + PER_BROWSER))
+                )
+            )
         await asyncio.gather(*(train(page) for page in pages[:trainers]))
         await asyncio.gather(*(to_page(page, "class", "Class") for page in pages))
         await asyncio.sleep(5)  # Every board has drawn the finished runs.
@@ -132,7 +142,7 @@ async def class_soak(url: str, data: Path, pid: int, students: int, trainers: in
     store.close()
     server_rate = (server_after - server_before) / seconds
     rows = [
-        ("Students (one Chromium each) + the teacher's view", f"{students} + 1", "-"),
+        ("Students + the teacher's view (5 pages per Chromium)", f"{students} + 1", "-"),
         ("Errors seen (page exceptions, JavaScript errors)", f"{exceptions + len(errors)}", "0"),
         ("Seconds measured (steady state, boards refreshing)", f"{seconds:.0f}", "-"),
         (
@@ -155,7 +165,7 @@ async def class_soak(url: str, data: Path, pid: int, students: int, trainers: in
             f"{100 * cpu['workers'] / seconds:.0f}% of one core",
             "report",
         ),
-        ("Chromium CPU (31 browsers, same 2 cores)", f"{cpu['chromium']:.0f} s", "report"),
+        ("Chromium CPU (same 2 cores)", f"{cpu['chromium']:.0f} s", "report"),
         (
             "A finished run on a student's board after",
             f"{board_delay:.1f} s" if board_delay < 30 else "not within 30 s",

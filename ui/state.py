@@ -548,7 +548,9 @@ def link_ui(me: Student | None) -> None:
             "continue there. Anyone who has it sees your runs, so share it with care."
         )
         st.code(my_link(me.token), language=None, wrap_lines=True)
-        if st.button(
+        if lesson().room is not None:  # A new link would leave the class and its board.
+            st.caption("In a class, this link keeps you in it: open it again to come back.")
+        elif st.button(
             "Start fresh",
             icon=":material/restart_alt:",
             key="start_fresh",
