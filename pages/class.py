@@ -412,12 +412,9 @@ def main() -> None:
 
 
 ensure_navigation()
-try:
-    main()
-except StoreError as error:  # The database went away mid-page: a banner, not a traceback.
-    state.store_failed(error)
-    st.warning(
-        "The class cannot be reached right now; the pretrained models on the other pages work "
-        "as usual.",
-        icon=":material/cloud_off:",
-    )
+# The database went away mid-page: a banner, not a traceback.
+state.guarded(
+    main,
+    "The class cannot be reached right now; the pretrained models on the other pages work "
+    "as usual.",
+)

@@ -521,12 +521,9 @@ def runs_table_pick(runs) -> int | None:
 
 
 ensure_navigation()
-try:
-    main()
-except StoreError as error:  # The database went away mid-page: a banner, not a traceback.
-    state.store_failed(error)
-    st.warning(
-        "Your runs cannot be reached right now. Training is off until the run store is back; "
-        "the pretrained models on the other pages work as usual.",
-        icon=":material/cloud_off:",
-    )
+# The database went away mid-page: a banner, not a traceback.
+state.guarded(
+    main,
+    "Your runs cannot be reached right now. Training is off until the run store is back; "
+    "the pretrained models on the other pages work as usual.",
+)

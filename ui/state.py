@@ -340,6 +340,18 @@ def read_lesson() -> Lesson:
     return found
 
 
+def guarded(main, message: str) -> None:
+    """Run a page's `main`; a store that goes away mid-page gives `message` as a banner,
+    not a traceback."""
+    from core.store import StoreError
+
+    try:
+        main()
+    except StoreError as error:
+        store_failed(error)
+        st.warning(message, icon=":material/cloud_off:")
+
+
 def start_fresh() -> None:
     """Forget this session's student; the next run mints a new link (the old one still works)."""
     st.session_state.pop(STUDENT, None)
