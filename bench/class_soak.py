@@ -56,13 +56,18 @@ async def join(browser, link: str, index: int, errors: list[str]):
 
 
 async def to_page(page, path: str, title: str) -> None:
-    await page.locator("[data-testid=stSidebarNav]").locator(f"a[href$='/{path}']").click()
-    await page.wait_for_selector(f"h1:has-text('{title}')", timeout=180_000)
-    await page.wait_for_selector(IDLE, timeout=180_000)
+    try:
+        await page.locator("[data-testid=stSidebarNav]").locator(f"a[href$='/{path}']").click()
+        await page.wait_for_selector(f"h1:has-text('{title}')", timeout=180_000)
+        await page.wait_for_selector(IDLE, timeout=180_000)
+    except Exception:
+        await page.screenshot(path=str(ARTIFACTS / f"class-soak-{path}-failed.png"))
+        raise
 
 
-async def train(page, timeout: float = 600) -> None:
-    await to_page(page, "train", "Train an autoencoder")
+async def train(page, timeout: float = 600, there: bool = False) -> None:
+    if not there:
+        await to_page(page, "train", "Train an autoencoder")
     await page.get_by_test_id("stBaseButton-primaryFormSubmit").click()
     await page.wait_for_selector(
         "[data-testid=stAlert]:has-text('Trained 2 epoch')", timeout=timeout * 1000
@@ -78,7 +83,7 @@ async def class_soak(url: str, data: Path, pid: int, students: int, trainers: in
     from playwright.async_api import async_playwright
 
     from core import classroom
-    from core.store import Store
+    from core.store import Store, hash_token
 
     store = Store(f"sqlite:///{data / 'runs.sqlite'}")
     _, key = classroom.create_class(store, "Soak class")
@@ -114,22 +119,42 @@ async def class_soak(url: str, data: Path, pid: int, students: int, trainers: in
                     for i in range(first, min(students, first + PER_BROWSER))
                 )
             )
-        await asyncio.gather(*(train(page) for page in pages[:trainers]))
-        await asyncio.gather(*(to_page(page, "class", "Class") for page in pages))
+        # The latecomer waits on the Train page: under this load, a click in the sidebar of a
+        # page whose board redraws every second took minutes to be served (Chromium and the
+        # server share 2 cores with 30 other pages), which is not what is measured here.
+        latecomer = pages[trainers]
+        await asyncio.gather(
+            *(train(page) for page in pages[:trainers]),
+            to_page(latecomer, "train", "Train an autoencoder"),
+        )
+        await asyncio.gather(
+            *(to_page(page, "class", "Class") for page in pages if page is not latecomer)
+        )
         await asyncio.sleep(5)  # Every board has drawn the finished runs.
         server_before, workers_before = statements(data / "stats", pid)
         cpu_before, started = cpu_seconds(), time.perf_counter()
-        # One more run finishes during the hold: how long until a student's board shows it?
-        watcher, latecomer = pages[-1], pages[trainers]
+        # One more run finishes during the hold: how long after the worker marked it finished
+        # does a student's board show it? (Polled every 0.1 s while the run trains.)
+        watcher = pages[-1]
         shown_before = await board_size(watcher)
-        await train(latecomer)
-        finished_at = time.perf_counter()
-        while await board_size(watcher) <= shown_before:
-            if time.perf_counter() - finished_at > 30:
-                break
-            await asyncio.sleep(0.1)
-        board_delay = time.perf_counter() - finished_at
-        await to_page(latecomer, "class", "Class")
+        seen: list[float] = []
+
+        async def watch() -> None:
+            deadline = time.monotonic() + 900
+            while time.monotonic() < deadline:
+                if await board_size(watcher) > shown_before:
+                    seen.append(time.time())
+                    return
+                await asyncio.sleep(0.1)
+
+        watching = asyncio.create_task(watch())
+        await train(latecomer, there=True)
+        await asyncio.wait_for(watching, 60)
+        last = max(
+            store.class_runs(store.find_class(teacher_hash=hash_token(key)).id),
+            key=lambda run: run.finished_at or 0,
+        )
+        board_delay = seen[0] - last.finished_at if seen else float("inf")
         await asyncio.sleep(max(0.0, hold - (time.perf_counter() - started)))
         seconds = time.perf_counter() - started
         cpu = {k: v - cpu_before.get(k, 0.0) for k, v in cpu_seconds().items()}
@@ -168,7 +193,7 @@ async def class_soak(url: str, data: Path, pid: int, students: int, trainers: in
         ("Chromium CPU (same 2 cores)", f"{cpu['chromium']:.0f} s", "report"),
         (
             "A finished run on a student's board after",
-            f"{board_delay:.1f} s" if board_delay < 30 else "not within 30 s",
+            f"{board_delay:.1f} s" if seen else "not seen",
             "<= 2 s",
         ),
     ]

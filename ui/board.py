@@ -19,40 +19,77 @@ from core import classroom, settings, variants
 from ui import images, state
 
 REFRESH_SECONDS = 1.0  # Board redraw; with the 1 s cache a finished run shows within 2 s.
+YOU = " (you)"
 
 
 @dataclass(frozen=True)
 class Snapshot:
-    """What the board and the teacher's lists show, read in one go."""
+    """What the board and the teacher's lists show, read in one go, with the board's tables
+    built: every session on the server draws the same objects (read-only) for a second."""
 
-    board: list  # [(Challenge, [Entry])]
-    samples: dict  # run id -> (8, 28, 28, 1) reconstructions after its last epoch
+    board: list  # [(Challenge, [Entry], pd.DataFrame or None)]
     members: list
     runs: list
 
 
-@st.cache_data(ttl=REFRESH_SECONDS, show_spinner=False, max_entries=256)
+# cache_resource, not cache_data: each of thirty sessions a second would otherwise unpickle its
+# own copy of every table and picture (`make soak`: the server near a full core for a class).
+@st.cache_resource(ttl=REFRESH_SECONDS, show_spinner=False, max_entries=256)
 def snapshot(class_id: int, everyone: bool) -> Snapshot:
     opened = state.store()
     found = classroom.board(opened, class_id, everyone)
-    shown = [entry.run.id for _, entries in found for entry in entries]
-    return Snapshot(
-        found, opened.final_samples(shown), opened.members(class_id), opened.class_runs(class_id)
-    )
+    samples = opened.final_samples([e.run.id for _, entries in found for e in entries])
+    tables = [
+        (challenge, entries, board_frame(challenge, entries, samples) if entries else None)
+        for challenge, entries in found
+    ]
+    return Snapshot(tables, opened.members(class_id), opened.class_runs(class_id))
 
 
-@st.cache_data(show_spinner=False, max_entries=1024)
-def strip_uri(key: str, _samples) -> str:
+_pictures: dict[str, str] = {}  # run key -> data URI; a run's key changes with its weights.
+
+
+def strip_uri(key: str, samples) -> str:
     """The eight reconstructions as a PNG data URI, once per (run, epoch)."""
-    buffer = io.BytesIO()
-    images.strip(_samples, size=28, gap=2).save(buffer, format="PNG")
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+    if key not in _pictures:
+        if len(_pictures) > 4096:  # A long-running server: forget the oldest.
+            _pictures.pop(next(iter(_pictures)))
+        buffer = io.BytesIO()
+        images.strip(samples, size=28, gap=2).save(buffer, format="PNG")
+        _pictures[key] = "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+    return _pictures[key]
 
 
 def value_text(challenge, value: float) -> str:
     return (
         f"{value:.2f}" if challenge.metric in ("psnr_denoised", "negative_elbo") else f"{value:.4f}"
     )
+
+
+def board_frame(challenge, entries, samples: dict) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "Rank": [entry.rank for entry in entries],
+            "Student": [entry.nickname for entry in entries],
+            challenge.metric_label: [value_text(challenge, e.value) for e in entries],
+            "Reconstructions": [
+                strip_uri(e.run.key, samples[e.run.id]) if e.run.id in samples else None
+                for e in entries
+            ],
+            "Variant": [variants.get(e.run.variant).title for e in entries],
+            "Settings": [settings.describe(settings.values_of(e.run.settings)) for e in entries],
+            "Run": [e.run.id for e in entries],
+        }
+    )
+
+
+COLUMNS = {
+    "Rank": st.column_config.NumberColumn(width="small"),
+    "Reconstructions": st.column_config.ImageColumn(
+        width=340, help="The eight fixed test digits, as this run rebuilds them"
+    ),
+    "Run": st.column_config.NumberColumn(format="%d", width="small"),
+}
 
 
 def board_ui(found: Snapshot, me: int | None = None) -> None:
@@ -64,48 +101,24 @@ def board_ui(found: Snapshot, me: int | None = None) -> None:
             icon=":material/emoji_events:",
         )
         return
-    for challenge, entries in found.board:
+    for challenge, entries, frame in found.board:
         with st.container(border=True):
             st.markdown(f"**{state.plain(challenge.title)}**")
             st.caption(challenge.rules_text())
-            if not entries:
+            if frame is None:
                 st.caption("No finished run meets this challenge yet.")
                 continue
-            frame = pd.DataFrame(
-                {
-                    "Rank": [entry.rank for entry in entries],
-                    "Student": [
-                        entry.nickname + (" (you)" if entry.student_id == me else "")
-                        for entry in entries
-                    ],
-                    challenge.metric_label: [value_text(challenge, e.value) for e in entries],
-                    "Reconstructions": [
-                        strip_uri(e.run.key, found.samples[e.run.id])
-                        if e.run.id in found.samples
-                        else None
-                        for e in entries
-                    ],
-                    "Variant": [variants.get(e.run.variant).title for e in entries],
-                    "Settings": [
-                        settings.describe(settings.values_of(e.run.settings)) for e in entries
-                    ],
-                    "Run": [e.run.id for e in entries],
-                }
-            )
+            mine = [index for index, entry in enumerate(entries) if entry.student_id == me]
+            if mine:  # The shared table is read-only: mark "you" on a copy.
+                frame = frame.copy()
+                frame.loc[mine[0], "Student"] = frame.loc[mine[0], "Student"] + YOU
             # A dataframe shows nicknames as text (never Markdown or HTML).
             st.dataframe(
                 frame,
                 hide_index=True,
                 width="stretch",
                 row_height=40,
-                column_config={
-                    "Rank": st.column_config.NumberColumn(width="small"),
-                    "Reconstructions": st.column_config.ImageColumn(
-                        width=340,
-                        help="The eight fixed test digits, as this run rebuilds them",
-                    ),
-                    "Run": st.column_config.NumberColumn(format="%d", width="small"),
-                },
+                column_config=COLUMNS,
                 key=f"board_{challenge.id}",
             )
 
