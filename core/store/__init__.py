@@ -670,7 +670,8 @@ def _report_statements(store: Store, folder: Path, every: float = 1.0) -> None:
     import threading
 
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"store-{os.getpid()}.json"
+    # One file per store: a process may open more than one (each counts its own statements).
+    path = folder / f"store-{os.getpid()}-{id(store):x}.json"
     role = " ".join(sys.argv[:3])
 
     def write() -> None:
