@@ -107,7 +107,8 @@ def student_ui(lesson) -> None:
                 st.rerun()
     if not member.on_board:
         st.caption(":material/visibility_off: You are hidden from the board.")
-    live_board(room.id, everyone=False, me=member.id)
+    # Someone hidden from the board is not told their runs miss the rules: they are not shown.
+    live_board(room.id, everyone=False, me=member.id if member.on_board else None)
 
 
 @st.fragment(run_every=board.REFRESH_SECONDS)

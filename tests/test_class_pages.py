@@ -114,3 +114,23 @@ def test_a_paused_class_disables_train_and_nicknames_show_as_typed(lab_store, le
     text = page.markdown[0].value
     # Escaped for Markdown: rendered, it reads exactly as typed (no bold, no HTML, no colour).
     assert r"\*\*Bo\*\* \<b\>x\</b\> \:red\[y\]" in text
+
+
+def test_a_student_whose_runs_miss_the_rules_is_told_why(lab_store, lesson):
+    import numpy as np
+
+    _, key = lesson
+    classroom.add_challenge(
+        lab_store, key, classroom.Challenge("Tiny", constraints={"code_size": {"max": 4}})
+    )
+    student, token = classroom.join(lab_store, classroom.class_code(key))
+    run_id = classroom.start_run(lab_store, student, "vanilla", {})  # Code size locked to 8.
+    lab_store.claim(run_id, "test:0")
+    lab_store.add_epoch(run_id, 2, {"loss": 0.2}, np.zeros((8, 28, 28, 1)), epochs_done=2)
+    lab_store.finish(run_id, "finished", metrics={"bce": 0.2})
+    page = run_page("pages/class.py", token=token)
+    hints = [item.value for item in page.caption if "None of your finished runs" in item.value]
+    assert len(hints) == 1
+    classroom.set_on_board(lab_store, student, False)
+    page = run_page("pages/class.py", token=token)
+    assert not [item for item in page.caption if "None of your finished runs" in item.value]

@@ -93,7 +93,9 @@ COLUMNS = {
 
 
 def board_ui(found: Snapshot, me: int | None = None) -> None:
-    """Per challenge, each student's best run, ranked, with its eight test reconstructions."""
+    """Per challenge, each student's best run, ranked, with its eight test reconstructions;
+    a student whose finished runs are not on a board is told why."""
+    mine_finished = [r for r in found.runs if r.student_id == me and r.status == "finished"]
     if not found.board:
         st.info(
             "No challenge yet. When your teacher sets one, the best run of each student "
@@ -105,6 +107,11 @@ def board_ui(found: Snapshot, me: int | None = None) -> None:
         with st.container(border=True):
             st.markdown(f"**{state.plain(challenge.title)}**")
             st.caption(challenge.rules_text())
+            if mine_finished and all(entry.student_id != me for entry in entries):
+                st.caption(
+                    ":material/info: None of your finished runs meets this challenge's rules "
+                    "yet: check the variant and the settings above."
+                )
             if frame is None:
                 st.caption("No finished run meets this challenge yet.")
                 continue
