@@ -417,9 +417,7 @@ def join(store: Store, code: str | None) -> tuple[int, str] | None:
     found = store.find_class(code_hash=hash_token(code))
     if found is None:
         return None
-    token = secrets.token_urlsafe(KEY_BYTES)
-    nickname = friendly_nickname(store.nicknames(found.id))
-    return store.join_class(found.id, nickname, hash_token(token)), token
+    return store.new_student(found.id, friendly_nickname(store.nicknames(found.id)))
 
 
 def friendly_nickname(taken: set[str]) -> str:
@@ -445,8 +443,7 @@ def set_on_board(store: Store, student_id: int, shown: bool) -> None:
 
 
 def student_class(store: Store, student_id: int) -> tuple[ClassRow | None, Member | None]:
-    class_id, member = store.member(student_id)
-    return (store.class_row(class_id) if class_id else None), member
+    return store.member(student_id)
 
 
 def start_run(
@@ -461,8 +458,7 @@ def start_run(
 ) -> int:
     """Queue a run for a student: in a class, with its locks and limits applied and refused
     while the teacher has paused trainings; the server's limits apply to everyone."""
-    class_id, _ = store.member(student_id)
-    room = store.class_row(class_id) if class_id else None
+    room, _ = store.member(student_id)
     if room is not None and room.paused:
         raise ClassError("your teacher has paused new trainings for the class")
     setup = Setup.from_json(room.setup) if room else Setup()
@@ -481,7 +477,7 @@ def start_run(
         settings_for(train, model),
         train.epochs,
         max_runs=max_runs,
-        class_id=class_id,
+        class_id=room.id if room else None,
     )
 
 

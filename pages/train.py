@@ -27,7 +27,7 @@ SMOOTHING = 0.9  # Weight of the exponential moving average drawn over the per-b
 LOCKED_HELP = "Locked by your teacher for this lesson."
 
 
-def _start_value(item, choices: tuple, default):
+def _start_value(choices: tuple, default):
     """The widget's first value: the variant's default, or the nearest the limits allow."""
     if default in choices:
         return default
@@ -41,7 +41,7 @@ def setting_ui(name: str, item, choices: tuple, default, locked: bool):
     if locked:
         st.session_state[key] = default  # The teacher's value, whatever the session held.
     elif st.session_state.get(key) not in choices:  # New, or out of range after a limit changed.
-        st.session_state[key] = _start_value(item, choices, default)
+        st.session_state[key] = _start_value(choices, default)
     if len(choices) == 1 and not locked:
         st.caption(f"{item.label}: {item.show(choices[0])} (the most allowed here)")
         return choices[0]

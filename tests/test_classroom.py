@@ -80,7 +80,7 @@ def test_a_class_code_or_a_student_link_opens_no_teacher_action(store):
     room = store.class_row(class_id)
     assert not room.paused and room.setup == Setup().to_json()
     assert [c.id for c in classroom.challenges(store, class_id)] == [challenge]
-    assert store.member(student)[0] == class_id
+    assert store.member(student)[0].id == class_id
     assert classroom.join(store, key) is None  # The teacher key is not a class code either.
     assert classroom.join(store, "nope") is None
 
@@ -95,7 +95,7 @@ def test_locks_and_limits_hold_whatever_the_browser_sends(store):
     assert values["epochs"] == 2 and values["code_size"] == 8  # Locked: the teacher's values.
     assert values["subset"] == 1000  # Over the class limit: the limit.
     assert values["learning_rate"] == 10.0  # Not locked: the student's choice.
-    assert run.epochs_total == 2 and run.class_id == store.member(student)[0]
+    assert run.epochs_total == 2 and run.class_id == store.member(student)[0].id
     store.request_stop(run.id, student)
     with pytest.raises(ClassError, match="not part of this lesson"):
         classroom.start_run(store, student, "vae", {})
@@ -299,6 +299,6 @@ def test_a_store_of_0001_upgrades_and_keeps_its_rows(tmp_path):
     engine.dispose()
     upgraded = Store(url)
     run_id = upgraded.create_run(1, "vanilla", {"train": {}, "model": {}}, 3)
-    class_id, member = upgraded.member(1)
-    assert class_id is None and member.on_board and upgraded.run(run_id).class_id is None
+    room, member = upgraded.member(1)
+    assert room is None and member.on_board and upgraded.run(run_id).class_id is None
     upgraded.close()

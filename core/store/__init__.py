@@ -235,12 +235,22 @@ class Store(ClassStore):
 
     # Students ------------------------------------------------------------------------------
 
-    def new_student(self) -> tuple[int, str]:
-        """A new student and their link token (returned once; only its hash is kept)."""
+    def new_student(
+        self, class_id: int | None = None, nickname: str | None = None
+    ) -> tuple[int, str]:
+        """A new student (of a class, with a nickname, when given) and their link token
+        (returned once; only its hash is kept)."""
         token = secrets.token_urlsafe(TOKEN_BYTES)
         now = time.time()
         _, student_id = self._write(
-            students.insert().values(token_hash=hash_token(token), created_at=now, last_seen_at=now)
+            students.insert().values(
+                token_hash=hash_token(token),
+                created_at=now,
+                last_seen_at=now,
+                class_id=class_id,
+                nickname=nickname,
+                on_board=True,
+            )
         )
         return student_id, token
 

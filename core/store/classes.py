@@ -59,16 +59,15 @@ class ClassStore:
 
     def find_class(self, *, teacher_hash: str | None = None, code_hash: str | None = None):
         """The class whose teacher key (or class code) has this hash, or None."""
-        column, value = (
-            (classes.c.teacher_hash, teacher_hash)
-            if teacher_hash is not None
-            else (classes.c.code_hash, code_hash)
-        )
-        rows = self._rows(sa.select(classes).where(column == value))
-        return _class(rows[0]) if rows else None
+        if teacher_hash is not None:
+            return self._class_where(classes.c.teacher_hash == teacher_hash)
+        return self._class_where(classes.c.code_hash == code_hash)
 
     def class_row(self, class_id: int) -> ClassRow | None:
-        rows = self._rows(sa.select(classes).where(classes.c.id == class_id))
+        return self._class_where(classes.c.id == class_id)
+
+    def _class_where(self, condition) -> ClassRow | None:
+        rows = self._rows(sa.select(classes).where(condition))
         return _class(rows[0]) if rows else None
 
     def update_class(self, teacher_hash: str, **values) -> bool:
@@ -80,27 +79,28 @@ class ClassStore:
 
     # Students ------------------------------------------------------------------------------
 
-    def join_class(self, class_id: int, nickname: str, token_hash: str) -> int:
-        now = time.time()
-        _, student_id = self._write(
-            students.insert().values(
-                token_hash=token_hash,
-                created_at=now,
-                last_seen_at=now,
-                class_id=class_id,
-                nickname=nickname,
-                on_board=True,
-            )
+    def member(self, student_id: int) -> tuple[ClassRow | None, Member | None]:
+        """(their class or None, the student as a class member or None), in one query: every
+        script run of a page asks."""
+        found = classes.alias("found")
+        rows = self._rows(
+            sa.select(students, *[column.label(f"room_{column.name}") for column in found.c])
+            .select_from(students.outerjoin(found, students.c.class_id == found.c.id))
+            .where(students.c.id == student_id)
         )
-        return student_id
-
-    def member(self, student_id: int) -> tuple[int | None, Member | None]:
-        """(class id or None, the student as a class member or None)."""
-        rows = self._rows(sa.select(students).where(students.c.id == student_id))
         if not rows:
             return None, None
         row = rows[0]
-        return row.class_id, _member(row)
+        room = None
+        if row.class_id is not None:
+            room = ClassRow(
+                row.room_id,
+                row.room_name,
+                row.room_setup,
+                bool(row.room_paused),
+                row.room_created_at,
+            )
+        return room, _member(row)
 
     def members(self, class_id: int) -> list[Member]:
         rows = self._rows(
