@@ -11,7 +11,7 @@ PORT   ?= 8501
 RUNTIME_STAMP := $(VENV)/.runtime-installed
 DEV_STAMP     := $(VENV)/.dev-installed
 
-.PHONY: run dev test test-fast lint format bench soak install install-dev chromium postgresql clean
+.PHONY: run dev test test-fast lint format bench soak cluster cluster-down install install-dev chromium postgresql haproxy clean
 
 run: $(RUNTIME_STAMP)
 	$(BIN)/streamlit run app.py --server.port=$(PORT)
@@ -22,7 +22,7 @@ dev: $(RUNTIME_STAMP)
 	$(BIN)/streamlit run app.py --server.port=$(PORT) --server.fileWatcherType=auto --server.runOnSave=true
 
 # The store's tests run against SQLite and a throwaway PostgreSQL server started for the run.
-test: $(DEV_STAMP) chromium postgresql
+test: $(DEV_STAMP) chromium postgresql haproxy
 	scripts/with-postgresql $(BIN)/python -m pytest
 
 # Skips the tests marked slow (training, real browser); `make test` always runs everything.
@@ -39,6 +39,16 @@ bench: $(DEV_STAMP) chromium
 soak: $(DEV_STAMP) chromium
 	$(BIN)/python -m bench.soak
 	$(BIN)/python -m bench.class_soak --append
+
+# The multi-server topology on this machine: PostgreSQL, a Dask scheduler, two training workers,
+# two app servers and HAProxy in front on CLUSTER_PORT (docs/DEPLOY.md). Returns once all is
+# healthy; its last line is `cluster ready: URL`. `make cluster-down` stops it and drops its data.
+CLUSTER_PORT ?= 8600
+cluster: $(RUNTIME_STAMP) postgresql haproxy
+	$(BIN)/python -m deploy.cluster up --port $(CLUSTER_PORT)
+
+cluster-down:
+	@if [ -x $(BIN)/python ]; then $(BIN)/python -m deploy.cluster down; else echo "no cluster (no $(VENV))"; fi
 
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
@@ -66,6 +76,10 @@ $(DEV_STAMP): requirements-dev.txt $(RUNTIME_STAMP)
 # The browser tests drive a system Chromium (Playwright cannot download its own here).
 chromium:
 	@scripts/ensure-chromium
+
+# `make cluster` and its test put Debian's HAProxy in front of the app servers.
+haproxy:
+	@scripts/ensure-haproxy
 
 # The store's tests need Debian's PostgreSQL server and pg_virtualenv (installed with apt).
 postgresql:

@@ -663,10 +663,9 @@ def wait_tcp(host: str, port: int, part: Part, logs: Path, timeout: float = 60.0
 def wait_http(url: str, part: Part, logs: Path, timeout: float = 120.0) -> None:
     deadline = time.monotonic() + timeout
     while True:
-        with contextlib.suppress(OSError):
-            with urllib.request.urlopen(url, timeout=5) as answer:
-                if answer.status == 200:
-                    return
+        with contextlib.suppress(OSError), urllib.request.urlopen(url, timeout=5) as answer:
+            if answer.status == 200:
+                return
         if not alive(part.pid):
             raise ClusterError(f"{part.name} exited:\n{tail(logs / f'{part.name}.log')}")
         if time.monotonic() > deadline:

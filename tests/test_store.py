@@ -35,6 +35,30 @@ def test_migrations_build_exactly_the_schema_the_code_uses(store):
     Store(store.url).close()  # Opening again (a restart) migrates nothing and loses nothing.
 
 
+def test_servers_opening_a_new_postgresql_database_at_once_migrate_it_once(postgres_url):
+    """Several app servers and workers start together on an empty database (make cluster, a
+    Kubernetes rollout): every one opens it, and the schema is built exactly once."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    # Without the migration lock the servers' DDL blocks on each other's: fail, do not hang.
+    waiting = postgres_url + "?options=-c%20lock_timeout%3D30000"
+
+    def open_store(_):
+        opened = Store(waiting)
+        opened.close()
+        return True
+
+    with ThreadPoolExecutor(6) as pool:
+        assert list(pool.map(open_store, range(6))) == [True] * 6
+    checked = Store(postgres_url)
+    with checked.engine.connect() as connection:
+        versions = connection.execute(sa.text("select version_num from alembic_version")).all()
+    assert [row[0] for row in versions] == ["0002"]
+    student, run = new_run(checked)
+    assert checked.run(run).student_id == student
+    checked.close()
+
+
 def test_tokens_are_long_random_and_only_their_hash_is_stored(store):
     first_id, first = store.new_student()
     second_id, second = store.new_student()

@@ -31,6 +31,8 @@ from core.store.schema import ACTIVE, checkpoints, epochs, loss_chunks, runs, sc
 __all__ = ["Busy", "ClassRow", "Member", "Run", "Store", "StoreError"]
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+# Any fixed 64-bit number: the PostgreSQL advisory lock held while migrating (see `migrate`).
+MIGRATION_LOCK = 0x4145_4C41_4230_3031
 TOKEN_BYTES = 24  # 192 bits from `secrets`: unguessable, and 32 characters in a link.
 # Statuses whose run ended and can be continued from its last checkpoint.
 CONTINUABLE = ("stopped", "interrupted")
@@ -204,6 +206,13 @@ class Store(ClassStore):
         config = Config()
         config.set_main_option("script_location", str(MIGRATIONS))
         with self.engine.begin() as connection:
+            if connection.dialect.name == "postgresql":
+                # Several app servers and workers may open a new database at once: one migrates
+                # while the others wait here, then find the schema at head. The lock ends with
+                # the transaction (PostgreSQL's DDL is transactional).
+                connection.execute(
+                    sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK}
+                )
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
 
