@@ -334,7 +334,7 @@ class Cluster:
                 )
             for part in self.named("app"):
                 wait_http(part.address + "/_stcore/health", part, self.logs)
-            self._wait_workers(workers)
+            self._wait_workers()
             config = self.state / "haproxy.cfg"
             config.write_text(
                 HAPROXY_CONFIG.format(
@@ -470,22 +470,26 @@ class Cluster:
         if done.returncode:
             raise ClusterError(f"creating the store's schema failed:\n{done.stderr[-2000:]}")
 
-    def _wait_workers(self, count: int) -> None:
+    def _wait_workers(self) -> None:
+        """Until every running worker part has joined the scheduler (they load TensorFlow and
+        the training images first)."""
         from distributed import Client
 
+        wanted = [part for part in self.named("worker") if alive(part.pid)]
         deadline = time.monotonic() + READY_SECONDS
         with Client(self.scheduler_address, timeout=10, set_as_default=False) as client:
             while True:
-                joined = training_workers(client)
-                if len(joined) >= count:
+                joined = set(training_workers(client).values())
+                if {part.name for part in wanted} <= joined:
                     return
-                for part in self.named("worker"):
+                for part in wanted:
                     if not alive(part.pid):
                         raise ClusterError(
                             f"{part.name} exited:\n{tail(self.logs / f'{part.name}.log')}"
                         )
                 if time.monotonic() > deadline:
-                    raise ClusterError(f"only {len(joined)} of {count} workers joined in time")
+                    missing = sorted({part.name for part in wanted} - joined)
+                    raise ClusterError(f"{', '.join(missing)} did not join the scheduler in time")
                 time.sleep(0.5)
 
     def _wait_proxy(self) -> None:
@@ -537,6 +541,8 @@ class Cluster:
         self.save()
         if part.kind == "app":
             wait_http(part.address + "/_stcore/health", part, self.logs)
+        elif part.kind == "worker":
+            self._wait_workers()
 
     def _part(self, name: str) -> Part:
         if name not in self.parts:

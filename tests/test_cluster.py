@@ -1,0 +1,221 @@
+"""The multi-server topology of `make cluster` on loopback, for real: PostgreSQL, a Dask
+scheduler, two training workers, two Streamlit servers and HAProxy in front (deploy.cluster).
+
+A teacher locks a setup through the proxy; one student works through each app server (their
+HAProxy cookie chooses it); both see the lock and the same board; one server is killed while
+its student's page is open, and that page reconnects to the other with the student's work;
+one training worker is killed mid-run, and its run ends interrupted while the other trains on.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+
+from tests.conftest import new_tab
+from tests.test_browser import IDLE, open_page
+from tests.test_class_browser import board_rows, slider_keys
+
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
+COOKIE = "LABSRV"  # HAProxy's stickiness cookie (deploy/cluster.py's configuration).
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    from deploy.cluster import Cluster, ClusterError
+
+    topology = Cluster(tmp_path_factory.mktemp("cluster"))
+    try:
+        topology.up(port=0, servers=2, workers=2)
+    except ClusterError as error:  # Its message holds the failing part's log.
+        topology.down(quiet=True)
+        pytest.fail(f"the cluster did not come up: {error}")
+    yield topology
+    topology.down()
+
+
+def idle(page) -> None:
+    page.wait_for_selector(IDLE, timeout=120_000)
+
+
+def server_of(context) -> str | None:
+    return next((c["value"] for c in context.cookies() if c["name"] == COOKIE), None)
+
+
+def pinned(browser, url: str, server: str):
+    """A browser context whose HAProxy cookie sends it to `server` ("a" or "b")."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context.add_cookies([{"name": COOKIE, "value": server, "url": url}])
+    return context
+
+
+def test_the_resource_name_matches_the_workers():
+    from core import tasks
+    from deploy.cluster import RESOURCE
+
+    assert RESOURCE == tasks.RESOURCE
+
+
+def test_students_on_two_servers_share_a_lesson_and_survive_a_server_crash(
+    cluster, browser, artifacts
+):
+    proxy = cluster.url
+    teacher_context = browser.new_context(viewport={"width": 1280, "height": 900})
+    contexts = [teacher_context, pinned(browser, proxy, "a"), pinned(browser, proxy, "b")]
+    teacher, *students = (new_tab(context) for context in contexts)
+    try:
+        # The teacher, through the proxy, creates the class, limits images, locks epochs.
+        open_page(teacher, f"{proxy}/class")
+        teacher.get_by_label("Class name").fill("Lesson 4")
+        teacher.get_by_role("button", name="Create the class").click()
+        teacher.wait_for_selector("h1:has-text('Class: Lesson 4')", timeout=60_000)
+        idle(teacher)
+        assert server_of(teacher_context) in {"a", "b"}
+        student_link = teacher.locator("[data-testid=stCode]").first.inner_text().strip()
+        assert student_link.startswith(f"{proxy}/?class=")  # The proxy's address, not a server's.
+        teacher.get_by_role("tab", name="Setup").click()
+        slider_keys(teacher, "Most training images per run", "Home", "ArrowRight")  # 1,000
+        teacher.get_by_role("button", name="Save the setup").click()
+        idle(teacher)
+        teacher.get_by_role("tab", name="Setup").click()
+        teacher.get_by_text("Lock epochs").click()
+        teacher.get_by_role("button", name="Save the locks of Vanilla").click()
+        idle(teacher)
+        teacher.get_by_role("tab", name="Challenges").click()
+        teacher.get_by_label("Title").fill("Best reconstruction")
+        teacher.get_by_role("button", name="Add the challenge").click()
+        idle(teacher)
+
+        # One student on each app server: both see the teacher's lock, both train.
+        links = []
+        for student in students:
+            open_page(student, student_link)
+            links.append(student.url)
+            student.locator("[data-testid=stSidebar] a[href$='/train']").click()
+            student.wait_for_selector("h1:has-text('Train an autoencoder')", timeout=60_000)
+            idle(student)
+            form = student.locator("[data-testid=stForm]").inner_text()
+            assert "Your teacher fixed epochs" in form, form
+            student.get_by_test_id("stBaseButton-primaryFormSubmit").click()
+            idle(student)
+        assert [server_of(context) for context in contexts[1:]] == ["a", "b"]
+        for student in students:
+            student.wait_for_selector(
+                "[data-testid=stAlert]:has-text('Trained 5 epoch')", timeout=300_000
+            )
+        run_titles = [
+            student.locator("h3", has_text=re.compile(r"^Run \d+")).first.inner_text()
+            for student in students
+        ]
+
+        # Both servers' boards rank the same two runs.
+        boards = []
+        for student in students:
+            student.locator("[data-testid=stSidebar] a[href$='/class']").click()
+            student.wait_for_selector("h1:has-text('Class')", timeout=60_000)
+            deadline = time.monotonic() + 30
+            while len(board_rows(student)) < 2:
+                assert time.monotonic() < deadline, board_rows(student)
+                time.sleep(0.5)
+            boards.append([row[:3] for row in board_rows(student)])
+        assert [[row[2] for row in board] for board in boards] == [
+            [row[2] for row in boards[0]]
+        ] * 2
+        assert sum(row[1].endswith("(you)") for row in boards[0]) == 1
+
+        # The first student's link, opened through the other server, shows their run.
+        elsewhere = new_tab(pinned(browser, proxy, "b"))
+        open_page(elsewhere, links[0].replace("/?", "/train?", 1))
+        elsewhere.wait_for_selector(f"h3:has-text('{run_titles[0]}')", timeout=60_000)
+        assert server_of(elsewhere.context) == "b"
+        elsewhere.context.close()
+
+        # Server a crashes while the first student's page is open on it.
+        first = students[0]
+        first.locator("[data-testid=stSidebar] a[href$='/train']").click()
+        first.wait_for_selector(f"h3:has-text('{run_titles[0]}')", timeout=60_000)
+        idle(first)
+        cluster.stop("app-a", kill=True)
+        deadline = time.monotonic() + 60
+        while server_of(contexts[1]) != "b":  # HAProxy redispatches its reconnection to b.
+            assert time.monotonic() < deadline, "the page did not reconnect through the proxy"
+            time.sleep(0.2)
+        idle(first)
+        first.wait_for_selector(f"h3:has-text('{run_titles[0]}')", timeout=60_000)
+        assert first.get_by_text(re.compile(r"Trained 5 epoch")).count() >= 1
+        assert "Your teacher fixed epochs" in first.locator("[data-testid=stForm]").inner_text()
+        first.screenshot(path=str(artifacts / "cluster-after-failover.png"), full_page=True)
+        servers = cluster.proxy_servers()
+        assert servers["app-a"]["status"] == "DOWN" and servers["app-b"]["status"] == "UP"
+        # A reload (a new session) on the surviving server: still the student's runs.
+        first.goto(links[0].replace("/?", "/train?", 1), wait_until="domcontentloaded")
+        open_page(first, first.url)
+        first.wait_for_selector(f"h3:has-text('{run_titles[0]}')", timeout=60_000)
+        for tab in (teacher, *students):
+            assert tab.locator("[data-testid=stException]").count() == 0
+            assert tab.page_errors == []
+    finally:
+        for context in contexts:
+            context.close()
+        from deploy.cluster import alive
+
+        if not alive(cluster.parts["app-a"].pid):
+            cluster.start("app-a")  # For the next test: the topology whole again.
+
+
+def test_a_killed_worker_interrupts_its_run_and_the_other_trains_on(cluster):
+    from distributed import Client
+
+    from core import classroom
+    from core.store import Store
+    from deploy.cluster import training_workers
+
+    store = Store(cluster.database_url)
+    try:
+        # Two long runs, as the Train page queues them: one on each worker. No page is open,
+        # so the students are marked present by hand (else they would count as gone).
+        students = [store.new_student()[0] for _ in range(2)]
+        runs = [
+            classroom.start_run(store, student, "vanilla", {"epochs": 30, "subset": 10_000})
+            for student in students
+        ]
+        deadline = time.monotonic() + 120
+        while not all(
+            (run := store.run(run_id)).status == "running" and run.epochs_done >= 1
+            for run_id in runs
+        ):
+            store.touch_students(students)
+            assert time.monotonic() < deadline, [store.run(r) for r in runs]
+            time.sleep(0.5)
+        workers = [store.run(run_id).worker for run_id in runs]
+        assert len(set(workers)) == 2  # One per worker.
+        with Client(cluster.scheduler_address, timeout=10, set_as_default=False) as client:
+            victim = training_workers(client)[workers[0]]
+        cluster.stop(victim, kill=True)
+
+        deadline = time.monotonic() + 90
+        while store.run(runs[0]).status == "running":
+            store.touch_students(students)
+            assert time.monotonic() < deadline
+            time.sleep(0.5)
+        lost = store.run(runs[0])
+        assert lost.status == "interrupted", lost
+        assert "training worker stopped" in lost.message
+        assert store.run(runs[1]).status in {"running", "finished"}  # The other trains on.
+
+        # A new run goes to the remaining worker.
+        newcomer = store.new_student()[0]
+        third = classroom.start_run(store, newcomer, "vanilla", {"epochs": 1, "subset": 1_000})
+        deadline = time.monotonic() + 300
+        while store.run(third).status in {"queued", "running"} or store.run(runs[1]).active:
+            store.touch_students([*students, newcomer])
+            assert time.monotonic() < deadline
+            time.sleep(0.5)
+        assert store.run(third).status == "finished" and store.run(third).worker == workers[1]
+        assert store.run(runs[1]).status == "finished" and store.run(runs[1]).epochs_done == 30
+        # The interrupted run kept its last checkpoint: it can be continued.
+        assert store.run(runs[0]).epochs_done >= 1
+    finally:
+        store.close()
