@@ -35,10 +35,12 @@ bench: $(DEV_STAMP) chromium
 	$(BIN)/python -m bench.run
 
 # A classroom on one local server: 20 Chromium sessions, 2 of them training; then a class of 30
-# watching the live board (store queries per second, CPU); writes bench/SOAK.md.
-soak: $(DEV_STAMP) chromium
+# watching the live board (store queries per second, CPU); then 40 sessions through HAProxy on
+# the `make cluster` topology; writes bench/SOAK.md.
+soak: $(DEV_STAMP) chromium postgresql haproxy
 	$(BIN)/python -m bench.soak
 	$(BIN)/python -m bench.class_soak --append
+	$(BIN)/python -m bench.cluster_soak --append
 
 # The multi-server topology on this machine: PostgreSQL, a Dask scheduler, two training workers,
 # two app servers and HAProxy in front on CLUSTER_PORT (docs/DEPLOY.md). Returns once all is

@@ -35,6 +35,9 @@ FOREGROUND = [
     "--disable-renderer-backgrounding",
     "--disable-backgrounding-occluded-windows",
 ]
+# How long a page may take to load or answer before its session counts as failed. The
+# lecture-hall soak (bench/cluster_soak.py) raises it: forty browsers on two cores load slowly.
+PAGE_TIMEOUT_MS = 120_000
 NEW_IMAGE = (
     "([before, index]) => { const img = document.querySelectorAll("
     "'[data-testid=stImage] img')[index]; return img && img.getAttribute('src') !== before; }"
@@ -67,8 +70,8 @@ async def image_src(page, index: int) -> str:
 async def go(page, path: str, title: str) -> None:
     """Follow a sidebar link (same session, as a student clicks) and wait for the page."""
     await page.locator("[data-testid=stSidebarNav]").locator(f"a[href$='/{path}']").click()
-    await page.wait_for_selector(f"h1:has-text('{title}')", timeout=120_000)
-    await page.wait_for_selector(IDLE, timeout=120_000)
+    await page.wait_for_selector(f"h1:has-text('{title}')", timeout=PAGE_TIMEOUT_MS)
+    await page.wait_for_selector(IDLE, timeout=PAGE_TIMEOUT_MS)
 
 
 async def check(page, who: str, found: Findings) -> None:
@@ -81,7 +84,7 @@ async def pad_frame(page):
     """The latent pad's frame, reached through `page.frames`: a locator through the <iframe>
     element would make Playwright describe that element, megabyte-long srcdoc included, on
     every call (~40 ms of the page's CPU each, which no student's browser spends)."""
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + PAGE_TIMEOUT_MS / 1000
     while time.monotonic() < deadline:
         for frame in page.frames:
             if is_pad(frame) and await frame.locator(PAD_READY).count():
@@ -150,14 +153,29 @@ async def draw_digit(page, found: Findings) -> None:
     found.strokes += 1
 
 
-async def student(browser, url: str, index: int, rounds: int, think: float, found: Findings):
+async def student(
+    browser,
+    url: str,
+    index: int,
+    rounds: int,
+    think: float,
+    found: Findings,
+    context=None,
+    link: str = "",
+):
+    """A student moving the latent pad and drawing; `context` and `link` (a personal link's
+    query, "me=...") make it a student who has joined already (bench/cluster_soak.py)."""
     rng = np.random.default_rng(index)
-    context = await browser.new_context(viewport={"width": 1280, "height": 900})
+    context = context or await browser.new_context(viewport={"width": 1280, "height": 900})
     page = await context.new_page()
     page.on("pageerror", lambda error: found.errors.append(f"student {index}: {error}"))
-    await page.goto(f"{url}/latent?variant=vae", wait_until="domcontentloaded", timeout=120_000)
-    await page.wait_for_selector("h1", timeout=120_000)
-    await page.wait_for_selector(IDLE, timeout=120_000)
+    await page.goto(
+        f"{url}/latent?variant=vae{'&' + link if link else ''}",
+        wait_until="domcontentloaded",
+        timeout=PAGE_TIMEOUT_MS,
+    )
+    await page.wait_for_selector("h1", timeout=PAGE_TIMEOUT_MS)
+    await page.wait_for_selector(IDLE, timeout=PAGE_TIMEOUT_MS)
     step = "opening /latent"
     try:
         for round_ in range(rounds):
@@ -177,12 +195,16 @@ async def student(browser, url: str, index: int, rounds: int, think: float, foun
     return context, page
 
 
-async def trainer(browser, url: str, index: int, found: Findings):
-    context = await browser.new_context(viewport={"width": 1280, "height": 900})
+async def trainer(browser, url: str, index: int, found: Findings, context=None, link: str = ""):
+    context = context or await browser.new_context(viewport={"width": 1280, "height": 900})
     page = await context.new_page()
     page.on("pageerror", lambda error: found.errors.append(f"trainer {index}: {error}"))
-    await page.goto(f"{url}/train?variant=vanilla", wait_until="domcontentloaded", timeout=120_000)
-    await page.wait_for_selector(IDLE, timeout=120_000)
+    await page.goto(
+        f"{url}/train?variant=vanilla{'&' + link if link else ''}",
+        wait_until="domcontentloaded",
+        timeout=PAGE_TIMEOUT_MS,
+    )
+    await page.wait_for_selector(IDLE, timeout=PAGE_TIMEOUT_MS)
     await page.get_by_role("button", name="Train", exact=True).click()
     deadline = time.monotonic() + 600
     while not await page.get_by_text(re.compile(r"Trained \d+ epoch")).count():
@@ -191,7 +213,7 @@ async def trainer(browser, url: str, index: int, found: Findings):
         if time.monotonic() > deadline:
             raise TimeoutError(f"trainer {index} did not finish within 600 s")
         await asyncio.sleep(0.5)
-    await page.wait_for_selector(IDLE, timeout=120_000)
+    await page.wait_for_selector(IDLE, timeout=PAGE_TIMEOUT_MS)
     await check(page, f"trainer {index}", found)
     found.trainings_done += 1
     return context, page
