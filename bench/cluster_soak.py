@@ -26,7 +26,16 @@ import numpy as np
 
 from bench import soak as soak_module
 from bench.browser import IDLE
-from bench.soak import ARTIFACTS, FOREGROUND, RESULTS, Findings, answers, student, trainer
+from bench.soak import (
+    ARTIFACTS,
+    FOREGROUND,
+    RESULTS,
+    Findings,
+    answers,
+    cpu_seconds,
+    student,
+    trainer,
+)
 from tests.conftest import CHROMIUM_ARGS, chromium_path
 
 COOKIE = "LABSRV"
@@ -83,6 +92,7 @@ async def soak(
     stop = asyncio.Event()
     sampler = asyncio.create_task(sample(cluster, peaks, stop))
     before = {row["name"]: row["cpu_seconds"] for row in cluster.status()}
+    clients_before = cpu_seconds()
     async with async_playwright() as playwright:
         # A browser process per `per_browser` sessions (each session has its own context:
         # cookies, page, renderer): forty browser processes on these two cores spent the whole
@@ -113,10 +123,11 @@ async def soak(
             *(session(i) for i in range(sessions)), return_exceptions=True
         )
         seconds = time.perf_counter() - started
+        clients = {k: v - clients_before.get(k, 0.0) for k, v in cpu_seconds().items()}
         pages = []
         for outcome in outcomes:
             if isinstance(outcome, BaseException):
-                found.errors.append(f"session failed: {type(outcome).__name__}: {outcome}"[:300])
+                found.errors.append(f"session failed: {type(outcome).__name__}: {outcome}"[:700])
             else:
                 pages.append(outcome[1])
         answered = await asyncio.gather(*(answers(page) for page in pages))
@@ -183,6 +194,13 @@ async def soak(
             "report",
             None,
         ),
+        (
+            "CPU seconds of the browsers and the harness (same 2 cores)",
+            f"Chromium {clients['chromium']:.0f} s, harness {clients['harness']:.0f} s "
+            f"(the machine had {2 * seconds:.0f} core-seconds)",
+            "report",
+            None,
+        ),
         ("Wall time of the soak", f"{seconds:.0f} s", "report", None),
     ]
     lines = ["| figure | measured | goal | met |", "|---|---|---|---|"]
@@ -200,16 +218,24 @@ def throughput(cluster, runs: int) -> tuple[float, float]:
     images), `runs` queued at once, with the workers now in the cluster; and the mean seconds
     one took in its worker (store timestamps)."""
     from core import classroom, settings
+    from core.engine import Engine
     from core.store import Store
 
     store = Store(cluster.database_url)
+    # This process submits the runs as the Train page does (an app server's engine, on the
+    # cluster's scheduler): app servers start theirs with their first page, and none is open.
+    engine = Engine(store, scheduler=cluster.scheduler_address).start()
     try:
+        if not engine.wait_connected():
+            raise RuntimeError(f"the scheduler cannot be reached: {engine.error}")
         students = [store.new_student()[0] for _ in range(runs)]
         started = time.time()
         ids = [
             classroom.start_run(store, student, "vanilla", settings.defaults("vanilla"))
             for student in students
         ]
+        for run_id in ids:
+            engine.submit(run_id)
         while any(store.run(run_id).active for run_id in ids):
             store.touch_students(students)  # No page is open: they must not count as gone.
             time.sleep(0.5)
@@ -219,7 +245,30 @@ def throughput(cluster, runs: int) -> tuple[float, float]:
         each = float(np.mean([run.finished_at - run.started_at for run in done]))
         return 60.0 * runs / (ended - started), each
     finally:
+        engine.shutdown()
         store.close()
+
+
+def sizing(cluster, repeats: int) -> str:
+    """Trainings per minute with one worker and with two, alternating, `repeats` times each
+    (the figures of docs/DEPLOY.md's sizing)."""
+    one, two = [], []
+    for _ in range(repeats):
+        cluster.stop("worker-2")
+        one.append(throughput(cluster, 4))
+        cluster.start("worker-2")
+        two.append(throughput(cluster, 4))
+
+    def shown(results) -> str:
+        rates = ", ".join(f"{rate:.1f}" for rate, _ in results)
+        each = ", ".join(f"{seconds:.1f}" for _, seconds in results)
+        return f"{rates}/min ({each} s per run in its worker)"
+
+    return (
+        "Trainings per minute (the Train page's default: vanilla, 5 epochs of 10,000 images; "
+        f"4 queued at once, no page open), on this machine's 2 cores: **one worker "
+        f"{shown(one)}**, **two workers {shown(two)}**."
+    )
 
 
 def main() -> None:
@@ -234,6 +283,12 @@ def main() -> None:
     parser.add_argument("--per-browser", type=int, default=4, help="sessions per Chromium")
     parser.add_argument("--timeout", type=float, default=1800)
     parser.add_argument("--append", action="store_true", help="append to bench/SOAK.md")
+    parser.add_argument(
+        "--sizing-only",
+        type=int,
+        metavar="REPEATS",
+        help="no browsers: measure trainings per minute with one and two workers, REPEATS times",
+    )
     args = parser.parse_args()
     if not 2 <= args.sessions <= 40:
         parser.error("--sessions must be between 2 and 40 (a local soak, not a DoS)")
@@ -249,6 +304,12 @@ def main() -> None:
     up_started = time.perf_counter()
     cluster.up(port=0, servers=2, workers=2)
     up_seconds = time.perf_counter() - up_started
+    if args.sizing_only:
+        try:
+            print(sizing(cluster, args.sizing_only))
+        finally:
+            cluster.down(quiet=True)
+        return
     try:
         store = Store(cluster.database_url)
         links = []
@@ -272,17 +333,7 @@ def main() -> None:
                 args.timeout,
             )
         )
-        # Sizing for docs/DEPLOY.md: default trainings per minute, one worker, then two.
-        cluster.stop("worker-2")
-        one, one_each = throughput(cluster, 4)
-        cluster.start("worker-2")
-        two, two_each = throughput(cluster, 4)
-        text += (
-            "\n\nTrainings per minute (the Train page's default: vanilla, 5 epochs of 10,000 "
-            "images; 4 queued at once, no page open), same machine, after the soak: "
-            f"**one worker {one:.1f}/min** ({one_each:.1f} s each in the worker), "
-            f"**two workers {two:.1f}/min** ({two_each:.1f} s each; both share the 2 cores)."
-        )
+        text += "\n\n" + sizing(cluster, repeats=1)
     finally:
         cluster.down(quiet=True)
     header = (

@@ -119,10 +119,10 @@ async def move_sliders(page, presses: int, found: Findings, think: float, rng, r
 
 async def draw_digit(page, found: Findings) -> None:
     canvas = page.locator("canvas.upper-canvas").first
-    await canvas.wait_for(timeout=60_000)
+    await canvas.wait_for(timeout=PAGE_TIMEOUT_MS)
     # The component lays itself out after the page is idle; draw once it has its full size,
     # or the stroke lands beside it (and selects text instead).
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + PAGE_TIMEOUT_MS / 1000
     while (box := await canvas.bounding_box()) is None or min(box["width"], box["height"]) < 270:
         if time.monotonic() > deadline:
             raise TimeoutError(f"the canvas never reached its size: {box}")
@@ -205,7 +205,12 @@ async def trainer(browser, url: str, index: int, found: Findings, context=None, 
         timeout=PAGE_TIMEOUT_MS,
     )
     await page.wait_for_selector(IDLE, timeout=PAGE_TIMEOUT_MS)
-    await page.get_by_role("button", name="Train", exact=True).click()
+    try:
+        # As long as a page load may take: under load the form is redrawn while it settles.
+        await page.get_by_role("button", name="Train", exact=True).click(timeout=PAGE_TIMEOUT_MS)
+    except Exception:
+        await page.screenshot(path=str(ARTIFACTS / f"soak-trainer-{index}.png"))
+        raise
     deadline = time.monotonic() + 600
     while not await page.get_by_text(re.compile(r"Trained \d+ epoch")).count():
         if await page.get_by_text("Waiting for a free training slot").count():
