@@ -33,6 +33,8 @@ from bench.soak import (
     Findings,
     answers,
     cpu_seconds,
+    report,
+    settle,
     student,
     trainer,
 )
@@ -124,12 +126,7 @@ async def soak(
         )
         seconds = time.perf_counter() - started
         clients = {k: v - clients_before.get(k, 0.0) for k, v in cpu_seconds().items()}
-        pages = []
-        for outcome in outcomes:
-            if isinstance(outcome, BaseException):
-                found.errors.append(f"session failed: {type(outcome).__name__}: {outcome}"[:700])
-            else:
-                pages.append(outcome[1])
+        pages = settle(outcomes, found)
         answered = await asyncio.gather(*(answers(page) for page in pages))
         proxy_view = cluster.proxy_servers()
         for browser in launched:
@@ -203,14 +200,7 @@ async def soak(
         ),
         ("Wall time of the soak", f"{seconds:.0f} s", "report", None),
     ]
-    lines = ["| figure | measured | goal | met |", "|---|---|---|---|"]
-    for figure, measured, goal, met in rows:
-        mark = "-" if met is None else ("yes" if met else "NO")
-        lines.append(f"| {figure} | {measured} | {goal} | {mark} |")
-    text = "\n".join(lines)
-    if found.errors:
-        text += "\n\nErrors:\n" + "\n".join(f"- {error}" for error in found.errors[:20])
-    return text
+    return report(rows, found.errors)
 
 
 def throughput(cluster, runs: int) -> tuple[float, float]:

@@ -224,6 +224,29 @@ async def trainer(browser, url: str, index: int, found: Findings, context=None, 
     return context, page
 
 
+def report(rows, errors: list[str]) -> str:
+    """A Markdown table of (figure, measured, goal, met or None), then the first errors."""
+    lines = ["| figure | measured | goal | met |", "|---|---|---|---|"]
+    for figure, measured, goal, met in rows:
+        mark = "-" if met is None else ("yes" if met else "NO")
+        lines.append(f"| {figure} | {measured} | {goal} | {mark} |")
+    text = "\n".join(lines)
+    if errors:
+        text += "\n\nErrors:\n" + "\n".join(f"- {error}" for error in errors[:20])
+    return text
+
+
+def settle(outcomes, found: Findings) -> list:
+    """The pages of the sessions that got through; the others' errors go to `found`."""
+    pages = []
+    for outcome in outcomes:
+        if isinstance(outcome, BaseException):
+            found.errors.append(f"session failed: {type(outcome).__name__}: {outcome}"[:700])
+        else:
+            pages.append(outcome[1])
+    return pages
+
+
 async def answers(page) -> bool:
     """A session answers if a click on a sidebar link still brings a page back."""
     try:
@@ -298,12 +321,7 @@ async def soak(url: str, sessions: int, trainers: int, rounds: int, think: float
         outcomes = await asyncio.gather(*tasks, return_exceptions=True)
         seconds = time.perf_counter() - started
         cpu = {k: v - cpu_before.get(k, 0.0) for k, v in cpu_seconds().items()}
-        pages = []
-        for outcome in outcomes:
-            if isinstance(outcome, BaseException):
-                found.errors.append(f"session failed: {type(outcome).__name__}: {outcome}"[:300])
-            else:
-                pages.append(outcome[1])
+        pages = settle(outcomes, found)
         server, workers = memory_mb(pid)
         answered = await asyncio.gather(*(answers(page) for page in pages))
         for browser in browsers:
@@ -397,14 +415,7 @@ async def soak(url: str, sessions: int, trainers: int, rounds: int, think: float
             None,
         ),
     ]
-    lines = ["| figure | measured | goal | met |", "|---|---|---|---|"]
-    for figure, measured, goal, met in rows:
-        mark = "-" if met is None else ("yes" if met else "NO")
-        lines.append(f"| {figure} | {measured} | {goal} | {mark} |")
-    text = "\n".join(lines)
-    if found.errors:
-        text += "\n\nErrors:\n" + "\n".join(f"- {error}" for error in found.errors[:20])
-    return text
+    return report(rows, found.errors)
 
 
 def main() -> None:

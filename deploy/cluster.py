@@ -285,7 +285,12 @@ class Cluster:
                     address=f"tcp://{HOST}:{scheduler_port}",
                 )
             )
-            wait_tcp(HOST, scheduler_port, self.parts["scheduler"], self.logs)
+            wait_for(
+                lambda: listens(HOST, scheduler_port),
+                self.parts["scheduler"],
+                self.logs,
+                f"does not listen on {HOST}:{scheduler_port}",
+            )
             for index in range(1, workers + 1):
                 self._add(
                     Part(
@@ -654,29 +659,31 @@ def usage(pid: int | None, children: bool = False) -> dict:
     return {"alive": bool(pids), "rss_mb": rss, "cpu_seconds": cpu}
 
 
-def wait_tcp(host: str, port: int, part: Part, logs: Path, timeout: float = 60.0) -> None:
+def listens(host: str, port: int) -> bool:
+    with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=1):
+        return True
+    return False
+
+
+def healthy(url: str) -> bool:
+    with contextlib.suppress(OSError), urllib.request.urlopen(url, timeout=5) as answer:
+        return answer.status == 200
+    return False
+
+
+def wait_for(ready, part: Part, logs: Path, what: str, timeout: float = 120.0) -> None:
+    """Until `ready()`; a part that exits meanwhile is reported with the end of its log."""
     deadline = time.monotonic() + timeout
-    while True:
-        with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=1):
-            return
+    while not ready():
         if not alive(part.pid):
             raise ClusterError(f"{part.name} exited:\n{tail(logs / f'{part.name}.log')}")
         if time.monotonic() > deadline:
-            raise ClusterError(f"{part.name} does not listen on {host}:{port}")
-        time.sleep(0.2)
+            raise ClusterError(f"{part.name} {what} after {timeout:.0f} s")
+        time.sleep(0.25)
 
 
-def wait_http(url: str, part: Part, logs: Path, timeout: float = 120.0) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        with contextlib.suppress(OSError), urllib.request.urlopen(url, timeout=5) as answer:
-            if answer.status == 200:
-                return
-        if not alive(part.pid):
-            raise ClusterError(f"{part.name} exited:\n{tail(logs / f'{part.name}.log')}")
-        if time.monotonic() > deadline:
-            raise ClusterError(f"{part.name} does not answer {url}")
-        time.sleep(0.3)
+def wait_http(url: str, part: Part, logs: Path) -> None:
+    wait_for(lambda: healthy(url), part, logs, f"does not answer {url}")
 
 
 def main(argv: list[str] | None = None) -> int:

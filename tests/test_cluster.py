@@ -15,8 +15,8 @@ import time
 import pytest
 
 from tests.conftest import new_tab
-from tests.test_browser import IDLE, open_page
-from tests.test_class_browser import board_rows, slider_keys
+from tests.test_browser import IDLE, no_exceptions, open_page
+from tests.test_class_browser import board_rows, create_locked_class, slider_keys
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 COOKIE = "LABSRV"  # HAProxy's stickiness cookie (deploy/cluster.py's configuration).
@@ -67,26 +67,9 @@ def test_students_on_two_servers_share_a_lesson_and_survive_a_server_crash(
     teacher, *students = (new_tab(context) for context in contexts)
     try:
         # The teacher, through the proxy, creates the class, limits images, locks epochs.
-        open_page(teacher, f"{proxy}/class")
-        teacher.get_by_label("Class name").fill("Lesson 4")
-        teacher.get_by_role("button", name="Create the class").click()
-        teacher.wait_for_selector("h1:has-text('Class: Lesson 4')", timeout=60_000)
-        idle(teacher)
+        student_link = create_locked_class(teacher, proxy, "Lesson 4")
         assert server_of(teacher_context) in {"a", "b"}
-        student_link = teacher.locator("[data-testid=stCode]").first.inner_text().strip()
         assert student_link.startswith(f"{proxy}/?class=")  # The proxy's address, not a server's.
-        teacher.get_by_role("tab", name="Setup").click()
-        slider_keys(teacher, "Most training images per run", "Home", "ArrowRight")  # 1,000
-        teacher.get_by_role("button", name="Save the setup").click()
-        idle(teacher)
-        teacher.get_by_role("tab", name="Setup").click()
-        teacher.get_by_text("Lock epochs").click()
-        teacher.get_by_role("button", name="Save the locks of Vanilla").click()
-        idle(teacher)
-        teacher.get_by_role("tab", name="Challenges").click()
-        teacher.get_by_label("Title").fill("Best reconstruction")
-        teacher.get_by_role("button", name="Add the challenge").click()
-        idle(teacher)
 
         # One student on each app server: both see the teacher's lock, both train.
         links = []
@@ -154,8 +137,7 @@ def test_students_on_two_servers_share_a_lesson_and_survive_a_server_crash(
         open_page(first, first.url)
         first.wait_for_selector(f"h3:has-text('{run_titles[0]}')", timeout=60_000)
         for tab in (teacher, *students):
-            assert tab.locator("[data-testid=stException]").count() == 0
-            assert tab.page_errors == []
+            no_exceptions(tab)
     finally:
         for context in contexts:
             context.close()
@@ -216,8 +198,7 @@ def test_a_killed_worker_interrupts_its_run_and_the_other_trains_on(cluster, bro
         assert newest.id != runs[0] and newest.status == "finished"
         assert newest.worker == workers[1]
         for page in pages:
-            assert page.locator("[data-testid=stException]").count() == 0
-            assert page.page_errors == []
+            no_exceptions(page)
     finally:
         for context in contexts:
             context.close()
