@@ -174,7 +174,7 @@ async def soak(
             found.strokes == (sessions - trainers) * rounds,
         ),
         (
-            "Runs finished (two workers: two waited)",
+            f"Runs finished ({trainers} pressed Train, 2 workers)",
             f"{found.trainings_done} of {trainers}",
             f"{trainers}",
             found.trainings_done == trainers,
