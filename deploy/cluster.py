@@ -125,7 +125,9 @@ class Postgres:
 
     @property
     def shown_url(self) -> str:
-        return self.url.replace(self.password, "***")
+        from sqlalchemy.engine import make_url  # As the store shows its URL: no password.
+
+        return make_url(self.url).render_as_string(hide_password=True)
 
     def pg_ctl(self, *args: str) -> subprocess.CompletedProcess:
         return subprocess.run(
