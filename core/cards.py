@@ -24,24 +24,35 @@ def trained_dir() -> Path:
     return Path(override) if override else TRAINED_DIR
 
 
-def model_path(name: str, directory: Path | None = None) -> Path:
-    return (directory or trained_dir()) / f"{name}.keras"
+def folder(directory: Path | None = None, dataset: str = "mnist") -> Path:
+    """Where the models trained on `dataset` are: MNIST's at the top, others in a subfolder
+    named after the dataset (`trained/fashion/`)."""
+    base = directory or trained_dir()
+    return base if dataset == "mnist" else base / dataset
 
 
-def card_path(name: str, directory: Path | None = None) -> Path:
-    return (directory or trained_dir()) / f"{name}.json"
+def model_path(name: str, directory: Path | None = None, dataset: str = "mnist") -> Path:
+    return folder(directory, dataset) / f"{name}.keras"
 
 
-def load_card(name: str, directory: Path | None = None) -> dict[str, Any] | None:
+def card_path(name: str, directory: Path | None = None, dataset: str = "mnist") -> Path:
+    return folder(directory, dataset) / f"{name}.json"
+
+
+def load_card(
+    name: str, directory: Path | None = None, dataset: str = "mnist"
+) -> dict[str, Any] | None:
     """The model card of `name`, or None when no model of that name was shipped."""
-    path = card_path(name, directory)
+    path = card_path(name, directory, dataset)
     if not path.is_file():
         return None
     return json.loads(path.read_text())
 
 
-def write_card(name: str, card: dict[str, Any], directory: Path | None = None) -> None:
-    path = card_path(name, directory)
+def write_card(
+    name: str, card: dict[str, Any], directory: Path | None = None, dataset: str = "mnist"
+) -> None:
+    path = card_path(name, directory, dataset)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(card, indent=2, sort_keys=False) + "\n")
 
@@ -61,14 +72,15 @@ def machine() -> dict[str, Any]:
     }
 
 
-def load_model(name: str, directory: Path | None = None):
-    """Load a shipped model, its custom layers registered first."""
+def load_model(name: str, directory: Path | None = None, dataset: str = "mnist"):
+    """Load a shipped model, its custom layers registered first. Only the files in trained/
+    (shipped with the code) are ever loaded: a user's file never is."""
     import keras
 
     from core.variants import register_custom_objects
 
     register_custom_objects()
-    return keras.models.load_model(model_path(name, directory), compile=False)
+    return keras.models.load_model(model_path(name, directory, dataset), compile=False)
 
 
 def save_trained(name: str, result, directory: Path | None = None) -> dict[str, Any]:
@@ -79,12 +91,14 @@ def save_trained(name: str, result, directory: Path | None = None) -> dict[str, 
     # A fresh, uncompiled copy: the shipped file stays small and loads without an optimizer.
     clean = variants.get(name).build(result.config)
     clean.set_weights(result.model.get_weights())
-    path = model_path(name, directory)
+    dataset = result.train_config.dataset
+    path = model_path(name, directory, dataset)
     path.parent.mkdir(parents=True, exist_ok=True)
     clean.save(path)
     variant = variants.get(name)
     card = {
         "variant": name,
+        "dataset": dataset,
         "title": variant.title,
         "summary": variant.summary,
         "config": asdict(result.config),
@@ -104,7 +118,7 @@ def save_trained(name: str, result, directory: Path | None = None) -> dict[str, 
         },
         "metrics": {},
     }
-    write_card(name, card, directory)
+    write_card(name, card, directory, dataset)
     return card
 
 

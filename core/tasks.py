@@ -45,12 +45,15 @@ def store():
     return _cache["store"]
 
 
-def splits():
+def splits(dataset: str = "mnist"):
+    """The dataset's splits, loaded once per worker (MNIST at start-up, others when a run
+    first asks: ~1 s for Fashion-MNIST's files)."""
     from core.training import load_splits
 
-    if "splits" not in _cache:
-        _cache["splits"] = load_splits()
-    return _cache["splits"]
+    found = _cache.setdefault("splits", {})
+    if dataset not in found:
+        found[dataset] = load_splits(dataset)
+    return found[dataset]
 
 
 def warm() -> None:
@@ -108,7 +111,7 @@ def train_run(run_id: int, database: str) -> str | None:
     if run.status == "queued" and not opened.claim(run_id, me):
         return None  # Left the queue, or taken, in the meantime.
     try:
-        return runs.train_run(opened, run_id, splits(), should_abort=abort_check)
+        return runs.train_run(opened, run_id, splits, should_abort=abort_check)
     finally:
         # This process serves no one else: free the graph between runs.
         import gc
@@ -164,7 +167,8 @@ def score_challenge(challenge_id: int, database: str) -> int:
             continue
         model = build_model(run.variant, run.settings)
         model.set_weights(checkpoint[1])
-        value = classroom.challenge_value(challenge, run.metrics, model, splits().x_test)
+        dataset = run.settings["train"].get("dataset", "mnist")
+        value = classroom.challenge_value(challenge, run.metrics, model, splits(dataset).x_test)
         opened.add_score(challenge_id, run.id, value)
         count += 1
     return count

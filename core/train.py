@@ -3,6 +3,7 @@
 python -m core.train vanilla                 # the shipped recipe
 python -m core.train conv --epochs 5 --seed 1
 python -m core.train all                     # every model, twins included
+python -m core.train all --dataset fashion   # the Fashion-MNIST models (trained/fashion/)
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-from core import cards, variants
+from core import cards, replay, variants
 from core.callbacks import Progress
 from core.training import TrainConfig, load_splits, train
 
@@ -54,32 +55,45 @@ def main(argv: list[str] | None = None) -> int:
         "--out", type=Path, help="folder for the model and card (default: trained/)"
     )
     parser.add_argument("--no-evaluate", action="store_true", help="skip the test metrics")
+    parser.add_argument("--dataset", choices=["mnist", "fashion"], default="mnist")
     args = parser.parse_args(argv)
 
-    names = variants.all_names() if args.names == ["all"] else args.names
+    shipped = variants.all_names() if args.dataset == "mnist" else variants.names()
+    names = shipped if args.names == ["all"] else args.names
     unknown = [name for name in names if name not in variants.all_names()]
     if unknown:
         choices = ", ".join(variants.all_names())
         parser.error(f"unknown variant {unknown[0]!r}; choose all or one of {choices}")
-    splits = load_splits()
+    splits = load_splits(args.dataset)
     for name in names:
-        recipe = dict(variants.get(name).training)
+        recipe = variants.get(name).recipe(args.dataset)
         for key in ("epochs", "seed", "batch_size", "learning_rate", "subset"):
             value = getattr(args, key)
             if value is not None:
                 recipe[key] = value
         started = time.perf_counter()
-        result = train(name, TrainConfig(**recipe), splits=splits, on_progress=terminal_bar(name))
+        recorder = replay.Recorder(splits.x_test)
+        result = train(
+            name,
+            TrainConfig(**recipe),
+            splits=splits,
+            on_progress=terminal_bar(name),
+            callbacks=[recorder],
+        )
         cards.save_trained(name, result, args.out)
+        if recorder.frames:  # A 2-D code: ship how it formed, for the Latent page's replay.
+            replay.save(
+                replay.path_of(cards.model_path(name, args.out, args.dataset)), recorder.frames
+            )
         print(
             f"{name}: {result.epochs_completed} epochs in {result.seconds:.0f} s, "
-            f"saved to {cards.model_path(name, args.out)}",
+            f"saved to {cards.model_path(name, args.out, args.dataset)}",
             flush=True,
         )
         if not args.no_evaluate:
             from core.evaluate import evaluate
 
-            evaluate([name], args.out, splits=splits)
+            evaluate([name], args.out, splits=splits, dataset=args.dataset)
         print(f"{name}: done in {time.perf_counter() - started:.0f} s", flush=True)
     return 0
 

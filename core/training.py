@@ -37,6 +37,7 @@ class TrainConfig:
     # a pass over 5,000 cost a third of a short conv run (bench/engine.py), and the chart says so.
     validation_images: int | None = None
     jit_compile: bool = False  # XLA-compile the train step (faster for some models on CPU).
+    dataset: str = "mnist"  # core.data's name: "mnist" or "fashion".
 
 
 @dataclass
@@ -64,9 +65,9 @@ class Splits:
     y_test: np.ndarray
 
 
-def load_splits() -> Splits:
-    """MNIST as float images, the last 5000 training images held out for validation."""
-    (x_train, y_train), (x_test, y_test) = data.load_mnist()
+def load_splits(dataset: str = "mnist") -> Splits:
+    """A dataset as float images, the last 5000 training images held out for validation."""
+    (x_train, y_train), (x_test, y_test) = data.load(dataset)
     images = data.to_images(x_train)
     cut = len(images) - VALIDATION_SIZE
     return Splits(
@@ -146,7 +147,7 @@ def train(
     keras.utils.set_random_seed(config.seed)
     model_config = model_config or variants.make_config(name)
     model = model or variant.build(model_config)
-    splits = splits or load_splits()
+    splits = splits or load_splits(config.dataset)
     x_train = choose_subset(splits.x_train, config.subset, config.seed)
     batch_size = min(config.batch_size, len(x_train))
     steps = math.ceil(len(x_train) / batch_size)

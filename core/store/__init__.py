@@ -87,6 +87,15 @@ def samples_from_bytes(blob: bytes) -> np.ndarray:
     return (np.frombuffer(blob, np.uint8).reshape(-1, 28, 28, 1) / 255.0).astype(np.float32)
 
 
+def codes_to_bytes(codes: np.ndarray) -> bytes:
+    """2-D codes as float16 bytes: 4 bytes an image, ample for a scatter plot."""
+    return np.asarray(codes, np.float16).reshape(-1, 2).tobytes()
+
+
+def codes_from_bytes(blob: bytes) -> np.ndarray:
+    return np.frombuffer(blob, np.float16).reshape(-1, 2).astype(np.float32)
+
+
 @dataclass(frozen=True)
 class Run:
     """One training run as the pages see it (without its losses, samples or weights)."""
@@ -458,6 +467,15 @@ class Store(ClassStore):
         )
         return samples_from_bytes(rows[0].samples) if rows else None
 
+    def replay(self, run_id: int) -> list[tuple[int, np.ndarray]]:
+        """(epoch, codes (N, 2)) of every epoch that stored its 2-D codes, in order."""
+        rows = self._rows(
+            sa.select(epochs.c.epoch, epochs.c.codes)
+            .where(epochs.c.run_id == run_id, epochs.c.codes.is_not(None))
+            .order_by(epochs.c.epoch)
+        )
+        return [(row.epoch, codes_from_bytes(row.codes)) for row in rows]
+
     def epoch_losses(self, run_ids: list[int], key: str = "loss") -> dict[int, list[float]]:
         """Per-epoch mean training loss of several runs, for small curves in a list."""
         if not run_ids:
@@ -545,16 +563,22 @@ class Store(ClassStore):
         logs: dict,
         samples: np.ndarray,
         weights: list[np.ndarray] | None = None,
+        codes: np.ndarray | None = None,
         **progress: Any,
     ) -> None:
-        """Record a finished epoch: its logs, samples and (after training) the checkpoint."""
+        """Record a finished epoch: its logs, samples, the 2-D codes of the replay's images
+        (when the code is 2-D) and (after training) the checkpoint."""
         with self._transaction() as connection:
             connection.execute(
                 epochs.delete().where(epochs.c.run_id == run_id, epochs.c.epoch == epoch)
             )
             connection.execute(
                 epochs.insert().values(
-                    run_id=run_id, epoch=epoch, logs=logs, samples=samples_to_bytes(samples)
+                    run_id=run_id,
+                    epoch=epoch,
+                    logs=logs,
+                    samples=samples_to_bytes(samples),
+                    codes=None if codes is None else codes_to_bytes(codes),
                 )
             )
             if weights is not None:

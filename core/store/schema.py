@@ -110,6 +110,8 @@ epochs = sa.Table(
     sa.Column("epoch", sa.Integer, primary_key=True),
     sa.Column("logs", sa.JSON, nullable=False),  # Epoch means: loss, val_loss, ...
     sa.Column("samples", sa.LargeBinary, nullable=False),  # 8 x 28 x 28 uint8 reconstructions.
+    # The codes of core.replay's fixed test images, float16 (N, 2), when the code is 2-D.
+    sa.Column("codes", sa.LargeBinary, nullable=True),
 )
 
 # The weights after the latest epoch, as an .npz of the model's weight arrays (no pickles).

@@ -75,6 +75,26 @@ class Variant:
     config_overrides: dict[str, Any] = field(default_factory=dict)
     denoising: bool = False  # Trained on corrupted inputs with clean targets.
     shipped: bool = True  # Listed in the app; False for comparison twins used by evaluate.
+    # What a student may change on the Train page, in a lock or a race (core.variants.options).
+    settings: tuple = ()
+    # The Train page's starting values for a short live run, over core.settings.LIVE_DEFAULTS.
+    live: dict[str, Any] = field(default_factory=dict)
+    # Test metrics beyond BCE, MSE and PSNR that core.evaluate.MEASURES computes for it.
+    measures: tuple[str, ...] = ()
+    # The loss chart's panels: (title, (training key, validation key)) each.
+    curves: tuple = (("Loss", ("loss", "val_loss")),)
+    # Its decoder turns N(0, I) samples into images: the Latent page's sliders decode it.
+    generative: bool = False
+    # Per dataset, changes to `training` for the shipped model (other data, other recipe).
+    recipes: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    # The model in plain Keras for core.codegen's standalone file: defines
+    # `build_model() -> (model, loss)` from the file's CONFIG dict.
+    code: str = ""
+
+    def recipe(self, dataset: str = "mnist") -> dict[str, Any]:
+        """The shipped model's training settings on `dataset`."""
+        return {**self.training, **self.recipes.get(dataset, {}), "dataset": dataset}
 
 
 def dense_stack(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from core.variants.base import Autoencoder, Variant, dense_autoencoder
+from core.variants.options import CODE_SIZE
 
 
 @dataclass
@@ -24,6 +25,16 @@ def build(config: DeepConfig | None = None) -> Autoencoder:
     )
 
 
+# The same model in plain Keras, for the standalone file of core.codegen.
+CODE = '''
+def build_model():
+    """784 -> hidden -> code -> hidden reversed -> 784; loss: per-pixel binary cross-entropy."""
+    code = layers.Dense(CONFIG["code_size"], activation=CONFIG["code_activation"], name="code")
+    model = dense_autoencoder(CONFIG["hidden"], CONFIG["code_size"], code)
+    return model, keras.losses.BinaryCrossentropy()
+'''
+
+
 VARIANT = Variant(
     name="deep",
     title="Deep",
@@ -36,4 +47,6 @@ VARIANT = Variant(
     config_class=DeepConfig,
     build=build,
     training={"epochs": 100},
+    settings=(CODE_SIZE,),
+    code=CODE,
 )

@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from core.variants.base import Autoencoder, Variant
-from core.variants.conv import conv_autoencoder
+from core.variants.conv import HEAVY_LIVE, conv_autoencoder
+from core.variants.options import NOISE_KIND, NOISE_LEVEL
 
 
 @dataclass
@@ -33,6 +34,31 @@ def build(config: DenoisingConfig | None = None) -> Autoencoder:
     return conv_autoencoder(config.filters, config.kernel_size, name="denoising")
 
 
+# The same model in plain Keras, for the standalone file of core.codegen.
+CODE = '''
+def corrupt(images, rng):
+    """The training corruption: CONFIG["noise_kinds"][0] at CONFIG["noise_level"]."""
+    kind, level = CONFIG["noise_kinds"][0], CONFIG["noise_level"]
+    if kind == "gaussian":  # Add level * N(0, 1) to every pixel.
+        return np.clip(images + level * rng.standard_normal(images.shape, "float32"), 0, 1)
+    result = images.copy()
+    hit = rng.random(images.shape) < level
+    if kind == "salt_and_pepper":  # A `level` fraction of pixels set to 0 or 1.
+        result[hit] = (rng.random(int(hit.sum())) < 0.5).astype("float32")
+    else:  # masking: a `level` fraction of pixels set to 0.
+        result[hit] = 0.0
+    return result
+
+
+def build_model():
+    """A convolutional autoencoder that sees corrupted images and must return clean ones."""
+    encoder, decoder = conv_autoencoder(CONFIG["filters"], CONFIG["kernel_size"])
+    inputs = keras.Input(shape=(28, 28, 1), name="image")
+    model = keras.Model(inputs, decoder(encoder(inputs)), name="denoising")
+    return model, keras.losses.BinaryCrossentropy()
+'''
+
+
 VARIANT = Variant(
     name="denoising",
     title="Denoising",
@@ -46,4 +72,8 @@ VARIANT = Variant(
     build=build,
     training={"epochs": 40},
     denoising=True,
+    settings=(NOISE_KIND, NOISE_LEVEL),
+    live=HEAVY_LIVE,
+    measures=("denoising",),
+    code=CODE,
 )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from core.variants.base import Autoencoder, Variant, dense_decoder, dense_encoder
+from core.variants.options import CODE_SIZE
 
 
 @dataclass
@@ -20,6 +21,16 @@ def build(config: LinearConfig | None = None) -> Autoencoder:
     return Autoencoder(encoder, decoder, name="linear")
 
 
+# The same model in plain Keras, for the standalone file of core.codegen.
+CODE = '''
+def build_model():
+    """784 -> code -> 784 with no activation anywhere: it can only learn PCA's subspace."""
+    code = layers.Dense(CONFIG["code_size"], name="code")
+    model = dense_autoencoder([], CONFIG["code_size"], code, output_activation=None)
+    return model, keras.losses.MeanSquaredError()
+'''
+
+
 VARIANT = Variant(
     name="linear",
     title="Linear (PCA)",
@@ -33,4 +44,7 @@ VARIANT = Variant(
     build=build,
     loss="mse",
     training={"epochs": 40},
+    settings=(CODE_SIZE,),
+    measures=("pca",),
+    code=CODE,
 )

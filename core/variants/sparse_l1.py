@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from keras import layers, regularizers
 
 from core.variants.base import Autoencoder, Variant, dense_autoencoder
+from core.variants.options import CODE_SIZE, Setting
 
 
 @dataclass
@@ -29,6 +30,18 @@ def build(config: SparseL1Config | None = None) -> Autoencoder:
     return dense_autoencoder([], config.code_size, name="sparse_l1", code_layer=code)
 
 
+# The same model in plain Keras, for the standalone file of core.codegen.
+CODE = '''
+def build_model():
+    """784 -> code (relu, L1 penalty on its activations) -> 784 (sigmoid).
+    Loss: per-pixel binary cross-entropy + l1 * sum |code| (Keras averages it over the batch)."""
+    penalty = keras.regularizers.L1(CONFIG["l1"]) if CONFIG["l1"] else None
+    code = layers.Dense(CONFIG["code_size"], activation="relu", activity_regularizer=penalty,
+                        name="code")
+    return dense_autoencoder([], CONFIG["code_size"], code), keras.losses.BinaryCrossentropy()
+'''
+
+
 VARIANT = Variant(
     name="sparse_l1",
     title="Sparse (L1)",
@@ -41,6 +54,12 @@ VARIANT = Variant(
     config_class=SparseL1Config,
     build=build,
     training={"epochs": 50},
+    settings=(
+        CODE_SIZE,
+        Setting("l1", "L1 weight λ", (0.0, 1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3)),
+    ),
+    measures=("code_activity",),
+    code=CODE,
 )
 
 # The same network without the penalty, trained only so evaluate can show what L1 changes.
@@ -52,5 +71,6 @@ TWIN = Variant(
     build=build,
     config_overrides={"l1": 0.0},
     training={"epochs": 50},
+    measures=("code_activity",),
     shipped=False,
 )

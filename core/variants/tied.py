@@ -13,6 +13,7 @@ import keras
 from keras import layers, ops
 
 from core.variants.base import IMAGE_SHAPE, PACKAGE, Autoencoder, Variant
+from core.variants.options import CODE_SIZE
 
 
 @dataclass
@@ -154,6 +155,45 @@ def train_greedy(
     return losses
 
 
+# The same model in plain Keras, for the standalone file of core.codegen.
+CODE = '''
+class DenseTranspose(layers.Layer):
+    """x @ W.T + b with W the kernel of an encoder's Dense layer: only the bias is its own."""
+
+    def __init__(self, dense, activation, **kwargs):
+        super().__init__(**kwargs)
+        self.dense = dense
+        self.activation = keras.activations.get(activation)
+
+    def build(self, input_shape):
+        units = self.dense.kernel.shape[0]
+        self.bias = self.add_weight(shape=(units,), initializer="zeros", name="bias")
+
+    def call(self, inputs):
+        return self.activation(ops.matmul(inputs, ops.transpose(self.dense.kernel)) + self.bias)
+
+
+def build_model():
+    """Encoder 784 -> hidden -> code; the decoder multiplies by the same kernels transposed,
+    so the model has about half the parameters of an untied one."""
+    inputs = keras.Input(shape=(28, 28, 1), name="image")
+    x = layers.Flatten()(inputs)
+    sizes = [*CONFIG["hidden"], CONFIG["code_size"]]
+    dense_layers = []
+    for index, units in enumerate(sizes):
+        last = index == len(sizes) - 1
+        dense_layers.append(
+            layers.Dense(units, activation=CONFIG["code_activation"] if last else "relu")
+        )
+        x = dense_layers[-1](x)
+    for index, dense in enumerate(reversed(dense_layers)):
+        last = index == len(dense_layers) - 1
+        x = DenseTranspose(dense, "sigmoid" if last else "relu")(x)
+    model = keras.Model(inputs, layers.Reshape((28, 28, 1))(x), name="tied")
+    return model, keras.losses.BinaryCrossentropy()
+'''
+
+
 VARIANT = Variant(
     name="tied",
     title="Tied-weight stacked",
@@ -167,4 +207,6 @@ VARIANT = Variant(
     config_class=TiedConfig,
     build=build,
     training={"epochs": 100},
+    settings=(CODE_SIZE,),
+    code=CODE,
 )

@@ -23,6 +23,7 @@ from core.variants.base import (
     deserialize_halves,
     serialize_halves,
 )
+from core.variants.options import Setting
 
 
 @dataclass
@@ -133,6 +134,50 @@ def build(config: VAEConfig | None = None) -> VAE:
     return VAE(encoder, decoder, beta=config.beta, name="vae")
 
 
+# The same model in plain Keras, for the standalone file of core.codegen.
+CODE = '''
+class VAE(keras.Model):
+    """Encoder -> (z_mean, z_log_var); training decodes a sample z = mean + sigma * epsilon
+    and adds beta * KL(N(mean, sigma^2) || N(0, I)); inference decodes the mean."""
+
+    def __init__(self, encoder, decoder, beta, **kwargs):
+        super().__init__(**kwargs)
+        self.encoder, self.decoder, self.beta = encoder, decoder, beta
+        self.seed_generator = keras.random.SeedGenerator(1337)
+
+    def call(self, images, training=False):
+        z_mean, z_log_var = self.encoder(images)
+        if not training:
+            return self.decoder(z_mean)
+        epsilon = keras.random.normal(ops.shape(z_mean), seed=self.seed_generator)
+        z = z_mean + ops.exp(0.5 * z_log_var) * epsilon
+        kl = -0.5 * ops.sum(1 + z_log_var - ops.square(z_mean) - ops.exp(z_log_var), axis=1)
+        self.add_loss(self.beta * ops.mean(kl))
+        return self.decoder(z)
+
+
+def summed_bce(images, probabilities):
+    """Reconstruction term of the negative ELBO: pixel cross-entropy summed per image, in nats."""
+    pixels = ops.reshape(images, (-1, 28 * 28, 1))
+    predicted = ops.reshape(probabilities, (-1, 28 * 28, 1))
+    return ops.sum(keras.losses.binary_crossentropy(pixels, predicted), axis=1)
+
+
+def build_model():
+    """Dense Gaussian encoder 784 -> hidden -> 2 x latent; Bernoulli decoder back to 784."""
+    inputs = keras.Input(shape=(28, 28, 1), name="image")
+    x = dense_stack(layers.Flatten()(inputs), CONFIG["hidden"], prefix="encoder_dense")
+    z_mean = layers.Dense(CONFIG["latent_dim"], name="z_mean")(x)
+    z_log_var = layers.Dense(CONFIG["latent_dim"], name="z_log_var")(x)
+    encoder = keras.Model(inputs, [z_mean, z_log_var], name="encoder")
+    z = keras.Input(shape=(CONFIG["latent_dim"],), name="z")
+    x = dense_stack(z, list(reversed(CONFIG["hidden"])), prefix="decoder_dense")
+    x = layers.Dense(28 * 28, activation="sigmoid", name="pixels")(x)
+    decoder = keras.Model(z, layers.Reshape((28, 28, 1))(x), name="decoder")
+    return VAE(encoder, decoder, CONFIG["beta"], name="vae"), summed_bce
+'''
+
+
 VARIANT = Variant(
     name="vae",
     title="Variational (VAE)",
@@ -147,4 +192,21 @@ VARIANT = Variant(
     build=build,
     loss="elbo",
     training={"epochs": 60, "keep_best": True},
+    settings=(
+        Setting(
+            "beta",
+            "KL weight β",
+            (0.0, 0.1, 0.5, 1.0, 2.0, 4.0, 10.0),
+            "1 is the true ELBO; larger values give a beta-VAE.",
+        ),
+    ),
+    # Its loss is summed over 784 pixels, not averaged: a gentler live rate than the others'.
+    live={"learning_rate": 2e-3},
+    measures=("elbo",),
+    curves=(
+        ("Reconstruction (nats)", ("reconstruction_loss", "val_reconstruction_loss")),
+        ("KL divergence (nats)", ("kl_loss", "val_kl_loss")),
+    ),
+    generative=True,
+    code=CODE,
 )

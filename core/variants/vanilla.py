@@ -15,6 +15,7 @@ from core.variants.base import (
     dense_decoder,
     dense_encoder,
 )
+from core.variants.options import CODE_SIZE
 
 
 @dataclass
@@ -26,6 +27,15 @@ def build(config: VanillaConfig | None = None) -> Autoencoder:
     """784 -> code (relu) -> 784 (sigmoid)."""
     config = config or VanillaConfig()
     return dense_autoencoder([], config.code_size, name="vanilla")
+
+
+# The same model in plain Keras, for the standalone file of core.codegen.
+CODE = '''
+def build_model():
+    """784 pixels -> code (relu) -> 784 (sigmoid); loss: per-pixel binary cross-entropy."""
+    code = layers.Dense(CONFIG["code_size"], activation="relu", name="code")
+    return dense_autoencoder([], CONFIG["code_size"], code), keras.losses.BinaryCrossentropy()
+'''
 
 
 VARIANT = Variant(
@@ -40,6 +50,9 @@ VARIANT = Variant(
     config_class=VanillaConfig,
     build=build,
     training={"epochs": 100},
+    settings=(CODE_SIZE,),
+    measures=("code_activity",),
+    code=CODE,
 )
 
 
