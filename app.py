@@ -1,7 +1,8 @@
 """Autoencoder Lab: the entry point. `streamlit run app.py` serves every page from here.
 
 Pages are registered with `st.navigation` at stable URL paths, so a teacher can share a link
-to `/train`, `/draw`, `/latent`, `/inside` or `/compare` and it keeps working as the app grows.
+to `/train`, `/race`, `/draw`, `/latent`, `/inside` or `/compare` and it keeps working as the
+app grows.
 """
 
 import streamlit as st
@@ -13,6 +14,7 @@ st.set_page_config(page_title="Autoencoder Lab", page_icon=":material/hub:", lay
 PAGES = [
     st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
     st.Page("pages/train.py", title="Train", icon=":material/model_training:", url_path="train"),
+    st.Page("pages/race.py", title="Race", icon=":material/sports_score:", url_path="race"),
     st.Page("pages/draw.py", title="Draw", icon=":material/draw:", url_path="draw"),
     st.Page(
         "pages/latent.py", title="Latent space", icon=":material/scatter_plot:", url_path="latent"

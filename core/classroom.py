@@ -31,15 +31,17 @@ import unicodedata
 from dataclasses import dataclass, field, replace
 from urllib.parse import urlencode
 
-from core import settings, variants
+from core import data, settings, variants
 from core.limits import ALL_IMAGES, MOST_EPOCHS
 from core.store import ClassRow, Member, Run, Store, StoreError, hash_token
 
 KEY_BYTES = 24  # 192 bits from `secrets`; the issue asks for at least 128.
 CODE_CHARS = 16  # 96 bits of the HMAC, in URL-safe base64.
-PAGES = ("train", "draw", "latent", "inside", "compare")  # Home and Class are always shown.
+# Home and Class are always shown.
+PAGES = ("train", "race", "draw", "latent", "inside", "compare")
 PAGE_TITLES = {
     "train": "Train",
+    "race": "Race",
     "draw": "Draw",
     "latent": "Latent space",
     "inside": "Inside",
@@ -452,6 +454,7 @@ def start_run(
     variant: str,
     values: dict,
     *,
+    dataset: str = "mnist",
     max_epochs: int = MOST_EPOCHS,
     max_subset: int = ALL_IMAGES,
     max_runs: int = 30,
@@ -468,7 +471,7 @@ def start_run(
         max_subset=min(setup.max_subset, max_subset),
     )
     chosen = setup.apply(variant, values)
-    train, model = settings.configs(variant, chosen)
+    train, model = settings.configs(variant, chosen, data.get(dataset).name)
     from core.runs import settings_for
 
     return store.create_run(
@@ -478,6 +481,48 @@ def start_run(
         train.epochs,
         max_runs=max_runs,
         class_id=room.id if room else None,
+    )
+
+
+MOST_RACERS = 4
+
+
+def start_race(
+    store: Store,
+    student_id: int,
+    racers: list[tuple[str, dict]],
+    *,
+    dataset: str = "mnist",
+    max_epochs: int = MOST_EPOCHS,
+    max_subset: int = ALL_IMAGES,
+    max_runs: int = 30,
+) -> list[int]:
+    """Queue two to four runs that race: (variant, values) each, trained on the same images
+    with the same seed, every one with the lesson's locks and the limits applied as a single
+    run would be. They are ordinary runs, tagged with the race (the first run's id) in their
+    settings. Raises Busy while the student has a run queued or training."""
+    if not 2 <= len(racers) <= MOST_RACERS:
+        raise ClassError(f"a race needs 2 to {MOST_RACERS} racers, got {len(racers)}")
+    room, _ = store.member(student_id)
+    if room is not None and room.paused:
+        raise ClassError("your teacher has paused new trainings for the class")
+    setup = Setup.from_json(room.setup) if room else Setup()
+    setup = replace(
+        setup,
+        max_epochs=min(setup.max_epochs, max_epochs),
+        max_subset=min(setup.max_subset, max_subset),
+    )
+    from core.runs import settings_for
+
+    specs = []
+    for variant, values in racers:
+        chosen = setup.apply(variant, values)
+        train, model = settings.configs(variant, chosen, data.get(dataset).name)
+        specs.append((variant, settings_for(train, model), train.epochs))
+    # Same images and seed: the subset is drawn from the seed, so equal seeds and sizes mean
+    # equal images. Locks may differ per variant; the race says so if they made sizes differ.
+    return store.create_runs(
+        student_id, specs, max_runs=max_runs, class_id=room.id if room else None, race=True
     )
 
 

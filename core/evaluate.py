@@ -92,6 +92,9 @@ def measure(name: str, model, splits, extras: dict) -> dict:
     for measurement in variants.get(name).measures:
         result.update(MEASURES[measurement](model, splits, extras))
     result["code_size"] = metrics.code_size(model)
+    result["parameters"] = cards.count_parameters(model)
+    # The lowest BCE any model can reach on these images, so BCE can be read above it.
+    result["bce_floor"] = metrics.bce_floor(x_test)
     result["test_images"] = len(x_test)
     return result
 
@@ -266,7 +269,6 @@ def evaluate(
             continue
         model = cards.load_model(name, directory, dataset)
         card["metrics"] = measure(name, model, splits, extras)
-        card["metrics"]["bce_floor"] = metrics.bce_floor(splits.x_test)
         cards.write_card(name, card, directory, dataset)
         log(
             f"{name}: "

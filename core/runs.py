@@ -23,6 +23,7 @@ from core.store import Store, StoreError
 
 LOG = logging.getLogger("autoencoder_lab.runs")
 SAMPLE_COUNT = 8
+HELD_OUT_IMAGES = 1000  # Images of the per-epoch MSE when a run validates on all 5,000.
 REPORT_INTERVAL = 0.5  # Seconds between progress writes: a live chart twice as fresh as its redraw.
 STOP_POLL = 0.5  # Seconds between looks at the stop flag (one indexed read each).
 
@@ -83,13 +84,23 @@ class StoreReporter:
         initial_epoch: int,
         seconds_before: float,
         replay_images: np.ndarray | None = None,
+        held_out: np.ndarray | None = None,
     ):
         self.store, self.run_id, self.model, self.samples = store, run_id, model, samples
         # The replay's test images when the code is 2-D (core.replay), else None.
         self.replay_images = replay_images
+        # Clean held-out images whose reconstruction MSE is logged every epoch: one measure
+        # every variant shares (their own losses differ in kind), for races to overlay.
+        self.held_out = held_out
         self.initial_epoch = initial_epoch
         self.seconds_before = seconds_before  # Training time of earlier sessions of this run.
         self.epochs_done = initial_epoch
+
+    def held_out_mse(self) -> dict:
+        if self.held_out is None:
+            return {}
+        reconstructions = np.asarray(self.model(self.held_out, training=False))
+        return {"val_mse": float(np.mean((reconstructions - self.held_out) ** 2))}
 
     def reconstructions(self) -> np.ndarray:
         return np.asarray(self.model(self.samples, training=False))
@@ -113,6 +124,7 @@ class StoreReporter:
         if finished > self.epochs_done:
             self.epochs_done = finished
             logs = {key: values[-1] for key, values in progress.history.items()}
+            logs.update(self.held_out_mse())
             self.store.add_epoch(
                 self.run_id,
                 finished,
@@ -178,10 +190,16 @@ def train_run(
             initial_epoch,
             run.seconds,
             splits.x_test[: replay.IMAGES] if replay.is_2d(model) else None,
+            splits.x_val[: config.validation_images or HELD_OUT_IMAGES],
         )
         if initial_epoch == 0:
             store.add_epoch(
-                run_id, 0, {}, reporter.reconstructions(), codes=reporter.codes(), phase="training"
+                run_id,
+                0,
+                reporter.held_out_mse(),
+                reporter.reconstructions(),
+                codes=reporter.codes(),
+                phase="training",
             )
         aborted = Throttled(should_abort or (lambda: False), STOP_POLL)
         stop = Throttled(lambda: aborted() or store.stop_wanted(run_id), STOP_POLL)

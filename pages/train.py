@@ -15,7 +15,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from core import classroom, curves, settings
+from core import classroom, codegen, curves, settings, variants
 from core.engine import EngineUnavailable
 from core.store import Busy, StoreError
 from ui import images, state
@@ -102,16 +102,9 @@ def curve_frame(losses, epochs, keys: tuple[str, str]) -> pd.DataFrame:
 
 
 def loss_chart(losses, epochs, name: str, validation_images: int | None = None) -> None:
-    """The loss of every training batch (faint), its moving average, and validation per epoch;
-    the VAE's two parts apart."""
-    groups = (
-        [
-            ("Reconstruction (nats)", ("reconstruction_loss", "val_reconstruction_loss")),
-            ("KL divergence (nats)", ("kl_loss", "val_kl_loss")),
-        ]
-        if name == "vae"
-        else [("Loss", ("loss", "val_loss"))]
-    )
+    """The loss of every training batch (faint), its moving average, and validation per
+    epoch, in the panels the variant declares (the VAE's two parts apart)."""
+    groups = list(variants.get(name).curves)
     if not len(losses.x):
         st.caption("The loss curve appears after the first batches.")
         return
@@ -335,6 +328,7 @@ def actions_ui(run, me) -> None:
             help="Keras weights for this variant's architecture: build it with the run's settings "
             "(core.variants.build) and call load_weights.",
         )
+    code_button(row, codegen.for_run(run), f"{run.variant}_run{run.id}.py", f"code_{run.id}")
     continuable = run.status in ("stopped", "interrupted") and run.epochs_done < run.epochs_total
     if continuable and row.button(
         "Continue", icon=":material/play_arrow:", key=f"continue_{run.id}"
@@ -352,6 +346,22 @@ def actions_ui(run, me) -> None:
             state.choose_model(state.PRETRAINED)
         st.session_state.pop(OPEN, None)
         st.rerun()
+
+
+def code_button(where, source: str, file_name: str, key: str) -> None:
+    """ "Get the code": the standalone Python file that trains this model (core.codegen)."""
+    where.download_button(
+        "Get the code",
+        source,
+        file_name=file_name,
+        mime="text/x-python",
+        icon=":material/code:",
+        key=key,
+        on_click="ignore",
+        help="One Python file using only Keras, NumPy and Keras's dataset loader: the same "
+        "architecture and settings, trained, evaluated on the test set and saved. Run it with "
+        "--epochs N, --limit N (training images) or --data FILE.npz.",
+    )
 
 
 def settings_text(run) -> str:
@@ -403,6 +413,7 @@ def start(name: str, values: dict, me) -> None:
             me.id,
             name,
             values,
+            dataset=state.current_dataset(),
             max_epochs=limit.max_epochs,
             max_subset=limit.max_subset,
             max_runs=limit.max_runs_per_student,
@@ -434,12 +445,13 @@ def submit(run_id: int) -> None:
 
 def main() -> None:
     name = state.current_variant()
+    found = state.dataset()
     st.title("Train an autoencoder")
     st.markdown(
-        f"Train a fresh **{state.title(name)}** autoencoder on MNIST and watch it learn: the "
-        "loss curve, and eight test digits as the model sees them after each epoch. Change "
-        "the variant in the sidebar. Your runs are kept: reload, close the tab or open your "
-        "link elsewhere, and they are still here."
+        f"Train a fresh **{state.title(name)}** autoencoder on {found.title} and watch it "
+        f"learn: the loss curve, and eight test {found.noun}s as the model sees them after "
+        "each epoch. Change the variant or the dataset in the sidebar. Your runs are kept: "
+        "reload, close the tab or open your link elsewhere, and they are still here."
     )
     me, opened, engine = state.student(), state.store(), state.engine()
     if me is None or opened is None:
@@ -460,7 +472,7 @@ def main() -> None:
         )
     if notice := st.session_state.pop(NOTICE, None):
         st.warning(notice, icon=":material/cloud_off:")
-    runs = state.my_runs()
+    runs = state.my_runs()  # Every dataset's: one run at a time, whatever it trains on.
     active = next((run for run in runs if run.active), None)
     if active is None and engine is not None:
         engine.prewarm()  # TensorFlow loads in a worker now, not after Train is pressed.

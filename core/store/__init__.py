@@ -306,32 +306,70 @@ class Store(ClassStore):
 
         The student's oldest ended runs beyond `max_runs` (this one included) are deleted.
         """
+        specs = [(variant, settings, epochs_total)]
+        return self.create_runs(student_id, specs, max_runs, class_id)[0]
+
+    def create_runs(
+        self,
+        student_id: int,
+        specs: list[tuple[str, dict, int]],
+        max_runs: int = 30,
+        class_id: int | None = None,
+        race: bool = False,
+    ) -> list[int]:
+        """Queue (variant, settings, epochs) runs together, in one transaction; raises Busy if
+        the student has a run queued or running already. With `race`, each run's settings get
+        `"race": <the first run's id>`, which `race_runs` finds them by.
+
+        The student's oldest ended runs beyond `max_runs` (these included) are deleted.
+        """
         now = time.time()
         with self._transaction() as connection:
             _refuse_if_busy(connection, student_id)
-            result = connection.execute(
-                runs.insert().values(
-                    student_id=student_id,
-                    variant=variant,
-                    settings=settings,
-                    status="queued",
-                    stop_requested=False,
-                    created_at=now,
-                    queued_at=now,
-                    epochs_total=epochs_total,
-                    epochs_done=0,
-                    seconds=0.0,
-                    class_id=class_id,
+            ids: list[int] = []
+            for variant, settings, epochs_total in specs:
+                if race and ids:
+                    settings = {**settings, "race": ids[0]}
+                elif race:
+                    settings = dict(settings)
+                result = connection.execute(
+                    runs.insert().values(
+                        student_id=student_id,
+                        variant=variant,
+                        settings=settings,
+                        status="queued",
+                        stop_requested=False,
+                        created_at=now,
+                        queued_at=now,
+                        epochs_total=epochs_total,
+                        epochs_done=0,
+                        seconds=0.0,
+                        class_id=class_id,
+                    )
                 )
-            )
-            run_id = int(result.inserted_primary_key[0])
+                ids.append(int(result.inserted_primary_key[0]))
+                if race and len(ids) == 1:  # The race is named after its first run.
+                    connection.execute(
+                        runs.update()
+                        .where(runs.c.id == ids[0])
+                        .values(settings={**settings, "race": ids[0]})
+                    )
             ended = connection.execute(
                 sa.select(runs.c.id)
                 .where(runs.c.student_id == student_id, runs.c.status.not_in(ACTIVE))
                 .order_by(runs.c.created_at.desc(), runs.c.id.desc())
             ).all()
-            _delete_runs(connection, [row.id for row in ended[max(0, max_runs - 1) :]])
-            return run_id
+            _delete_runs(connection, [row.id for row in ended[max(0, max_runs - len(ids)) :]])
+            return ids
+
+    def races(self, student_id: int) -> dict[int, list[Run]]:
+        """The student's races, newest first: race id -> its runs in racing order."""
+        found: dict[int, list[Run]] = {}
+        for run in reversed(self.runs(student_id)):
+            race = run.settings.get("race")
+            if race is not None:
+                found.setdefault(int(race), []).append(run)
+        return dict(sorted(found.items(), reverse=True))
 
     def run(self, run_id: int, student_id: int | None = None) -> Run | None:
         """The run, or None if it does not exist (or belongs to another student)."""

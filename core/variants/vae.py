@@ -208,5 +208,6 @@ VARIANT = Variant(
         ("KL divergence (nats)", ("kl_loss", "val_kl_loss")),
     ),
     generative=True,
+    recipes={"fashion": {"epochs": 30}},
     code=CODE,
 )

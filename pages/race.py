@@ -1,0 +1,339 @@
+"""Race: two to four autoencoders trained on the same images with the same seed, side by side.
+
+Either different variants, or one variant with one setting changed (code size 2 / 8 / 32, the
+VAE's beta, the sparse lambda, the noise level). Each racer is an ordinary run of the store,
+trained by the engine (in parallel where there are workers), usable on every page afterwards.
+Their own losses differ in kind (BCE per pixel, nats per image, MSE), so the race is run on
+one measure they share: the reconstruction MSE of the same held-out images after every epoch.
+"""
+
+from __future__ import annotations
+
+import time
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+from core import classroom, settings
+from core.engine import EngineUnavailable
+from core.store import Busy, StoreError
+from ui import images, state
+from ui.boot import ensure_navigation
+
+SHOWN = "race_shown"  # The race on view: its id (its first run's).
+MODES = ("Variants", "One setting")
+# Values a setting race starts from: small, middle and large, where the variant has them.
+START_VALUES = {
+    "code_size": (2, 8, 32),
+    "beta": (0.5, 1.0, 4.0),
+    "l1": (0.0, 1e-4, 1e-3),
+    "rho": (0.02, 0.05, 0.2),
+    "contraction": (0.0, 5e-4, 5e-3),
+    "noise_level": (0.2, 0.5, 0.8),
+    "learning_rate": (1e-3, 1e-2, 1e-1),
+    "batch_size": (32, 128, 512),
+}
+COLOURS = ["#5B4BDB", "#E4572E", "#17BEBB", "#F0A202"]
+
+
+def racer_labels(runs) -> list[str]:
+    """A short name per racer: its variant when they differ, and what else differs."""
+    values = [settings.values_of(run.settings, run.variant) for run in runs]
+    differ = [
+        key
+        for key in dict.fromkeys(key for found in values for key in found)
+        if len({repr(found.get(key)) for found in values}) > 1
+    ]
+    several = len({run.variant for run in runs}) > 1
+    labels = []
+    for run, found in zip(runs, values, strict=True):
+        parts = [state.title(run.variant)] if several else []
+        for key in differ:
+            if key in found and not (several and key not in ("code_size",)):
+                item = settings.setting(run.variant, key)
+                parts.append(f"{item.label.split(' ')[0].lower()} {item.show(found[key])}")
+        labels.append(" · ".join(parts) or state.title(run.variant))
+    # Two racers may still read the same: number them.
+    return [
+        f"{index + 1}. {label}" if labels.count(label) > 1 else label
+        for index, label in enumerate(labels)
+    ]
+
+
+def setup_ui(lesson) -> list[tuple[str, dict]] | None:
+    """The race's form; returns the racers (variant, values) when it is submitted."""
+    offered = list(lesson.setup.variants)
+    mode = st.segmented_control("Race", MODES, default=MODES[0], key="race_mode", required=True)
+    name = state.current_variant()
+    with st.form("race_form"):
+        if mode == MODES[0]:
+            chosen = st.multiselect(
+                "Racers (two to four variants)",
+                offered,
+                default=[item for item in ("vanilla", "deep", "linear") if item in offered][:3],
+                format_func=state.title,
+                max_selections=classroom.MOST_RACERS,
+                key="race_variants",
+            )
+            racers = [(variant, {}) for variant in chosen]
+        else:
+            candidates = [
+                item
+                for item in settings.for_variant(name)
+                if item.name not in ("epochs", "subset") and item.numeric
+            ]
+            item = st.selectbox(
+                f"Setting of {state.title(name)} to race (change the variant in the sidebar)",
+                candidates,
+                format_func=lambda found: found.label,
+                key=f"race_setting_{name}",
+            )
+            start = [value for value in START_VALUES.get(item.name, ()) if value in item.choices]
+            picked = st.multiselect(
+                f"{item.label}: two to four values",
+                item.choices,
+                default=start or list(item.choices[:2]),
+                format_func=item.show,
+                max_selections=classroom.MOST_RACERS,
+                key=f"race_values_{name}_{item.name}",
+            )
+            racers = [(name, {item.name: value}) for value in sorted(picked)]
+        epochs_item = settings.setting("vanilla", "epochs")
+        subset_item = settings.setting("vanilla", "subset")
+        epochs_choices = lesson.setup.choices("vanilla", "epochs")
+        subset_choices = lesson.setup.choices("vanilla", "subset")
+        left, right = st.columns(2)
+        epochs = left.select_slider(
+            epochs_item.label, epochs_choices, value=min(5, epochs_choices[-1]), key="race_epochs"
+        )
+        subset = right.select_slider(
+            subset_item.label,
+            subset_choices,
+            value=min(10000, subset_choices[-1]),
+            format_func=subset_item.show,
+            key="race_subset",
+        )
+        pressed = st.form_submit_button("Start the race", type="primary", icon=":material/flag:")
+    if not pressed:
+        return None
+    if not 2 <= len(racers) <= classroom.MOST_RACERS:
+        st.warning("Choose two to four racers.", icon=":material/group_add:")
+        return None
+    return [(variant, {**values, "epochs": epochs, "subset": subset}) for variant, values in racers]
+
+
+def start(racers, me) -> None:
+    limit = state.limits()
+    try:
+        ids = classroom.start_race(
+            state.store(),
+            me.id,
+            racers,
+            dataset=state.current_dataset(),
+            max_epochs=limit.max_epochs,
+            max_subset=limit.max_subset,
+            max_runs=limit.max_runs_per_student,
+        )
+    except Busy:
+        st.warning(
+            "You already have a run queued or training: stop it (on Train) or wait for it, "
+            "then start the race.",
+            icon=":material/block:",
+        )
+        return
+    except classroom.ClassError as error:
+        st.warning(str(error).capitalize() + ".", icon=":material/block:")
+        return
+    st.session_state[SHOWN] = ids[0]
+    try:
+        for run_id in ids:
+            state.engine().submit(run_id)
+    except EngineUnavailable:
+        st.session_state["race_notice"] = (
+            "The training cluster cannot be reached right now; the racers are queued and start "
+            "when it is back."
+        )
+    st.rerun()
+
+
+def progress_line(run) -> str:
+    if run.status == "queued":
+        return "waiting for a training slot"
+    if run.status == "running":
+        return f"epoch {min(run.epochs_done + 1, run.epochs_total)}/{run.epochs_total}"
+    return f"{run.status}, {run.epochs_done} epoch(s) in {run.seconds:.1f} s"
+
+
+def chart(runs, labels, epochs_by_run) -> None:
+    rows = [
+        (label, epoch.epoch, epoch.logs["val_mse"])
+        for run, label in zip(runs, labels, strict=True)
+        for epoch in epochs_by_run[run.id]
+        if "val_mse" in epoch.logs
+    ]
+    if not rows:
+        st.caption("The curves appear as the racers finish their first epochs.")
+        return
+    frame = pd.DataFrame(rows, columns=["racer", "epoch", "MSE"])
+    scale = alt.Scale(domain=labels, range=COLOURS[: len(labels)])
+    figure = (
+        alt.Chart(frame, title="Held-out reconstruction MSE per pixel after each epoch")
+        .mark_line(point=True)
+        .encode(
+            x=alt.X("epoch:Q", title="epoch", axis=alt.Axis(tickMinStep=1)),
+            y=alt.Y("MSE:Q", title=None, scale=alt.Scale(type="log")),
+            color=alt.Color("racer:N", scale=scale, legend=alt.Legend(orient="bottom", title=None)),
+            tooltip=["racer", "epoch", alt.Tooltip("MSE:Q", format=".4f")],
+        )
+        .properties(height=300)
+    )
+    st.altair_chart(figure, width="stretch")
+
+
+def digits_ui(race_id, runs, labels, epochs_by_run, live: bool) -> None:
+    """The same eight test images, and each racer's reconstructions after one epoch."""
+    opened = state.store()
+    done = sorted({epoch.epoch for run in runs for epoch in epochs_by_run[run.id]})
+    if not done:
+        return
+    pick = done[-1]
+    if not live and len(done) > 1:
+        pick = st.select_slider("After epoch", done, value=done[-1], key=f"race_epoch_{race_id}")
+    st.image(images.strip(state.sample_digits(state.run_dataset(runs[0])), size=56))
+    st.caption(f"The same eight test images (top), and each racer's after epoch {pick}")
+    for run, label in zip(runs, labels, strict=True):
+        found = opened.samples(run.id, min(pick, run.epochs_done))
+        if found is not None:
+            st.image(images.strip(found, size=56), caption=label)
+
+
+def results_ui(runs, labels) -> None:
+    rows = []
+    for run, label in zip(runs, labels, strict=True):
+        found = run.metrics or {}
+        rows.append(
+            {
+                "racer": label,
+                "run": run.id,
+                "code size": found.get("code_size"),
+                "parameters": found.get("parameters"),
+                "test MSE": found.get("mse"),
+                "test BCE": found.get("bce"),
+                "PSNR (dB)": found.get("psnr_db"),
+                "training (s)": round(run.seconds, 1),
+            }
+        )
+    st.dataframe(
+        pd.DataFrame(rows),
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "run": st.column_config.NumberColumn(format="%d"),
+            "parameters": st.column_config.NumberColumn(format="localized"),
+            "test MSE": st.column_config.NumberColumn(format="%.4f"),
+            "test BCE": st.column_config.NumberColumn(format="%.4f"),
+            "PSNR (dB)": st.column_config.NumberColumn(format="%.1f"),
+        },
+    )
+    sizes = {row["code size"] for row in rows if row["code size"]}
+    if len(sizes) > 1:
+        st.caption(
+            ":material/balance: These racers have codes of different sizes: a bigger code "
+            "makes reconstruction easier, so compare at equal code size before calling a "
+            "variant better (race one setting, code size, to see how much it matters)."
+        )
+
+
+def race_view(race_id: int, live: bool) -> bool:
+    """The race's curves, digits and results; returns whether a racer is still active."""
+    me, opened = st.session_state.get(state.STUDENT), state.store()
+    runs = opened.races(me.id).get(race_id, [])
+    if not runs:
+        st.info("This race is gone (its runs were deleted).", icon=":material/flag:")
+        return False
+    labels = racer_labels(runs)
+    active = any(run.active for run in runs)
+    for run, label, colour in zip(runs, labels, COLOURS, strict=False):
+        st.markdown(
+            f":material/circle:{{style='color:{colour}'}} **{state.plain(label)}** · "
+            f"run {run.id} · {progress_line(run)}"
+        )
+    epochs_by_run = {run.id: opened.epochs(run.id, with_samples=False) for run in runs}
+    chart(runs, labels, epochs_by_run)
+    digits_ui(race_id, runs, labels, epochs_by_run, live=active)
+    if not active:
+        st.subheader("Test metrics")
+        results_ui(runs, labels)
+        st.caption(
+            "Each racer is one of your runs: pick it in the sidebar's Model list (with its "
+            "variant) to draw with it or look inside it, or open it on the Train page."
+        )
+    return active
+
+
+@st.fragment(run_every=1.0)
+def live_race(race_id: int) -> None:
+    """Redraws once a second while a racer trains; the whole page once they all have ended."""
+    try:
+        if not race_view(race_id, live=True):
+            st.rerun()
+    except StoreError as error:
+        state.store_failed(error)
+        st.warning("Lost the run store; retrying...", icon=":material/cloud_off:")
+
+
+def main() -> None:
+    st.title("Race autoencoders")
+    found = state.dataset()
+    st.markdown(
+        f"Train two to four autoencoders on the **same {found.title} images with the same "
+        "seed** and watch them side by side: different variants, or one variant with one "
+        "setting changed. Their own losses are not comparable (nats, BCE, MSE), so they race "
+        "on one measure: how well they rebuild the same held-out images, after every epoch."
+    )
+    me, opened, engine = state.student(), state.store(), state.engine()
+    if me is None or opened is None:
+        st.caption(":material/cloud_off: Races are off while the run store is unavailable.")
+        return
+    lesson = state.lesson()
+    if notice := st.session_state.pop("race_notice", None):
+        st.warning(notice, icon=":material/cloud_off:")
+    racers = setup_ui(lesson)
+    if racers is not None:
+        if engine is None or engine.error:
+            st.warning("Training is off: the training cluster cannot be reached.")
+        else:
+            start(racers, me)
+    races = opened.races(me.id)
+    if not races:
+        st.info("Your races appear here.", icon=":material/sports_score:")
+        return
+    shown = st.session_state.get(SHOWN)
+    if shown not in races:
+        shown = next(iter(races))
+    st.divider()
+    shown = st.selectbox(
+        "Race",
+        list(races),
+        index=list(races).index(shown),
+        format_func=lambda key: (
+            f"Race {key}: "
+            + " vs ".join(racer_labels(races[key]))
+            + time.strftime(" · %d %b %H:%M", time.localtime(races[key][0].created_at))
+        ),
+        key="race_pick",
+    )
+    st.session_state[SHOWN] = shown
+    if any(run.active for run in races[shown]):
+        live_race(shown)
+    else:
+        race_view(shown, live=False)
+
+
+ensure_navigation()
+state.guarded(
+    main,
+    "Your races cannot be reached right now; the pretrained models on the other pages work "
+    "as usual.",
+)
