@@ -184,3 +184,22 @@ def upload_to_ink(data: bytes, max_pixels: int = MAX_UPLOAD_PIXELS) -> np.ndarra
 def upload_to_mnist(data: bytes) -> np.ndarray:
     """An uploaded image file as a 28x28 MNIST-like image; see `upload_to_ink`."""
     return canvas_to_mnist(upload_to_ink(data))
+
+
+def upload_to_fashion(data: bytes) -> np.ndarray:
+    """An uploaded photo of one garment as a 28x28 Fashion-MNIST-like image.
+
+    Fashion-MNIST's pictures were made from product photos: trimmed to the object, the longest
+    side resized to 28 pixels with the aspect kept, centred, converted to grey and inverted
+    (a light object on black). Unlike MNIST there is no 20-pixel box and no centring by mass:
+    the garment fills the frame. `upload_to_ink` already inverted a light background.
+    """
+    ink = upload_to_ink(data)
+    if (ink > INK_THRESHOLD).sum() < 4:
+        raise EmptyDrawing("The picture looks empty: photograph one garment on a plain background.")
+    fitted = fit_box(crop_to_ink(ink), FRAME)
+    height, width = fitted.shape
+    top, left = (FRAME - height) // 2, (FRAME - width) // 2  # Centred by its box, not its mass.
+    result = np.zeros((FRAME, FRAME), np.float32)
+    result[top : top + height, left : left + width] = fitted
+    return result

@@ -7,9 +7,14 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from core import variants
+from core import metrics, variants
 from ui import images, state
 from ui.boot import ensure_navigation
+
+
+def code_size(name: str) -> int:
+    """Numbers in a shipped model's code, from the model itself (older cards lack it)."""
+    return metrics.code_size(state.pretrained_model(name))
 
 
 def metrics_table() -> pd.DataFrame:
@@ -23,23 +28,24 @@ def metrics_table() -> pd.DataFrame:
         rows.append(
             {
                 "variant": info["title"],
+                "code size": code_size(name),
+                "parameters": info.get("parameters"),
                 "BCE per pixel": measured.get("bce"),
                 "MSE per pixel": measured.get("mse"),
                 "PSNR (dB)": measured.get("psnr_db"),
-                "parameters": info.get("parameters"),
                 "epochs": info["training"].get("epochs_completed"),
                 "training time (s)": info["training"].get("seconds"),
             }
         )
-        if name == "linear" and "pca_mse" in measured:
-            pca_mse = measured["pca_mse"]
+        if "pca_mse" in measured:
             rows.append(
                 {
-                    "variant": f"PCA ({info['config']['code_size']} components)",
-                    "BCE per pixel": None,
-                    "MSE per pixel": pca_mse,
-                    "PSNR (dB)": None,
+                    "variant": f"PCA ({code_size(name)} components)",
+                    "code size": code_size(name),
                     "parameters": None,
+                    "BCE per pixel": None,
+                    "MSE per pixel": measured["pca_mse"],
+                    "PSNR (dB)": None,
                     "epochs": None,
                     "training time (s)": None,
                 }
@@ -47,45 +53,109 @@ def metrics_table() -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def own_rows() -> pd.DataFrame:
+    """The student's finished runs on this dataset (races included), as comparison rows."""
+    rows = []
+    for run in state.my_runs(dataset=state.current_dataset()):
+        found = run.metrics or {}
+        if run.status != "finished" or "code_size" not in found:
+            continue
+        rows.append(
+            {
+                "variant": f"{state.title(run.variant)} (your run {run.id})",
+                "code size": found["code_size"],
+                "parameters": found.get("parameters"),
+                "BCE per pixel": found.get("bce"),
+                "MSE per pixel": found.get("mse"),
+                "PSNR (dB)": found.get("psnr_db"),
+                "epochs": run.epochs_done,
+                "training time (s)": run.seconds,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+COLUMNS = {
+    "BCE per pixel": st.column_config.NumberColumn(format="%.4f"),
+    "MSE per pixel": st.column_config.NumberColumn(format="%.4f"),
+    "PSNR (dB)": st.column_config.NumberColumn(format="%.1f"),
+    "parameters": st.column_config.NumberColumn(format="localized"),
+    "code size": st.column_config.NumberColumn(format="%d"),
+    "training time (s)": st.column_config.NumberColumn(format="%.0f"),
+}
+
+
+def table(frame: pd.DataFrame) -> None:
+    st.dataframe(
+        frame,
+        hide_index=True,
+        height=(len(frame) + 1) * 35 + 3,  # Every row visible: no scrolling inside the table.
+        width="stretch",
+        column_config=COLUMNS,
+    )
+
+
+def fair_ui(shipped: pd.DataFrame) -> None:
+    """The comparison at one code size: shipped models and the student's own runs."""
+    st.subheader("At equal code size")
+    st.markdown(
+        "A bigger code makes reconstruction easier: the sparse models keep 64 or 128 numbers, "
+        "the denoising one 1,568, the VAE only 2. Compare variants that keep the **same "
+        "number** of numbers. Race one variant at several code sizes, or several variants at "
+        "one, and your runs join the table."
+    )
+    frame = pd.concat([shipped, own_rows()], ignore_index=True)
+    counts = frame["code size"].value_counts()
+    sizes = sorted(int(size) for size in counts.index)
+    best = int(counts.idxmax())  # The size most models share (32 for the shipped ones).
+    size = st.segmented_control(
+        "Code size", sizes, default=best, key="fair_code_size", required=True
+    )
+    same = frame[frame["code size"] == size].sort_values("MSE per pixel")
+    table(same)
+    if len(same) < 2:
+        st.caption(
+            "Only one model keeps this many numbers: train or race another variant with "
+            "this code size to compare it fairly."
+        )
+
+
 def main() -> None:
+    found = state.dataset()
     st.title("Compare variants")
     st.markdown(
-        "Every shipped model measured on the 10,000 MNIST test images (numbers from each "
-        "model's card, written by `python -m core.evaluate`), and the same eight test digits "
-        "reconstructed by each of them."
+        f"Every shipped model measured on the 10,000 {found.title} test images (numbers from "
+        "each model's card, written by `python -m core.evaluate`), and the same eight test "
+        f"{found.noun}s reconstructed by each of them."
     )
-    table = metrics_table()
-    if table.empty:
-        st.warning("No trained models were found in trained/.")
+    shipped = metrics_table()
+    if shipped.empty:
+        st.warning(f"No trained models were found for {found.title}.")
         return
-    st.dataframe(
-        table,
-        hide_index=True,
-        height=(len(table) + 1) * 35 + 3,  # Every row visible: no scrolling inside the table.
-        width="stretch",
-        column_config={
-            "BCE per pixel": st.column_config.NumberColumn(format="%.4f"),
-            "MSE per pixel": st.column_config.NumberColumn(format="%.4f"),
-            "PSNR (dB)": st.column_config.NumberColumn(format="%.1f"),
-            "parameters": st.column_config.NumberColumn(format="localized"),
-            "training time (s)": st.column_config.NumberColumn(format="%.0f"),
-        },
-    )
+    table(shipped)
     chart = (
         alt.Chart(
-            table.dropna(subset=["MSE per pixel"]), title="Test MSE per pixel (lower is better)"
+            shipped.dropna(subset=["MSE per pixel"]), title="Test MSE per pixel (lower is better)"
         )
         .mark_bar()
         .encode(
             x=alt.X("MSE per pixel:Q"),
-            y=alt.Y("variant:N", sort="x", title=None),
-            tooltip=["variant", alt.Tooltip("MSE per pixel:Q", format=".4f")],
+            y=alt.Y("variant:N", sort="x", title=None, axis=alt.Axis(labelLimit=260)),
+            color=alt.Color(
+                "code size:O", scale=alt.Scale(scheme="viridis"), legend=alt.Legend(orient="bottom")
+            ),
+            tooltip=[
+                "variant",
+                "code size",
+                alt.Tooltip("MSE per pixel:Q", format=".4f"),
+            ],
         )
-        .properties(height=28 * len(table))  # Room for every variant's label.
+        .properties(height=28 * len(shipped))  # Room for every variant's label.
     )
     st.altair_chart(chart, width="stretch")
+    fair_ui(shipped)
 
-    st.subheader("The same eight test digits")
+    st.subheader(f"The same eight test {found.noun}s")
     digits = state.sample_digits()
     st.image(images.strip(digits, size=64), caption="Originals")
     for name in variants.names():

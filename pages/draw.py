@@ -6,7 +6,14 @@ import numpy as np
 import streamlit as st
 
 from core import metrics, noise, variants
-from core.preprocess import EmptyDrawing, UploadError, as_batch, canvas_to_mnist, upload_to_mnist
+from core.preprocess import (
+    EmptyDrawing,
+    UploadError,
+    as_batch,
+    canvas_to_mnist,
+    upload_to_fashion,
+    upload_to_mnist,
+)
 from ui import images, state
 from ui.boot import ensure_navigation
 
@@ -36,11 +43,31 @@ def canvas_ui() -> np.ndarray | None:
 
 
 def input_ui() -> np.ndarray | None:
-    """The chosen input as a 28x28 image in [0, 1], or None with a hint shown instead."""
+    """The chosen input as a 28x28 image in [0, 1], or None with a hint shown instead.
+    Drawing is for digits: with Fashion-MNIST the input is an upload or a test image."""
+    fashion = state.current_dataset() != "mnist"
+    offered = SOURCES[1:] if fashion else SOURCES
+    if st.session_state.get("draw_source") not in offered:
+        st.session_state["draw_source"] = offered[-1] if fashion else offered[0]
     source = st.segmented_control(
-        "Input", SOURCES, default=SOURCES[0], key="draw_source", required=True
+        "Input",
+        offered,
+        key="draw_source",
+        required=True,
+        format_func=lambda choice: "Test image" if choice == SOURCES[2] and fashion else choice,
     )
     try:
+        if fashion and source == SOURCES[1]:
+            upload = st.file_uploader(
+                "A PNG or JPEG photo of one garment",
+                type=["png", "jpg", "jpeg"],
+                key="draw_upload_fashion",
+                max_upload_size=5,
+            )
+            if upload is None:
+                st.caption("One garment on a plain background, light or dark.")
+                return None
+            return upload_to_fashion(upload.getvalue())
         if source == SOURCES[0]:
             st.caption("Draw one digit, large, in the middle of the black square.")
             return canvas_to_mnist(canvas_ui())
@@ -61,7 +88,8 @@ def input_ui() -> np.ndarray | None:
         ):
             st.session_state["random_index"] = int(np.random.default_rng().integers(10000))
         index = st.session_state["random_index"]
-        st.caption(f"Test image #{index}, labelled {data.y_test[index]}")
+        label = state.dataset().labels[data.y_test[index]]
+        st.caption(f"Test image #{index}, labelled {label}")
         return data.x_test[index, ..., 0]
     except EmptyDrawing as problem:  # Blank, a dot, or a filled square: say which.
         st.info(str(problem), icon=":material/draw:")
@@ -141,7 +169,7 @@ def denoise_ui(image: np.ndarray) -> None:
 
 def main() -> None:
     name = state.current_variant()
-    st.title("Draw a digit")
+    st.title("Draw a digit" if state.current_dataset() == "mnist" else "Reconstruct a garment")
     mode = st.segmented_control(
         "Mode",
         ["Reconstruct", "Noise and denoise"],

@@ -1,14 +1,18 @@
-"""Latent space: walk the 2-D code of the variational autoencoder with two sliders."""
+"""Latent space: walk the 2-D code of the variational autoencoder with two sliders, and replay
+how a 2-D code formed epoch by epoch."""
 
 from __future__ import annotations
 
 import io
+import time
 from statistics import NormalDist
 
+import altair as alt
 import numpy as np
+import pandas as pd
 import streamlit as st
 
-from core import export, metrics
+from core import cards, export, metrics, replay, settings
 from core.preprocess import as_batch
 from ui import images, latent_pad, plots, state
 from ui.boot import ensure_navigation
@@ -24,6 +28,11 @@ def vae() -> state.ModelRef:
     if state.current_variant() == "vae":
         return state.current_model("vae")
     return state.pretrained("vae")
+
+
+def test_choice(label: int) -> str:
+    found = state.dataset()
+    return f"Test {found.noun} {found.labels[label]}"
 
 
 def decode(decoder, key: str, z: np.ndarray) -> np.ndarray:
@@ -51,7 +60,7 @@ def manifold_picture(_decoder, key: str):
 def test_scatter(_model, key: str) -> plots.Scatter:
     data = state.test_set()
     codes = metrics.encode(_model, data.x_test)
-    return plots.latent_scatter(codes, data.y_test)
+    return plots.latent_scatter(codes, data.y_test, state.dataset().labels)
 
 
 def jpeg(picture) -> bytes:
@@ -95,7 +104,7 @@ def explorer_ui(ref: state.ModelRef) -> None:
 def interpolation_ui(ref: state.ModelRef) -> None:
     st.subheader("Interpolation between two digits")
     data = state.test_set()
-    choices = ["My last drawing", *[f"Test digit {d}" for d in range(10)]]
+    choices = ["My last drawing", *[test_choice(label) for label in range(10)]]
     left, right, steps_column = st.columns([2, 2, 1])
     first = left.selectbox("From", choices, index=1, key="interp_from")
     second = right.selectbox("To", choices, index=8, key="interp_to")
@@ -104,8 +113,8 @@ def interpolation_ui(ref: state.ModelRef) -> None:
     def pick(choice: str) -> np.ndarray | None:
         if choice == choices[0]:
             return st.session_state.get("last_drawing")
-        digit = int(choice.split()[-1])
-        return data.x_test[int((data.y_test == digit).argmax()), ..., 0]
+        label = choices.index(choice) - 1
+        return data.x_test[int((data.y_test == label).argmax()), ..., 0]
 
     start, end = pick(first), pick(second)
     if start is None or end is None:
@@ -126,11 +135,137 @@ def interpolation_ui(ref: state.ModelRef) -> None:
     )
     st.image(images.strip(vae_strip, size=72), caption="Variational autoencoder (2-D code)")
     st.image(images.strip(plain_strip, size=72), caption="Deep autoencoder (32-D code)")
+    noun = state.dataset().noun
     st.caption(
-        "The VAE was trained to keep its whole code space filled with digits, so every point "
-        "on the way decodes to something digit-like. The plain autoencoder only learned to "
+        f"The VAE was trained to keep its whole code space filled with {noun}s, so every point "
+        f"on the way decodes to something {noun}-like. The plain autoencoder only learned to "
         "reconstruct; halfway between two codes it often gives a blend of both or a smudge."
     )
+
+
+# Replay: how the code forms ----------------------------------------------------------------
+
+PLAY = "replay_playing"
+FRAME = "replay_frame"
+
+
+def replay_sources(ref: state.ModelRef) -> dict[str, str]:
+    """What can be replayed: the VAE on view, and the student's runs with a 2-D code on
+    this dataset (vanilla or deep trained with code size 2); label -> source key."""
+    own = ref.key if ref.key.startswith("shipped:") else f"run:{ref.key[4:].split('@')[0]}"
+    sources = {f"Variational autoencoder ({ref.label.split(' · ')[0].lower()})": own}
+    for run in state.my_runs(dataset=state.current_dataset()):
+        two = settings.values_of(run.settings, run.variant).get("code_size") == 2 or (
+            run.settings["model"].get("latent_dim") == 2
+        )
+        if two and run.epochs_done and not run.active and f"run:{run.id}" != own:
+            sources[f"Run {run.id}: {state.title(run.variant)}, 2-D code"] = f"run:{run.id}"
+    return sources
+
+
+def frames_of(source: str) -> list[tuple[int, np.ndarray]]:
+    """The replay's frames: a shipped model's file, or a run's epochs in the store."""
+    if source.startswith("shipped:"):
+        return shipped_frames(source.split(":", 1)[1], state.current_dataset())
+    return state.store().replay(int(source.split(":")[1]))
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def shipped_frames(name: str, dataset: str) -> list[tuple[int, np.ndarray]]:
+    name = name.split("/")[-1]
+    return replay.load(replay.path_of(cards.model_path(name, dataset=dataset)))
+
+
+def bounds(frames) -> tuple[tuple[float, float], tuple[float, float]]:
+    """Axes that hold every frame's middle 98% of points: the cloud moves inside a still
+    frame instead of the frame following the cloud."""
+    stacked = np.concatenate([frame for _, frame in frames])
+    low, high = np.percentile(stacked, 1, axis=0), np.percentile(stacked, 99, axis=0)
+    pad = (high - low) * 0.08 + 1e-3
+    return (float(low[0] - pad[0]), float(high[0] + pad[0])), (
+        float(low[1] - pad[1]),
+        float(high[1] + pad[1]),
+    )
+
+
+@st.fragment
+def replay_ui(ref: state.ModelRef) -> None:
+    st.subheader("How the code forms")
+    sources = replay_sources(ref)
+    label = st.selectbox(
+        "Replay",
+        list(sources),
+        key="replay_source",
+        help="The VAE, or any of your runs of vanilla or deep trained with code size 2.",
+    )
+    frames = frames_of(sources[label])
+    if len(frames) < 2:
+        st.info(
+            "No replay was recorded for this model: runs store one when their code has two "
+            "numbers (train Vanilla or Deep with code size 2, or the VAE).",
+            icon=":material/movie:",
+        )
+        return
+    epochs = [epoch for epoch, _ in frames]
+    key = f"{FRAME}_{sources[label]}"
+    playing = st.session_state.get(PLAY) == key
+    if playing:
+        at = st.session_state.get(key, epochs[0])
+        later = [epoch for epoch in epochs if epoch > at]
+        if later:
+            st.session_state[key] = later[0]
+        else:
+            st.session_state[PLAY] = None
+            playing = False
+    elif key not in st.session_state:
+        st.session_state[key] = epochs[-1]
+    slider, button = st.columns([5, 1], vertical_alignment="bottom")
+    epoch = slider.select_slider("Epoch", epochs, key=key, disabled=playing)
+    if button.button(
+        "Pause" if playing else "Play",
+        icon=":material/pause:" if playing else ":material/play_arrow:",
+        key="replay_play",
+        width="stretch",
+    ):
+        if playing:
+            st.session_state[PLAY] = None
+        else:
+            st.session_state[PLAY] = key
+            if epoch == epochs[-1]:
+                st.session_state[key] = epochs[0]
+        st.rerun(scope="fragment")
+    codes = dict(frames)[epoch]
+    found = state.dataset()
+    labels = state.test_set().y_test[: len(codes)]
+    frame = pd.DataFrame(
+        {"z1": codes[:, 0], "z2": codes[:, 1], "class": [found.labels[y] for y in labels]}
+    )
+    (x_low, x_high), (y_low, y_high) = bounds(frames)
+    chart = (
+        alt.Chart(frame)
+        .mark_circle(size=12, opacity=0.7)
+        .encode(
+            x=alt.X("z1:Q", scale=alt.Scale(domain=[x_low, x_high], clamp=True)),
+            y=alt.Y("z2:Q", scale=alt.Scale(domain=[y_low, y_high], clamp=True)),
+            color=alt.Color(
+                "class:N",
+                sort=list(found.labels),
+                scale=alt.Scale(scheme="tableau10"),
+                legend=alt.Legend(title=None, orient="right"),
+            ),
+            tooltip=["class"],
+        )
+        .properties(height=420, title=f"{len(codes):,} test {found.noun}s after epoch {epoch}")
+    )
+    st.altair_chart(chart, width="stretch")
+    st.caption(
+        f"Epoch 0 is the untrained network: every {found.noun} lands in one shapeless cloud. "
+        f"As it learns, {found.noun}s that look alike move together, and each class finds its "
+        "own region of the plane. Nobody told it the labels: the colours are added here."
+    )
+    if playing:
+        time.sleep(0.35)  # About three frames a second: slow enough to follow one class.
+        st.rerun(scope="fragment")
 
 
 def main() -> None:
@@ -143,6 +278,7 @@ def main() -> None:
     if not ref.key.startswith("shipped:"):
         st.caption(f"Your model: {ref.label}")
     explorer_ui(ref)
+    replay_ui(ref)
     interpolation_ui(ref)
 
 

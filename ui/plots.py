@@ -26,8 +26,11 @@ class Scatter:
         return self.origin[0] + z1 * self.scale[0], self.origin[1] - z2 * self.scale[1]
 
 
-def latent_scatter(codes: np.ndarray, labels: np.ndarray, size: float = 5.0) -> Scatter:
-    """The 2-D codes coloured by digit label, rendered to a picture with its axes mapping."""
+def latent_scatter(
+    codes: np.ndarray, labels: np.ndarray, names: tuple = (), size: float = 5.0
+) -> Scatter:
+    """The 2-D codes coloured by label (named by `names`, else by number), rendered to a
+    picture with its axes mapping."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -51,7 +54,10 @@ def latent_scatter(codes: np.ndarray, labels: np.ndarray, size: float = 5.0) -> 
     axes.set_ylabel("z2")
     axes.set_aspect("equal")
     colorbar = figure.colorbar(points, ax=axes, ticks=range(10), fraction=0.046, pad=0.04)
-    colorbar.set_label("digit")
+    if names and not all(name.isdigit() for name in names):
+        colorbar.ax.set_yticklabels(names, fontsize=7)
+    else:
+        colorbar.set_label("digit")
     figure.tight_layout()
     figure.canvas.draw()
     # Where data coordinates land in the rendered picture (matplotlib's y axis points up).

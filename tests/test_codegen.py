@@ -1,0 +1,101 @@
+"""The code behind every run: each variant's standalone file builds the same architecture as
+the lab (same parameter count), trains, evaluates on the test set and saves, using only Keras,
+NumPy and the dataset loader, run here as a learner would run it: a separate Python process."""
+
+from __future__ import annotations
+
+import ast
+import math
+import re
+import subprocess
+import sys
+from dataclasses import asdict
+
+import numpy as np
+import pytest
+
+from core import cards, codegen, data, variants
+from core.training import TrainConfig
+
+
+@pytest.fixture(scope="module")
+def small_npz(tmp_path_factory):
+    """5,500 training images (the file holds the last 5,000 out) and 300 test images."""
+    (x_train, _), (x_test, _) = data.load_mnist()
+    path = tmp_path_factory.mktemp("data") / "small.npz"
+    np.savez(path, x_train=x_train[:5500], x_test=x_test[:300])
+    return path
+
+
+def run_file(source: str, folder, npz, *args) -> str:
+    script = folder / "model.py"
+    script.write_text(source)
+    done = subprocess.run(
+        [sys.executable, str(script), "--epochs", "1", "--limit", "200", "--data", str(npz),
+         "--out", str(folder / "model.weights.h5"), *args],
+        capture_output=True, text=True, timeout=240, cwd=folder,
+        env={"TF_CPP_MIN_LOG_LEVEL": "3", "PATH": "/usr/bin:/bin"},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout
+
+
+def printed(output: str, name: str) -> float:
+    found = re.search(rf"^{re.escape(name)}: ([0-9.e+-]+)$", output, re.MULTILINE)
+    assert found, output
+    return float(found.group(1))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", variants.names())
+def test_each_variants_file_trains_and_matches_the_labs_parameter_count(name, tmp_path, small_npz):
+    source = codegen.for_shipped(name)
+    tree = ast.parse(source)
+    imported = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            imported |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            imported.add(node.module.split(".")[0])
+    assert imported <= {"argparse", "time", "keras", "numpy"}, imported
+    assert "core" not in source.split('"""', 2)[2]  # Nothing of the lab is imported.
+    output = run_file(source, tmp_path, small_npz)
+    card = cards.load_card(name)
+    assert printed(output, "parameters") == card["parameters"]
+    for metric in ("test BCE per pixel", "test MSE per pixel"):
+        value = printed(output, metric)
+        assert math.isfinite(value) and 0 < value < 1
+    assert (tmp_path / "model.weights.h5").stat().st_size > 1000
+
+
+def test_a_runs_file_has_the_runs_settings_and_its_dataset(tmp_path, small_npz):
+    from core.runs import settings_for
+    from core.store import Store
+
+    store = Store(f"sqlite:///{tmp_path / 'runs.sqlite'}")
+    student, _ = store.new_student()
+    config = TrainConfig(
+        epochs=3, batch_size=64, learning_rate=0.01, subset=2000, dataset="fashion"
+    )
+    model_config = variants.make_config("deep", code_size=2)
+    run_id = store.create_run(student, "deep", settings_for(config, model_config), 3)
+    source = codegen.for_run(store.run(run_id))
+    assert "keras.datasets.fashion_mnist.load_data()" in source
+    assert "from run %d of the lab" % run_id in source
+    namespace: dict = {}
+    exec(compile(source.split("\n\ndef load_data")[0], "deep.py", "exec"), namespace)
+    assert namespace["CONFIG"] == asdict(model_config)
+    assert namespace["TRAINING"] == {
+        "epochs": 3, "batch_size": 64, "learning_rate": 0.01, "subset": 2000, "seed": 0
+    }  # fmt: skip
+    output = run_file(source, tmp_path, small_npz)
+    lab_model = variants.build("deep", model_config)
+    assert printed(output, "parameters") == cards.count_parameters(lab_model)
+
+
+def test_the_command_line_prints_a_shipped_models_file(capsys):
+    assert codegen.main(["vae", "--dataset", "fashion"]) == 0
+    source = capsys.readouterr().out
+    assert source.startswith('"""Variational (VAE) autoencoder on Fashion-MNIST')
+    assert "fashion_mnist" in source
+    ast.parse(source)
