@@ -228,7 +228,8 @@ def for_shipped(name: str, dataset: str = "mnist") -> str:
     else:
         from core.training import TrainConfig
 
-        model_config = asdict(variants.make_config(name))
+        recipe = variants.get(name).recipe_config(dataset)
+        model_config = asdict(variants.make_config(name, **recipe))
         train_config = asdict(TrainConfig(**variants.get(name).recipe(dataset)))
     label = "MNIST" if dataset == "mnist" else data.get(dataset).title
     return source_for(name, model_config, train_config, f"the shipped {label} model")

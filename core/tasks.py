@@ -122,17 +122,17 @@ def train_run(run_id: int, database: str) -> str | None:
         gc.collect()
 
 
-def few_labels(name: str, labelled: int, seed: int) -> dict[str, float]:
+def few_labels(name: str, labelled: int, seed: int, dataset: str = "mnist") -> dict[str, float]:
     """Test accuracy with `labelled` labelled training images: raw pixels, the shipped
     encoder frozen, and fine-tuned (`core.inside.few_label_accuracies`)."""
     from core import cards, inside
 
     models = _cache.setdefault("models", {})
-    if name not in models:
-        models[name] = cards.load_model(name)
-    data = splits()
+    if (name, dataset) not in models:
+        models[name, dataset] = cards.load_model(name, dataset=dataset)
+    data = splits(dataset)
     return inside.few_label_accuracies(
-        models[name],
+        models[name, dataset],
         data.x_train,
         data.y_train,
         data.x_test,

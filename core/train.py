@@ -76,6 +76,9 @@ def main(argv: list[str] | None = None) -> int:
         result = train(
             name,
             TrainConfig(**recipe),
+            model_config=variants.make_config(
+                name, **variants.get(name).recipe_config(args.dataset)
+            ),
             splits=splits,
             on_progress=terminal_bar(name),
             callbacks=[recorder],

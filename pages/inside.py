@@ -26,22 +26,23 @@ def model_title(name: str) -> str:
 
 
 @st.cache_data(show_spinner="Encoding the 10,000 test digits...", max_entries=16)
-def test_codes(name: str) -> np.ndarray:
+def test_codes(name: str, dataset: str) -> np.ndarray:
     return inside.codes(state.pretrained_model(name), state.test_set().x_test)
 
 
 def digit_picker(key: str) -> tuple[str, np.ndarray]:
     """The user's last drawing if there is one, else a test digit they choose."""
     data = state.test_set()
-    choices = [f"Test digit {d}" for d in range(10)]
+    found = state.dataset()
+    choices = [f"Test {found.noun} {label}" for label in found.labels]
     drawing = st.session_state.get("last_drawing")
     if drawing is not None:
         choices.insert(0, "My last drawing")
-    choice = st.selectbox("Input digit", choices, key=key)
+    choice = st.selectbox(f"Input {found.noun}", choices, key=key)
     if choice == "My last drawing":
         return choice, np.asarray(drawing, np.float32)
-    digit = int(choice.split()[-1])
-    return choice, data.x_test[int((data.y_test == digit).argmax()), ..., 0]
+    label = choices.index(choice) - (1 if drawing is not None else 0)
+    return choice, data.x_test[int((data.y_test == label).argmax()), ..., 0]
 
 
 # Features --------------------------------------------------------------------------------
@@ -78,7 +79,7 @@ def features_ui() -> None:
         )
     st.image(picture, caption=caption, width="stretch")
 
-    values = test_codes(name)
+    values = test_codes(name, state.current_dataset())
     unit = st.slider(
         "Code unit",
         0,
@@ -116,7 +117,7 @@ def sparse_ui() -> None:
     )
     rho = variants.make_config("sparse_kl").rho
     for column, name in zip(st.columns(len(SPARSE_MODELS)), SPARSE_MODELS, strict=True):
-        stats = inside.sparsity(test_codes(name))
+        stats = inside.sparsity(test_codes(name, state.current_dataset()))
         with column:
             st.subheader(model_title(name))
             st.metric("Activations near zero", f"{stats.near_zero:.0%}")
@@ -155,7 +156,7 @@ def sparse_ui() -> None:
 
 
 @st.cache_data(show_spinner="Feeding noise to each model...")
-def noise_table() -> pd.DataFrame:
+def noise_table(dataset: str) -> pd.DataFrame:
     rows = []
     for name in PROBE_MODELS:
         card = state.card(name) or {}
@@ -198,7 +199,7 @@ def copying_ui() -> None:
             column.image(images.to_pil(output, 84), caption=f"MSE {error:.3f}")
     number = st.column_config.NumberColumn(format="%.4f")
     st.dataframe(
-        noise_table(),
+        noise_table(state.current_dataset()),
         hide_index=True,
         column_config={
             "noise let through (correlation)": st.column_config.NumberColumn(format="%.2f"),
@@ -259,12 +260,12 @@ def contraction_ui() -> None:
 
 
 @st.cache_data(show_spinner="Comparing the linear autoencoder with PCA...")
-def linear_and_pca() -> dict:
+def linear_and_pca(dataset: str) -> dict:
     model = state.pretrained_model("linear")
     directions = inside.decoder_directions(model)
     # Fitted once on the training images and shipped (`python -m core.pca`): the server never
     # loads the 55,000 training images.
-    pca = load_pca(components=len(directions))
+    pca = load_pca(components=len(directions), dataset=dataset)
     x_test = state.test_set().x_test
     linear_out = np.asarray(model.predict(x_test, batch_size=1000, verbose=0))
     return {
@@ -286,7 +287,7 @@ def pca_ui() -> None:
         "learn a linear projection, and the best one is PCA's. It need not find the principal "
         "components themselves, only the space they span."
     )
-    found = linear_and_pca()
+    found = linear_and_pca(state.current_dataset())
     count = len(found["directions"])
     left, right = st.columns(2)
     left.image(
@@ -336,11 +337,11 @@ def pca_ui() -> None:
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
-def few_labels(name: str, labelled: int, seed: int) -> dict[str, float]:
+def few_labels(name: str, labelled: int, seed: int, dataset: str) -> dict[str, float]:
     """Computed by a training worker, which has the training images loaded; the same
     question gets the same answer, so every session shares it."""
     return state.engine().call(
-        "core.tasks.few_labels", name, labelled, seed, timeout=FEW_LABELS_WAIT
+        "core.tasks.few_labels", name, labelled, seed, dataset, timeout=FEW_LABELS_WAIT
     )
 
 
@@ -379,7 +380,10 @@ def pretraining_ui() -> None:
             "(if none is running, starting one takes about 10 s)..."
         ):
             try:
-                results[(name, labelled, int(seed))] = few_labels(name, labelled, int(seed))
+                dataset = state.current_dataset()
+                results[(name, labelled, int(seed))] = few_labels(
+                    name, labelled, int(seed), dataset
+                )
             except EngineUnavailable:
                 st.warning(
                     "The training cluster cannot be reached right now; try again later.",
@@ -424,6 +428,13 @@ def main() -> None:
         "moves, how the linear one relates to PCA, and what their code is worth to a "
         "classifier that has only a few labels."
     )
+    if state.current_dataset() != "mnist":
+        st.info(
+            f"You are looking at the models trained on {state.dataset().title}. The "
+            "explanations were written for the digits; every picture, table and figure below "
+            "is measured on these models.",
+            icon=":material/checkroom:",
+        )
     sections = {
         "Features": features_ui,
         "Sparse codes": sparse_ui,

@@ -188,6 +188,17 @@ def bounds(frames) -> tuple[tuple[float, float], tuple[float, float]]:
     )
 
 
+def toggle_play(key: str, epochs: list[int]) -> None:
+    """Play from the start (or from where it was paused), or pause. A callback: it runs
+    before the epoch slider is drawn, so it may move it."""
+    if st.session_state.get(PLAY) == key:
+        st.session_state[PLAY] = None
+        return
+    st.session_state[PLAY] = key
+    if st.session_state.get(key) == epochs[-1]:
+        st.session_state[key] = epochs[0]
+
+
 @st.fragment
 def replay_ui(ref: state.ModelRef) -> None:
     st.subheader("How the code forms")
@@ -221,19 +232,14 @@ def replay_ui(ref: state.ModelRef) -> None:
         st.session_state[key] = epochs[-1]
     slider, button = st.columns([5, 1], vertical_alignment="bottom")
     epoch = slider.select_slider("Epoch", epochs, key=key, disabled=playing)
-    if button.button(
+    button.button(
         "Pause" if playing else "Play",
         icon=":material/pause:" if playing else ":material/play_arrow:",
         key="replay_play",
         width="stretch",
-    ):
-        if playing:
-            st.session_state[PLAY] = None
-        else:
-            st.session_state[PLAY] = key
-            if epoch == epochs[-1]:
-                st.session_state[key] = epochs[0]
-        st.rerun(scope="fragment")
+        on_click=toggle_play,
+        args=(key, epochs),
+    )
     codes = dict(frames)[epoch]
     found = state.dataset()
     labels = state.test_set().y_test[: len(codes)]
@@ -258,6 +264,15 @@ def replay_ui(ref: state.ModelRef) -> None:
         .properties(height=420, title=f"{len(codes):,} test {found.noun}s after epoch {epoch}")
     )
     st.altair_chart(chart, width="stretch")
+    still = [axis + 1 for axis in range(2) if np.ptp(frames[-1][1][:, axis]) < 1e-6]
+    if still:
+        st.warning(
+            f"z{still[0]} is the same for every image after the last epoch: its unit died "
+            "during training (a ReLU that outputs 0 for every input gets no gradient and "
+            "never recovers), so this code has one number left. Train again with a lower "
+            "learning rate, or use Deep, whose code layer is linear.",
+            icon=":material/heart_broken:",
+        )
     st.caption(
         f"Epoch 0 is the untrained network: every {found.noun} lands in one shapeless cloud. "
         f"As it learns, {found.noun}s that look alike move together, and each class finds its "

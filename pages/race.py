@@ -34,7 +34,9 @@ START_VALUES = {
     "learning_rate": (1e-3, 1e-2, 1e-1),
     "batch_size": (32, 128, 512),
 }
-COLOURS = ["#5B4BDB", "#E4572E", "#17BEBB", "#F0A202"]
+# Streamlit's named text colours (for the racers' lines above the chart) and the chart's
+# matching hues, so a racer's dot and its curve agree.
+COLOURS = [("violet", "#803df5"), ("orange", "#ff8700"), ("blue", "#1c83e1"), ("green", "#21c354")]
 
 
 def racer_labels(runs) -> list[str]:
@@ -78,9 +80,11 @@ def setup_ui(lesson) -> list[tuple[str, dict]] | None:
             )
             racers = [(variant, {}) for variant in chosen]
         else:
+            # The variant's own settings first (code size, beta, lambda, noise), then the
+            # training ones a race can vary.
             candidates = [
                 item
-                for item in settings.for_variant(name)
+                for item in (*settings.model_settings(name), *settings.TRAINING)
                 if item.name not in ("epochs", "subset") and item.numeric
             ]
             item = st.selectbox(
@@ -170,19 +174,20 @@ def chart(runs, labels, epochs_by_run) -> None:
         (label, epoch.epoch, epoch.logs["val_mse"])
         for run, label in zip(runs, labels, strict=True)
         for epoch in epochs_by_run[run.id]
-        if "val_mse" in epoch.logs
+        # The untrained network's error dwarfs the rest: the race starts after epoch 1.
+        if "val_mse" in epoch.logs and epoch.epoch > 0
     ]
     if not rows:
         st.caption("The curves appear as the racers finish their first epochs.")
         return
     frame = pd.DataFrame(rows, columns=["racer", "epoch", "MSE"])
-    scale = alt.Scale(domain=labels, range=COLOURS[: len(labels)])
+    scale = alt.Scale(domain=labels, range=[hue for _, hue in COLOURS[: len(labels)]])
     figure = (
         alt.Chart(frame, title="Held-out reconstruction MSE per pixel after each epoch")
         .mark_line(point=True)
         .encode(
             x=alt.X("epoch:Q", title="epoch", axis=alt.Axis(tickMinStep=1)),
-            y=alt.Y("MSE:Q", title=None, scale=alt.Scale(type="log")),
+            y=alt.Y("MSE:Q", title=None, scale=alt.Scale(zero=False)),
             color=alt.Color("racer:N", scale=scale, legend=alt.Legend(orient="bottom", title=None)),
             tooltip=["racer", "epoch", alt.Tooltip("MSE:Q", format=".4f")],
         )
@@ -237,7 +242,7 @@ def results_ui(runs, labels) -> None:
         },
     )
     sizes = {row["code size"] for row in rows if row["code size"]}
-    if len(sizes) > 1:
+    if len(sizes) > 1 and len({run.variant for run in runs}) > 1:
         st.caption(
             ":material/balance: These racers have codes of different sizes: a bigger code "
             "makes reconstruction easier, so compare at equal code size before calling a "
@@ -254,9 +259,9 @@ def race_view(race_id: int, live: bool) -> bool:
         return False
     labels = racer_labels(runs)
     active = any(run.active for run in runs)
-    for run, label, colour in zip(runs, labels, COLOURS, strict=False):
+    for run, label, (colour, _) in zip(runs, labels, COLOURS, strict=False):
         st.markdown(
-            f":material/circle:{{style='color:{colour}'}} **{state.plain(label)}** · "
+            f":{colour}[:material/circle:] **{state.plain(label)}** · "
             f"run {run.id} · {progress_line(run)}"
         )
     epochs_by_run = {run.id: opened.epochs(run.id, with_samples=False) for run in runs}
@@ -287,8 +292,8 @@ def main() -> None:
     st.title("Race autoencoders")
     found = state.dataset()
     st.markdown(
-        f"Train two to four autoencoders on the **same {found.title} images with the same "
-        "seed** and watch them side by side: different variants, or one variant with one "
+        "Train two to four autoencoders on **the same training images with the same seed** "
+        f"({found.title}) and watch them side by side: different variants, or one variant with one "
         "setting changed. Their own losses are not comparable (nats, BCE, MSE), so they race "
         "on one measure: how well they rebuild the same held-out images, after every epoch."
     )

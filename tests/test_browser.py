@@ -15,6 +15,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.browser]
 URL_PATHS = {
     "": "Autoencoder Lab",
     "train": "Train an autoencoder",
+    "race": "Race autoencoders",
     "draw": "Draw a digit",
     "latent": "Explore the latent space",
     "inside": "Inside the autoencoder",

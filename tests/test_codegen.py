@@ -81,7 +81,7 @@ def test_a_runs_file_has_the_runs_settings_and_its_dataset(tmp_path, small_npz):
     run_id = store.create_run(student, "deep", settings_for(config, model_config), 3)
     source = codegen.for_run(store.run(run_id))
     assert "keras.datasets.fashion_mnist.load_data()" in source
-    assert "from run %d of the lab" % run_id in source
+    assert f"from run {run_id} of the lab" in source
     namespace: dict = {}
     exec(compile(source.split("\n\ndef load_data")[0], "deep.py", "exec"), namespace)
     assert namespace["CONFIG"] == asdict(model_config)

@@ -13,6 +13,7 @@ APP = Path(__file__).resolve().parents[1] / "app.py"
 PAGES = {
     "pages/home.py": "Autoencoder Lab",
     "pages/train.py": "Train an autoencoder",
+    "pages/race.py": "Race autoencoders",
     "pages/draw.py": "Draw a digit",
     "pages/latent.py": "Explore the latent space",
     "pages/inside.py": "Inside the autoencoder",

@@ -85,7 +85,8 @@ class Variant:
     curves: tuple = (("Loss", ("loss", "val_loss")),)
     # Its decoder turns N(0, I) samples into images: the Latent page's sliders decode it.
     generative: bool = False
-    # Per dataset, changes to `training` for the shipped model (other data, other recipe).
+    # Per dataset, changes to `training` for the shipped model (other data, other recipe);
+    # a "config" entry changes the model's config too.
     recipes: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     # The model in plain Keras for core.codegen's standalone file: defines
@@ -94,7 +95,12 @@ class Variant:
 
     def recipe(self, dataset: str = "mnist") -> dict[str, Any]:
         """The shipped model's training settings on `dataset`."""
-        return {**self.training, **self.recipes.get(dataset, {}), "dataset": dataset}
+        changes = {k: v for k, v in self.recipes.get(dataset, {}).items() if k != "config"}
+        return {**self.training, **changes, "dataset": dataset}
+
+    def recipe_config(self, dataset: str = "mnist") -> dict[str, Any]:
+        """Config fields the shipped model of `dataset` changes from the variant's own."""
+        return dict(self.recipes.get(dataset, {}).get("config", {}))
 
 
 def dense_stack(

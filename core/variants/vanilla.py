@@ -21,19 +21,22 @@ from core.variants.options import CODE_SIZE
 @dataclass
 class VanillaConfig:
     code_size: int = 32  # About 25x fewer numbers than pixels, as in the Keras blog.
+    code_activation: str | None = "relu"  # As in the Keras blog; None: a linear code.
 
 
 def build(config: VanillaConfig | None = None) -> Autoencoder:
     """784 -> code (relu) -> 784 (sigmoid)."""
     config = config or VanillaConfig()
-    return dense_autoencoder([], config.code_size, name="vanilla")
+    return dense_autoencoder(
+        [], config.code_size, name="vanilla", code_activation=config.code_activation
+    )
 
 
 # The same model in plain Keras, for the standalone file of core.codegen.
 CODE = '''
 def build_model():
-    """784 pixels -> code (relu) -> 784 (sigmoid); loss: per-pixel binary cross-entropy."""
-    code = layers.Dense(CONFIG["code_size"], activation="relu", name="code")
+    """784 pixels -> code -> 784 (sigmoid); loss: per-pixel binary cross-entropy."""
+    code = layers.Dense(CONFIG["code_size"], activation=CONFIG["code_activation"], name="code")
     return dense_autoencoder([], CONFIG["code_size"], code), keras.losses.BinaryCrossentropy()
 '''
 
