@@ -147,6 +147,7 @@ def interpolation_ui(ref: state.ModelRef) -> None:
 
 PLAY = "replay_playing"
 FRAME = "replay_frame"
+ADVANCE = "replay_advance"  # Set after a frame was shown while playing: show the next one.
 
 
 def replay_sources(ref: state.ModelRef) -> dict[str, str]:
@@ -191,6 +192,7 @@ def bounds(frames) -> tuple[tuple[float, float], tuple[float, float]]:
 def toggle_play(key: str, epochs: list[int]) -> None:
     """Play from the start (or from where it was paused), or pause. A callback: it runs
     before the epoch slider is drawn, so it may move it."""
+    st.session_state.pop(ADVANCE, None)
     if st.session_state.get(PLAY) == key:
         st.session_state[PLAY] = None
         return
@@ -220,15 +222,14 @@ def replay_ui(ref: state.ModelRef) -> None:
     epochs = [epoch for epoch, _ in frames]
     key = f"{FRAME}_{sources[label]}"
     playing = st.session_state.get(PLAY) == key
-    if playing:
-        at = st.session_state.get(key, epochs[0])
-        later = [epoch for epoch in epochs if epoch > at]
+    if playing and st.session_state.pop(ADVANCE, False):  # The next frame, before the slider.
+        later = [epoch for epoch in epochs if epoch > st.session_state.get(key, epochs[0])]
         if later:
             st.session_state[key] = later[0]
-        else:
+        else:  # The last frame was shown: stop there.
             st.session_state[PLAY] = None
             playing = False
-    elif key not in st.session_state:
+    if key not in st.session_state:
         st.session_state[key] = epochs[-1]
     slider, button = st.columns([5, 1], vertical_alignment="bottom")
     epoch = slider.select_slider("Epoch", epochs, key=key, disabled=playing)
@@ -280,6 +281,7 @@ def replay_ui(ref: state.ModelRef) -> None:
     )
     if playing:
         time.sleep(0.35)  # About three frames a second: slow enough to follow one class.
+        st.session_state[ADVANCE] = True
         st.rerun(scope="fragment")
 
 

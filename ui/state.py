@@ -158,7 +158,6 @@ def run_dataset(run) -> str:
     return run.settings.get("train", {}).get("dataset", "mnist")
 
 
-@st.cache_data(ttl=60, show_spinner=False)
 def dataset_problem(name: str) -> str | None:
     """Why dataset `name` cannot be used on this server, or None: its files, and its
     shipped models (which every page but Train needs)."""

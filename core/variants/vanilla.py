@@ -55,6 +55,9 @@ VARIANT = Variant(
     training={"epochs": 100},
     settings=(CODE_SIZE,),
     measures=("code_activity",),
+    # Fashion-MNIST, 30 epochs measured here: 2e-3 left dead code units (test MSE 0.0133),
+    # 1e-3 none (0.0128); a linear code reached 0.0127, an ELU one 0.0157.
+    recipes={"fashion": {"learning_rate": 1e-3}},
     code=CODE,
 )
 
