@@ -11,9 +11,9 @@ PORT   ?= 8501
 RUNTIME_STAMP := $(VENV)/.runtime-installed
 DEV_STAMP     := $(VENV)/.dev-installed
 
-.PHONY: run dev test test-fast lint format bench soak cluster cluster-down install install-dev chromium postgresql haproxy clean
+.PHONY: run dev test test-fast lint format bench soak cluster cluster-down install install-dev chromium postgresql haproxy fashion-mnist clean
 
-run: $(RUNTIME_STAMP)
+run: $(RUNTIME_STAMP) fashion-mnist
 	$(BIN)/streamlit run app.py --server.port=$(PORT)
 
 # For editing the app: reload when a source file is saved (the app itself runs without a file
@@ -22,7 +22,7 @@ dev: $(RUNTIME_STAMP)
 	$(BIN)/streamlit run app.py --server.port=$(PORT) --server.fileWatcherType=auto --server.runOnSave=true
 
 # The store's tests run against SQLite and a throwaway PostgreSQL server started for the run.
-test: $(DEV_STAMP) chromium postgresql haproxy
+test: $(DEV_STAMP) chromium postgresql haproxy fashion-mnist
 	scripts/with-postgresql $(BIN)/python -m pytest
 
 # Skips the tests marked slow (training, real browser); `make test` always runs everything.
@@ -46,7 +46,7 @@ soak: $(DEV_STAMP) chromium postgresql haproxy
 # two app servers and HAProxy in front on CLUSTER_PORT (docs/DEPLOY.md). Returns once all is
 # healthy; its last line is `cluster ready: URL`. `make cluster-down` stops it and drops its data.
 CLUSTER_PORT ?= 8600
-cluster: $(RUNTIME_STAMP) postgresql haproxy
+cluster: $(RUNTIME_STAMP) postgresql haproxy fashion-mnist
 	$(BIN)/python -m deploy.cluster up --port $(CLUSTER_PORT)
 
 cluster-down:
@@ -82,6 +82,10 @@ chromium:
 # `make cluster` and its test put Debian's HAProxy in front of the app servers.
 haproxy:
 	@scripts/ensure-haproxy
+
+# The second dataset: Debian's dataset-fashion-mnist (the app offers MNIST alone without it).
+fashion-mnist:
+	@scripts/ensure-fashion-mnist
 
 # The store's tests need Debian's PostgreSQL server and pg_virtualenv (installed with apt).
 postgresql:

@@ -582,6 +582,25 @@ def explain(name: str) -> None:
                 f"{info['parameters']:,} parameters · trained {training['epochs_completed']} "
                 f"epochs in {training['seconds']:.0f} s"
             )
+        st.download_button(
+            "Get the code",
+            shipped_code(name, current_dataset()),
+            file_name=f"{name}.py",
+            mime="text/x-python",
+            icon=":material/code:",
+            key="shipped_code",
+            on_click="ignore",
+            help="The shipped model's architecture and recipe as one Python file (Keras, NumPy "
+            "and Keras's dataset loader only): it trains, evaluates on the test set and saves.",
+        )
+
+
+@st.cache_data(show_spinner=False)
+def shipped_code(name: str, dataset: str) -> str:
+    """`python -m core.codegen NAME --dataset DATASET`: the file behind a shipped model."""
+    from core import codegen
+
+    return codegen.for_shipped(name, dataset)
 
 
 def plain(text: str) -> str:
