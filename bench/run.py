@@ -353,6 +353,13 @@ def engine_memory(rows: list[Row]) -> None:
     engine.memory(rows, Row)
 
 
+def race_cost(rows: list[Row], repeats: int) -> None:
+    """Four racers against one run, with one and two training workers (bench/race.py)."""
+    from bench import race
+
+    race.measure(rows, Row, repeats)
+
+
 def table(rows: list[Row]) -> str:
     lines = ["| figure | measured | baseline (same run) | goal | met |", "|---|---|---|---|---|"]
     for row in rows:
@@ -380,6 +387,7 @@ def main() -> None:
         ("store", lambda: store_costs(rows)),
         ("engine speed", lambda: engine_speed(rows, 2 if args.quick else 3)),
         ("engine memory", lambda: engine_memory(rows)),
+        ("race", lambda: race_cost(rows, 1 if args.quick else 2)),
     ]
     for label, step in steps:
         if args.only and label not in args.only:
