@@ -41,7 +41,9 @@ def measure(rows: list, row_class, repeats: int = 2) -> None:
         store = Store(f"sqlite:///{folder / 'runs.sqlite'}")
         student = store.new_student()[0]
         present = {student}  # The student whose page is open: the runs go on.
-        engine = Engine(store, capacity=capacity, live_students=lambda: present).start()
+        engine = Engine(
+            store, capacity=capacity, live_students=lambda present=present: present
+        ).start()
         try:
             engine.wait_connected()
             _wall(store, engine, student, RACERS[2:3])  # Warm the workers: TensorFlow, data.
