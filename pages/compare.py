@@ -152,13 +152,15 @@ def main() -> None:
         )
         .properties(height=28 * len(shipped))  # Room for every variant's label.
     )
-    st.altair_chart(chart, width="stretch")
+    # The element's height given outright: left to "content", Streamlit drew the plot ~40
+    # pixels tall and Vega dropped most of the variants' labels.
+    st.altair_chart(chart, width="stretch", height=34 * len(shipped) + 170)
     fair_ui(shipped)
 
     st.subheader(f"The same eight test {found.noun}s")
     digits = state.sample_digits()
     st.image(images.strip(digits, size=64), caption="Originals")
-    for name in variants.names():
+    for name in state.shipped_names():
         reconstructions = np.asarray(state.pretrained_model(name)(digits, training=False))
         st.image(images.strip(reconstructions, size=64), caption=state.title(name))
 

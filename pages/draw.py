@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from core import metrics, noise, variants
+from core import metrics, noise
 from core.preprocess import (
     EmptyDrawing,
     UploadError,
@@ -119,7 +119,7 @@ def reconstruct_ui(name: str, image: np.ndarray) -> None:
 
     st.subheader("Every variant on the same input")
     st.caption("Pretrained models; lower mean squared error (MSE) is a closer copy.")
-    names = variants.names()
+    names = state.shipped_names()
     for row in range(0, len(names), 5):
         for column, other in zip(st.columns(5), names[row : row + 5], strict=False):
             out = reconstruct(state.pretrained(other), image)

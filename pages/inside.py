@@ -50,7 +50,7 @@ def digit_picker(key: str) -> tuple[str, np.ndarray]:
 
 def features_ui() -> None:
     st.header("Features: what the first layer looks for")
-    names = variants.names()
+    names = state.shipped_names()
     current = state.current_variant()
     name = st.selectbox(
         "Variant",
