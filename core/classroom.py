@@ -448,6 +448,36 @@ def student_class(store: Store, student_id: int) -> tuple[ClassRow | None, Membe
     return store.member(student_id)
 
 
+def _lesson_specs(
+    store: Store,
+    student_id: int,
+    racers: list[tuple[str, dict]],
+    dataset: str,
+    max_epochs: int,
+    max_subset: int,
+):
+    """(the student's class or None, [(variant, settings, epochs)]) of runs to queue: in a
+    class with its locks and limits applied, refused while the teacher has paused trainings;
+    the server's limits apply to everyone."""
+    from core.runs import settings_for
+
+    room, _ = store.member(student_id)
+    if room is not None and room.paused:
+        raise ClassError("your teacher has paused new trainings for the class")
+    setup = Setup.from_json(room.setup) if room else Setup()
+    setup = replace(
+        setup,
+        max_epochs=min(setup.max_epochs, max_epochs),
+        max_subset=min(setup.max_subset, max_subset),
+    )
+    specs = []
+    for variant, values in racers:
+        chosen = setup.apply(variant, values)
+        train, model = settings.configs(variant, chosen, data.get(dataset).name)
+        specs.append((variant, settings_for(train, model), train.epochs))
+    return room, specs
+
+
 def start_run(
     store: Store,
     student_id: int,
@@ -461,24 +491,15 @@ def start_run(
 ) -> int:
     """Queue a run for a student: in a class, with its locks and limits applied and refused
     while the teacher has paused trainings; the server's limits apply to everyone."""
-    room, _ = store.member(student_id)
-    if room is not None and room.paused:
-        raise ClassError("your teacher has paused new trainings for the class")
-    setup = Setup.from_json(room.setup) if room else Setup()
-    setup = replace(
-        setup,
-        max_epochs=min(setup.max_epochs, max_epochs),
-        max_subset=min(setup.max_subset, max_subset),
+    room, specs = _lesson_specs(
+        store, student_id, [(variant, values)], dataset, max_epochs, max_subset
     )
-    chosen = setup.apply(variant, values)
-    train, model = settings.configs(variant, chosen, data.get(dataset).name)
-    from core.runs import settings_for
-
+    (variant, run_settings, epochs) = specs[0]
     return store.create_run(
         student_id,
         variant,
-        settings_for(train, model),
-        train.epochs,
+        run_settings,
+        epochs,
         max_runs=max_runs,
         class_id=room.id if room else None,
     )
@@ -498,29 +519,13 @@ def start_race(
     max_runs: int = 30,
 ) -> list[int]:
     """Queue two to four runs that race: (variant, values) each, trained on the same images
-    with the same seed, every one with the lesson's locks and the limits applied as a single
-    run would be. They are ordinary runs, tagged with the race (the first run's id) in their
-    settings. Raises Busy while the student has a run queued or training."""
+    with the same seed (the subset is drawn from the seed, so equal seeds and sizes mean equal
+    images), every one with the lesson's locks and the limits applied as a single run would
+    be. They are ordinary runs, tagged with the race (the first run's id) in their settings.
+    Raises Busy while the student has a run queued or training."""
     if not 2 <= len(racers) <= MOST_RACERS:
         raise ClassError(f"a race needs 2 to {MOST_RACERS} racers, got {len(racers)}")
-    room, _ = store.member(student_id)
-    if room is not None and room.paused:
-        raise ClassError("your teacher has paused new trainings for the class")
-    setup = Setup.from_json(room.setup) if room else Setup()
-    setup = replace(
-        setup,
-        max_epochs=min(setup.max_epochs, max_epochs),
-        max_subset=min(setup.max_subset, max_subset),
-    )
-    from core.runs import settings_for
-
-    specs = []
-    for variant, values in racers:
-        chosen = setup.apply(variant, values)
-        train, model = settings.configs(variant, chosen, data.get(dataset).name)
-        specs.append((variant, settings_for(train, model), train.epochs))
-    # Same images and seed: the subset is drawn from the seed, so equal seeds and sizes mean
-    # equal images. Locks may differ per variant; the race says so if they made sizes differ.
+    room, specs = _lesson_specs(store, student_id, racers, dataset, max_epochs, max_subset)
     return store.create_runs(
         student_id, specs, max_runs=max_runs, class_id=room.id if room else None, race=True
     )

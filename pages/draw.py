@@ -19,6 +19,8 @@ from ui.boot import ensure_navigation
 
 LAST_DRAWING = "last_drawing"  # The latest 28x28 input, also marked on the Latent page.
 SOURCES = ["Draw", "Upload", "Test digit"]
+UPLOAD_HINT_DIGIT = "Dark ink on light paper or light ink on dark both work."
+UPLOAD_HINT_FASHION = "One garment on a plain background, light or dark."
 
 
 def canvas_ui() -> np.ndarray | None:
@@ -57,31 +59,25 @@ def input_ui() -> np.ndarray | None:
         format_func=lambda choice: "Test image" if choice == SOURCES[2] and fashion else choice,
     )
     try:
-        if fashion and source == SOURCES[1]:
-            upload = st.file_uploader(
-                "A PNG or JPEG photo of one garment",
-                type=["png", "jpg", "jpeg"],
-                key="draw_upload_fashion",
-                max_upload_size=5,
-            )
-            if upload is None:
-                st.caption("One garment on a plain background, light or dark.")
-                return None
-            return upload_to_fashion(upload.getvalue())
         if source == SOURCES[0]:
             st.caption("Draw one digit, large, in the middle of the black square.")
             return canvas_to_mnist(canvas_ui())
         if source == SOURCES[1]:
+            label, hint, prepare = (
+                ("A PNG or JPEG photo of one garment", UPLOAD_HINT_FASHION, upload_to_fashion)
+                if fashion
+                else ("A PNG or JPEG of one digit", UPLOAD_HINT_DIGIT, upload_to_mnist)
+            )
             upload = st.file_uploader(
-                "A PNG or JPEG of one digit",
+                label,
                 type=["png", "jpg", "jpeg"],
-                key="draw_upload",
+                key="draw_upload_fashion" if fashion else "draw_upload",
                 max_upload_size=5,
             )
             if upload is None:
-                st.caption("Dark ink on light paper or light ink on dark both work.")
+                st.caption(hint)
                 return None
-            return upload_to_mnist(upload.getvalue())
+            return prepare(upload.getvalue())
         data = state.test_set()
         if st.button("Another digit", icon=":material/casino:", key="random_digit") or (
             "random_index" not in st.session_state

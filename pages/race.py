@@ -16,8 +16,7 @@ import pandas as pd
 import streamlit as st
 
 from core import classroom, settings
-from core.engine import EngineUnavailable
-from core.store import Busy, StoreError
+from core.store import StoreError
 from ui import images, state
 from ui.boot import ensure_navigation
 
@@ -128,37 +127,10 @@ def setup_ui(lesson) -> list[tuple[str, dict]] | None:
 
 
 def start(racers, me) -> None:
-    limit = state.limits()
-    try:
-        ids = classroom.start_race(
-            state.store(),
-            me.id,
-            racers,
-            dataset=state.current_dataset(),
-            max_epochs=limit.max_epochs,
-            max_subset=limit.max_subset,
-            max_runs=limit.max_runs_per_student,
-        )
-    except Busy:
-        st.warning(
-            "You already have a run queued or training: stop it (on Train) or wait for it, "
-            "then start the race.",
-            icon=":material/block:",
-        )
-        return
-    except classroom.ClassError as error:
-        st.warning(str(error).capitalize() + ".", icon=":material/block:")
-        return
-    st.session_state[SHOWN] = ids[0]
-    try:
-        for run_id in ids:
-            state.engine().submit(run_id)
-    except EngineUnavailable:
-        st.session_state["race_notice"] = (
-            "The training cluster cannot be reached right now; the racers are queued and start "
-            "when it is back."
-        )
-    st.rerun()
+    ids = state.queue_runs(me, racers)
+    if ids is not None:
+        st.session_state[SHOWN] = ids[0]
+        st.rerun()
 
 
 def progress_line(run) -> str:
@@ -302,7 +274,7 @@ def main() -> None:
         st.caption(":material/cloud_off: Races are off while the run store is unavailable.")
         return
     lesson = state.lesson()
-    if notice := st.session_state.pop("race_notice", None):
+    if notice := st.session_state.pop(state.TRAIN_NOTICE, None):
         st.warning(notice, icon=":material/cloud_off:")
     racers = setup_ui(lesson)
     if racers is not None:

@@ -15,14 +15,14 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from core import classroom, codegen, curves, settings, variants
+from core import codegen, curves, settings, variants
 from core.engine import EngineUnavailable
-from core.store import Busy, StoreError
+from core.store import StoreError
 from ui import images, state
 from ui.boot import ensure_navigation
 
 OPEN = "open_run"  # The run shown beside the settings.
-NOTICE = "train_notice"  # A message for the next rerun (st.rerun would swallow it now).
+NOTICE = state.TRAIN_NOTICE
 SMOOTHING = 0.9  # Weight of the exponential moving average drawn over the per-batch loss.
 LOCKED_HELP = "Locked by your teacher for this lesson."
 
@@ -404,36 +404,16 @@ def runs_table_ui(runs) -> int | None:
 
 
 def start(name: str, values: dict, me) -> None:
-    """Queue a run with these settings; in a class, the server applies its locks and limits
-    (`core.classroom.start_run`), whatever the browser sent."""
-    limit = state.limits()
-    try:
-        run_id = classroom.start_run(
-            state.store(),
-            me.id,
-            name,
-            values,
-            dataset=state.current_dataset(),
-            max_epochs=limit.max_epochs,
-            max_subset=limit.max_subset,
-            max_runs=limit.max_runs_per_student,
-        )
-    except Busy:
-        st.warning(
-            "You already have a run queued or training: stop it (or wait) before starting another.",
-            icon=":material/block:",
-        )
+    """Queue a run with these settings (the server applies locks and limits) and open it."""
+    ids = state.queue_runs(me, [(name, values)])
+    if ids is None:
         return
-    except classroom.ClassError as error:
-        st.warning(str(error).capitalize() + ".", icon=":material/block:")
-        return
-    st.session_state[OPEN] = run_id
-    submit(run_id)
+    st.session_state[OPEN] = ids[0]
     st.rerun()  # Redraw with the Train button disabled and the live view running.
 
 
 def submit(run_id: int) -> None:
-    """Hand a run queued in the store to the training cluster."""
+    """Hand a run queued in the store (a continued one) to the training cluster."""
     try:
         state.engine().submit(run_id)
     except EngineUnavailable:  # Kept queued in the store: submitted when the cluster is back.

@@ -259,7 +259,10 @@ def test_a_challenge_added_later_scores_the_runs_that_finished_before(lab_store,
         "vanilla", model, variants.make_config("vanilla"), student=(student, None)
     )
     with lab_store.engine.begin() as connection:  # Runs started in the class.
-        connection.execute(sa.text("update runs set class_id = :c"), {"c": class_id})
+        connection.execute(
+            sa.text("update runs set class_id = :c where student_id = :s"),
+            {"c": class_id, "s": student},
+        )
     challenge = classroom.add_challenge(
         lab_store,
         key,

@@ -446,6 +446,50 @@ def my_link(token: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc, parts.path, query, ""))
 
 
+TRAIN_NOTICE = "train_notice"  # A message for the next rerun (st.rerun would swallow it now).
+
+
+def queue_runs(me: Student, racers: list[tuple[str, dict]]) -> list[int] | None:
+    """Queue one run, or a race of several, on the session's dataset and hand them to the
+    training cluster; the server applies the class's locks and its own limits
+    (`core.classroom`), whatever the browser sent. None, with the reason shown, if refused."""
+    from core import classroom
+    from core.engine import EngineUnavailable
+    from core.store import Busy
+
+    limit = limits()
+    common = {
+        "dataset": current_dataset(),
+        "max_epochs": limit.max_epochs,
+        "max_subset": limit.max_subset,
+        "max_runs": limit.max_runs_per_student,
+    }
+    try:
+        if len(racers) == 1:
+            ids = [classroom.start_run(store(), me.id, *racers[0], **common)]
+        else:
+            ids = classroom.start_race(store(), me.id, racers, **common)
+    except Busy:
+        st.warning(
+            "You already have a run queued or training: stop it on the Train page (or wait "
+            "for it) before starting another.",
+            icon=":material/block:",
+        )
+        return None
+    except classroom.ClassError as error:
+        st.warning(str(error).capitalize() + ".", icon=":material/block:")
+        return None
+    try:
+        for run_id in ids:
+            engine().submit(run_id)
+    except EngineUnavailable:  # Kept queued in the store: submitted when the cluster is back.
+        st.session_state[TRAIN_NOTICE] = (
+            "The training cluster cannot be reached right now; your runs are queued and start "
+            "when it is back."
+        )
+    return ids
+
+
 def my_runs(variant: str | None = None, dataset: str | None = None) -> list:
     """This student's runs (of `variant`, on `dataset`), newest first; empty without a store."""
     from core.store import StoreError
