@@ -82,6 +82,7 @@ def pad_html(_model, key: str) -> str:
         test_scatter(_model, key),
         jpeg(test_scatter(_model, key).image),
         key=key,
+        noun=state.dataset().noun,
     )
 
 
@@ -102,7 +103,7 @@ def explorer_ui(ref: state.ModelRef) -> None:
 
 @st.fragment  # Its widgets rerun only this part, so the pad above is not sent again.
 def interpolation_ui(ref: state.ModelRef) -> None:
-    st.subheader("Interpolation between two digits")
+    st.subheader(f"Interpolation between two {state.dataset().noun}s")
     data = state.test_set()
     choices = ["My last drawing", *[test_choice(label) for label in range(10)]]
     left, right, steps_column = st.columns([2, 2, 1])
@@ -119,7 +120,8 @@ def interpolation_ui(ref: state.ModelRef) -> None:
     start, end = pick(first), pick(second)
     if start is None or end is None:
         st.info(
-            "Draw a digit on the Draw page first, or pick two test digits.", icon=":material/draw:"
+            f"Draw on the Draw page first, or pick two test {state.dataset().noun}s.",
+            icon=":material/draw:",
         )
         return
     weights = np.linspace(0.0, 1.0, steps, dtype=np.float32)[:, None]
@@ -289,7 +291,7 @@ def main() -> None:
     st.title("Explore the latent space")
     st.markdown(
         "A variational autoencoder with a **two-number code** turns every point of a plane "
-        "into a digit. Drag the sliders to move through that plane."
+        f"into a {state.dataset().noun}. Drag the sliders to move through that plane."
     )
     ref = vae()
     if not ref.key.startswith("shipped:"):

@@ -30,6 +30,7 @@ def html(
     scatter: Scatter,
     scatter_jpeg: bytes,
     key: str,
+    noun: str = "digit",
 ) -> str:
     """The pad as one HTML document, without the drawing's ring (see `with_ring`). Everything
     in it is made here from numbers and our own pictures; nothing a user typed or uploaded
@@ -48,7 +49,9 @@ def html(
     }
     # "</" would end the script element early; JSON allows it escaped.
     text = json.dumps(payload, allow_nan=False).replace("</", "<\\/")
-    return TEMPLATE.read_text().replace("/*PAYLOAD*/null", text, 1)
+    # The captions name what the images are ("digit", "garment"): our own words, not a user's.
+    page = TEMPLATE.read_text().replace("NOUN", noun)
+    return page.replace("/*PAYLOAD*/null", text, 1)
 
 
 RING = "ring-of-the-last-drawing"
