@@ -79,7 +79,8 @@ def input_ui() -> np.ndarray | None:
                 return None
             return prepare(upload.getvalue())
         data = state.test_set()
-        if st.button("Another digit", icon=":material/casino:", key="random_digit") or (
+        another = f"Another {state.dataset().noun}"
+        if st.button(another, icon=":material/casino:", key="random_digit") or (
             "random_index" not in st.session_state
         ):
             st.session_state["random_index"] = int(np.random.default_rng().integers(10000))

@@ -15,7 +15,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from core import codegen, curves, settings, variants
+from core import codegen, curves, data, settings, variants
 from core.engine import EngineUnavailable
 from core.store import StoreError
 from ui import images, state
@@ -140,7 +140,7 @@ def loss_chart(losses, epochs, name: str, validation_images: int | None = None) 
 
 def samples_ui(run, epochs) -> None:
     """The eight fixed test digits and their reconstructions, after any stored epoch."""
-    st.image(images.strip(state.sample_digits(), size=64))
+    st.image(images.strip(state.sample_digits(state.run_dataset(run)), size=64))
     if not epochs:
         st.caption("Eight fixed test digits, the same on every run")
         return
@@ -365,7 +365,8 @@ def code_button(where, source: str, file_name: str, key: str) -> None:
 
 
 def settings_text(run) -> str:
-    return settings.describe(settings.values_of(run.settings))
+    dataset = data.get(state.run_dataset(run)).title
+    return f"{dataset} · {settings.describe(settings.values_of(run.settings, run.variant))}"
 
 
 def runs_table_ui(runs) -> int | None:
