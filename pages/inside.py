@@ -115,7 +115,9 @@ def sparse_ui() -> None:
         "A sparse autoencoder is penalised for code activity, so each digit is described by a "
         "few active units. Below: every code value over the 10,000 test digits."
     )
-    rho = variants.make_config("sparse_kl").rho
+    # The target of a model whose config has one (the KL-sparse model's rho).
+    targets = {name: getattr(variants.make_config(name), "rho", None) for name in SPARSE_MODELS}
+    rho = next(value for value in targets.values() if value is not None)
     for column, name in zip(st.columns(len(SPARSE_MODELS)), SPARSE_MODELS, strict=True):
         stats = inside.sparsity(test_codes(name, state.current_dataset()))
         with column:
@@ -139,7 +141,7 @@ def sparse_ui() -> None:
                 .mark_bar()
                 .encode(x=alt.X("unit:O", axis=None), y="mean:Q")
             )
-            if name == "sparse_kl":
+            if targets[name] is not None:
                 rule = alt.Chart(pd.DataFrame({"rho": [rho]})).mark_rule(color="#ff3b30")
                 chart = chart + rule.encode(y="rho:Q")
             st.altair_chart(chart.properties(height=180), width="stretch")

@@ -12,12 +12,14 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from core import cards, export, metrics, replay, settings
+from core import cards, export, metrics, replay, settings, variants
 from core.preprocess import as_batch
 from ui import images, latent_pad, plots, state
 from ui.boot import ensure_navigation
 
 GRID = 15  # Digits per side of the manifold, as in the seed texts' figures.
+# The shipped generative model shown when the sidebar's variant is not one.
+GENERATIVE = next(name for name in variants.names() if variants.get(name).generative)
 
 
 def vae() -> state.ModelRef:
@@ -25,9 +27,10 @@ def vae() -> state.ModelRef:
 
     The sidebar's model choice applies when the sidebar shows the VAE; otherwise the shipped one.
     """
-    if state.current_variant() == "vae":
-        return state.current_model("vae")
-    return state.pretrained("vae")
+    name = state.current_variant()
+    if variants.get(name).generative:  # The sidebar shows a VAE: its chosen model.
+        return state.current_model(name)
+    return state.pretrained(GENERATIVE)
 
 
 def test_choice(label: int) -> str:

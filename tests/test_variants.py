@@ -97,3 +97,40 @@ def test_loaded_tied_model_is_still_tied(tmp_path):
     # The output layer multiplies by the first kernel's transpose: zeroing it shows up.
     assert not np.allclose(before, after)
     np.testing.assert_allclose(after, 0.5, atol=1e-6)  # sigmoid(0 + zero bias)
+
+
+def test_pages_name_no_variant_in_a_condition():
+    """Variants are data: pages render and measure any variant from its declaration, so no
+    page compares a variant's name with a literal (`if name == "vae"`)."""
+    import ast
+    from pathlib import Path
+
+    from core import variants as registry
+
+    names = set(registry.all_names())
+    root = Path(__file__).resolve().parents[1]
+    found = []
+    for path in [*sorted((root / "pages").glob("*.py")), root / "core" / "evaluate.py"]:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Compare):
+                literals = [
+                    part.value
+                    for part in (node.left, *node.comparators)
+                    if isinstance(part, ast.Constant) and part.value in names
+                ]
+                if literals:
+                    found.append(f"{path.name}:{node.lineno} {literals}")
+    assert found == []
+
+
+def test_every_variant_declares_what_the_app_needs():
+    from core import settings
+    from core import variants as registry
+
+    for name in registry.names():
+        variant = registry.get(name)
+        assert variant.code and "def build_model" in variant.code, name
+        assert variant.curves and all(len(keys) == 2 for _, keys in variant.curves), name
+        defaults = settings.defaults(name)
+        for item in settings.for_variant(name):
+            assert defaults[item.name] in item.choices, (name, item.name)
