@@ -133,6 +133,11 @@ def main() -> None:
         st.warning(f"No trained models were found for {found.title}.")
         return
     table(shipped)
+    st.caption(
+        f"BCE cannot go below {state.bce_floor(found.name):.3f} nats on these images: their "
+        "own grey pixels are uncertain (the mean pixel entropy), so read BCE as its distance "
+        "above that floor; MSE has no such floor."
+    )
     chart = (
         alt.Chart(
             shipped.dropna(subset=["MSE per pixel"]), title="Test MSE per pixel (lower is better)"

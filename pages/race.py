@@ -215,6 +215,8 @@ def results_ui(runs, labels) -> None:
             "PSNR (dB)": st.column_config.NumberColumn(format="%.1f"),
         },
     )
+    floor = state.bce_floor(state.run_dataset(runs[0]))
+    st.caption(f"Test BCE cannot go below {floor:.3f} nats on these images (their pixel entropy).")
     sizes = {row["code size"] for row in rows if row["code size"]}
     if len(sizes) > 1 and len({run.variant for run in runs}) > 1:
         st.caption(

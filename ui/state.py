@@ -151,6 +151,15 @@ def shipped_names() -> list[str]:
     return [name for name in variants.names() if card(name) is not None]
 
 
+@st.cache_data(show_spinner=False)
+def bce_floor(dataset: str) -> float:
+    """The lowest mean BCE any model reaches on the dataset's test images (their mean pixel
+    entropy: core.metrics.bce_floor)."""
+    from core import metrics
+
+    return metrics.bce_floor(test_set(dataset).x_test)
+
+
 def current_dataset() -> str:
     """The session's dataset ("mnist" or "fashion"), as the sidebar chose it."""
     return st.session_state.get(DATASET) or "mnist"
