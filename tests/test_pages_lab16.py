@@ -117,3 +117,15 @@ def test_latent_page_replays_the_shipped_vae(dataset):
     )
     assert epochs.options[0] == "0" and len(epochs.options) > 10
     assert len(app.get("vega_lite_chart")) == 1
+
+
+@pytest.mark.parametrize(
+    "section", ["Features", "Sparse codes", "Copying", "Contraction", "Linear and PCA"]
+)
+def test_inside_sections_render_on_fashion(section):
+    from tests.test_pages import INSIDE_SECTIONS
+
+    app = run_page("pages/inside.py", inside_section=section, dataset="fashion")
+    assert app.header[0].value == INSIDE_SECTIONS[section]
+    assert "Fashion-MNIST" in app.info[0].value  # Says whose models these are.
+    assert app.image or app.dataframe or app.metric
