@@ -177,6 +177,9 @@ def source_for(name: str, model_config: dict, train_config: dict, source: str) -
     variant = variants.get(name)
     if not variant.code:
         raise ValueError(f"{variant.title} declares no code to generate")
+    # Every field of today's config: a card or run older than a field (vanilla's
+    # code_activation) gets its default, as the lab's own builder would.
+    model_config = asdict(variants.make_config(name, **model_config))
     dataset = data.get(train_config.get("dataset", "mnist"))
     model_code = textwrap.dedent(variant.code)
     helpers = []
