@@ -94,7 +94,8 @@ VARIANT = Variant(
     build=build,
     training={"epochs": 50},
     live=HEAVY_LIVE,
-    # Fashion-MNIST: 30 epochs, for the shipping budget of this 2-core machine (~20 s each).
-    recipes={"fashion": {"epochs": 30}},
+    # Fashion-MNIST: test MSE 0.0133 after 30 epochs, 0.0124 after 60 (the bar, 0.0120, is
+    # not met: 4,385 parameters and a 4x4x8 code for grey, textured images).
+    recipes={"fashion": {"epochs": 60}},
     code=CODE,
 )
