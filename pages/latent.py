@@ -236,7 +236,7 @@ def replay_ui(ref: state.ModelRef) -> None:
             playing = False
     if key not in st.session_state:
         st.session_state[key] = epochs[-1]
-    slider, button = st.columns([5, 1], vertical_alignment="bottom")
+    slider, button = st.columns([3, 1], vertical_alignment="bottom")  # "Pause" fits at 820 px.
     epoch = slider.select_slider("Epoch", epochs, key=key, disabled=playing)
     button.button(
         "Pause" if playing else "Play",
