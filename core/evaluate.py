@@ -135,13 +135,24 @@ def _tied_check(m, parameters) -> tuple[str, bool]:
     return f"BCE {bce:.4f}, {ratio:.2f}x the parameters of deep", bce <= 0.088 and ratio <= 0.55
 
 
+def _metric_bar(name: str, key: str, limit: float) -> Bar:
+    """The card's `key` ("bce", "mse") at most `limit`."""
+    label = key.upper()
+    return Bar(
+        name,
+        f"{label} <= {limit}",
+        lambda m: (f"{label} {_get(m, name, key):.4f}", _get(m, name, key) <= limit),
+    )
+
+
+def _linear_check(m) -> tuple[str, bool]:
+    value, pca = _get(m, "linear", "mse"), _get(m, "linear", "pca_mse")
+    return f"MSE {value:.5f} vs PCA {pca:.5f} ({value / pca - 1:+.1%})", value <= 1.03 * pca
+
+
 def bars(parameters: dict[str, int]) -> list[Bar]:
     def bce_bar(name, limit):
-        return Bar(
-            name,
-            f"BCE <= {limit}",
-            lambda m: (f"BCE {_get(m, name, 'bce'):.4f}", _get(m, name, "bce") <= limit),
-        )
+        return _metric_bar(name, "bce", limit)
 
     def kl_check(m):
         act, bce = _get(m, "sparse_kl", "code_mean_activation"), _get(m, "sparse_kl", "bce")
@@ -150,10 +161,6 @@ def bars(parameters: dict[str, int]) -> list[Bar]:
     def vae_check(m):
         value = _get(m, "vae", "negative_elbo")
         return f"-ELBO {value:.1f} nats", value <= 142
-
-    def linear_check(m):
-        value, pca = _get(m, "linear", "mse"), _get(m, "linear", "pca_mse")
-        return f"MSE {value:.5f} vs PCA {pca:.5f} ({value / pca - 1:+.1%})", value <= 1.03 * pca
 
     return [
         bce_bar("vanilla", 0.091),
@@ -181,7 +188,7 @@ def bars(parameters: dict[str, int]) -> list[Bar]:
             ),
         ),
         Bar("vae", "-ELBO <= 142 nats (test)", vae_check),
-        Bar("linear", "MSE within 3% of PCA", linear_check),
+        Bar("linear", "MSE within 3% of PCA", _linear_check),
         Bar(
             "tied",
             "BCE <= 0.088, ~half the parameters of deep",
@@ -196,15 +203,7 @@ def fashion_bars(parameters: dict[str, int]) -> list[Bar]:
     without a bar are reported with their measured MSE."""
 
     def mse_bar(name, limit):
-        return Bar(
-            name,
-            f"MSE <= {limit}",
-            lambda m: (f"MSE {_get(m, name, 'mse'):.4f}", _get(m, name, "mse") <= limit),
-        )
-
-    def linear_check(m):
-        value, pca = _get(m, "linear", "mse"), _get(m, "linear", "pca_mse")
-        return f"MSE {value:.5f} vs PCA {pca:.5f} ({value / pca - 1:+.1%})", value <= 1.03 * pca
+        return _metric_bar(name, "mse", limit)
 
     def shown(name):
         return Bar(
@@ -222,7 +221,7 @@ def fashion_bars(parameters: dict[str, int]) -> list[Bar]:
         shown("sparse_kl"),
         shown("contractive"),
         mse_bar("vae", 0.035),
-        Bar("linear", "MSE within 3% of PCA", linear_check),
+        Bar("linear", "MSE within 3% of PCA", _linear_check),
         mse_bar("tied", 0.0100),
     ]
 
