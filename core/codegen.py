@@ -211,7 +211,7 @@ def source_for(name: str, model_config: dict, train_config: dict, source: str) -
         fit=FIT_DENOISING if variant.denoising else FIT,
     )
     parts = [header, *(HELPERS[helper] for helper in dict.fromkeys(helpers)), model_code]
-    return "\n\n".join(part.strip("\n") for part in parts) + "\n" + main
+    return "\n\n\n".join(part.strip("\n") for part in parts) + "\n" + main
 
 
 def for_run(run) -> str:
