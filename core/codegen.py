@@ -14,7 +14,6 @@ parameter count equals the lab's model's.
 from __future__ import annotations
 
 import argparse
-import pprint
 import string
 import sys
 import textwrap
@@ -170,6 +169,18 @@ FIT_DENOISING = """    rng = np.random.default_rng(TRAINING["seed"])
                   validation_data=(x_val_noisy, x_val), verbose=2)"""
 
 
+def literal(value) -> str:
+    """A Python literal of plain config values with double-quoted strings, as a formatter
+    would write it (configs hold numbers, strings, None and lists of them, never user text)."""
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{literal(k)}: {literal(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(literal(item) for item in value) + "]"
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return repr(value)
+
+
 def source_for(name: str, model_config: dict, train_config: dict, source: str) -> str:
     """The standalone file for variant `name` with these configs (`asdict` of each)."""
     from core import settings
@@ -201,8 +212,8 @@ def source_for(name: str, model_config: dict, train_config: dict, source: str) -
         summary="\n".join(textwrap.wrap(variant.summary, 92)),
         described=settings.describe(values),
         filename=f"{name}.py",
-        config=pprint.pformat(model_config, width=88, sort_dicts=False),
-        training=pprint.pformat(training, width=88, sort_dicts=False),
+        config=literal(model_config),
+        training=literal(training),
     )
     main = string.Template(MAIN).substitute(
         loader="mnist" if dataset.name == "mnist" else "fashion_mnist",
