@@ -179,7 +179,7 @@ def dataset_problem(name: str) -> str | None:
     missing = data.available(name)
     if missing:
         return missing
-    if cards.load_card(variants.names()[0], dataset=name) is None:
+    if _card(variants.names()[0], name) is None:  # Cached: this runs on every page.
         return (
             f"The pretrained {data.get(name).title} models are missing from "
             f"{cards.folder(None, name)}; train them with "

@@ -328,10 +328,6 @@ class Store(ClassStore):
             _refuse_if_busy(connection, student_id)
             ids: list[int] = []
             for variant, settings, epochs_total in specs:
-                if race and ids:
-                    settings = {**settings, "race": ids[0]}
-                elif race:
-                    settings = dict(settings)
                 result = connection.execute(
                     runs.insert().values(
                         student_id=student_id,
@@ -348,10 +344,11 @@ class Store(ClassStore):
                     )
                 )
                 ids.append(int(result.inserted_primary_key[0]))
-                if race and len(ids) == 1:  # The race is named after its first run.
+            if race:  # Named after its first run, known once that row exists.
+                for run_id, (_, settings, _) in zip(ids, specs, strict=True):
                     connection.execute(
                         runs.update()
-                        .where(runs.c.id == ids[0])
+                        .where(runs.c.id == run_id)
                         .values(settings={**settings, "race": ids[0]})
                     )
             ended = connection.execute(
