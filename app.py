@@ -7,7 +7,7 @@ app grows.
 
 import streamlit as st
 
-from ui import state
+from ui import layout, state
 
 st.set_page_config(page_title="Autoencoder Lab", page_icon=":material/hub:", layout="wide")
 
@@ -32,6 +32,7 @@ page = st.navigation([item for item in PAGES if lesson.shows(item.url_path)])
 
 state.sidebar()
 with st.sidebar:
+    layout.apply()
     st.caption(
         "**Autoencoder Lab** — learn how autoencoders compress, reconstruct, denoise and "
         "generate handwritten digits, by training and poking at them yourself."

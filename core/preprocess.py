@@ -8,6 +8,8 @@ model is tested on a distribution it never learned.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import io
 
 import numpy as np
@@ -117,6 +119,31 @@ def canvas_to_mnist(rgba: np.ndarray) -> np.ndarray:
     ink = ink_intensity(rgba)
     check_drawing(ink)
     return centre_by_mass(fit_box(crop_to_ink(ink)))
+
+
+PNG_DATA_URL = "data:image/png;base64,"
+
+
+def drawing_from_png(data_url: str, size: int) -> np.ndarray:
+    """The Draw page's canvas as sent by the browser (a PNG data URL) as (size, size, 4) RGBA.
+
+    The browser is not trusted: anything but a PNG of exactly size x size pixels is refused
+    with a message, before more than its header is decoded."""
+    if not isinstance(data_url, str) or not data_url.startswith(PNG_DATA_URL):
+        raise UploadError("The drawing did not arrive as an image: clear it and draw again.")
+    try:
+        data = base64.b64decode(data_url[len(PNG_DATA_URL) :], validate=True)
+        with Image.open(io.BytesIO(data), formats=("PNG",)) as image:
+            if image.size != (size, size):
+                raise UploadError(
+                    f"The drawing is {image.width}x{image.height} pixels, not {size}x{size}: "
+                    "clear it and draw again."
+                )
+            return np.asarray(image.convert("RGBA"))
+    except UploadError:
+        raise
+    except (binascii.Error, UnidentifiedImageError, OSError, ValueError, SyntaxError) as error:
+        raise UploadError("The drawing could not be read: clear it and draw again.") from error
 
 
 def as_batch(image: np.ndarray) -> np.ndarray:

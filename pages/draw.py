@@ -16,32 +16,26 @@ from core.preprocess import (
 )
 from ui import images, state
 from ui.boot import ensure_navigation
+from ui.drawing_pad import drawing_pad
 
 LAST_DRAWING = "last_drawing"  # The latest 28x28 input, also marked on the Latent page.
 SOURCES = ["Draw", "Upload", "Test digit"]
+PAD_COLUMN = 300  # CSS pixels: the 280-pixel pad and the input choices.
 UPLOAD_HINT_DIGIT = "Dark ink on light paper or light ink on dark both work."
 UPLOAD_HINT_FASHION = "One garment on a plain background, light or dark."
 
 
 def canvas_ui() -> np.ndarray | None:
-    """The drawing canvas; returns its RGBA pixels, or None before the first stroke."""
-    from streamlit_drawable_canvas import st_canvas  # Needs a running app to import.
-
+    """The drawing pad; returns its RGBA pixels (280x280), or None before the first stroke."""
     generation = st.session_state.setdefault("canvas_generation", 0)
-    result = st_canvas(
-        stroke_width=20,
-        stroke_color="#FFFFFF",
-        background_color="#000000",
-        height=280,
-        width=280,
-        drawing_mode="freedraw",
-        return_image_data=True,
-        key=f"canvas_{generation}",
-    )
-    if st.button("Clear", icon=":material/ink_eraser:", key="clear_canvas"):
+    image = drawing_pad(key=f"canvas_{generation}")
+    # The button and the hint share a row: on a phone every line above the results counts.
+    row = st.container(horizontal=True, vertical_alignment="center", gap="small")
+    if row.button("Clear", icon=":material/ink_eraser:", key="clear_canvas"):
         st.session_state["canvas_generation"] = generation + 1  # A new key empties it.
         st.rerun()
-    return result.image_data
+    row.caption("One large digit, in the middle.", width="content")
+    return image
 
 
 def input_ui() -> np.ndarray | None:
@@ -60,7 +54,6 @@ def input_ui() -> np.ndarray | None:
     )
     try:
         if source == SOURCES[0]:
-            st.caption("Draw one digit, large, in the middle of the black square.")
             return canvas_to_mnist(canvas_ui())
         if source == SOURCES[1]:
             label, hint, prepare = (
@@ -100,33 +93,47 @@ def reconstruct(ref: state.ModelRef, image: np.ndarray) -> np.ndarray:
     return np.asarray(state.fast(ref.model, ref.key)(as_batch(image)))[0, ..., 0]
 
 
+THUMB = 104  # CSS pixels per picture: three side by side fit a 360-pixel phone.
+SMALL = 84  # The ten variants' pictures.
+
+
 def reconstruct_ui(name: str, image: np.ndarray) -> None:
     ref = state.current_model(name)
     output = reconstruct(ref, image)
     error = np.abs(output - image)
-    columns = st.columns([1, 1, 1, 1.25])  # The metrics need the room.
-    columns[0].image(images.to_pil(image), caption="Input (28x28)")
     which = "" if ref.key.startswith("shipped:") else f" ({ref.label.split(' · ')[0]})"
-    columns[1].image(images.to_pil(output), caption=f"{state.title(name)}{which} reconstruction")
-    columns[2].image(images.heatmap(error), caption="Error per pixel (bright: wrong)")
+    # Horizontal containers wrap instead of stacking like st.columns does below 640 pixels,
+    # and every picture gets one size, so a phone shows them in a row under the pad.
+    pictures = st.container(horizontal=True, gap="small")
+    pictures.image(images.to_pil(image), caption="Input (28x28)", width=THUMB)
+    pictures.image(
+        images.to_pil(output),
+        caption=f"{state.title(name)}{which} reconstruction",
+        width=THUMB,
+    )
+    pictures.image(images.heatmap(error), caption="Error per pixel (bright: wrong)", width=THUMB)
     batch, recon = as_batch(image), as_batch(output)
-    columns[3].metric("BCE per pixel", f"{metrics.bce(batch, recon)[0]:.3f}")
-    columns[3].metric("MSE per pixel", f"{metrics.mse(batch, recon)[0]:.4f}")
-    columns[3].metric("PSNR", f"{metrics.psnr(batch, recon)[0]:.1f} dB")
+    figures = st.container(horizontal=True, gap="medium")
+    figures.metric("BCE per pixel", f"{metrics.bce(batch, recon)[0]:.3f}", width="content")
+    figures.metric("MSE per pixel", f"{metrics.mse(batch, recon)[0]:.4f}", width="content")
+    figures.metric("PSNR", f"{metrics.psnr(batch, recon)[0]:.1f} dB", width="content")
 
     st.subheader("Every variant on the same input")
     st.caption("Pretrained models; lower mean squared error (MSE) is a closer copy.")
-    names = state.shipped_names()
-    for row in range(0, len(names), 5):
-        for column, other in zip(st.columns(5), names[row : row + 5], strict=False):
-            out = reconstruct(state.pretrained(other), image)
-            column.image(
-                images.to_pil(out, 112),
-                caption=f"{state.title(other)} · MSE {metrics.mse(batch, as_batch(out))[0]:.4f}",
-            )
+    everyone = st.container(horizontal=True, gap="small")
+    for other in state.shipped_names():
+        out = reconstruct(state.pretrained(other), image)
+        everyone.image(
+            images.to_pil(out, SMALL),
+            caption=f"{state.title(other)} · MSE {metrics.mse(batch, as_batch(out))[0]:.4f}",
+            width=SMALL,
+        )
 
 
 def denoise_ui(image: np.ndarray) -> None:
+    # The pictures first, the controls under them: on a phone the level slider and the
+    # pictures it changes are on screen together.
+    pictures = st.container(horizontal=True, gap="small")
     left, middle, right = st.columns([2, 2, 1.2], vertical_alignment="bottom")
     kind = left.selectbox(
         "Noise",
@@ -150,11 +157,13 @@ def denoise_ui(image: np.ndarray) -> None:
     def psnr(candidate) -> str:
         return f"PSNR {metrics.psnr(clean, as_batch(candidate))[0]:.1f} dB"
 
-    columns = st.columns(4)
-    columns[0].image(images.to_pil(noisy), caption=f"Noisy input · {psnr(noisy)}")
-    columns[1].image(images.to_pil(denoised), caption=f"Denoising autoencoder · {psnr(denoised)}")
-    columns[2].image(images.to_pil(plain), caption=f"Plain convolutional · {psnr(plain)}")
-    columns[3].image(images.to_pil(image), caption="Clean input")
+    for picture, caption in [
+        (noisy, f"Noisy input · {psnr(noisy)}"),
+        (denoised, f"Denoising autoencoder · {psnr(denoised)}"),
+        (plain, f"Plain convolutional · {psnr(plain)}"),
+        (image, "Clean input"),
+    ]:
+        pictures.image(images.to_pil(picture), caption=caption, width=THUMB)
     st.caption(
         "PSNR compares each image with the clean input: higher is closer. The pretrained "
         "denoising model learned to map digits with Gaussian noise at level 0.5 to clean ones; "
@@ -174,9 +183,13 @@ def main() -> None:
         key="draw_mode",
         required=True,
     )
-    # The left column must fit the 280-pixel canvas at a 1280-pixel-wide window with the
-    # sidebar open; at [1, 2] with a large gap it showed only 240 pixels of it.
-    left, right = st.columns([1.15, 2], gap="medium")
+    # Not st.columns: below 640 pixels of window those stack, whatever room the main column
+    # has, and above it they split the main column even when the sidebar leaves 450 pixels.
+    # A wrapping row puts the results beside the pad while they have 22rem (ui/layout.css)
+    # and right under it otherwise; the pad scales to its column (ui/drawing_pad.py).
+    row = st.container(horizontal=True, gap="medium")
+    left = row.container(width=PAD_COLUMN)
+    right = row.container(key="draw_results")
     with left:
         image = input_ui()
     with right:
