@@ -11,7 +11,7 @@ PORT   ?= 8501
 RUNTIME_STAMP := $(VENV)/.runtime-installed
 DEV_STAMP     := $(VENV)/.dev-installed
 
-.PHONY: run dev test test-fast lint format bench soak cluster cluster-down install install-dev chromium postgresql haproxy fashion-mnist clean
+.PHONY: run dev test test-fast lint format bench soak cluster cluster-down install install-dev chromium browsers postgresql haproxy fashion-mnist clean
 
 run: $(RUNTIME_STAMP) fashion-mnist
 	$(BIN)/streamlit run app.py --server.port=$(PORT)
@@ -22,7 +22,7 @@ dev: $(RUNTIME_STAMP)
 	$(BIN)/streamlit run app.py --server.port=$(PORT) --server.fileWatcherType=auto --server.runOnSave=true
 
 # The store's tests run against SQLite and a throwaway PostgreSQL server started for the run.
-test: $(DEV_STAMP) chromium postgresql haproxy fashion-mnist
+test: $(DEV_STAMP) chromium browsers postgresql haproxy fashion-mnist
 	scripts/with-postgresql $(BIN)/python -m pytest
 
 # Skips the tests marked slow (training, real browser); `make test` always runs everything.
@@ -78,6 +78,10 @@ $(DEV_STAMP): requirements-dev.txt $(RUNTIME_STAMP)
 # The browser tests drive a system Chromium (Playwright cannot download its own here).
 chromium:
 	@scripts/ensure-chromium
+
+# WebKit (Safari's engine) and Firefox ESR for the cross-engine tests (tests/test_engines.py).
+browsers:
+	@scripts/ensure-browsers
 
 # `make cluster` and its test put Debian's HAProxy in front of the app servers.
 haproxy:

@@ -9,6 +9,9 @@ from ui import state
 from ui.boot import ensure_navigation
 
 
+LINK_WIDTH = 230  # CSS pixels: the longest link, "Explore the latent space", with its icon.
+
+
 def variant_cards() -> None:
     names = list(state.lesson().setup.variants)
     for row in range(0, len(names), 3):
@@ -74,11 +77,13 @@ slants. Changing the constraint gives the different kinds of autoencoder you can
     ]
     # A class's student sees only the lesson's pages (pages/train.py -> "train").
     links = [link for link in links if state.lesson().shows(link[0][6:-3])]
-    for column, (page, label, icon, text) in zip(
-        st.columns(max(1, len(links))), links, strict=False
-    ):
-        column.page_link(page, label=label, icon=icon)
-        column.caption(text)
+    # Cards of one width that wrap: six columns cut "Explore the latent space" to
+    # "Explore the latent s" at 1280 pixels, in every engine.
+    row = st.container(horizontal=True, gap="medium")
+    for page, label, icon, text in links:
+        with row.container(width=LINK_WIDTH):
+            st.page_link(page, label=label, icon=icon)
+            st.caption(text)
     st.subheader("The variants")
     found = state.dataset()
     st.caption(
