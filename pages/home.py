@@ -8,7 +8,6 @@ from core import variants
 from ui import state
 from ui.boot import ensure_navigation
 
-
 LINK_WIDTH = 230  # CSS pixels: the longest link, "Explore the latent space", with its icon.
 
 

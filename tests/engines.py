@@ -100,7 +100,10 @@ class Engine:
                     "actions": [
                         step
                         for key in text
-                        for step in ({"type": "keyDown", "value": key}, {"type": "keyUp", "value": key})
+                        for step in (
+                            {"type": "keyDown", "value": key},
+                            {"type": "keyUp", "value": key},
+                        )
                     ],
                 }
             ]
@@ -176,6 +179,10 @@ class Engine:
             what="the lab's sidebar",
         )
         self.idle()
+
+    def body(self, body: str):
+        """Runs one of tests/layout_checks.py's function bodies; returns its value."""
+        return self.js(f"return (function() {{ {body} }})()")
 
     def save(self, path: Path) -> None:
         path.write_bytes(self.png())

@@ -247,3 +247,32 @@ def test_file_over_the_size_limit_is_refused_unread():
 
     with pytest.raises(UploadError, match="MB"):
         upload_to_mnist(b"\x89PNG\r\n\x1a\n" + b"\0" * MAX_UPLOAD_BYTES)
+
+
+def test_drawing_pad_png_is_read_at_280_and_anything_else_refused():
+    import base64
+    import io
+
+    from PIL import Image
+
+    from core.preprocess import UploadError, drawing_from_png
+
+    picture = np.zeros((280, 280, 4), np.uint8)
+    picture[..., 3] = 255
+    picture[40:240, 130:150, :3] = 255  # A white bar, the way the pad draws ink.
+    buffer = io.BytesIO()
+    Image.fromarray(picture, "RGBA").save(buffer, format="PNG")
+    url = "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+    assert np.array_equal(drawing_from_png(url, 280), picture)
+
+    small = io.BytesIO()
+    Image.fromarray(picture[:100, :100], "RGBA").save(small, format="PNG")
+    for bad in [
+        "data:image/png;base64," + base64.b64encode(small.getvalue()).decode(),  # Wrong size.
+        "data:image/png;base64,not base64!",
+        "data:image/png;base64," + base64.b64encode(b"GIF89a....").decode(),
+        "data:text/html;base64,PHNjcmlwdD4=",
+        None,
+    ]:
+        with pytest.raises(UploadError):
+            drawing_from_png(bad, 280)

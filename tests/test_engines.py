@@ -1,0 +1,256 @@
+"""Every device a class brings: WebKit (Safari's engine) and Firefox besides Chromium, phone,
+tablet and laptop sizes, fingers and keyboards.
+
+The smoke tests drive Debian's WebKitGTK and Firefox ESR (tests/engines.py); the layout tests
+run in all three engines at 390x844 (a phone), 820x1180 (a tablet: the sidebar starts open)
+and 1280x800 (a laptop, sidebar open), with the same in-page checks (tests/layout_checks.py).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tests import engines
+from tests.layout_checks import (
+    CLIPPED_TEXT,
+    PAD_CORNERS,
+    SHORT_FRAMES,
+    TOUCH_TARGETS,
+    evaluate_body,
+)
+from tests.test_browser import IDLE, URL_PATHS
+
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
+
+SIZES = {"phone": (390, 844), "tablet": (820, 1180), "laptop": (1280, 800)}
+TOUCH = {"phone", "tablet"}
+
+# A "7" in the pad's own fractions: a bar across the top, then down to the bottom left.
+SEVEN = [(0.3, 0.2), (0.5, 0.2), (0.7, 0.2), (0.6, 0.45), (0.5, 0.65), (0.4, 0.85)]
+
+RESULTS = """
+const results = document.querySelector('.st-key-draw_results');
+if (!results) return null;
+const pictures = Array.from(results.querySelectorAll('img'))
+  .filter(i => i.complete && i.naturalWidth > 0);
+return {text: results.innerText, pictures: pictures.length,
+        sizes: pictures.map(i => Math.round(i.getBoundingClientRect().width))};
+"""
+
+PAD_FRAME = """
+const frame = document.querySelector('[data-testid=stMain] iframe');
+if (!frame || !frame.contentDocument) return null;
+const digit = frame.contentDocument.getElementById('digit');
+const slider = frame.contentDocument.getElementById(arguments[0] || 'z1');
+if (!digit || !digit.dataset.renders || !slider) return null;
+if (arguments[1]) frame.scrollIntoView({block: 'start'});
+const f = frame.getBoundingClientRect(), s = slider.getBoundingClientRect();
+const pixels = Array.from(digit.getContext('2d').getImageData(0, 0, 28, 28).data)
+  .filter((_, i) => i % 4 === 0);
+return {z: digit.dataset.z, renders: Number(digit.dataset.renders), pixels,
+        slider: [f.left + s.left, f.top + s.top, s.width, s.height]};
+"""
+
+
+@pytest.fixture(scope="module")
+def display():
+    """An X display for WebKitGTK (Xvfb), unless the tests already run with one."""
+    process = engines.start_display()
+    yield
+    if process is not None:
+        process.terminate()
+
+
+def launch(engine: str, width: int, height: int) -> engines.Engine:
+    reason = engines.missing(engine)
+    if reason:
+        pytest.fail(reason)
+    return engines.open_engine(engine, width, height)
+
+
+def draw(browser: engines.Engine, points) -> None:
+    """Real pointer input along `points` (fractions of the pad), in whichever engine."""
+    found = browser.js(f"return (function() {{ {PAD_CORNERS} }})()")
+    assert found, "no drawing pad on the page"
+    x, y, width, height = found["box"]
+    browser.actions(
+        engines.stroke_actions([(x + fx * width, y + fy * height) for fx, fy in points])
+    )
+
+
+@pytest.mark.parametrize("engine", engines.ENGINES)
+def test_every_page_a_drawing_and_the_pad_in(engine, display, app_server, artifacts):
+    browser = launch(engine, 1280, 900)
+    try:
+        for path, title in URL_PATHS.items():
+            browser.open(f"{app_server}/{path}")
+            heading = browser.js("return document.querySelector('h1').textContent.trim()")
+            assert heading == title, (engine, path)
+            assert (
+                browser.js("return document.querySelectorAll('[data-testid=stException]').length")
+                == 0
+            ), (engine, path)
+
+        # Draw a digit with the pointer and see it reconstructed.
+        browser.open(f"{app_server}/draw")
+        draw(browser, SEVEN)
+        browser.idle()
+        shown = browser.wait(
+            f"const r = (function() {{ {RESULTS} }})();return r && r.pictures >= 3 && r;",
+            what="the reconstruction",
+        )
+        assert "Vanilla reconstruction" in shown["text"]
+        assert "Every variant on the same input" in shown["text"]
+        assert shown["pictures"] == 3 + 10  # Input, reconstruction, error; ten variants.
+        assert len(set(shown["sizes"][3:])) == 1, shown["sizes"]  # One thumbnail size.
+        browser.save(artifacts / f"{engine}-draw-drawn.png")
+
+        # Drag the pad's z1 slider: the digit is decoded again, in the page.
+        browser.open(f"{app_server}/latent?variant=vae")
+        before = browser.wait(
+            f"return (function() {{ {PAD_FRAME} }})()", "z1", True, what="the latent pad"
+        )
+        x, y, width, height = browser.js(f"return (function() {{ {PAD_FRAME} }})()", "z1", False)[
+            "slider"
+        ]
+        middle = (x + width / 2, y + height / 2)  # z1 starts at 0, the middle of -3..3.
+        browser.actions(engines.stroke_actions([middle, (middle[0] + width / 4, middle[1])]))
+        after = browser.wait(
+            f"const p = (function() {{ {PAD_FRAME} }})(); return p && p.z !== arguments[0] && p;",
+            before["z"],
+            what="the pad's digit to follow the slider",
+        )
+        assert float(after["z"].split(",")[0]) > 0.5, after["z"]
+        assert after["renders"] > before["renders"]
+        change = np.abs(np.array(after["pixels"], float) - np.array(before["pixels"], float))
+        assert change.max() > 50, "the digit did not change"
+        browser.save(artifacts / f"{engine}-latent-moved.png")
+    finally:
+        browser.quit()
+
+
+def check_layout(evaluate, engine: str, size: str, path: str) -> None:
+    clipped = evaluate(CLIPPED_TEXT)
+    assert clipped == [], (engine, size, path, clipped)
+    assert evaluate(SHORT_FRAMES) == [], (engine, size, path)
+
+
+def check_pad(evaluate, engine: str, size: str) -> None:
+    found = evaluate(PAD_CORNERS)
+    assert found, (engine, size, "no drawing pad")
+    for corner in found["corners"]:
+        assert corner["on_screen"] and corner["is_canvas"], (engine, size, found)
+    assert found["box"][2] == pytest.approx(found["box"][3], abs=1)  # Still square.
+
+
+@pytest.mark.parametrize("size", list(SIZES))
+def test_layout_in_chromium(size, browser, app_server, artifacts):
+    width, height = SIZES[size]
+    touch = size in TOUCH
+    context = browser.new_context(
+        viewport={"width": width, "height": height}, has_touch=touch, is_mobile=touch
+    )
+    page = context.new_page()
+    try:
+        for path in URL_PATHS:
+            page.goto(f"{app_server}/{path}", wait_until="domcontentloaded")
+            page.wait_for_selector(IDLE, timeout=60_000)
+            # The lab's sidebar text marks app.py's page (it is in a closed drawer on a phone).
+            page.locator("[data-testid=stSidebar]", has_text="Autoencoder Lab").wait_for(
+                state="attached", timeout=60_000
+            )
+            page.wait_for_selector(IDLE, timeout=60_000)
+            page.wait_for_timeout(1500)  # Charts and frames draw after the script ends.
+            if size != "phone":  # On a phone the sidebar is a drawer over the page.
+                assert page.locator("[data-testid=stSidebar][data-collapsed=false]").count() == 1
+            check_layout(lambda body: evaluate_body(page, body), "chromium", size, path)
+            if path == "draw":
+                check_pad(lambda body: evaluate_body(page, body), "chromium", size)
+            if touch:
+                small = [
+                    target
+                    for target in evaluate_body(page, TOUCH_TARGETS)
+                    if target["width"] < 40 or target["height"] < 40
+                ]
+                assert small == [], (size, path, small)
+        page.screenshot(path=str(artifacts / f"chromium-{size}-class.png"))
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("engine", engines.ENGINES)
+def test_layout_and_screenshots_in(engine, display, app_server, artifacts):
+    for size, (width, height) in SIZES.items():
+        browser = launch(engine, width, height)
+        try:
+            for path in ("draw", "latent?variant=vae"):
+                browser.open(f"{app_server}/{path}")
+                browser.wait("return true")
+                if path == "draw":
+                    check_pad(browser.body, engine, size)
+                    draw(browser, SEVEN)
+                    browser.idle()
+                    browser.wait(
+                        f"const r = (function() {{ {RESULTS} }})();return r && r.pictures >= 3;",
+                        what="the reconstruction",
+                    )
+                else:
+                    browser.wait(
+                        f"return (function() {{ {PAD_FRAME} }})()",
+                        "z1",
+                        False,
+                        what="the latent pad",
+                    )
+                    browser.wait("return new Promise(r => setTimeout(() => r(true), 1000))")
+                check_layout(browser.body, engine, size, path)
+                name = path.split("?")[0]
+                browser.js("document.querySelector('[data-testid=stMain]').scrollTo(0, 0)")
+                browser.save(artifacts / f"{engine}-{name}-{width}.png")
+        finally:
+            browser.quit()
+
+
+def test_keyboard_reaches_every_draw_control_with_a_visible_outline(browser, app_server):
+    """Tab through the Draw page: every control of the main column takes the focus in turn,
+    shows an outline (or a focus ring drawn as a shadow), and Space operates a choice."""
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    try:
+        page.goto(f"{app_server}/draw?variant=vanilla", wait_until="domcontentloaded")
+        page.wait_for_selector(IDLE, timeout=60_000)
+        page.locator("[data-testid=stSidebar]", has_text="Autoencoder Lab").wait_for()
+        page.wait_for_selector(IDLE, timeout=60_000)
+        page.locator("h1").click()  # Start from the page, not the address bar.
+        seen = []
+        for _ in range(60):
+            page.keyboard.press("Tab")
+            focus = page.evaluate(
+                """() => { const e = document.activeElement;
+                  const main = document.querySelector('[data-testid=stMain]');
+                  const s = getComputedStyle(e);
+                  // The scrolling main area itself takes the focus once (to scroll by keys).
+                  const area = e.querySelector && e.querySelector('h1');
+                  return {inMain: main.contains(e) && !area, label: (e.innerText || e.getAttribute(
+                    'aria-label') || e.tagName).trim().slice(0, 30),
+                    outline: s.outlineStyle !== 'none' && parseFloat(s.outlineWidth) > 0
+                      || s.boxShadow !== 'none'}; }"""
+            )
+            if focus["inMain"]:
+                seen.append(focus)
+                assert focus["outline"], f"no visible focus on {focus['label']}"
+            if focus["label"] == "Clear":
+                break
+        labels = [item["label"] for item in seen]
+        for control in ["Reconstruct", "Draw", "Clear"]:  # A choice group is one Tab stop.
+            assert any(control in label for label in labels), labels
+        # Within a group the arrow keys move, Space chooses: Draw -> Upload -> Test digit.
+        page.get_by_role("radio", name="Draw", exact=True).focus()
+        page.keyboard.press("ArrowRight")
+        page.keyboard.press("ArrowRight")
+        assert page.evaluate("document.activeElement.innerText.trim()") == "Test digit"
+        page.keyboard.press("Space")
+        page.wait_for_selector("text=Test image #", timeout=60_000)
+        page.wait_for_selector(IDLE, timeout=60_000)
+        page.wait_for_selector("text=Vanilla reconstruction", timeout=60_000)
+    finally:
+        page.close()
