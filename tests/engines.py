@@ -185,7 +185,20 @@ class Engine:
         return self.js(f"return (function() {{ {body} }})()")
 
     def save(self, path: Path) -> None:
-        path.write_bytes(self.png())
+        """A screenshot of what the page shows: the phone's frame, when framed."""
+        data = self.png()
+        if self.framed:
+            import io
+
+            from PIL import Image
+
+            with Image.open(io.BytesIO(data)) as shot:
+                scale = shot.width / self.js("return window.top.innerWidth")
+                width, height = (round(side * scale) for side in self.framed)
+                buffer = io.BytesIO()
+                shot.crop((0, 0, width, height)).save(buffer, format="PNG")
+                data = buffer.getvalue()
+        path.write_bytes(data)
 
 
 class WebKit(Engine):

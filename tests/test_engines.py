@@ -52,6 +52,12 @@ return {z: digit.dataset.z, renders: Number(digit.dataset.renders), pixels,
         slider: [f.left + s.left, f.top + s.top, s.width, s.height]};
 """
 
+TOOLBAR_AND_TEXT_ABOVE = """() => {
+  const toolbar = document.querySelector('[data-testid=stElementToolbar]');
+  const above = toolbar.closest('[data-testid=stElementContainer]').previousElementSibling;
+  return [toolbar.getBoundingClientRect().top, above.getBoundingClientRect().bottom];
+}"""
+
 
 @pytest.fixture(scope="module")
 def display():
@@ -174,6 +180,13 @@ def test_layout_in_chromium(size, browser, app_server, artifacts):
                     if target["width"] < 40 or target["height"] < 40
                 ]
                 assert small == [], (size, path, small)
+            if touch and path == "compare":  # A tap shows the table's toolbar, not over text.
+                table = page.locator("[data-testid=stDataFrame]").first
+                table.scroll_into_view_if_needed()
+                table.tap()
+                page.wait_for_selector("[data-testid=stElementToolbar]", timeout=10_000)
+                toolbar_top, text_bottom = page.evaluate(TOOLBAR_AND_TEXT_ABOVE)
+                assert toolbar_top >= text_bottom - 1, (size, toolbar_top, text_bottom)
         page.screenshot(path=str(artifacts / f"chromium-{size}-class.png"))
     finally:
         context.close()
