@@ -146,8 +146,11 @@ def main() -> None:
         .encode(
             x=alt.X("MSE per pixel:Q"),
             y=alt.Y("variant:N", sort="x", title=None, axis=alt.Axis(labelLimit=260)),
+            # Four code sizes a row: in one row the last ones ran off a 360-pixel phone.
             color=alt.Color(
-                "code size:O", scale=alt.Scale(scheme="viridis"), legend=alt.Legend(orient="bottom")
+                "code size:O",
+                scale=alt.Scale(scheme="viridis"),
+                legend=alt.Legend(orient="bottom", direction="horizontal", columns=4),
             ),
             tooltip=[
                 "variant",

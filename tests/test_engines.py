@@ -24,7 +24,10 @@ from tests.test_browser import IDLE, URL_PATHS
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
 SIZES = {"phone": (390, 844), "tablet": (820, 1180), "laptop": (1280, 800)}
-TOUCH = {"phone", "tablet"}
+# Chromium also at the narrowest phone the lab promises and a small laptop (sidebar open: the
+# issue measured 190 of the pad's 280 pixels there).
+CHROMIUM_SIZES = {**SIZES, "small-phone": (360, 740), "small-laptop": (1024, 768)}
+TOUCH = {"phone", "small-phone", "tablet"}
 
 # A "7" in the pad's own fractions: a bar across the top, then down to the bottom left.
 SEVEN = [(0.3, 0.2), (0.5, 0.2), (0.7, 0.2), (0.6, 0.45), (0.5, 0.65), (0.4, 0.85)]
@@ -150,9 +153,9 @@ def check_pad(evaluate, engine: str, size: str) -> None:
     assert found["box"][2] == pytest.approx(found["box"][3], abs=1)  # Still square.
 
 
-@pytest.mark.parametrize("size", list(SIZES))
+@pytest.mark.parametrize("size", list(CHROMIUM_SIZES))
 def test_layout_in_chromium(size, browser, app_server, artifacts):
-    width, height = SIZES[size]
+    width, height = CHROMIUM_SIZES[size]
     touch = size in TOUCH
     context = browser.new_context(
         viewport={"width": width, "height": height}, has_touch=touch, is_mobile=touch
@@ -168,7 +171,7 @@ def test_layout_in_chromium(size, browser, app_server, artifacts):
             )
             page.wait_for_selector(IDLE, timeout=60_000)
             page.wait_for_timeout(1500)  # Charts and frames draw after the script ends.
-            if size != "phone":  # On a phone the sidebar is a drawer over the page.
+            if "phone" not in size:  # On a phone the sidebar is a drawer over the page.
                 assert page.locator("[data-testid=stSidebar][data-collapsed=false]").count() == 1
             check_layout(lambda body: evaluate_body(page, body), "chromium", size, path)
             if path == "draw":
@@ -265,5 +268,82 @@ def test_keyboard_reaches_every_draw_control_with_a_visible_outline(browser, app
         page.wait_for_selector("text=Test image #", timeout=60_000)
         page.wait_for_selector(IDLE, timeout=60_000)
         page.wait_for_selector("text=Vanilla reconstruction", timeout=60_000)
+    finally:
+        page.close()
+
+
+FOCUSED = """() => {
+  const main = document.querySelector('[data-testid=stMain]');
+  const top = document.activeElement;
+  // In the latent pad's frame the focus is on the frame's own slider.
+  const e = top && top.tagName === 'IFRAME' && top.contentDocument
+    ? top.contentDocument.activeElement : top;
+  if (!e || e === document.body || !main.contains(top) || e.querySelector('h1'))
+    return null;  // Outside the main column, or the scrolling area itself.
+  const r = e.getBoundingClientRect();
+  if (r.width === 0 || r.height === 0) return null;
+  return {
+    label: (e.getAttribute('aria-label') || e.innerText || e.id || e.tagName).trim().slice(0, 40),
+    key: top.tagName + '|' + e.tagName + '|' + e.id + '|' + Math.round(r.left) + '|'
+      + Math.round(r.top + main.scrollTop),
+  };
+}"""
+
+
+def looks(page, handle) -> bytes | None:
+    """The pixels of an element and 6 pixels around it (where a focus ring is drawn)."""
+    box = handle.bounding_box()
+    if box is None:
+        return None
+    return page.screenshot(
+        clip={
+            "x": max(box["x"] - 6, 0),
+            "y": max(box["y"] - 6, 0),
+            "width": box["width"] + 12,
+            "height": box["height"] + 12,
+        },
+        animations="disabled",
+        caret="hide",
+    )
+
+
+@pytest.mark.parametrize("path", [path for path in URL_PATHS if path])
+def test_keyboard_reaches_every_control_of_a_page_with_a_visible_focus(browser, app_server, path):
+    """Tab from the top of each page until the focus comes round again. Each control of the
+    main column it lands on must look different with the focus than without it: the pixels
+    around it are compared when it has the focus and after the next Tab has moved on."""
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    try:
+        page.goto(f"{app_server}/{path}", wait_until="domcontentloaded")
+        page.locator("[data-testid=stSidebar]", has_text="Autoencoder Lab").wait_for()
+        page.wait_for_selector(IDLE, timeout=60_000)
+        page.wait_for_timeout(1500)
+        page.locator("h1").click()
+        seen: set[str] = set()
+        unmarked = []
+        for _ in range(150):
+            page.keyboard.press("Tab")
+            focus = page.evaluate(FOCUSED)
+            if focus is None:
+                continue
+            if focus["key"] in seen:
+                break  # Round the page once.
+            seen.add(focus["key"])
+            handle = page.evaluate_handle(
+                "() => { const t = document.activeElement; return t.tagName === 'IFRAME'"
+                " ? t.contentDocument.activeElement : t; }"
+            ).as_element()
+            page.wait_for_timeout(150)  # Focus styles may fade in.
+            focused = looks(page, handle)
+            page.evaluate(
+                "() => { const t = document.activeElement; (t.tagName === 'IFRAME'"
+                " ? t.contentDocument.activeElement : t).blur(); }"
+            )
+            page.wait_for_timeout(150)
+            if focused is not None and focused == looks(page, handle):
+                unmarked.append(focus["label"])
+            handle.focus()  # Back where it was, so the next Tab goes on from here.
+        assert seen, f"the keyboard reaches nothing on /{path}"
+        assert unmarked == [], (path, unmarked)
     finally:
         page.close()
