@@ -85,8 +85,8 @@ return {
 """
 
 # Controls in the main column a finger would have to hit, with the size of what it can hit.
-# The slider's thumb counts with its ring (ui/layout.css): the hit area is measured by asking
-# which element is at points around its centre, not by its drawn size.
+# A slider's thumb, a help icon and a chip's x count with their rings (ui/layout.css): their hit
+# area is measured by asking which element is at points around the centre, not by drawn size.
 TOUCH_TARGETS = r"""
 const main = document.querySelector('[data-testid=stMain]');
 const selector = 'button, a[href], input:not([type=hidden]), select, textarea, [role=slider],'
@@ -101,14 +101,15 @@ const shown = (el) => {
   return true;
 };
 for (const el of main.querySelectorAll(selector)) {
-  const r = el.getBoundingClientRect();
-  if (r.width === 0 || r.height === 0 || !shown(el)) continue;
-  // A slider is touched at its thumb; a field's own input at the field (measured as such).
-  if (el.tagName === 'INPUT' && el.closest('[data-testid=stSlider]')) continue;
-  // Not yet 40 pixels (see the issue 17 note): a label's help icon, a multiselect's chips.
-  if (el.closest('[data-testid=stTooltipHoverTarget], [data-baseweb=tag]')) continue;
-  if (el.closest('[data-testid=stMultiSelect]') && el.getAttribute('role') !== 'combobox')
-    continue;
+  // A slider is touched at its thumb: the element around its visually hidden range input.
+  const thumb = el.matches('[data-testid=stSlider] input[type=range]')
+    ? el.parentElement.parentElement : null;
+  const r = (thumb || el).getBoundingClientRect();
+  if (r.width === 0 || r.height === 0 || !shown(thumb || el)) continue;
+  // A chip's label is not a control (its x is); the multiselect's field is measured below.
+  const chips = '[data-testid=stMultiSelectTagsContainer]';
+  const chipX = el.matches(`${chips} button[aria-label^=Remove]`);
+  if (el.closest(chips) && !chipX) continue;
   if (el.closest('p, li') && el.tagName === 'A') continue;  // Links inside a sentence.
   // What a finger can hit: the element, or the label that wraps it (checkbox, radio, toggle).
   // In a drop-down the whole field is the target: the box under its label.
@@ -118,16 +119,23 @@ for (const el of main.querySelectorAll(selector)) {
   const target = field || el.closest('label, [data-testid=stTextInputRootElement]') || el;
   const box = target.getBoundingClientRect();
   let width = box.width, height = box.height;
-  if (el.getAttribute('role') === 'slider') {
-    const cx = r.left + r.width / 2, cy = r.top + r.height / 2;
+  // Small controls with a ring (ui/layout.css): measured by what a finger at points around
+  // the centre would hit.
+  const ringed = thumb || chipX
+    || el.matches('[data-testid=stWidgetLabel] [data-testid=stTooltipHoverTarget] button');
+  if (ringed) {
+    const ring = thumb || el;
+    ring.scrollIntoView({block: 'center'});
+    const at = ring.getBoundingClientRect();
+    const cx = at.left + at.width / 2, cy = at.top + at.height / 2;
     const hits = (dx, dy) => {
-      const at = document.elementFromPoint(cx + dx, cy + dy);
-      return at === el || el.contains(at);
+      const hit = document.elementFromPoint(cx + dx, cy + dy);
+      return hit === ring || ring.contains(hit);
     };
     let reach = 0;
     while (reach < 30 && hits(reach + 1, 0) && hits(-reach - 1, 0) && hits(0, reach + 1)
            && hits(0, -reach - 1)) reach += 1;
-    width = height = 2 * reach;
+    width = height = 2 * reach + 2;  // The last pixel that hits on each side, and the centre.
   }
   out.push({what: (el.getAttribute('aria-label') || el.textContent || el.tagName).trim()
               .slice(0, 40) || el.tagName,

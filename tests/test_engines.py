@@ -347,3 +347,59 @@ def test_keyboard_reaches_every_control_of_a_page_with_a_visible_focus(browser, 
         assert unmarked == [], (path, unmarked)
     finally:
         page.close()
+
+
+def touch_stroke(page, points) -> None:
+    """A finger along `points` (viewport pixels): touch events through Chromium's DevTools
+    protocol, the way a phone sends them (`page.mouse` would be a mouse)."""
+    cdp = page.context.new_cdp_session(page)
+    kinds = ["touchStart"] + ["touchMove"] * (len(points) - 1)
+    for kind, (x, y) in zip(kinds, points, strict=True):
+        cdp.send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": [{"x": x, "y": y}]})
+        page.wait_for_timeout(16)
+    cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+    cdp.detach()
+
+
+def test_a_finger_draws_on_a_phone_and_moves_a_slider_from_beside_its_thumb(
+    browser, app_server, artifacts
+):
+    context = browser.new_context(
+        viewport={"width": 390, "height": 844}, has_touch=True, is_mobile=True
+    )
+    page = context.new_page()
+    try:
+        page.goto(f"{app_server}/draw?variant=vanilla", wait_until="domcontentloaded")
+        page.locator("[data-testid=stSidebar]", has_text="Autoencoder Lab").wait_for(
+            state="attached", timeout=60_000
+        )
+        page.wait_for_selector(IDLE, timeout=60_000)
+        page.locator(".drawing-pad canvas").wait_for(timeout=60_000)
+        pad = evaluate_body(page, PAD_CORNERS)
+        x, y, width, height = pad["box"]
+        touch_stroke(page, [(x + fx * width, y + fy * height) for fx, fy in SEVEN])
+        page.wait_for_selector("text=Vanilla reconstruction", timeout=60_000)
+        page.wait_for_selector(IDLE, timeout=60_000)
+        # Right under the pad, on screen without scrolling: the reconstruction itself.
+        picture = page.locator(".st-key-draw_results img").nth(1).bounding_box()
+        assert picture["y"] + picture["height"] <= 844, picture
+        page.screenshot(path=str(artifacts / "chromium-phone-touch-drawn.png"))
+
+        # The Epochs slider's 12-pixel thumb, touched 16 pixels to its left, dragged right.
+        page.goto(f"{app_server}/train?variant=vanilla", wait_until="domcontentloaded")
+        page.wait_for_selector(IDLE, timeout=60_000)
+        page.locator("[data-testid=stSidebar]", has_text="Autoencoder Lab").wait_for(
+            state="attached", timeout=60_000
+        )
+        slider = page.locator("[data-testid=stSlider]", has_text="Epochs").first
+        field = slider.locator("input[type=range]")
+        before = field.evaluate("e => Number(e.value)")
+        thumb = field.locator("xpath=../..")
+        thumb.scroll_into_view_if_needed()
+        box = thumb.bounding_box()
+        start = (box["x"] + box["width"] / 2 - 16, box["y"] + box["height"] / 2)
+        touch_stroke(page, [(start[0] + step * 15, start[1]) for step in range(7)])
+        page.wait_for_selector(IDLE, timeout=60_000)
+        assert field.evaluate("e => Number(e.value)") > before
+    finally:
+        context.close()
