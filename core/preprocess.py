@@ -122,6 +122,9 @@ def canvas_to_mnist(rgba: np.ndarray) -> np.ndarray:
 
 
 PNG_DATA_URL = "data:image/png;base64,"
+# A 280x280 RGBA PNG is at most ~314 KB uncompressed, ~420 KB in base64; the pad's black and
+# white drawings are a few KB. Anything longer did not come from the pad.
+MAX_DRAWING_CHARS = 2_000_000
 
 
 def drawing_from_png(data_url: str, size: int) -> np.ndarray:
@@ -131,6 +134,8 @@ def drawing_from_png(data_url: str, size: int) -> np.ndarray:
     with a message, before more than its header is decoded."""
     if not isinstance(data_url, str) or not data_url.startswith(PNG_DATA_URL):
         raise UploadError("The drawing did not arrive as an image: clear it and draw again.")
+    if len(data_url) > MAX_DRAWING_CHARS:  # Refused before decoding a byte of it.
+        raise UploadError("The drawing is far larger than the pad makes: clear it and draw again.")
     try:
         data = base64.b64decode(data_url[len(PNG_DATA_URL) :], validate=True)
         with Image.open(io.BytesIO(data), formats=("PNG",)) as image:

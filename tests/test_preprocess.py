@@ -272,6 +272,7 @@ def test_drawing_pad_png_is_read_at_280_and_anything_else_refused():
         "data:image/png;base64,not base64!",
         "data:image/png;base64," + base64.b64encode(b"GIF89a....").decode(),
         "data:text/html;base64,PHNjcmlwdD4=",
+        "data:image/png;base64," + "A" * 3_000_000,  # Refused by its length alone.
         None,
     ]:
         with pytest.raises(UploadError):
