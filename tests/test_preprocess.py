@@ -39,7 +39,7 @@ def best_shifted_correlation(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def rgba_canvas(ink: np.ndarray, transparent: bool = False) -> np.ndarray:
-    """White ink on black (opaque) or on transparent, as streamlit-drawable-canvas returns."""
+    """White ink on black (opaque) or on transparent, as a canvas returns it."""
     value = np.round(ink * 255).astype(np.uint8)
     canvas = np.zeros((*ink.shape, 4), np.uint8)
     if transparent:
