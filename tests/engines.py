@@ -19,6 +19,8 @@ import subprocess
 import time
 from pathlib import Path
 
+from tests.conftest import free_port
+
 WEBKIT_DRIVER = "/usr/bin/WebKitWebDriver"
 WEBKIT_BROWSERS = [  # MiniBrowser, WebKitGTK's own shell, by Debian's multiarch folder.
     "/usr/lib/x86_64-linux-gnu/webkit2gtk-4.1/MiniBrowser",
@@ -84,30 +86,25 @@ class Engine:
     def go(self, url: str) -> None:
         raise NotImplementedError
 
-    def size(self, width: int, height: int) -> None:
+    def window(self) -> tuple[int, int]:
+        """The window's outer size."""
         raise NotImplementedError
+
+    def resize(self, width: int, height: int) -> None:
+        """Sets the window's outer size."""
+        raise NotImplementedError
+
+    def size(self, width: int, height: int) -> None:
+        """Makes the viewport width x height: the window's frame adds pixels, so converge."""
+        for _ in range(4):
+            inner = self.js("return [window.innerWidth, window.innerHeight]")
+            if inner == [width, height]:
+                return
+            outer = self.window()
+            self.resize(outer[0] + width - inner[0], outer[1] + height - inner[1])
 
     def actions(self, actions: list[dict]) -> None:
         raise NotImplementedError
-
-    def keys(self, text: str) -> None:
-        """Types `text` into whatever has the focus (WebDriver key codes allowed)."""
-        self.actions(
-            [
-                {
-                    "type": "key",
-                    "id": "keyboard",
-                    "actions": [
-                        step
-                        for key in text
-                        for step in (
-                            {"type": "keyDown", "value": key},
-                            {"type": "keyUp", "value": key},
-                        )
-                    ],
-                }
-            ]
-        )
 
     def png(self) -> bytes:
         raise NotImplementedError
@@ -223,15 +220,12 @@ class WebKit(Engine):
     def go(self, url: str) -> None:
         self.driver.get(url)
 
-    def size(self, width: int, height: int) -> None:
-        for _ in range(4):  # The window's frame adds pixels; converge on the viewport.
-            inner = self.js("return [window.innerWidth, window.innerHeight]")
-            if inner == [width, height]:
-                return
-            outer = self.driver.get_window_size()
-            self.driver.set_window_size(
-                outer["width"] + width - inner[0], outer["height"] + height - inner[1]
-            )
+    def window(self) -> tuple[int, int]:
+        outer = self.driver.get_window_size()
+        return outer["width"], outer["height"]
+
+    def resize(self, width: int, height: int) -> None:
+        self.driver.set_window_size(width, height)
 
     def actions(self, actions: list[dict]) -> None:
         self.driver.execute("actions", {"actions": actions})
@@ -265,15 +259,12 @@ class Firefox(Engine):
     def go(self, url: str) -> None:
         self.client.navigate(url)
 
-    def size(self, width: int, height: int) -> None:
+    def window(self) -> tuple[int, int]:
         rect = self.client.window_rect
-        for _ in range(4):  # The window's frame adds device pixels; converge on the viewport.
-            inner = self.js("return [window.innerWidth, window.innerHeight]")
-            if inner == [width, height]:
-                return
-            rect = self.client.set_window_rect(
-                width=rect["width"] + width - inner[0], height=rect["height"] + height - inner[1]
-            )
+        return rect["width"], rect["height"]
+
+    def resize(self, width: int, height: int) -> None:
+        self.client.set_window_rect(width=width, height=height)
 
     def actions(self, actions: list[dict]) -> None:
         self.client._send_message("WebDriver:PerformActions", {"actions": actions})
@@ -293,12 +284,6 @@ class Firefox(Engine):
     def quit(self) -> None:
         self.client.delete_session()
         self.client.cleanup()
-
-
-def free_port() -> int:
-    from tests.conftest import free_port as port
-
-    return port()
 
 
 def open_engine(engine: str, width: int = 1280, height: int = 900) -> Engine:

@@ -62,6 +62,17 @@ TOOLBAR_AND_TEXT_ABOVE = """() => {
 }"""
 
 
+def open_lab(page, url: str) -> None:
+    """Load a page of the lab and wait until app.py's page has run. Like test_browser's
+    `open_page`, but the sidebar may be a closed drawer (phones): attached, not visible."""
+    page.goto(url, wait_until="domcontentloaded")
+    page.wait_for_selector(IDLE, timeout=60_000)
+    page.locator("[data-testid=stSidebar]", has_text="Autoencoder Lab").wait_for(
+        state="attached", timeout=60_000
+    )
+    page.wait_for_selector(IDLE, timeout=60_000)
+
+
 @pytest.fixture(scope="module")
 def display():
     """An X display for WebKitGTK (Xvfb), unless the tests already run with one."""
@@ -163,13 +174,7 @@ def test_layout_in_chromium(size, browser, app_server, artifacts):
     page = context.new_page()
     try:
         for path in URL_PATHS:
-            page.goto(f"{app_server}/{path}", wait_until="domcontentloaded")
-            page.wait_for_selector(IDLE, timeout=60_000)
-            # The lab's sidebar text marks app.py's page (it is in a closed drawer on a phone).
-            page.locator("[data-testid=stSidebar]", has_text="Autoencoder Lab").wait_for(
-                state="attached", timeout=60_000
-            )
-            page.wait_for_selector(IDLE, timeout=60_000)
+            open_lab(page, f"{app_server}/{path}")
             page.wait_for_timeout(1500)  # Charts and frames draw after the script ends.
             if "phone" not in size:  # On a phone the sidebar is a drawer over the page.
                 assert page.locator("[data-testid=stSidebar][data-collapsed=false]").count() == 1
@@ -232,10 +237,7 @@ def test_keyboard_reaches_every_draw_control_with_a_visible_outline(browser, app
     shows an outline (or a focus ring drawn as a shadow), and Space operates a choice."""
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     try:
-        page.goto(f"{app_server}/draw?variant=vanilla", wait_until="domcontentloaded")
-        page.wait_for_selector(IDLE, timeout=60_000)
-        page.locator("[data-testid=stSidebar]", has_text="Autoencoder Lab").wait_for()
-        page.wait_for_selector(IDLE, timeout=60_000)
+        open_lab(page, f"{app_server}/draw?variant=vanilla")
         page.locator("h1").click()  # Start from the page, not the address bar.
         seen = []
         for _ in range(60):
@@ -314,9 +316,7 @@ def test_keyboard_reaches_every_control_of_a_page_with_a_visible_focus(browser, 
     around it are compared when it has the focus and after the next Tab has moved on."""
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     try:
-        page.goto(f"{app_server}/{path}", wait_until="domcontentloaded")
-        page.locator("[data-testid=stSidebar]", has_text="Autoencoder Lab").wait_for()
-        page.wait_for_selector(IDLE, timeout=60_000)
+        open_lab(page, f"{app_server}/{path}")
         page.wait_for_timeout(1500)
         page.locator("h1").click()
         seen: set[str] = set()
@@ -369,11 +369,7 @@ def test_a_finger_draws_on_a_phone_and_moves_a_slider_from_beside_its_thumb(
     )
     page = context.new_page()
     try:
-        page.goto(f"{app_server}/draw?variant=vanilla", wait_until="domcontentloaded")
-        page.locator("[data-testid=stSidebar]", has_text="Autoencoder Lab").wait_for(
-            state="attached", timeout=60_000
-        )
-        page.wait_for_selector(IDLE, timeout=60_000)
+        open_lab(page, f"{app_server}/draw?variant=vanilla")
         page.locator(".drawing-pad canvas").wait_for(timeout=60_000)
         pad = evaluate_body(page, PAD_CORNERS)
         x, y, width, height = pad["box"]
@@ -386,11 +382,7 @@ def test_a_finger_draws_on_a_phone_and_moves_a_slider_from_beside_its_thumb(
         page.screenshot(path=str(artifacts / "chromium-phone-touch-drawn.png"))
 
         # The Epochs slider's 12-pixel thumb, touched 16 pixels to its left, dragged right.
-        page.goto(f"{app_server}/train?variant=vanilla", wait_until="domcontentloaded")
-        page.wait_for_selector(IDLE, timeout=60_000)
-        page.locator("[data-testid=stSidebar]", has_text="Autoencoder Lab").wait_for(
-            state="attached", timeout=60_000
-        )
+        open_lab(page, f"{app_server}/train?variant=vanilla")
         slider = page.locator("[data-testid=stSlider]", has_text="Epochs").first
         field = slider.locator("input[type=range]")
         before = field.evaluate("e => Number(e.value)")

@@ -47,5 +47,5 @@ def drawing_pad(key: str) -> np.ndarray | None:
         width="stretch",
         height="content",
     )
-    image = result.get("image") if hasattr(result, "get") else None
+    image = result.get("image")
     return None if image is None else drawing_from_png(image, SIZE)
