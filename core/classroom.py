@@ -33,7 +33,7 @@ from urllib.parse import urlencode
 
 from core import data, settings, variants
 from core.limits import ALL_IMAGES, MOST_EPOCHS
-from core.store import ClassRow, Member, Run, Store, StoreError, hash_token
+from core.store import ClassRow, Member, Refused, Run, Store, StoreError, hash_token
 
 KEY_BYTES = 24  # 192 bits from `secrets`; the issue asks for at least 128.
 CODE_CHARS = 16  # 96 bits of the HMAC, in URL-safe base64.
@@ -95,8 +95,10 @@ ANIMALS = [
 ]
 
 
-class ClassError(StoreError):
-    """A class action refused: wrong key or code, a paused class, a setting not allowed."""
+class ClassError(Refused):
+    """A class action refused: wrong key or code, a paused class, a setting not allowed, a
+    challenge already removed. A message for the one user who asked, never a failure of the
+    store (that would turn training off for the whole server)."""
 
 
 # Setup -------------------------------------------------------------------------------------
@@ -401,7 +403,12 @@ def add_challenge(store: Store, key: str, challenge: Challenge) -> int:
 
 
 def remove_challenge(store: Store, key: str, challenge_id: int) -> None:
-    _require(store.remove_challenge(hash_token(key), challenge_id))
+    """Remove a challenge of the teacher's class; ClassError for a wrong key or a challenge
+    that is gone already (a second tab, two clicks at once)."""
+    if store.remove_challenge(hash_token(key), challenge_id):
+        return
+    _require(teacher_class(store, key) is not None)
+    raise ClassError("that challenge was removed already")
 
 
 def challenges(store: Store, class_id: int) -> list[Challenge]:
@@ -488,9 +495,11 @@ def start_run(
     max_epochs: int = MOST_EPOCHS,
     max_subset: int = ALL_IMAGES,
     max_runs: int = 30,
+    max_queued: int | None = None,
 ) -> int:
     """Queue a run for a student: in a class, with its locks and limits applied and refused
-    while the teacher has paused trainings; the server's limits apply to everyone."""
+    while the teacher has paused trainings; the server's limits apply to everyone (LabBusy
+    once `max_queued` runs wait)."""
     room, specs = _lesson_specs(
         store, student_id, [(variant, values)], dataset, max_epochs, max_subset
     )
@@ -502,6 +511,7 @@ def start_run(
         epochs,
         max_runs=max_runs,
         class_id=room.id if room else None,
+        max_queued=max_queued,
     )
 
 
@@ -517,6 +527,7 @@ def start_race(
     max_epochs: int = MOST_EPOCHS,
     max_subset: int = ALL_IMAGES,
     max_runs: int = 30,
+    max_queued: int | None = None,
 ) -> list[int]:
     """Queue two to four runs that race: (variant, values) each, trained on the same images
     with the same seed (the subset is drawn from the seed, so equal seeds and sizes mean equal
@@ -527,7 +538,12 @@ def start_race(
         raise ClassError(f"a race needs 2 to {MOST_RACERS} racers, got {len(racers)}")
     room, specs = _lesson_specs(store, student_id, racers, dataset, max_epochs, max_subset)
     return store.create_runs(
-        student_id, specs, max_runs=max_runs, class_id=room.id if room else None, race=True
+        student_id,
+        specs,
+        max_runs=max_runs,
+        class_id=room.id if room else None,
+        race=True,
+        max_queued=max_queued,
     )
 
 

@@ -31,6 +31,11 @@ class Limits:
     # An embedded training worker exits after this long without work, handing back its
     # memory (about 800 MB with TensorFlow); the next run starts a new one.
     worker_idle_minutes: int = 10
+    # Runs waiting to train, server-wide (every app server of one store shares the queue):
+    # beyond it a new run is refused with "the lab is busy, try again in a minute", so a
+    # public demo's queue cannot be filled by new links faster than it trains. A class of 30
+    # racing four racers each fits under the default.
+    max_queued: int = 200
 
     @classmethod
     def read(cls, *sources: Mapping[str, object]) -> tuple[Limits, list[str]]:

@@ -19,7 +19,7 @@ from dataclasses import asdict
 import numpy as np
 
 from core.callbacks import Progress
-from core.store import Store, StoreError
+from core.store import Claimed, Fenced, Store, StoreError
 
 LOG = logging.getLogger("autoencoder_lab.runs")
 SAMPLE_COUNT = 8
@@ -157,12 +157,18 @@ def train_run(
     run_id: int,
     splits,
     should_abort: Callable[[], bool] | None = None,
+    attempt: int | None = None,
 ) -> str | None:
     """Train the run `run_id` (already claimed: status running) to its end; returns the status.
 
     `should_abort()` true means the process must give up (its server went away): the run ends
-    as interrupted, keeping its last checkpoint.
+    as interrupted, keeping its last checkpoint. `attempt` is the claim's number
+    (`Store.claim`): every write names it, and once the run is no longer this claim's (the
+    worker was taken for dead and the run continued elsewhere) training stops without
+    writing anything more; returns "fenced" then.
     """
+    if attempt is not None:
+        store = Claimed(store, attempt)
     from core import replay
     from core.evaluate import measure
     from core.training import TrainConfig, train
@@ -249,6 +255,9 @@ def train_run(
             samples_per_second=round(result.samples_per_second, 1),
         )
         return status
+    except Fenced as error:  # Another claim holds the run now: leave it to that one.
+        LOG.warning("run %s: %s; this worker stops", run_id, error)
+        return "fenced"
     except StoreError as error:  # The store went away mid-run: say so if it still listens.
         LOG.error("run %s: store error: %s", run_id, error)
         _fail(store, run_id, f"the store failed during training ({error})")

@@ -106,12 +106,17 @@ def train_run(run_id: int, database: str) -> str | None:
             "interrupted",
             "its training worker stopped (killed, or out of memory); the last epoch's "
             "weights are kept",
+            attempt=run.attempt,  # Not a claim made since this read.
         )
         return "interrupted"
-    if run.status == "queued" and not opened.claim(run_id, me):
-        return None  # Left the queue, or taken, in the meantime.
+    if run.status == "queued":
+        attempt = opened.claim(run_id, me)
+        if attempt is None:
+            return None  # Left the queue, or taken, in the meantime.
+    else:  # Dask ran this worker's task again: it still holds the claim it made.
+        attempt = run.attempt
     try:
-        return runs.train_run(opened, run_id, splits, should_abort=abort_check)
+        return runs.train_run(opened, run_id, splits, should_abort=abort_check, attempt=attempt)
     finally:
         # This process serves no one else: free the graph between runs.
         import gc

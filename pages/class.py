@@ -59,7 +59,7 @@ def create_ui() -> None:
             name = st.text_input("Class name", placeholder="Lesson 3: autoencoders", max_chars=120)
             if st.form_submit_button("Create the class", type="primary", icon=":material/add:"):
                 try:
-                    _, key = classroom.create_class(state.store(), name)
+                    _, key = classroom.create_class(state.live_store(), name)
                 except classroom.ClassError as error:
                     st.warning(str(error).capitalize() + ".", icon=":material/edit:")
                 else:
@@ -99,8 +99,8 @@ def student_ui(lesson) -> None:
         )
         if st.form_submit_button("Save"):
             try:
-                classroom.rename(state.store(), member.id, nickname)
-                classroom.set_on_board(state.store(), member.id, shown)
+                classroom.rename(state.live_store(), member.id, nickname)
+                classroom.set_on_board(state.live_store(), member.id, shown)
             except classroom.ClassError as error:
                 st.warning(str(error).capitalize() + ".", icon=":material/edit:")
             else:
@@ -163,11 +163,11 @@ def controls_ui(room, key: str) -> None:
             help="Students cannot start runs while paused; runs already training carry on.",
         )
         if paused != room.paused:
-            classroom.set_paused(state.store(), key, paused)
+            classroom.set_paused(state.live_store(), key, paused)
             st.toast("New trainings paused." if paused else "Trainings resumed.")
         st.download_button(
             "Runs as CSV",
-            data=lambda: classroom.runs_csv(state.store(), key),
+            data=lambda: classroom.runs_csv(state.live_store(), key),
             file_name=f"class-{room.id}-runs.csv",
             mime="text/csv",
             icon=":material/download:",
@@ -278,7 +278,7 @@ def setup_ui(room, key: str) -> None:
 
 def save(key: str, setup) -> None:
     try:
-        classroom.save_setup(state.store(), key, setup)
+        classroom.save_setup(state.live_store(), key, setup)
     except classroom.ClassError as error:
         st.warning(str(error).capitalize() + ".", icon=":material/block:")
         return
@@ -287,15 +287,20 @@ def save(key: str, setup) -> None:
 
 
 def challenges_ui(room, key: str) -> None:
-    found = classroom.challenges(state.store(), room.id)
+    found = classroom.challenges(state.live_store(), room.id)
     for challenge in found:
         with st.container(border=True, horizontal=True, vertical_alignment="center"):
             st.markdown(
                 f"**{state.plain(challenge.title)}**  \n{state.plain(challenge.rules_text())}"
             )
             if st.button("Remove", icon=":material/delete:", key=f"remove_{challenge.id}"):
-                classroom.remove_challenge(state.store(), key, challenge.id)
+                try:
+                    classroom.remove_challenge(state.live_store(), key, challenge.id)
+                except classroom.ClassError as error:  # Removed already, in another tab.
+                    st.session_state["challenge_notice"] = str(error)
                 st.rerun()
+    if notice := st.session_state.pop("challenge_notice", None):
+        state.refusal(notice)
     if not found:
         st.caption("No challenge yet.")
     st.markdown("**New challenge**")
@@ -352,7 +357,7 @@ def challenges_ui(room, key: str) -> None:
 
 
 def add_challenge(key: str, rules: dict) -> None:
-    opened = state.store()
+    opened = state.live_store()
     try:
         challenge_id = classroom.add_challenge(opened, key, classroom.Challenge.from_json(rules))
     except classroom.ClassError as error:
@@ -381,7 +386,7 @@ def teacher_key() -> str | None:
 
 
 def main() -> None:
-    opened = state.store()
+    opened = state.live_store()
     if opened is None:
         st.title("Class")
         st.warning(

@@ -173,7 +173,7 @@ def frames_of(source: str) -> list[tuple[int, np.ndarray]]:
     """The replay's frames: a shipped model's file, or a run's epochs in the store."""
     if source.startswith("shipped:"):
         return shipped_frames(source.split(":", 1)[1], state.current_dataset())
-    return state.store().replay(int(source.split(":")[1]))
+    return state.live_store().replay(int(source.split(":")[1]))
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)

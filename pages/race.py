@@ -172,7 +172,7 @@ def chart(runs, labels, epochs_by_run) -> None:
 
 def digits_ui(race_id, runs, labels, epochs_by_run, live: bool) -> None:
     """The same eight test images, and each racer's reconstructions after one epoch."""
-    opened = state.store()
+    opened = state.live_store()
     done = sorted({epoch.epoch for run in runs for epoch in epochs_by_run[run.id]})
     if not done:
         return
@@ -228,8 +228,8 @@ def results_ui(runs, labels) -> None:
 
 def race_view(race_id: int, live: bool) -> bool:
     """The race's curves, digits and results; returns whether a racer is still active."""
-    me, opened = st.session_state.get(state.STUDENT), state.store()
-    runs = opened.races(me.id).get(race_id, [])
+    me, opened = st.session_state.get(state.STUDENT), state.live_store()
+    runs = opened.races(me.id).get(race_id, []) if me is not None else []
     if not runs:
         st.info("This race is gone (its runs were deleted).", icon=":material/flag:")
         return False
@@ -274,7 +274,7 @@ def main() -> None:
         "on one measure: how well they rebuild the same held-out images, after every epoch."
     )
     me, opened, engine = state.student(), state.store(), state.engine()
-    if me is None or opened is None:
+    if opened is None:
         st.caption(":material/cloud_off: Races are off while the run store is unavailable.")
         return
     lesson = state.lesson()
@@ -285,8 +285,8 @@ def main() -> None:
         if engine is None or engine.error:
             st.warning("Training is off: the training cluster cannot be reached.")
         else:
-            start(racers, me)
-    races = opened.races(me.id)
+            start(racers, state.ensure_student())  # A visitor's first race gives them a link.
+    races = opened.races(me.id) if me is not None else {}
     if not races:
         st.info("Your races appear here.", icon=":material/sports_score:")
         return

@@ -17,7 +17,7 @@ import streamlit as st
 
 from core import codegen, curves, data, settings, variants
 from core.engine import EngineUnavailable
-from core.store import StoreError
+from core.store import Refused, StoreError
 from ui import images, state
 from ui.boot import ensure_navigation
 
@@ -152,7 +152,7 @@ def samples_ui(run, epochs) -> None:
             value=pick,
             key=f"epoch_pick_{run.id}",
         )
-    reconstructions = state.store().samples(run.id, pick)
+    reconstructions = state.live_store().samples(run.id, pick)
     if reconstructions is not None:
         st.image(images.strip(reconstructions, size=64))
     st.caption(
@@ -167,9 +167,9 @@ def losses_of(run):
     cache = st.session_state.setdefault("loss_cache", {})
     known = cache.get(run.id)
     if known is None:
-        known = state.store().losses(run.id)
+        known = state.live_store().losses(run.id)
     else:
-        known = known.extend(state.store().losses(run.id, after=known.last_seq))
+        known = known.extend(state.live_store().losses(run.id, after=known.last_seq))
     cache.clear()  # One run's curve per session is all a page shows.
     cache[run.id] = known
     return known
@@ -185,7 +185,7 @@ def timing_text(run) -> str:
 def status_ui(run) -> None:
     """One message saying where the run is, and why it ended if it did."""
     if run.status == "queued":
-        opened = state.store()
+        opened = state.live_store()
         position = opened.queue_position(run) if opened else 1
         training = opened.counts().get("running", 0) if opened else 0
         ahead = position - 1
@@ -241,7 +241,7 @@ def status_ui(run) -> None:
 
 def run_view(run) -> None:
     """Everything about one run, read from the store."""
-    opened = state.store()
+    opened = state.live_store()
     status_ui(run)
     if run.status == "queued" or opened is None:
         return
@@ -257,7 +257,7 @@ def stop_ui(run, me) -> None:
         else ("Stop", ":material/stop:")
     )
     if st.button(label, icon=icon, key=f"stop_{run.id}", disabled=run.stop_requested):
-        state.store().request_stop(run.id, me.id)
+        state.live_store().request_stop(run.id, me.id)
         engine = state.engine()
         if run.status == "queued" and engine is not None:
             engine.cancel(run.id)  # Out of the scheduler's queue too, not only the store's.
@@ -301,7 +301,7 @@ def weights_file(key: str, _model) -> bytes:
 
 def actions_ui(run, me) -> None:
     """Use, download, continue or delete an ended run."""
-    opened = state.store()
+    opened = state.live_store()
     row = st.container(horizontal=True, gap="small")  # Buttons at their natural width.
     usable = state.usable(run)
     chosen = st.session_state.get(state.MODEL) == run.id
@@ -335,8 +335,8 @@ def actions_ui(run, me) -> None:
     ):
         try:
             opened.continue_run(run.id, me.id)
-        except StoreError as error:
-            st.warning(str(error).capitalize() + ".", icon=":material/block:")
+        except Refused as error:  # Another run is active, or this one changed meanwhile.
+            state.refusal(error)
         else:
             submit(run.id)
             st.rerun()
@@ -371,7 +371,7 @@ def settings_text(run) -> str:
 
 def runs_table_ui(runs) -> int | None:
     """The student's runs; returns the run picked in the table, if any."""
-    opened = state.store()
+    opened = state.live_store()
     curves_by_run = opened.epoch_losses([run.id for run in runs]) if opened else {}
     frame = pd.DataFrame(
         {
@@ -435,7 +435,7 @@ def main() -> None:
         "reload, close the tab or open your link elsewhere, and they are still here."
     )
     me, opened, engine = state.student(), state.store(), state.engine()
-    if me is None or opened is None:
+    if opened is None:
         st.caption(":material/cloud_off: Training is off while the run store is unavailable.")
     elif engine.error:
         st.warning(
@@ -465,14 +465,14 @@ def main() -> None:
             type="primary",
             icon=":material/play_arrow:",
             disabled=active is not None
-            or me is None
+            or opened is None
             or engine is None
             or bool(engine.error)
             or paused,
             help="One run at a time: stop the current one to start another." if active else None,
         )
-    if pressed and active is None and me is not None:
-        start(name, values, me)
+    if pressed and active is None and opened is not None:
+        start(name, values, state.ensure_student())  # A visitor's first run gives them a link.
     picked = runs_table_pick(runs)
     open_id = active.id if active else picked or st.session_state.get(OPEN)
     shown = next((run for run in runs if run.id == open_id), None) or (runs[0] if runs else None)

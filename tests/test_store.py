@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import sqlalchemy as sa
 
-from core.store import Busy, Store, StoreError, hash_token, schema
+from core.store import Busy, Refused, Store, StoreError, hash_token, schema
 
 SETTINGS = {"train": {"epochs": 3, "batch_size": 64}, "model": {"code_size": 32}}
 
@@ -31,7 +31,7 @@ def test_migrations_build_exactly_the_schema_the_code_uses(store):
         differences = compare_metadata(MigrationContext.configure(connection), schema.metadata)
         version = connection.execute(sa.text("select version_num from alembic_version")).scalar()
     assert differences == []
-    assert version == "0003"
+    assert version == "0004"
     Store(store.url).close()  # Opening again (a restart) migrates nothing and loses nothing.
 
 
@@ -53,7 +53,7 @@ def test_servers_opening_a_new_postgresql_database_at_once_migrate_it_once(postg
     checked = Store(postgres_url)
     with checked.engine.connect() as connection:
         versions = connection.execute(sa.text("select version_num from alembic_version")).all()
-    assert [row[0] for row in versions] == ["0003"]
+    assert [row[0] for row in versions] == ["0004"]
     student, run = new_run(checked)
     assert checked.run(run).student_id == student
     checked.close()
@@ -89,8 +89,8 @@ def test_queue_order_claim_and_positions(store):
     runs = [new_run(store)[1] for _ in range(3)]
     assert store.queued(10) == runs
     assert [store.queue_position(store.run(r)) for r in runs] == [1, 2, 3]
-    assert store.claim(runs[0], "host:1") is True
-    assert store.claim(runs[0], "host:2") is False  # Never trained twice.
+    assert store.claim(runs[0], "host:1") == 1  # The claim's attempt, which fences its writes.
+    assert store.claim(runs[0], "host:2") is None  # Never trained twice.
     assert store.run(runs[0]).status == "running" and store.run(runs[0]).worker == "host:1"
     assert [store.queue_position(store.run(r)) for r in runs[1:]] == [1, 2]
     assert store.counts() == {"running": 1, "queued": 2}
@@ -157,7 +157,7 @@ def test_continue_a_stopped_run_until_its_planned_epochs(store):
         store.continue_run(run_id, student)
     store.claim(run_id, "host:2")
     store.finish(run_id, "finished", epochs_done=5)
-    with pytest.raises(StoreError, match="cannot be continued"):
+    with pytest.raises(Refused, match="cannot be continued"):  # A message, not a failure.
         store.continue_run(run_id, student)
 
 

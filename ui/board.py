@@ -36,7 +36,7 @@ class Snapshot:
 # own copy of every table and picture (`make soak`: the server near a full core for a class).
 @st.cache_resource(ttl=REFRESH_SECONDS, show_spinner=False, max_entries=256)
 def snapshot(class_id: int, everyone: bool) -> Snapshot:
-    opened = state.store()
+    opened = state.live_store()  # While the store is off: StoreUnavailable, never None.
     found = classroom.board(opened, class_id, everyone)
     samples = opened.final_samples([e.run.id for _, entries in found for e in entries])
     tables = [

@@ -279,12 +279,35 @@ def store():
     return opened
 
 
-def store_failed(error) -> None:
-    """A store call failed mid-session: show the banner and keep serving pretrained models."""
+def store_failed(error) -> bool:
+    """A store call failed mid-session. Only a lost database (StoreUnavailable) turns
+    training off for the whole server (every page shows the banner, pretrained models keep
+    working, the store is tried again after RETRY_SECONDS); any other failure was one
+    action's, which the caller reports to its user. Returns whether the store is now off."""
     global _store_failure
-    logging.getLogger("autoencoder_lab").error("run store error: %s", error)
+    from core.store import StoreUnavailable
+
+    log = logging.getLogger("autoencoder_lab")
+    if not isinstance(error, StoreUnavailable):
+        log.error("run store error (one action's): %s", error)
+        return False
+    if _store_failure is not None and time.monotonic() - _store_failure[0] < RETRY_SECONDS:
+        return True  # Already off: a page reading the latch must not extend it.
+    log.error("run store unavailable: %s", error)
     _store_failure = (time.monotonic(), str(error))
     _open_store.clear()  # Reconnect from scratch on the next try.
+    return True
+
+
+def live_store():
+    """The run store, or StoreUnavailable while it is off: for code that needs it to go on
+    (a page's `guarded` main, a fragment's handler), so nothing passes None along."""
+    from core.store import StoreUnavailable
+
+    opened = store()
+    if opened is None:
+        raise StoreUnavailable(_store_failure[1] if _store_failure else "the run store is off")
+    return opened
 
 
 @st.cache_resource(show_spinner=False)
@@ -317,9 +340,12 @@ def engine():
 
 
 def student() -> Student | None:
-    """The student of this session, from the link's token; a new one for a new visitor.
+    """The student of this session, from the link's token; None for a visitor who has not
+    yet done anything that needs one (or while the store is off: `store()` tells which).
 
-    A token that is malformed or unknown here is never echoed: the visitor gets a new link.
+    A visitor gets a row in the store only when they first train, race, join a class or ask
+    for their link (`ensure_student`): a page view writes nothing, so crawlers and passers-by
+    cannot grow the table. A token that is malformed or unknown here is never echoed.
     """
     from core.store import StoreError
 
@@ -341,13 +367,30 @@ def student() -> Student | None:
             found = opened.find_student(asked) if asked else None
             if found is not None:
                 known = Student(found, asked)
+                st.session_state[STUDENT] = known
             else:
-                st.session_state["link_unknown"] = asked is not None
-                known = Student(*opened.new_student())
-            st.session_state[STUDENT] = known
+                st.session_state.pop(STUDENT, None)
+                if asked is not None:
+                    st.session_state["link_unknown"] = True
+                    st.query_params.pop(LINK, None)
+                return None
     except StoreError as error:
         store_failed(error)
         return None
+    return _registered(known)
+
+
+def ensure_student() -> Student:
+    """This session's student, written to the store now if the visitor had none: called by
+    the actions that need one (train, race, join, keep a link). Raises StoreError."""
+    known = student()
+    if known is None:
+        known = Student(*live_store().new_student())
+        st.session_state[STUDENT] = known
+    return _registered(known)
+
+
+def _registered(known: Student) -> Student:
     if st.query_params.get(LINK) != known.token:
         st.query_params[LINK] = known.token  # Page switches drop query parameters.
     from ui import presence
@@ -428,15 +471,30 @@ def read_lesson() -> Lesson:
 
 
 def guarded(main, message: str) -> None:
-    """Run a page's `main`; a store that goes away mid-page gives `message` as a banner,
-    not a traceback."""
-    from core.store import StoreError
+    """Run a page's `main` so that no store problem reaches the page as a traceback: a store
+    that goes away mid-page gives `message` as a banner (and turns training off for the
+    server until it is back); a refusal (a rule of the lab, a stale button) is a message to
+    this user alone; another failed action says so and changes nothing for anyone else."""
+    from core.store import Refused, StoreError
 
     try:
         main()
+    except Refused as error:
+        refusal(error)
     except StoreError as error:
-        store_failed(error)
-        st.warning(message, icon=":material/cloud_off:")
+        if store_failed(error):
+            st.warning(message, icon=":material/cloud_off:")
+        else:
+            st.error(
+                "That did not work (the run store refused it); nothing was changed. Try again.",
+                icon=":material/error:",
+            )
+
+
+def refusal(error: Exception) -> None:
+    """A rule's refusal, shown to the user who met it."""
+    text = str(error)
+    st.warning(text[:1].upper() + text[1:].rstrip(".") + ".", icon=":material/block:")
 
 
 def start_fresh() -> None:
@@ -464,7 +522,7 @@ def queue_runs(me: Student, racers: list[tuple[str, dict]]) -> list[int] | None:
     (`core.classroom`), whatever the browser sent. None, with the reason shown, if refused."""
     from core import classroom
     from core.engine import EngineUnavailable
-    from core.store import Busy
+    from core.store import Busy, LabBusy
 
     limit = limits()
     common = {
@@ -472,12 +530,13 @@ def queue_runs(me: Student, racers: list[tuple[str, dict]]) -> list[int] | None:
         "max_epochs": limit.max_epochs,
         "max_subset": limit.max_subset,
         "max_runs": limit.max_runs_per_student,
+        "max_queued": limit.max_queued,
     }
     try:
         if len(racers) == 1:
-            ids = [classroom.start_run(store(), me.id, *racers[0], **common)]
+            ids = [classroom.start_run(live_store(), me.id, *racers[0], **common)]
         else:
-            ids = classroom.start_race(store(), me.id, racers, **common)
+            ids = classroom.start_race(live_store(), me.id, racers, **common)
     except Busy:
         st.warning(
             "You already have a run queued or training: stop it on the Train page (or wait "
@@ -485,8 +544,11 @@ def queue_runs(me: Student, racers: list[tuple[str, dict]]) -> list[int] | None:
             icon=":material/block:",
         )
         return None
+    except LabBusy as error:
+        st.warning(str(error).capitalize() + ".", icon=":material/hourglass_top:")
+        return None
     except classroom.ClassError as error:
-        st.warning(str(error).capitalize() + ".", icon=":material/block:")
+        refusal(error)
         return None
     try:
         for run_id in ids:
@@ -542,7 +604,7 @@ def _run_model(key: str, _run):
     from core.runs import build_model
 
     model = build_model(_run.variant, _run.settings)
-    found = store().checkpoint(_run.id)
+    found = live_store().checkpoint(_run.id)
     if found is None:
         raise LookupError(f"run {_run.id} has no weights stored")
     model.set_weights(found[1])
@@ -605,8 +667,11 @@ def current_model(name: str) -> ModelRef:
             same_data = run is not None and run_dataset(run) == current_dataset()
             if same_data and run.variant == name and usable(run):
                 return ModelRef(run.key, run_model(run), run_label(run))
-        except (StoreError, LookupError) as error:
+        except StoreError as error:
             store_failed(error)
+        except LookupError:  # Deleted in another tab since the sidebar listed it.
+            st.session_state[MODEL] = PRETRAINED
+            st.toast("That run is gone; showing the pretrained model.", icon=":material/info:")
     return pretrained(name)
 
 
@@ -690,6 +755,30 @@ def class_ui() -> None:
 
 def link_ui(me: Student | None) -> None:
     """The sidebar's "Your link" with a copy button, or the banner when the store is down."""
+    if me is None and store() is not None:
+        if st.session_state.pop("link_unknown", False):
+            st.sidebar.info(
+                "The link you opened is not known here (it may have expired). You get a new "
+                "one when you train.",
+                icon=":material/link_off:",
+            )
+        with st.sidebar.popover("Your link", icon=":material/link:", width="stretch"):
+            st.markdown(
+                "You get a personal link the first time you train or race: it is the key to "
+                "your runs, to bookmark or to open on another computer. No account, nothing "
+                "personal stored."
+            )
+            if st.button("Get my link now", icon=":material/add_link:", key="get_link"):
+                from core.store import StoreError
+
+                try:
+                    ensure_student()
+                except StoreError as error:  # The sidebar is outside every page's guard.
+                    store_failed(error)
+                    st.warning("Your link cannot be made right now; try again in a minute.")
+                else:
+                    st.rerun()
+        return
     if me is None:
         # The reason (host, database, driver message) goes to the operator's log, not to
         # every student's screen.

@@ -28,7 +28,18 @@ from sqlalchemy.engine import make_url
 from core.store.classes import ClassRow, ClassStore, Member
 from core.store.schema import ACTIVE, checkpoints, epochs, loss_chunks, runs, scores, students
 
-__all__ = ["Busy", "ClassRow", "Member", "Run", "Store", "StoreError"]
+__all__ = [
+    "Busy",
+    "ClassRow",
+    "Fenced",
+    "LabBusy",
+    "Member",
+    "Refused",
+    "Run",
+    "Store",
+    "StoreError",
+    "StoreUnavailable",
+]
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 # Any fixed 64-bit number: the PostgreSQL advisory lock held while migrating (see `migrate`).
@@ -39,11 +50,42 @@ CONTINUABLE = ("stopped", "interrupted")
 
 
 class StoreError(RuntimeError):
-    """The store cannot be reached or refused an operation; the message says which."""
+    """A database operation failed; the message says why (without SQL or password)."""
 
 
-class Busy(StoreError):
+class StoreUnavailable(StoreError):
+    """The database cannot be reached (connection lost or refused, file unreadable): the one
+    failure that turns training off for the whole server until it is back."""
+
+
+class Conflict(StoreError):
+    """A write broke one of the database's constraints (two writers raced)."""
+
+
+class Fenced(StoreError):
+    """A training worker's write names an attempt that is no longer the run's: another worker
+    (or a sweep) took the run over, so this one must stop without writing anything."""
+
+
+class Refused(Exception):
+    """A rule of the lab said no to one user's action: a message for that user, never a
+    failure of the store (which would turn training off for everyone)."""
+
+
+class Busy(Refused):
     """The student already has a queued or running run."""
+
+    def __init__(self, message: str = "you already have a run queued or training; stop it first"):
+        super().__init__(message)
+
+
+class LabBusy(Refused):
+    """The server's queue is full (`AE_MAX_QUEUED`): a public demo cannot be flooded."""
+
+    def __init__(self, waiting: int):
+        super().__init__(
+            f"the lab is busy ({waiting} runs are waiting to train); try again in a minute"
+        )
 
 
 def data_dir(environ: Mapping[str, str] = os.environ) -> Path:
@@ -122,6 +164,9 @@ class Run:
     samples_per_second: float | None
     metrics: dict | None
     class_id: int | None = None  # The class it was started in, if any.
+    uid: str = ""  # Random, never shared with another run: what caches key on.
+    lane: int = 0  # A racer's place in its race (0 for a single run).
+    attempt: int = 0  # How many times a worker claimed it; the current claim's fence.
 
     @property
     def active(self) -> bool:
@@ -129,8 +174,10 @@ class Run:
 
     @property
     def key(self) -> str:
-        """The model's stable identity in every cache: the run and the epoch of its weights."""
-        return f"run-{self.id}@{self.epochs_done}"
+        """The model's stable identity in every cache: the run's random uid (an id can be
+        given again by a database restored from a backup; a uid cannot) and the epoch of its
+        weights."""
+        return f"run-{self.uid}@{self.epochs_done}"
 
     @property
     def fraction(self) -> float:
@@ -195,9 +242,9 @@ class Store(ClassStore):
                 with self.engine.connect() as connection:
                     connection.execute(sa.text("select 1"))
         except sa.exc.SQLAlchemyError as error:
-            raise StoreError(_describe(error, self.url)) from error
+            raise StoreUnavailable(_describe(error, self.url)) from error
         except OSError as error:  # E.g. the data folder cannot be created.
-            raise StoreError(f"{self.display_url}: {error}") from error
+            raise StoreUnavailable(f"{self.display_url}: {error}") from error
 
     def _counted(self, *_args) -> None:
         self.statements += 1
@@ -230,12 +277,13 @@ class Store(ClassStore):
 
     @contextlib.contextmanager
     def _transaction(self):
-        """A connection in a transaction; database errors come out as StoreError."""
+        """A connection in a transaction; database errors come out as StoreError (see
+        `_failure` for which kind)."""
         try:
             with self.engine.begin() as connection:
                 yield connection
         except sa.exc.SQLAlchemyError as error:
-            raise StoreError(_describe(error, self.url)) from error
+            raise _failure(error, self.url) from error
 
     def _write(self, statement) -> tuple[int, int | None]:
         """Execute one write in its own transaction: (rows changed, new primary key or None)."""
@@ -249,7 +297,7 @@ class Store(ClassStore):
             with self.engine.connect() as connection:
                 return list(connection.execute(statement))
         except sa.exc.SQLAlchemyError as error:
-            raise StoreError(_describe(error, self.url)) from error
+            raise _failure(error, self.url) from error
 
     # Students ------------------------------------------------------------------------------
 
@@ -301,13 +349,14 @@ class Store(ClassStore):
         epochs_total: int,
         max_runs: int = 30,
         class_id: int | None = None,
+        max_queued: int | None = None,
     ) -> int:
         """Queue a new run; raises Busy if the student has one queued or running already.
 
         The student's oldest ended runs beyond `max_runs` (this one included) are deleted.
         """
         specs = [(variant, settings, epochs_total)]
-        return self.create_runs(student_id, specs, max_runs, class_id)[0]
+        return self.create_runs(student_id, specs, max_runs, class_id, max_queued=max_queued)[0]
 
     def create_runs(
         self,
@@ -316,18 +365,32 @@ class Store(ClassStore):
         max_runs: int = 30,
         class_id: int | None = None,
         race: bool = False,
+        max_queued: int | None = None,
     ) -> list[int]:
         """Queue (variant, settings, epochs) runs together, in one transaction; raises Busy if
-        the student has a run queued or running already. With `race`, each run's settings get
-        `"race": <the first run's id>`, which `race_runs` finds them by.
+        the student has a run queued or running already (the database's unique index decides
+        when two requests race), LabBusy if `max_queued` runs wait already. With `race`, each
+        run's settings get `"race": <the first run's id>`, which `race_runs` finds them by.
 
         The student's oldest ended runs beyond `max_runs` (these included) are deleted.
         """
         now = time.time()
+        try:
+            return self._create_runs(student_id, specs, max_runs, class_id, race, max_queued, now)
+        except Conflict:
+            raise Busy() from None
+
+    def _create_runs(self, student_id, specs, max_runs, class_id, race, max_queued, now):
         with self._transaction() as connection:
             _refuse_if_busy(connection, student_id)
+            if max_queued is not None:
+                waiting = connection.execute(
+                    sa.select(sa.func.count()).select_from(runs).where(runs.c.status == "queued")
+                ).scalar_one()
+                if waiting + len(specs) > max_queued:
+                    raise LabBusy(waiting)
             ids: list[int] = []
-            for variant, settings, epochs_total in specs:
+            for lane, (variant, settings, epochs_total) in enumerate(specs):
                 result = connection.execute(
                     runs.insert().values(
                         student_id=student_id,
@@ -341,6 +404,9 @@ class Store(ClassStore):
                         epochs_done=0,
                         seconds=0.0,
                         class_id=class_id,
+                        uid=secrets.token_hex(16),
+                        lane=lane,
+                        attempt=0,
                     )
                 )
                 ids.append(int(result.inserted_primary_key[0]))
@@ -407,28 +473,44 @@ class Store(ClassStore):
     def request_stop(self, run_id: int, student_id: int) -> None:
         """Stop a running run after its current batch, or take a queued one out of the line.
 
-        A queued run that never started has nothing to keep: it is deleted.
+        A queued run that never started has nothing to keep: it is deleted. Each step is one
+        conditional update, and leaving the queue comes first: a worker's claim that lands
+        in between turns the run to running, which the second update then stops (in the
+        other order the request fell between the two and was lost).
         """
+        owned = (runs.c.id == run_id) & (runs.c.student_id == student_id)
         with self._transaction() as connection:
-            owned = (runs.c.id == run_id) & (runs.c.student_id == student_id)
-            connection.execute(
-                runs.update().where(owned, runs.c.status == "running").values(stop_requested=True)
-            )
-            queued = connection.execute(
-                sa.select(runs.c.id).where(
-                    owned, runs.c.status == "queued", runs.c.epochs_done == 0
-                )
-            ).all()
-            _delete_runs(connection, [row.id for row in queued])
-            # A continued run waiting in line goes back to where it was.
-            connection.execute(
+            left = connection.execute(
                 runs.update()
                 .where(owned, runs.c.status == "queued")
-                .values(status="stopped", message="taken out of the queue")
-            )
+                .values(
+                    status="stopped",
+                    message="taken out of the queue",
+                    finished_at=time.time(),
+                    stop_requested=False,
+                )
+            ).rowcount
+            if left:
+                # No longer claimable, so nothing can write to it: a never-started one goes.
+                fresh = connection.execute(
+                    sa.select(runs.c.id).where(owned, runs.c.epochs_done == 0)
+                ).all()
+                _delete_runs(connection, [row.id for row in fresh])
+                return
+        self._write(
+            runs.update().where(owned, runs.c.status == "running").values(stop_requested=True)
+        )
 
     def continue_run(self, run_id: int, student_id: int) -> None:
-        """Put a stopped or interrupted run back in the queue; it resumes from its checkpoint."""
+        """Put a stopped or interrupted run back in the queue; it resumes from its checkpoint.
+        Raises Busy while another of the student's runs is active (the unique index decides
+        between two presses at once), Refused if the run cannot be continued."""
+        try:
+            self._continue_run(run_id, student_id)
+        except Conflict:
+            raise Busy() from None
+
+    def _continue_run(self, run_id: int, student_id: int) -> None:
         with self._transaction() as connection:
             _refuse_if_busy(connection, student_id)
             changed = connection.execute(
@@ -446,10 +528,11 @@ class Store(ClassStore):
                     stop_requested=False,
                     queued_at=time.time(),
                     finished_at=None,
+                    lane=0,  # Alone now, whichever racer it was.
                 )
             ).rowcount
             if not changed:
-                raise StoreError("this run cannot be continued")
+                raise Refused("this run cannot be continued (it is not stopped, or is complete)")
 
     def delete_run(self, run_id: int, student_id: int) -> bool:
         """Delete an ended run of this student with everything it stored."""
@@ -533,22 +616,50 @@ class Store(ClassStore):
 
     # Runs: the worker's side ---------------------------------------------------------------
 
-    def claim(self, run_id: int, worker: str) -> bool:
-        """queued -> running for this worker; False if someone else took or cancelled it."""
+    def claim(self, run_id: int, worker: str) -> int | None:
+        """queued -> running for this worker, in one conditional update; returns the claim's
+        attempt number, which every write of this worker names (`attempt=`), or None if
+        someone else took it or it left the queue."""
         now = time.time()
-        changed, _ = self._write(
-            runs.update()
-            .where(runs.c.id == run_id, runs.c.status == "queued")
-            .values(
-                status="running",
-                phase="starting",
-                message=None,  # Whatever it said while it waited.
-                worker=worker,
-                heartbeat_at=now,
-                started_at=sa.func.coalesce(runs.c.started_at, now),
+        with self._transaction() as connection:
+            changed = connection.execute(
+                runs.update()
+                .where(runs.c.id == run_id, runs.c.status == "queued")
+                .values(
+                    status="running",
+                    phase="starting",
+                    message=None,  # Whatever it said while it waited.
+                    worker=worker,
+                    heartbeat_at=now,
+                    started_at=sa.func.coalesce(runs.c.started_at, now),
+                    attempt=runs.c.attempt + 1,
+                )
+            ).rowcount
+            if changed != 1:
+                return None
+            return int(
+                connection.execute(
+                    sa.select(runs.c.attempt).where(runs.c.id == run_id)
+                ).scalar_one()
             )
-        )
-        return changed == 1
+
+    @staticmethod
+    def _fenced(run_id: int, attempt: int | None):
+        """The rows a worker holding claim `attempt` may still write: its run, running, under
+        that very claim (`attempt` None: any running claim, for callers outside a worker)."""
+        condition = (runs.c.id == run_id) & (runs.c.status == "running")
+        return condition if attempt is None else condition & (runs.c.attempt == attempt)
+
+    def _heartbeat(self, connection, run_id: int, attempt: int | None, **values: Any) -> None:
+        """Update the run's progress fields and heartbeat under the worker's claim, or raise
+        Fenced (and roll the transaction back) when the claim is no longer the run's."""
+        changed = connection.execute(
+            runs.update()
+            .where(self._fenced(run_id, attempt))
+            .values(heartbeat_at=time.time(), **values)
+        ).rowcount
+        if changed != 1:
+            raise Fenced(f"run {run_id}: attempt {attempt} no longer holds it")
 
     def note_queued(self, message: str) -> None:
         """Say on every queued run why it waits (the engine's view of the cluster)."""
@@ -568,15 +679,24 @@ class Store(ClassStore):
         )
         return [row.id for row in rows]
 
-    def progress(self, run_id: int, **values: Any) -> None:
-        """Update a running run's progress fields and its heartbeat."""
-        self._write(
-            runs.update().where(runs.c.id == run_id).values(heartbeat_at=time.time(), **values)
-        )
-
-    def add_losses(self, run_id: int, epoch: int, first_batch: int, batches: int, values: dict):
-        """Append a chunk of per-batch losses."""
+    def progress(self, run_id: int, attempt: int | None = None, **values: Any) -> None:
+        """Update a running run's progress fields and its heartbeat; Fenced if `attempt` lost
+        the run."""
         with self._transaction() as connection:
+            self._heartbeat(connection, run_id, attempt, **values)
+
+    def add_losses(
+        self,
+        run_id: int,
+        epoch: int,
+        first_batch: int,
+        batches: int,
+        values: dict,
+        attempt: int | None = None,
+    ):
+        """Append a chunk of per-batch losses; Fenced if `attempt` lost the run."""
+        with self._transaction() as connection:
+            self._heartbeat(connection, run_id, attempt)
             last = connection.execute(
                 sa.select(sa.func.max(loss_chunks.c.seq)).where(loss_chunks.c.run_id == run_id)
             ).scalar()
@@ -599,11 +719,14 @@ class Store(ClassStore):
         samples: np.ndarray,
         weights: list[np.ndarray] | None = None,
         codes: np.ndarray | None = None,
+        attempt: int | None = None,
         **progress: Any,
     ) -> None:
         """Record a finished epoch: its logs, samples, the 2-D codes of the replay's images
-        (when the code is 2-D) and (after training) the checkpoint."""
+        (when the code is 2-D) and (after training) the checkpoint; all or nothing, and
+        nothing (Fenced) if `attempt` lost the run."""
         with self._transaction() as connection:
+            self._heartbeat(connection, run_id, attempt, **progress)
             connection.execute(
                 epochs.delete().where(epochs.c.run_id == run_id, epochs.c.epoch == epoch)
             )
@@ -623,24 +746,38 @@ class Store(ClassStore):
                         run_id=run_id, epoch=epoch, weights=weights_to_bytes(weights)
                     )
                 )
-            connection.execute(
-                runs.update()
-                .where(runs.c.id == run_id)
-                .values(heartbeat_at=time.time(), **progress)
-            )
 
-    def stop_wanted(self, run_id: int) -> bool:
-        """True when the run should end now: a stop was asked for, or it is no longer ours."""
+    def stop_wanted(self, run_id: int, attempt: int | None = None) -> bool:
+        """True when the run should end now: a stop was asked for, or it is no longer ours
+        (ended, deleted, or claimed again under another attempt)."""
         rows = self._rows(
-            sa.select(runs.c.stop_requested, runs.c.status).where(runs.c.id == run_id)
+            sa.select(runs.c.stop_requested, runs.c.status, runs.c.attempt).where(
+                runs.c.id == run_id
+            )
         )
-        return not rows or rows[0].stop_requested or rows[0].status != "running"
+        return (
+            not rows
+            or rows[0].stop_requested
+            or rows[0].status != "running"
+            or (attempt is not None and rows[0].attempt != attempt)
+        )
 
-    def finish(self, run_id: int, status: str, message: str | None = None, **values: Any) -> None:
-        """End a run with `status`, unless it already ended (a sweep marked it first)."""
-        self._write(
+    def finish(
+        self,
+        run_id: int,
+        status: str,
+        message: str | None = None,
+        attempt: int | None = None,
+        **values: Any,
+    ) -> bool:
+        """End a run with `status`, unless it already ended (a sweep marked it first) or, with
+        `attempt`, another claim holds it now; returns whether this call ended it."""
+        condition = runs.c.id == run_id
+        if attempt is not None:
+            condition &= runs.c.attempt == attempt
+        changed, _ = self._write(
             runs.update()
-            .where(runs.c.id == run_id, runs.c.status.in_(ACTIVE))
+            .where(condition, runs.c.status.in_(ACTIVE))
             .values(
                 status=status,
                 phase=None,
@@ -650,6 +787,7 @@ class Store(ClassStore):
                 **values,
             )
         )
+        return changed == 1
 
     # Housekeeping --------------------------------------------------------------------------
 
@@ -740,6 +878,34 @@ class Store(ClassStore):
         }
 
 
+class Claimed:
+    """The store as one training worker sees it while it holds claim `attempt` of a run:
+    every write of the run's progress names the claim, so a worker that lost it (taken for
+    dead and the run continued elsewhere, or ended by a sweep) is refused with Fenced and
+    writes nothing. Reads and other calls go to the store itself."""
+
+    def __init__(self, store: Store, attempt: int):
+        self.store, self.attempt = store, attempt
+
+    def __getattr__(self, name: str):
+        return getattr(self.store, name)
+
+    def progress(self, run_id: int, **values: Any) -> None:
+        self.store.progress(run_id, attempt=self.attempt, **values)
+
+    def add_losses(self, run_id: int, *args: Any) -> None:
+        self.store.add_losses(run_id, *args, attempt=self.attempt)
+
+    def add_epoch(self, run_id: int, *args: Any, **values: Any) -> None:
+        self.store.add_epoch(run_id, *args, attempt=self.attempt, **values)
+
+    def stop_wanted(self, run_id: int) -> bool:
+        return self.store.stop_wanted(run_id, attempt=self.attempt)
+
+    def finish(self, run_id: int, status: str, message: str | None = None, **values: Any):
+        return self.store.finish(run_id, status, message, attempt=self.attempt, **values)
+
+
 def _report_statements(store: Store, folder: Path, every: float = 1.0) -> None:
     """Write this process's statement count to `folder/store-<pid>.json` every second, so a
     benchmark can tell what a page costs the database (`make soak`'s class)."""
@@ -808,6 +974,26 @@ def _connect_args(parsed) -> dict:
     if parsed.get_backend_name() == "postgresql":
         return {"connect_timeout": 5}  # An unreachable server fails in seconds, not minutes.
     return {}
+
+
+def _failure(error: sa.exc.SQLAlchemyError, url: str) -> StoreError:
+    """The StoreError for a database error, of the kind the pages act on: a broken constraint
+    (two writers raced) is a Conflict for the caller to explain; a lost or refused connection,
+    or a file that cannot be read or written, is StoreUnavailable (training goes off for the
+    server until it is back); anything else is a StoreError for the one action that met it.
+    SQLite's "database is locked" is a wait that ran out, not a store that is gone."""
+    message = _describe(error, url)
+    if isinstance(error, sa.exc.IntegrityError):
+        return Conflict(message)
+    if isinstance(error, sa.exc.DBAPIError) and error.connection_invalidated:
+        return StoreUnavailable(message)
+    if isinstance(error, (sa.exc.OperationalError, sa.exc.InterfaceError)):
+        if "database is locked" in message or "database table is locked" in message:
+            return StoreError(message)
+        return StoreUnavailable(message)
+    if type(error) is sa.exc.DatabaseError:  # SQLite: "file is not a database" (corrupt).
+        return StoreUnavailable(message)
+    return StoreError(message)
 
 
 def _describe(error: Exception, url: str) -> str:

@@ -3,6 +3,12 @@
 Alembic's migrations (`core/store/migrations/versions/`) create and change these tables; this
 module is what the code reads and writes against, and a test checks that the two agree.
 Times are Unix seconds (floats), the same on SQLite and PostgreSQL and free of time zones.
+
+The database itself holds the invariants the lab's promises rest on, not a read in Python
+followed by a write: ids are never reused (SQLite's AUTOINCREMENT; PostgreSQL's sequences never
+go back), a run has a random `uid` that every cache of it keys on, a student has at most one
+queued-or-running run per lane (a partial unique index; lanes only exist for a race's racers,
+queued together), and every write of a training worker names the `attempt` its claim got.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ classes = sa.Table(
     sa.Column("setup", sa.JSON, nullable=False),  # core.classroom.Setup as JSON.
     sa.Column("paused", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("created_at", sa.Float, nullable=False),
+    sqlite_autoincrement=True,
 )
 
 students = sa.Table(
@@ -38,6 +45,9 @@ students = sa.Table(
     sa.Column("class_id", sa.Integer, sa.ForeignKey("classes.id"), nullable=True, index=True),
     sa.Column("nickname", sa.String(40), nullable=True),  # Plain text, shown escaped.
     sa.Column("on_board", sa.Boolean, nullable=False, server_default=sa.true()),
+    # A deleted student's id is never given to a new one: a tab still holding it would see
+    # the newcomer's runs.
+    sqlite_autoincrement=True,
 )
 
 runs = sa.Table(
@@ -69,6 +79,32 @@ runs = sa.Table(
     sa.Column("metrics", sa.JSON, nullable=True),
     # The class the student was in when they started it (its challenges score it).
     sa.Column("class_id", sa.Integer, sa.ForeignKey("classes.id"), nullable=True, index=True),
+    # Random, minted at insert: what every cache of the run's model or curves keys on (with
+    # the epoch of its weights), so no other run can ever be served from it.
+    sa.Column("uid", sa.String(32), nullable=False),
+    # 0 for a single run; a race's racers take lanes 0, 1, ... (see the index below).
+    sa.Column("lane", sa.Integer, nullable=False, server_default="0"),
+    # Bumped by every claim; a worker's writes name it, so a worker that lost its claim (taken
+    # for dead, the run continued elsewhere) is refused and stops instead of overwriting.
+    sa.Column("attempt", sa.Integer, nullable=False, server_default="0"),
+    sa.UniqueConstraint("uid", name="uq_runs_uid"),
+    # SQLite otherwise reuses the id of the newest run once it is deleted.
+    sqlite_autoincrement=True,
+)
+
+STATUSES = ("queued", "running", "finished", "stopped", "diverged", "failed", "interrupted")
+ACTIVE = ("queued", "running")
+
+# One queued-or-running run per student (per lane): two Train presses at once, from two tabs or
+# two servers, cannot both queue one. A race queues its racers together in lanes 0..n-1, so a
+# second race or run started at the same moment collides with it in lane 0.
+ONE_ACTIVE_RUN = sa.Index(
+    "ux_runs_one_active",
+    runs.c.student_id,
+    runs.c.lane,
+    unique=True,
+    sqlite_where=runs.c.status.in_(ACTIVE),
+    postgresql_where=runs.c.status.in_(ACTIVE),
 )
 
 # A goal for a class: allowed variants, constraints on settings and the metric to rank by.
@@ -79,6 +115,7 @@ challenges = sa.Table(
     sa.Column("class_id", sa.Integer, sa.ForeignKey("classes.id"), nullable=False, index=True),
     sa.Column("rules", sa.JSON, nullable=False),  # core.classroom.Challenge as JSON.
     sa.Column("created_at", sa.Float, nullable=False),
+    sqlite_autoincrement=True,
 )
 
 # A challenge's metric of a finished run that meets its constraints, measured by the worker.
@@ -122,6 +159,3 @@ checkpoints = sa.Table(
     sa.Column("epoch", sa.Integer, nullable=False),
     sa.Column("weights", sa.LargeBinary, nullable=False),
 )
-
-STATUSES = ("queued", "running", "finished", "stopped", "diverged", "failed", "interrupted")
-ACTIVE = ("queued", "running")
