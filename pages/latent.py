@@ -158,7 +158,7 @@ ADVANCE = "replay_advance"  # Set after a frame was shown while playing: show th
 def replay_sources(ref: state.ModelRef) -> dict[str, str]:
     """What can be replayed: the VAE on view, and the student's runs with a 2-D code on
     this dataset (vanilla or deep trained with code size 2); label -> source key."""
-    own = ref.key if ref.key.startswith("shipped:") else f"run:{ref.key[4:].split('@')[0]}"
+    own = ref.key if ref.run_id is None else f"run:{ref.run_id}"
     sources = {f"Variational autoencoder ({ref.label.split(' · ')[0].lower()})": own}
     for run in state.my_runs(dataset=state.current_dataset()):
         two = settings.values_of(run.settings, run.variant).get("code_size") == 2 or (

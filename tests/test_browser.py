@@ -53,7 +53,13 @@ def test_shared_link_on_a_freshly_started_server(fresh_server, page):
     sidebar = page.locator("[data-testid=stSidebar]")
     assert "About Deep" in sidebar.inner_text()
     assert sidebar.locator("a[href$='/latent']").count() == 1
-    assert re.search(r"/draw\?variant=deep&me=[\w-]{32}$", page.url), page.url
+    # A page view writes no student: the link comes with the first thing that needs one.
+    assert re.search(r"/draw\?variant=deep$", page.url), page.url
+    sidebar.get_by_role("button", name="Your link").click()
+    page.get_by_role("button", name="Get my link now").click()
+    page.wait_for_url(re.compile(r"/draw\?variant=deep&me=[\w-]{32}$"), timeout=30_000)
+    page.get_by_role("button", name="Your link").click()
+    assert "me=" in page.locator("[data-testid=stPopoverBody] code").inner_text()
 
 
 def test_sidebar_navigation_reaches_every_page(app_server, page):

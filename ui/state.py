@@ -54,9 +54,10 @@ class ModelRef:
     """A model the pages use, with its stable identity: every cache keys on `key`, never on
     `id()` (CPython reuses the addresses of freed objects)."""
 
-    key: str  # "shipped:<name>", or "run-<id>@<epoch of its weights>"
+    key: str  # "shipped:<name>", or "run-<uid>@<epoch of its weights>"
     model: object
     label: str
+    run_id: int | None = None  # The student's run it is, if it is one.
 
 
 @dataclass(frozen=True)
@@ -666,11 +667,11 @@ def current_model(name: str) -> ModelRef:
             run = opened.run(int(choice), me.id)
             same_data = run is not None and run_dataset(run) == current_dataset()
             if same_data and run.variant == name and usable(run):
-                return ModelRef(run.key, run_model(run), run_label(run))
+                return ModelRef(run.key, run_model(run), run_label(run), run.id)
         except StoreError as error:
             store_failed(error)
         except LookupError:  # Deleted in another tab since the sidebar listed it.
-            st.session_state[MODEL] = PRETRAINED
+            choose_model(PRETRAINED)  # The sidebar's choice too, from the next run on.
             st.toast("That run is gone; showing the pretrained model.", icon=":material/info:")
     return pretrained(name)
 
