@@ -118,7 +118,7 @@ def test_a_teachers_stale_remove_is_a_message_and_the_server_keeps_training(lab_
     assert not app.exception, [item.value for item in app.exception]
     assert any("removed already" in item.value for item in app.warning)
     assert state._store_failure is None
-    student, token = lab_store.new_student()
+    _, token = lab_store.new_student()
     train = page_alone("pages/train.py", token=token)
     assert not next(b for b in train.button if b.label == "Train").disabled
     assert not [item for item in train.caption if "run store is unavailable" in item.value]
