@@ -107,16 +107,35 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def weights_to_bytes(weights: list[np.ndarray]) -> bytes:
-    """A model's weight arrays as an .npz (plain arrays, loadable without pickle)."""
+def weights_to_bytes(
+    weights: list[np.ndarray], optimizer_state: list[np.ndarray] | None = None
+) -> bytes:
+    """A model's weight arrays as an .npz (plain arrays, loadable without pickle): arr_0,
+    arr_1, ..., and the optimizer's variables (`core.callbacks.optimizer_state`) beside them as
+    opt_0, opt_1, ... when given, so a continued run goes on with Adam's moments."""
     buffer = io.BytesIO()
-    np.savez(buffer, *weights)
+    optimizer = {f"opt_{index}": value for index, value in enumerate(optimizer_state or [])}
+    np.savez(buffer, *weights, **optimizer)
     return buffer.getvalue()
 
 
+def _npz_arrays(archive, prefix: str) -> list[np.ndarray]:
+    """An .npz's arrays named prefix0, prefix1, ... in order (members load lazily: only these)."""
+    count = sum(name.startswith(prefix) for name in archive.files)
+    return [archive[f"{prefix}{index}"] for index in range(count)]
+
+
 def weights_from_bytes(blob: bytes) -> list[np.ndarray]:
+    """The model weights of a checkpoint, without its optimizer state."""
     with np.load(io.BytesIO(blob), allow_pickle=False) as archive:
-        return [archive[f"arr_{index}"] for index in range(len(archive.files))]
+        return _npz_arrays(archive, "arr_")
+
+
+def checkpoint_from_bytes(blob: bytes) -> tuple[list[np.ndarray], list[np.ndarray] | None]:
+    """(model weights, optimizer state) of a checkpoint; the state is None in a checkpoint
+    written before it was kept (a run continued from it restarts Adam's moments)."""
+    with np.load(io.BytesIO(blob), allow_pickle=False) as archive:
+        return _npz_arrays(archive, "arr_"), _npz_arrays(archive, "opt_") or None
 
 
 def samples_to_bytes(images: np.ndarray) -> bytes:
@@ -271,6 +290,10 @@ class Store(ClassStore):
                 )
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
+            # A write that changes nothing: a store that cannot be written (a read-only file
+            # or user) is found when the server opens it, not at a student's first Train
+            # (page views write nothing since students are made on demand).
+            connection.execute(sa.text("UPDATE alembic_version SET version_num = version_num"))
 
     def close(self) -> None:
         self.engine.dispose()
@@ -609,10 +632,16 @@ class Store(ClassStore):
                 curves[row.run_id].append(float(row.logs[key]))
         return curves
 
-    def checkpoint(self, run_id: int) -> tuple[int, list[np.ndarray]] | None:
-        """(epoch, weight arrays) of the run's latest checkpoint, or None."""
+    def checkpoint(self, run_id: int, optimizer: bool = False) -> tuple | None:
+        """(epoch, weight arrays) of the run's latest checkpoint, or None. With `optimizer`:
+        (epoch, weights, optimizer state), the state None in a checkpoint from before it was
+        kept. The epoch is always a completed one (core.callbacks)."""
         rows = self._rows(sa.select(checkpoints).where(checkpoints.c.run_id == run_id))
-        return (rows[0].epoch, weights_from_bytes(rows[0].weights)) if rows else None
+        if not rows:
+            return None
+        if optimizer:
+            return (rows[0].epoch, *checkpoint_from_bytes(rows[0].weights))
+        return rows[0].epoch, weights_from_bytes(rows[0].weights)
 
     # Runs: the worker's side ---------------------------------------------------------------
 
@@ -720,11 +749,12 @@ class Store(ClassStore):
         weights: list[np.ndarray] | None = None,
         codes: np.ndarray | None = None,
         attempt: int | None = None,
+        optimizer_state: list[np.ndarray] | None = None,
         **progress: Any,
     ) -> None:
         """Record a finished epoch: its logs, samples, the 2-D codes of the replay's images
-        (when the code is 2-D) and (after training) the checkpoint; all or nothing, and
-        nothing (Fenced) if `attempt` lost the run."""
+        (when the code is 2-D) and (after training) the checkpoint, with the optimizer's state
+        when given; all or nothing, and nothing (Fenced) if `attempt` lost the run."""
         with self._transaction() as connection:
             self._heartbeat(connection, run_id, attempt, **progress)
             connection.execute(
@@ -743,7 +773,9 @@ class Store(ClassStore):
                 connection.execute(checkpoints.delete().where(checkpoints.c.run_id == run_id))
                 connection.execute(
                     checkpoints.insert().values(
-                        run_id=run_id, epoch=epoch, weights=weights_to_bytes(weights)
+                        run_id=run_id,
+                        epoch=epoch,
+                        weights=weights_to_bytes(weights, optimizer_state),
                     )
                 )
 
