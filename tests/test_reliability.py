@@ -286,6 +286,29 @@ def test_a_student_in_the_queue_sees_the_place_and_can_leave(server_limits, lab_
         lab_store.request_stop(theirs, someone)
 
 
+def test_a_full_queue_says_the_lab_is_busy_and_queues_nothing(server_limits, lab_store):
+    # A public demo: nothing limited how many runs new links could queue.
+    from core import variants
+    from core.runs import settings_for
+    from core.training import TrainConfig
+
+    server_limits(AE_MAX_QUEUED=1)
+    someone = lab_store.new_student()[0]
+    waiting = lab_store.create_run(
+        someone, "vanilla", settings_for(TrainConfig(), variants.make_config("vanilla")), 20
+    )
+    try:
+        app = train_page()
+        queued = lab_store.counts().get("queued", 0)
+        next(b for b in app.button if b.label == "Train").click().run()
+        assert not app.exception, [e.value for e in app.exception]
+        assert any("the lab is busy" in w.value.lower() for w in app.warning)
+        assert "try again in a minute" in " ".join(w.value for w in app.warning)
+        assert lab_store.counts().get("queued", 0) == queued  # Nothing more waits.
+    finally:
+        lab_store.request_stop(waiting, someone)
+
+
 # A store that cannot be opened --------------------------------------------------------------
 
 
