@@ -7,9 +7,12 @@ app server's side of it, one per server process:
 - **Embedded** (the default): it starts a Dask scheduler on loopback (`core/scheduler.py`) and up
   to `capacity` (`AE_MAX_TRAININGS`) training workers as subprocesses, when there is work for
   them. Workers retire after `idle_seconds` (`AE_WORKER_IDLE_MINUTES`) without a task; the next
-  run starts one again and pays TensorFlow's start-up, which the run's message says.
-- **A cluster** (`AE_DASK_SCHEDULER=tcp://host:8786`): it submits to that scheduler and starts
-  nothing; workers are started on any machine with `python -m core.worker tcp://host:8786`.
+  run starts one again and pays TensorFlow's start-up, which the run's message says. They speak
+  TLS with a throwaway certificate the engine makes (`embedded_certificates`), so another
+  program on the machine cannot connect and run code in them.
+- **A cluster** (`AE_DASK_SCHEDULER=tls://host:8786`): it submits to that scheduler and starts
+  nothing; workers are started on any machine with `python -m core.worker tls://host:8786`.
+  Its certificate comes from `AE_DASK_TLS_*` (`core.scheduler.security_from_environment`).
 
 Either way the engine also keeps the store honest: it submits queued runs that no task carries
 (after a restart, or from a server that is gone; task keys make a second submission of the same
@@ -17,21 +20,29 @@ run a no-op), cancels the tasks of runs that left the queue, marks runs whose wo
 cluster as interrupted (their last checkpoint stays usable), stops the runs of students who have
 closed every page (`live_students`, `abandon_seconds`) and prunes old runs. Nothing here
 imports Streamlit.
+
+Pages call the engine from their own threads, so no call of theirs waits without a limit: the
+scheduler's start and the first connection happen in the engine's thread, without the lock the
+pages take, and every request to the scheduler has a deadline (`start_seconds`,
+`CONNECT_SECONDS`, `call_seconds`).
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import queue
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from core import tasks
+from core.scheduler import TLS_VARIABLES, security_from_environment
 from core.store import Store, StoreError
 
 LOG = logging.getLogger("autoencoder_lab.engine")
@@ -39,6 +50,12 @@ ROOT = Path(__file__).resolve().parents[1]
 CALL_PRIORITY = 10  # Ahead of every run (theirs are negative): an experiment takes seconds.
 LOST_SECONDS = tasks.LOST_SECONDS  # Silent this long, its worker not in the cluster: lost.
 CONNECT_SECONDS = 5.0
+# The embedded scheduler prints its address about 1 s after it starts here; one that has said
+# nothing after this long is hung (a full disk, a stuck import) and is killed.
+START_SECONDS = 30.0
+# Dask's requests to the scheduler (its workers' list, a cancel) wait for its answer without a
+# limit: a frozen scheduler (SIGSTOP, a network split) would hold the caller forever.
+CALL_SECONDS = 10.0
 SWEEP_SECONDS = 10.0
 PRUNE_SECONDS = 3600.0
 STARTING_MESSAGE = (
@@ -89,6 +106,66 @@ class EngineUnavailable(RuntimeError):
     """The scheduler cannot be reached: nothing can be trained right now."""
 
 
+def within(client, seconds: float, request: Callable[[], Awaitable]):
+    """Await `request()` on the client's event loop for at most `seconds` (TimeoutError after
+    that, and the request is cancelled). `request` uses Dask's asynchronous API, e.g.
+    `lambda: client.scheduler.identity(n_workers=-1)`; its blocking twins have no deadline."""
+
+    async def call():
+        return await request()
+
+    return client.sync(call, callback_timeout=seconds)
+
+
+def embedded_certificates(folder: Path) -> dict[str, str]:
+    """A throwaway certificate for the embedded cluster, written to `folder` (private to this
+    user: 0700, files 0600); returns the `AE_DASK_TLS_*` variables that name its files.
+
+    Dask's `Security.temporary()` makes it (it needs `cryptography`): one self-signed
+    certificate that is its own CA, shared by the scheduler, the workers and the engine's
+    client. Each engine makes a new one, so no other program, another app's cluster included,
+    can join."""
+    from distributed.security import Security
+
+    made = Security.temporary()
+    folder.chmod(0o700)
+    environment = {}
+    for name, (file, text) in zip(
+        TLS_VARIABLES,
+        [
+            ("ca.pem", made.tls_ca_file),
+            ("cert.pem", made.tls_client_cert),
+            ("key.pem", made.tls_client_key),
+        ],
+        strict=True,
+    ):
+        path = folder / file
+        # Created 0600 (not chmod-ed afterwards): the key is never readable by others.
+        with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as out:
+            out.write(text)
+        environment[name] = str(path)
+    return environment
+
+
+def first_line(process: subprocess.Popen, seconds: float, stop: threading.Event) -> str | None:
+    """The first line `process` prints, or None if it printed none within `seconds` (or `stop`
+    was set meanwhile). A thread reads it: a pipe's `readline` has no timeout of its own."""
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(
+        target=lambda: lines.put(process.stdout.readline()), name="scheduler-start", daemon=True
+    ).start()
+    deadline = time.monotonic() + seconds
+    while not stop.is_set():
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return None
+        try:
+            return lines.get(timeout=min(left, 0.25))
+        except queue.Empty:
+            continue
+    return None
+
+
 def quiet_dask_environment() -> dict[str, str]:
     """Dask's processes log every connection at INFO; the server log needs only problems."""
     return {"DASK_LOGGING__DISTRIBUTED": "warning"}
@@ -108,7 +185,14 @@ class Engine:
         max_runs: int = 30,
         retention_days: float = 30.0,
         poll: float = 1.0,
+        security=None,
+        scheduler_command: list[str] | None = None,
+        start_seconds: float = START_SECONDS,
+        call_seconds: float = CALL_SECONDS,
     ):
+        """`security`: a cluster's Dask `Security` (default: `AE_DASK_TLS_*` or Dask's
+        configuration; the embedded cluster makes its own). `scheduler_command`: how to start
+        the embedded scheduler (default `core/scheduler.py`); it must print its address first."""
         self.store = store
         self.capacity = capacity
         self.embedded = scheduler is None
@@ -119,6 +203,17 @@ class Engine:
         self.max_runs = max_runs
         self.retention_days = retention_days
         self.poll = poll
+        self.security = security
+        self.scheduler_command = scheduler_command or [
+            sys.executable,
+            str(ROOT / "core" / "scheduler.py"),
+            "--parent",
+            str(os.getpid()),
+        ]
+        self.start_seconds = start_seconds
+        self.call_seconds = call_seconds
+        self._tls_folder: tempfile.TemporaryDirectory | None = None
+        self._tls_environment: dict[str, str] = {}  # AE_DASK_TLS_* for the embedded processes.
         self.client = None
         self.error: str | None = None  # Why nothing can be trained now, for the page.
         self.futures: dict[int, object] = {}  # run id -> its task's future, while it lives.
@@ -155,8 +250,8 @@ class Engine:
         """Stop the loop, disconnect, and end what this engine started (runs in training end
         as interrupted: their workers see the app is gone)."""
         self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        if self._thread is not None:  # It may be in a connection or a request: both end.
+            self._thread.join(timeout=CONNECT_SECONDS + self.call_seconds)
         with self._lock:
             if self.client is not None:
                 try:
@@ -175,33 +270,56 @@ class Engine:
                         process.kill()
             self.worker_processes.clear()
             self.scheduler_process = None
+            if self._tls_folder is not None:  # Its key is of no use to anyone now.
+                self._tls_folder.cleanup()
+                self._tls_folder = None
 
     def _connect(self) -> None:
+        """Start the embedded scheduler if it is not running, and connect to the scheduler.
+
+        Runs in the engine's thread, and holds the lock only to swap in what it made: starting
+        a scheduler and connecting can take seconds (`start_seconds`, `CONNECT_SECONDS`), and
+        pages must not wait behind them."""
         from distributed import Client
 
-        with self._lock:
-            try:
-                if self.embedded and (
-                    self.scheduler_process is None or self.scheduler_process.poll() is not None
-                ):
-                    self._start_scheduler()
-                self.client = Client(self.address, timeout=CONNECT_SECONDS, set_as_default=False)
-                self.error = None
-                LOG.info("training engine: scheduler %s", self.address)
-                if not self.embedded:
-                    self._configure_scheduler()
-            except (OSError, TimeoutError, RuntimeError) as error:
+        where = "the embedded scheduler" if self.embedded else self.address
+        try:
+            if self.embedded and (
+                self.scheduler_process is None or self.scheduler_process.poll() is not None
+            ):
+                self._start_scheduler()
+            elif self.security is None:
+                self.security = security_from_environment()
+            client = Client(
+                self.address,
+                security=self.security,
+                timeout=CONNECT_SECONDS,
+                set_as_default=False,
+            )
+        # Anything (a refused certificate is a TypeError or an SSLError in Dask): the pages
+        # work without training and say why, and this thread must go on to reconnect.
+        except Exception as error:
+            with self._lock:
                 self.client = None
-                where = "the embedded scheduler" if self.embedded else self.address
                 self.error = f"The training cluster ({where}) cannot be reached: {error}"
-                LOG.error("%s", self.error)
-                return
+            LOG.error("%s", self.error)
+            return
+        with self._lock:
+            self.client, self.error = client, None
+        LOG.info("training engine: scheduler %s", self.address)
+        if not self.embedded:
+            self._configure_scheduler()
         self.resubmit()
 
     def _configure_scheduler(self) -> None:
         """One run per worker thread on a scheduler started by someone else, too."""
+        client = self.client
         try:
-            self.client.run_on_scheduler(one_task_per_worker_thread)
+            within(
+                client,
+                self.call_seconds,
+                lambda: client.run_on_scheduler(one_task_per_worker_thread, asynchronous=True),
+            )
         except Exception:  # Refused (an older or locked-down scheduler): runs still train.
             LOG.warning(
                 "could not set worker-saturation 1.0 on %s: start the scheduler with "
@@ -212,26 +330,52 @@ class Engine:
             )
 
     def _start_scheduler(self) -> None:
+        """Start the embedded scheduler and wait, at most `start_seconds`, for its address."""
+        from distributed.security import Security
+
+        if self._tls_folder is None:  # One certificate for this engine's life: its workers
+            # started later, and a scheduler started again after a crash, share it.
+            self._tls_folder = tempfile.TemporaryDirectory(prefix="autoencoder-lab-dask-")
+            self._tls_environment = embedded_certificates(Path(self._tls_folder.name))
+            ca, cert, key = (self._tls_environment[name] for name in TLS_VARIABLES)
+            self.security = Security(
+                require_encryption=True,
+                tls_ca_file=ca,
+                tls_client_cert=cert,
+                tls_client_key=key,
+            )
         process = subprocess.Popen(
-            [sys.executable, str(ROOT / "core" / "scheduler.py"), "--parent", str(os.getpid())],
+            self.scheduler_command,
             cwd=ROOT,
             env={
                 **os.environ,
                 **quiet_dask_environment(),
+                **self._tls_environment,
                 "DASK_DISTRIBUTED__SCHEDULER__WORKER_SATURATION": "1.0",
             },
+            stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             text=True,
         )
-        line = process.stdout.readline().strip()  # Its address, once it listens.
-        if not line.startswith("tcp://"):
+        line = first_line(process, self.start_seconds, self._stop)  # Its address, once it listens.
+        if line is None or not line.startswith("tls://"):
             process.kill()
-            raise RuntimeError(f"the scheduler did not start ({line or 'no output'})")
-        self.scheduler_process, self.address = process, line
-        for worker in self.worker_processes:  # Workers of a scheduler that died are useless.
-            if worker.poll() is None:
-                worker.terminate()
-        self.worker_processes.clear()
+            process.wait(timeout=10)  # Killed: it goes at once (and is reaped, not a zombie).
+            process.stdout.close()
+            if line is None:
+                raise RuntimeError(
+                    "the engine is shutting down"
+                    if self._stop.is_set()
+                    else f"the scheduler did not start within {self.start_seconds:.0f} s"
+                )
+            said = line.strip() or f"no output, exit code {process.returncode}"
+            raise RuntimeError(f"the scheduler did not start ({said})")
+        with self._lock:
+            self.scheduler_process, self.address = process, line.strip()
+            for worker in self.worker_processes:  # Workers of a scheduler that died are useless.
+                if worker.poll() is None:
+                    worker.terminate()
+            self.worker_processes.clear()
 
     # For the pages ---------------------------------------------------------------------------
 
@@ -273,9 +417,16 @@ class Engine:
         """Take a run's task out of the scheduler's queue (the store says it left)."""
         with self._lock:
             future = self.futures.pop(run_id, None)
-        if future is not None and self.client is not None:
+        client = self.client
+        if future is not None and client is not None:
             try:
-                self.client.cancel([future], force=True, reason="the run left the queue")
+                within(
+                    client,
+                    self.call_seconds,
+                    lambda: client.cancel(
+                        [future], asynchronous=True, force=True, reason="the run left the queue"
+                    ),
+                )
             except Exception:  # The task checks the store anyway: a queued-no-more run is skipped.
                 LOG.warning("cancelling run %s", run_id, exc_info=True)
 
@@ -340,13 +491,27 @@ class Engine:
                 LOG.exception("engine loop")
 
     def tick(self) -> None:
-        if self.client is None or (
-            self.embedded and self.scheduler_process and self.scheduler_process.poll() is not None
+        client = self.client
+        # A client gives up on a scheduler it lost for CONNECT_SECONDS and closes itself.
+        gave_up = client is not None and client.status in {"closing", "closed"}
+        if (
+            client is None
+            or gave_up
+            or (
+                self.embedded
+                and self.scheduler_process
+                and self.scheduler_process.poll() is not None
+            )
         ):
-            if self.client is not None:  # The embedded scheduler died: start another.
-                LOG.error("the embedded scheduler exited; starting a new one")
-                self.client.close(timeout=2)
-                self.client = None
+            if client is not None:  # Start another embedded scheduler, or connect again.
+                LOG.error(
+                    "the Dask client closed; connecting again"
+                    if gave_up
+                    else "the embedded scheduler exited; starting a new one"
+                )
+                with self._lock:
+                    self.client = None
+                client.close(timeout=2)
             self._connect()
             if self.client is None:
                 return
@@ -370,8 +535,13 @@ class Engine:
 
     def _training_workers(self) -> set[str] | None:
         """Addresses of the cluster's training workers; None (and `error`) if unreachable."""
+        client = self.client
         try:
-            info = self.client.scheduler_info(n_workers=-1)
+            # Not `client.scheduler_info()`: it waits without a limit, and answers a lost
+            # scheduler with the last list it had.
+            info = within(
+                client, self.call_seconds, lambda: client.scheduler.identity(n_workers=-1)
+            )
         except Exception as error:
             where = "the embedded scheduler" if self.embedded else self.address
             self.error = f"The training cluster ({where}) cannot be reached: {error}"
@@ -399,6 +569,7 @@ class Engine:
                     "interrupted",
                     "its training worker stopped (killed, or its machine went away); the last "
                     "epoch's weights are kept",
+                    attempt=run.attempt,  # Not a claim made since this read.
                 )
 
     def _scale(self, at_least: int = 0, counts: dict[str, int] | None = None) -> None:
@@ -416,9 +587,20 @@ class Engine:
     def _spawn_worker(self) -> subprocess.Popen:
         environment = tasks.worker_environment(self.store.url, self.idle_seconds / 60)
         environment.update(quiet_dask_environment())
+        environment.update(self._tls_environment)
         LOG.info("starting a training worker")
         return subprocess.Popen(
-            [sys.executable, "-m", "core.worker", self.address, "--parent", str(os.getpid())],
+            # On loopback, like the scheduler: by default Dask listens on every interface.
+            [
+                sys.executable,
+                "-m",
+                "core.worker",
+                self.address,
+                "--parent",
+                str(os.getpid()),
+                "--host",
+                "127.0.0.1",
+            ],
             cwd=ROOT,
             env=environment,
             stdin=subprocess.DEVNULL,
@@ -445,7 +627,7 @@ class Engine:
                 del self.futures[run_id]
         if future.status != "error":
             return  # Finished (the task recorded the run's end) or cancelled (it left).
-        error = future.exception()
+        error = future.exception(timeout=self.call_seconds)  # Done: it is there already.
         try:
             if type(error).__name__ == "KilledWorker":
                 self.store.finish(

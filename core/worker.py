@@ -1,12 +1,18 @@
 """A training worker: one Dask worker that loads TensorFlow and the data once, then trains runs.
 
-    python -m core.worker tcp://HOST:8786      # join a cluster (see the README)
+    python -m core.worker tls://HOST:8786      # join a cluster (see the README)
+    python -m core.worker tcp://HOST:8786      # a cluster without TLS (not recommended)
 
 It needs the project installed and the app's store in its environment (`AE_DATABASE_URL`,
 PostgreSQL when workers run on other machines). Before it joins the scheduler it imports
 TensorFlow and Keras and loads the training images (`core.tasks.warm`), so no task waits for
 them; it offers one unit of the `training` resource, so it trains one run at a time and the
 scheduler sends it the lab's tasks and nothing else's.
+
+Over `tls://` it presents the certificate that `AE_DASK_TLS_CA_FILE`, `AE_DASK_TLS_CERT` and
+`AE_DASK_TLS_KEY` name (or Dask's `DASK_DISTRIBUTED__COMM__TLS__*` configuration), listens on
+tls:// only, and refuses peers whose certificate the cluster's CA did not sign: a worker runs
+whatever a peer sends it.
 
 The app starts workers like this itself when it runs its own embedded cluster, with `--parent`
 (the worker gives up its run and exits when the app is gone) and `--idle-minutes` (it retires
@@ -22,6 +28,8 @@ import os
 import sys
 import time
 
+from core.scheduler import security_from_environment, uses_tls
+
 # Training is background work: at a lower CPU priority it takes what the server's page reruns
 # leave, so sliders and drawings stay quick for a classroom while someone trains (measured in
 # `make bench` and `make soak`).
@@ -33,7 +41,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m core.worker", description="Start one training worker of the lab."
     )
-    parser.add_argument("scheduler", help="the Dask scheduler's address, e.g. tcp://host:8786")
+    parser.add_argument("scheduler", help="the Dask scheduler's address, e.g. tls://host:8786")
     parser.add_argument(
         "--idle-minutes",
         type=float,
@@ -44,7 +52,22 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--name", help="the worker's name in the cluster")
     parser.add_argument("--parent", type=int, help="exit when this process is gone (the app)")
     parser.add_argument("--host", help="the address to listen on (default: Dask's choice)")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    # Checked before TensorFlow loads (several seconds): a wrong setting fails at once.
+    try:
+        args.security = security_from_environment()
+    except ValueError as error:
+        parser.error(str(error))
+    if args.scheduler.startswith("tls://") and not uses_tls(args.security, "worker"):
+        parser.error(
+            f"{args.scheduler} needs the cluster's certificates: set AE_DASK_TLS_CA_FILE, "
+            "AE_DASK_TLS_CERT and AE_DASK_TLS_KEY (docs/DEPLOY.md)"
+        )
+    if args.scheduler.startswith("tcp://") and args.security.require_encryption:
+        parser.error(
+            f"TLS is configured: the scheduler's address must be tls://, not {args.scheduler}"
+        )
+    return args
 
 
 def parent_gone(parent: int | None) -> bool:
@@ -62,6 +85,7 @@ async def serve(args: argparse.Namespace) -> None:
         resources={tasks.RESOURCE: 1},
         name=args.name,
         host=args.host,
+        security=args.security,
         dashboard=False,
         # A worker that cannot reach its scheduler for this long at start-up gives up with a
         # message instead of waiting forever.

@@ -12,10 +12,14 @@ on several machines):
 1. PostgreSQL (Debian's server binaries): a throwaway cluster made with `initdb`, on a free
    loopback port, with a password; the store's schema is created once (`python -m core.store`)
    before any app server or worker opens it.
-2. A Dask scheduler (`dask scheduler`), the runs' queue.
-3. Training workers (`python -m core.worker`), each one run at a time, on that scheduler.
+2. A Dask scheduler (`dask scheduler`), the runs' queue, on `tls://` only: a CA made for this
+   cluster (`deploy.certs`, in the state folder's `tls/`, its key never written) signs one
+   certificate per part, and every part refuses a peer without one (a Dask scheduler or worker
+   runs whatever function a connected peer sends it).
+3. Training workers (`python -m core.worker`), each one run at a time, on that scheduler, each
+   with its certificate (`AE_DASK_TLS_*`).
 4. App servers (`streamlit run app.py`) on their own ports, all on the same database and
-   scheduler and with one cookie secret.
+   scheduler (with their certificates) and with one cookie secret.
 5. HAProxy in front, on `--port`: sticky sessions by cookie (a Streamlit session lives in one
    server: its websocket, uploads and media), health checks on `/_stcore/health`, and
    redispatch, so the pages of a server that stops reconnect to another one.
@@ -44,6 +48,8 @@ import time
 import urllib.request
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+
+from deploy import certs
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_STATE = ROOT / ".cluster"
@@ -247,6 +253,32 @@ class Cluster:
     def scheduler_address(self) -> str:
         return self.parts["scheduler"].address
 
+    @property
+    def tls(self) -> Path:
+        """The cluster's CA and its parts' certificates (`deploy.certs`)."""
+        return self.state / "tls"
+
+    def tls_environment(self, name: str) -> dict[str, str]:
+        """The `AE_DASK_TLS_*` variables that give the part `name` its certificate."""
+        return {
+            "AE_DASK_TLS_CA_FILE": str(self.tls / certs.CA_FILE),
+            "AE_DASK_TLS_CERT": str(self.tls / f"{name}.pem"),
+            "AE_DASK_TLS_KEY": str(self.tls / f"{name}-key.pem"),
+        }
+
+    def security(self):
+        """A Dask `Security` for a client of this cluster from outside it (this command, tests,
+        benchmarks): its own certificate ("client"), signed by the cluster's CA."""
+        from distributed.security import Security
+
+        files = self.tls_environment("client")
+        return Security(
+            require_encryption=True,
+            tls_ca_file=files["AE_DASK_TLS_CA_FILE"],
+            tls_client_cert=files["AE_DASK_TLS_CERT"],
+            tls_client_key=files["AE_DASK_TLS_KEY"],
+        )
+
     # Bringing it up --------------------------------------------------------------------------
 
     def up(self, port: int = 8600, servers: int = 2, workers: int = 2, host: str = HOST) -> str:
@@ -267,7 +299,20 @@ class Cluster:
         try:
             self._start_postgres()
             self._migrate()
+            # Every certificate now, and no CA key kept: nothing else can ever join.
+            shutil.rmtree(self.tls, ignore_errors=True)
+            certs.create(
+                self.tls,
+                [
+                    "scheduler",
+                    "client",
+                    *(f"worker-{index}" for index in range(1, workers + 1)),
+                    *(f"app-{letter}" for letter in "abcdefghijklmnopqrstuvwxyz"[:servers]),
+                ],
+                keep_ca_key=False,
+            )
             scheduler_port = free_port()
+            scheduler_tls = self.tls_environment("scheduler")
             self._add(
                 Part(
                     "scheduler",
@@ -275,16 +320,24 @@ class Cluster:
                     [
                         str(Path(sys.executable).parent / "dask"),
                         "scheduler",
+                        "--protocol",
+                        "tls",
                         "--host",
                         HOST,
                         "--port",
                         str(scheduler_port),
+                        "--tls-ca-file",
+                        scheduler_tls["AE_DASK_TLS_CA_FILE"],
+                        "--tls-cert",
+                        scheduler_tls["AE_DASK_TLS_CERT"],
+                        "--tls-key",
+                        scheduler_tls["AE_DASK_TLS_KEY"],
                         "--dashboard-address",
                         f"{HOST}:{free_port()}",
                     ],
                     # One run per worker thread, the rest queued on the scheduler in order.
                     {"DASK_DISTRIBUTED__SCHEDULER__WORKER_SATURATION": "1.0"},
-                    address=f"tcp://{HOST}:{scheduler_port}",
+                    address=f"tls://{HOST}:{scheduler_port}",
                 )
             )
             wait_for(
@@ -308,7 +361,11 @@ class Cluster:
                             "--host",
                             HOST,
                         ],
-                        {"AE_DATABASE_URL": self.database_url, "TF_CPP_MIN_LOG_LEVEL": "2"},
+                        {
+                            "AE_DATABASE_URL": self.database_url,
+                            "TF_CPP_MIN_LOG_LEVEL": "2",
+                            **self.tls_environment(f"worker-{index}"),
+                        },
                     )
                 )
             cookie_secret = secrets.token_urlsafe(32)
@@ -333,6 +390,7 @@ class Cluster:
                         {
                             "AE_DATABASE_URL": self.database_url,
                             "AE_DASK_SCHEDULER": self.scheduler_address,
+                            **self.tls_environment(f"app-{letter}"),
                             # Every server must read a cookie another one wrote.
                             "STREAMLIT_SERVER_COOKIE_SECRET": cookie_secret,
                         },
@@ -484,7 +542,9 @@ class Cluster:
 
         wanted = [part for part in self.named("worker") if alive(part.pid)]
         deadline = time.monotonic() + READY_SECONDS
-        with Client(self.scheduler_address, timeout=10, set_as_default=False) as client:
+        with Client(
+            self.scheduler_address, security=self.security(), timeout=10, set_as_default=False
+        ) as client:
             while True:
                 joined = set(training_workers(client).values())
                 if {part.name for part in wanted} <= joined:
@@ -602,6 +662,7 @@ class Cluster:
                 if stopped.returncode and not quiet and "not running" not in stopped.stderr:
                     print(f"pg_ctl stop: {stopped.stderr.strip()}", file=sys.stderr)
             shutil.rmtree(postgres.base, ignore_errors=True)
+        shutil.rmtree(self.tls, ignore_errors=True)  # The parts' keys: of no use any more.
         self.parts, self.postgres, self.url = {}, None, ""
         with contextlib.suppress(FileNotFoundError):
             self.file.unlink()

@@ -58,6 +58,51 @@ def test_the_resource_name_matches_the_workers():
     assert RESOURCE == tasks.RESOURCE
 
 
+def test_the_clusters_dask_parts_let_in_only_its_certificates(cluster, tmp_path):
+    """The scheduler and both workers speak TLS only: this command's own certificate is let
+    in; a plain-tcp peer and a certificate another CA signed are refused; no CA key is left
+    to sign a new one, and the parts' keys are private."""
+    import asyncio
+    import stat
+
+    from distributed import Client
+    from distributed.core import rpc
+    from distributed.security import Security
+
+    from deploy import certs
+
+    def identity(address: str, security) -> dict:
+        async def ask():
+            connection_args = security.get_connection_args("client")
+            async with rpc(address, timeout=5, connection_args=connection_args) as remote:
+                return await remote.identity()
+
+        return asyncio.run(ask())
+
+    with Client(
+        cluster.scheduler_address, security=cluster.security(), timeout=10, set_as_default=False
+    ) as client:
+        workers = list(client.scheduler_info(n_workers=-1)["workers"])
+    assert len(workers) == 2 and cluster.scheduler_address.startswith("tls://")
+    stranger = certs.create(tmp_path, ["stranger"])["stranger"]
+    foreign = Security(
+        require_encryption=True,
+        tls_ca_file=cluster.tls_environment("client")["AE_DASK_TLS_CA_FILE"],
+        tls_client_cert=stranger["AE_DASK_TLS_CERT"],
+        tls_client_key=stranger["AE_DASK_TLS_KEY"],
+    )
+    for address in [cluster.scheduler_address, *workers]:
+        assert address.startswith("tls://")
+        assert identity(address, cluster.security())["type"] in {"Scheduler", "Worker"}
+        with pytest.raises(OSError):
+            identity(address.replace("tls://", "tcp://"), Security())
+        with pytest.raises(OSError):
+            identity(address, foreign)
+    assert not (cluster.tls / certs.CA_KEY_FILE).exists()
+    for key in cluster.tls.glob("*-key.pem"):
+        assert stat.S_IMODE(key.stat().st_mode) == 0o600
+
+
 def test_students_on_two_servers_share_a_lesson_and_survive_a_server_crash(
     cluster, browser, artifacts
 ):
@@ -175,7 +220,12 @@ def test_a_killed_worker_interrupts_its_run_and_the_other_trains_on(cluster, bro
             time.sleep(0.5)
         workers = [store.run(run_id).worker for run_id in runs]
         assert len(set(workers)) == 2  # One per worker.
-        with Client(cluster.scheduler_address, timeout=10, set_as_default=False) as client:
+        with Client(
+            cluster.scheduler_address,
+            security=cluster.security(),
+            timeout=10,
+            set_as_default=False,
+        ) as client:
             victim = training_workers(client)[workers[0]]
         cluster.stop(victim, kill=True)
 

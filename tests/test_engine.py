@@ -1,15 +1,21 @@
 """The training engine on a real local Dask cluster and a real store: two runs train at once,
 a queued run is cancelled, a running one stopped and continued, a SIGKILLed worker interrupts
 its run (checkpoint kept) and the next run trains, a task that raises fails its run, an
-external scheduler is used as it is, and an unreachable one is reported, not raised."""
+external scheduler is used as it is (plain tcp, or TLS with `deploy.certs`' certificates), and
+an unreachable one is reported, not raised. The embedded cluster speaks TLS and refuses peers
+without its certificate; a scheduler that hangs at start, freezes or restarts never makes a
+page's call wait."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -93,6 +99,37 @@ def ended(run) -> bool:
     return run is not None and not run.active
 
 
+def identity(address: str, security) -> dict:
+    """Ask a Dask server (scheduler or worker) who it is, over `address` with `security`'s
+    client certificate: any peer that is let in can also ask it to run code."""
+    from distributed.core import rpc
+
+    async def ask():
+        async with rpc(
+            address, timeout=5, connection_args=security.get_connection_args("client")
+        ) as remote:
+            return await remote.identity()
+
+    return asyncio.run(ask())
+
+
+def listens(port: int) -> bool:
+    """Whether something accepts connections on the loopback `port`."""
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+    except OSError:
+        return False
+    return True
+
+
+def alive(pid: int) -> bool:
+    """Whether `pid` runs (a zombie, exited but not reaped, does not)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
 def test_a_run_trains_in_a_worker_and_everything_lands_in_the_store(
     store, engine, presence, splits
 ):
@@ -124,10 +161,45 @@ def test_a_run_trains_in_a_worker_and_everything_lands_in_the_store(
     )
 
 
+def test_the_embedded_cluster_refuses_peers_without_its_certificate(engine):
+    """The scheduler and the workers listen on loopback over TLS only: a plain-tcp client, and a
+    client whose certificate another CA signed (even one that trusts the cluster's CA), are
+    refused by both; the engine's own certificate is let in (the same requests, so a refusal
+    is the certificate's doing). The first test trained, so a worker is up."""
+    from distributed import Client
+    from distributed.security import Security
+
+    workers = list(engine.client.scheduler_info(n_workers=-1)["workers"])
+    assert workers and engine.address.startswith("tls://127.0.0.1:")
+    assert all(address.startswith("tls://127.0.0.1:") for address in workers)
+    plain = Security()
+    foreign = Security.temporary()  # Another CA's certificate ...
+    foreign.tls_ca_file = engine.security.tls_ca_file  # ... that trusts the cluster's CA.
+    for address in [engine.address, workers[0]]:
+        assert identity(address, engine.security)["type"] in {"Scheduler", "Worker"}
+        started = time.monotonic()
+        with pytest.raises(OSError):  # Dask's CommClosedError: reset, or TLS refused.
+            identity(address.replace("tls://", "tcp://"), plain)
+        with pytest.raises(OSError):
+            identity(address, foreign)
+        assert time.monotonic() - started < 5  # Refused at once, not timed out.
+    with pytest.raises(OSError):
+        Client(engine.address.replace("tls://", "tcp://"), timeout=5, set_as_default=False)
+    # The throwaway certificate's files: the engine's user alone can read them.
+    folder = Path(engine.security.tls_ca_file).parent
+    assert folder.stat().st_mode & 0o777 == 0o700
+    assert {path.name: path.stat().st_mode & 0o777 for path in folder.iterdir()} == {
+        "ca.pem": 0o600,
+        "cert.pem": 0o600,
+        "key.pem": 0o600,
+    }
+
+
 def test_stop_keeps_the_weights_and_continue_finishes_the_plan(store, engine, presence):
-    # 313 batches an epoch (about 2 s here), so the stop lands inside the planned epochs.
+    # 313 batches an epoch (about 2 s here), so the stop lands inside the planned epochs. Only
+    # completed epochs count: the stop comes once one is done.
     student, run_id = queue(store, presence, engine=engine, epochs=4, subset=5000, batch_size=16)
-    wait_for(store, run_id, lambda r: r.phase == "training")
+    wait_for(store, run_id, lambda r: r.epochs_done >= 1)
     store.request_stop(run_id, student)
     store.request_stop(run_id, student)  # Pressing Stop twice is harmless.
     run = wait_for(store, run_id, ended)
@@ -263,29 +335,52 @@ def test_a_store_error_during_a_run_fails_it_with_a_message(tmp_path, splits):
     assert "no such table" in run.message
 
 
-def test_an_external_scheduler_and_a_worker_started_by_hand(tmp_path, presence):
-    """AE_DASK_SCHEDULER's path: `dask scheduler` and `python -m core.worker ADDRESS`, as the
-    README gives them; the app starts nothing and trains there."""
+@pytest.mark.parametrize("protocol", ["tls", "tcp"])
+def test_an_external_scheduler_and_a_worker_started_by_hand(
+    tmp_path, presence, monkeypatch, protocol
+):
+    """AE_DASK_SCHEDULER's path: `dask scheduler` and `python -m core.worker ADDRESS`, as
+    docs/DEPLOY.md gives them: over TLS with `python -m deploy.certs`' certificates in
+    `AE_DASK_TLS_*`, and over plain tcp with none (as before TLS); the app starts nothing and
+    trains there."""
+    from deploy import certs
+
     store = Store(f"sqlite:///{tmp_path / 'runs.sqlite'}")
-    address = f"tcp://127.0.0.1:{free_port()}"
+    address = f"{protocol}://127.0.0.1:{free_port()}"
     environment = {**os.environ, "AE_DATABASE_URL": store.url, "TF_CPP_MIN_LOG_LEVEL": "2"}
     bin_dir = os.path.dirname(sys.executable)
-    scheduler = subprocess.Popen(
-        [
-            f"{bin_dir}/dask",
-            "scheduler",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            address.rpartition(":")[2],
-            "--no-dashboard",
-        ],
-        stderr=subprocess.DEVNULL,
-    )
+    command = [
+        f"{bin_dir}/dask",
+        "scheduler",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        address.rpartition(":")[2],
+        "--no-dashboard",
+    ]
+    if protocol == "tls":
+        parts = certs.create(tmp_path / "tls", ["scheduler", "worker-1", "app"])
+        command += ["--protocol", "tls"]
+        for flag, variable in [
+            ("--tls-ca-file", "AE_DASK_TLS_CA_FILE"),
+            ("--tls-cert", "AE_DASK_TLS_CERT"),
+            ("--tls-key", "AE_DASK_TLS_KEY"),
+        ]:
+            command += [flag, parts["scheduler"][variable]]
+        environment.update(parts["worker-1"])
+        for variable, value in parts["app"].items():  # The app server's settings.
+            monkeypatch.setenv(variable, value)
+    scheduler = subprocess.Popen(command, stderr=subprocess.DEVNULL)
     worker = subprocess.Popen(
         [sys.executable, "-m", "core.worker", address], env=environment, stderr=subprocess.DEVNULL
     )
     external = Engine(store, capacity=1, scheduler=address, live_students=presence)
+    # The engine's first attempt waits CONNECT_SECONDS; Dask's command may take longer to
+    # import on a busy machine, so the app server starts once the scheduler listens.
+    deadline = time.monotonic() + 60
+    while not listens(int(address.rpartition(":")[2])):
+        assert time.monotonic() < deadline and scheduler.poll() is None, "no scheduler"
+        time.sleep(0.2)
     try:
         assert external.start().wait_connected(60), external.error
         _, run_id = queue(store, presence, engine=external)
@@ -293,6 +388,13 @@ def test_an_external_scheduler_and_a_worker_started_by_hand(tmp_path, presence):
         assert run.status == "finished", run.message
         assert external.worker_processes == [] and external.scheduler_process is None
         assert run.worker in external.client.scheduler_info(n_workers=-1)["workers"]
+        assert run.worker.startswith(f"{protocol}://")
+        if protocol == "tls":  # Nobody without a certificate gets in.
+            from distributed.security import Security
+
+            for server in (address, run.worker):
+                with pytest.raises(OSError):
+                    identity(server.replace("tls://", "tcp://"), Security())
     finally:
         external.shutdown()
         for process in (worker, scheduler):
@@ -345,3 +447,117 @@ def test_a_second_task_for_a_running_run_leaves_it_alone(store, engine, presence
     assert run.status == "running" and run.message is None
     store.request_stop(run_id, student)
     assert wait_for(store, run_id, ended).status == "stopped"
+
+
+def test_a_scheduler_that_never_starts_is_killed_and_pages_do_not_wait(tmp_path, presence):
+    """A scheduler that never prints its address (hung at start) is killed after
+    `start_seconds`, `error` says so, and meanwhile a page's calls return at once: the wait
+    happens in the engine's thread, not under the lock pages take."""
+    pid_file = tmp_path / "scheduler.pid"
+    hung = [
+        sys.executable,
+        "-c",
+        "import os, sys, time; open(sys.argv[1], 'w').write(str(os.getpid())); time.sleep(600)",
+        str(pid_file),
+    ]
+    store = Store(f"sqlite:///{tmp_path / 'runs.sqlite'}")
+    _, run_id = queue(store, presence)
+    engine = Engine(store, scheduler_command=hung, start_seconds=4.0, live_students=presence)
+    started = time.monotonic()
+    engine.start()
+    try:
+        while not pid_file.exists():
+            assert time.monotonic() - started < 10, "the scheduler command did not run"
+            time.sleep(0.05)
+        pid = int(pid_file.read_text())
+        # What pages do meanwhile, from this thread: each returns at once.
+        calls = time.monotonic()
+        assert not engine.available
+        with pytest.raises(EngineUnavailable):
+            engine.submit(run_id)
+        with pytest.raises(EngineUnavailable):
+            engine.call("core.tasks.few_labels", "deep", 10, 0)
+        engine.cancel(run_id)  # Takes the engine's lock.
+        engine.prewarm()
+        assert time.monotonic() - calls < 0.5
+        assert alive(pid)  # The start is still pending: the calls did not wait for it.
+        assert not engine.wait_connected(15)
+        waited = time.monotonic() - started
+        assert 4.0 <= waited < 9.0, waited
+        assert "did not start within 4 s" in engine.error
+        assert not alive(pid)  # Killed, and reaped.
+        assert store.run(run_id).status == "queued"  # Kept for when a scheduler starts.
+    finally:
+        engine.shutdown()  # Also ends the next attempt's scheduler, which the loop started.
+    assert not alive(int(pid_file.read_text()))
+
+
+def test_a_frozen_scheduler_is_reported_within_the_call_timeout(tmp_path, presence):
+    """The embedded scheduler stopped (SIGSTOP: it accepts connections and never answers) is
+    reported within `call_seconds` and a page's Train is refused at once; resumed, the engine
+    is back without a restart."""
+    store = Store(f"sqlite:///{tmp_path / 'runs.sqlite'}")
+    engine = Engine(store, capacity=1, live_students=presence, call_seconds=2.0).start()
+    try:
+        assert engine.wait_connected(60), engine.error
+        scheduler = engine.scheduler_process
+        os.kill(scheduler.pid, signal.SIGSTOP)
+        try:
+            stopped = time.monotonic()
+            while engine.error is None:
+                assert time.monotonic() - stopped < 8, "a frozen scheduler went unnoticed"
+                time.sleep(0.1)
+            assert "cannot be reached" in engine.error and "timed out" in engine.error
+            _, run_id = queue(store, presence)
+            calls = time.monotonic()
+            with pytest.raises(EngineUnavailable):
+                engine.submit(run_id)
+            engine.cancel(run_id)
+            assert time.monotonic() - calls < 0.5
+        finally:
+            os.kill(scheduler.pid, signal.SIGCONT)
+        resumed = time.monotonic()
+        while not engine.available:
+            assert time.monotonic() - resumed < 30, engine.error
+            time.sleep(0.1)
+        assert engine.scheduler_process is scheduler  # The same one, not a new one.
+    finally:
+        engine.shutdown()
+
+
+def test_an_external_scheduler_that_restarts_is_connected_again(tmp_path, presence):
+    """An external scheduler that goes away is reported (its Dask client closes itself after
+    a few seconds), and the engine connects again once one listens on that address."""
+    store = Store(f"sqlite:///{tmp_path / 'runs.sqlite'}")
+    port = free_port()
+    command = [
+        sys.executable,
+        str(Path(__file__).resolve().parents[1] / "core" / "scheduler.py"),
+        "--port",
+        str(port),
+    ]
+    scheduler = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    address = scheduler.stdout.readline().strip()  # Printed once it listens.
+    assert address == f"tcp://127.0.0.1:{port}"
+    external = Engine(store, scheduler=address, live_students=presence, call_seconds=2.0)
+    try:
+        assert external.start().wait_connected(30), external.error
+        scheduler.kill()
+        scheduler.wait()
+        gone = time.monotonic()
+        while external.available:
+            assert time.monotonic() - gone < 10, "a gone scheduler went unnoticed"
+            time.sleep(0.1)
+        assert "cannot be reached" in external.error
+        scheduler = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+        assert scheduler.stdout.readline().strip() == address
+        back = time.monotonic()
+        while not external.available:
+            assert time.monotonic() - back < 30, external.error
+            time.sleep(0.1)
+        _, run_id = queue(store, presence, engine=external)  # Submitting works again.
+        assert run_id in external.futures
+    finally:
+        external.shutdown()
+        scheduler.kill()
+        scheduler.wait()
