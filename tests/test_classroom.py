@@ -282,24 +282,15 @@ def test_a_challenge_added_later_scores_the_runs_that_finished_before(lab_store,
 
 
 def test_a_store_of_0001_upgrades_and_keeps_its_rows(tmp_path):
-    from alembic import command
-    from alembic.config import Config
-
-    from core.store import MIGRATIONS
+    from tests.conftest import store_at_revision
 
     url = f"sqlite:///{tmp_path / 'old.sqlite'}"
-    engine = sa.create_engine(url)
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, "0001")
+    with store_at_revision(tmp_path / "old.sqlite", "0001") as connection:
         connection.execute(
             sa.text(
                 "insert into students (token_hash, created_at, last_seen_at) values ('h', 1, 1)"
             )
         )
-    engine.dispose()
     upgraded = Store(url)
     run_id = upgraded.create_run(1, "vanilla", {"train": {}, "model": {}}, 3)
     room, member = upgraded.member(1)

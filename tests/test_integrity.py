@@ -80,18 +80,10 @@ def test_a_runs_uid_is_random_and_is_what_its_cache_key_names(store):
 
 
 def test_an_existing_sqlite_database_keeps_its_rows_and_ids_through_the_migration(tmp_path):
-    from alembic import command
-    from alembic.config import Config
-
-    from core.store import MIGRATIONS
+    from tests.conftest import store_at_revision
 
     url = f"sqlite:///{tmp_path / 'old.sqlite'}"
-    engine = sa.create_engine(url)
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, "0003")
+    with store_at_revision(tmp_path / "old.sqlite", "0003") as connection:
         student = connection.execute(
             sa.text(
                 "insert into students (token_hash, created_at, last_seen_at, on_board) "
@@ -114,7 +106,6 @@ def test_an_existing_sqlite_database_keeps_its_rows_and_ids_through_the_migratio
                 f"({student}, 'deep', '{{}}', 'queued', 0, 0, 0, 3, 0, 0)"
             )
         )
-    engine.dispose()
     store = Store(url)  # Migrates to head.
     rows = {run.id: run for run in store.runs(student)}
     assert sorted(rows) == [1, 2, 3]

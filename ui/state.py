@@ -794,11 +794,6 @@ def link_ui(me: Student | None) -> None:
             "The class link you opened is not known here; ask your teacher for the link again.",
             icon=":material/link_off:",
         )
-    if st.session_state.pop("link_unknown", False):
-        st.sidebar.info(
-            "The link you opened is not known here (it may have expired); this is a new one.",
-            icon=":material/link_off:",
-        )
     with st.sidebar.popover("Your link", icon=":material/link:", width="stretch"):
         st.markdown(
             "This link is the key to your runs: bookmark it, or open it on another computer to "
