@@ -214,7 +214,7 @@ def throughput(cluster, runs: int) -> tuple[float, float]:
     store = Store(cluster.database_url)
     # This process submits the runs as the Train page does (an app server's engine, on the
     # cluster's scheduler): app servers start theirs with their first page, and none is open.
-    engine = Engine(store, scheduler=cluster.scheduler_address).start()
+    engine = Engine(store, scheduler=cluster.scheduler_address, security=cluster.security()).start()
     try:
         if not engine.wait_connected():
             raise RuntimeError(f"the scheduler cannot be reached: {engine.error}")
