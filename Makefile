@@ -11,7 +11,7 @@ PORT   ?= 8501
 RUNTIME_STAMP := $(VENV)/.runtime-installed
 DEV_STAMP     := $(VENV)/.dev-installed
 
-.PHONY: run dev test test-fast lint format bench soak cluster cluster-down install install-dev chromium browsers postgresql haproxy fashion-mnist clean
+.PHONY: run dev test test-fast lint format bench soak chaos cluster cluster-down install install-dev chromium browsers postgresql haproxy fashion-mnist clean
 
 run: $(RUNTIME_STAMP) fashion-mnist
 	$(BIN)/streamlit run app.py --server.port=$(PORT)
@@ -41,6 +41,13 @@ soak: $(DEV_STAMP) chromium postgresql haproxy
 	$(BIN)/python -m bench.soak
 	$(BIN)/python -m bench.class_soak --append
 	$(BIN)/python -m bench.cluster_soak --append
+
+# Fault injection on the `make cluster` topology while 6 Chromium students train through HAProxy:
+# a worker killed, a worker frozen past the lost-worker limit, the scheduler killed, an app
+# server killed, PostgreSQL restarted; checks no run is lost or written twice, no page raised,
+# no student saw another's run; figures in bench/CHAOS.md (about 10 minutes).
+chaos: $(DEV_STAMP) chromium postgresql haproxy
+	$(BIN)/python -m bench.chaos
 
 # The multi-server topology on this machine: PostgreSQL, a Dask scheduler, two training workers,
 # two app servers and HAProxy in front on CLUSTER_PORT (docs/DEPLOY.md). Returns once all is
