@@ -4,8 +4,14 @@ The app, the command line and the tests all pass their own `on_progress(progress
 needs to know Keras's callback hooks. Each report carries the loss of every batch since the
 previous one: Keras's logs hold the running mean of the epoch, whose first batches make every
 epoch of a chart start with a cliff that the model never had. The callback also honours a stop
-request between batches, stops on an exploding loss (non-finite, or far above where it started)
-with the last good weights restored, and can keep the weights of the best validation epoch.
+request between batches, stops on an exploding loss (non-finite, or far above where the run
+started) with the last good weights restored, and can keep the weights of the best validation
+epoch.
+
+Only whole epochs count. A stop request in the middle of an epoch puts the model and its
+optimizer back to the end of the last completed epoch, so what a run reports as done (its
+history, its checkpoint, its test metrics) is always an end-of-epoch state, and continuing
+redoes the cut epoch from its start.
 """
 
 from __future__ import annotations
@@ -16,14 +22,42 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import keras
+import numpy as np
 
 # The metric trackers whose per-batch values are reported (the VAE's parts included).
 BATCH_SERIES = ("loss", "reconstruction_loss", "kl_loss")
 
-# A running loss this many times the first batch's means the steps are far too large. Keras's
-# cross-entropy clips probabilities, so a vanilla autoencoder at learning rate 10 never reaches
-# NaN: its loss jumps from 0.69 to ~2.1 and stays there (measured), saturated and useless.
+# A running loss this many times the run's first batch's means the steps are far too large.
+# Keras's cross-entropy clips probabilities, so a vanilla autoencoder at learning rate 10 never
+# reaches NaN: its loss jumps from 0.69 to ~2.1 and stays there (measured), saturated and
+# useless. The reference is the loss the run started from, which a continued run is handed
+# (`reference_loss`): the first batch after a restart is a trained model's loss, and 1.5 times
+# that is within one noisy small batch of a healthy run (a continued run was ended as
+# "diverged" that way).
 EXPLODED = 1.5
+
+
+def optimizer_state(model) -> list[np.ndarray]:
+    """The model's optimizer variables as arrays, in Keras's order (`optimizer.variables`, the
+    order of its own `save_own_variables`): the iteration count, then Adam's first and second
+    moments of each trainable variable. Empty while the optimizer is not built."""
+    optimizer = getattr(model, "optimizer", None)
+    if optimizer is None or not optimizer.built:
+        return []
+    return [np.array(variable.numpy()) for variable in optimizer.variables]
+
+
+def restore_optimizer_state(model, state: list[np.ndarray]) -> None:
+    """Assign `optimizer_state(model)`'s arrays back to the model's built optimizer."""
+    variables = model.optimizer.variables
+    shapes = [tuple(variable.shape) for variable in variables]
+    if [tuple(np.shape(value)) for value in state] != shapes:
+        raise ValueError(
+            f"the optimizer state holds {len(state)} arrays that do not fit this model's "
+            f"optimizer ({len(variables)} variables): a checkpoint of another architecture?"
+        )
+    for variable, value in zip(variables, state, strict=True):
+        variable.assign(value)
 
 
 @dataclass
@@ -42,6 +76,9 @@ class Progress:
     # batch `first_batch` (counted from 0) of epoch `epoch`.
     batch_losses: dict[str, list[float]] = field(default_factory=dict)
     first_batch: int = 0
+    # On the report of a completed epoch: the optimizer's state at its end (`optimizer_state`),
+    # for a checkpoint to store beside the weights; None on every other report.
+    optimizer_state: list[np.ndarray] | None = None
 
     @property
     def fraction(self) -> float:
@@ -67,6 +104,7 @@ class ProgressCallback(keras.callbacks.Callback):
         batches: int = 0,
         interval: float = 0.25,
         keep_best: bool = False,
+        reference_loss: float | None = None,
     ):
         super().__init__()
         self.on_progress = on_progress
@@ -74,6 +112,9 @@ class ProgressCallback(keras.callbacks.Callback):
         self.batches = batches
         self.interval = interval
         self.keep_best = keep_best
+        # The loss the run started from (a continued run's, from its first session); None: the
+        # first finite batch loss of this training.
+        self.reference_loss = reference_loss
 
     def on_train_begin(self, logs=None):
         self.started = time.perf_counter()
@@ -82,8 +123,12 @@ class ProgressCallback(keras.callbacks.Callback):
         self.history: dict[str, list[float]] = {}
         self.stopped = False  # A stop request ended training early.
         self.diverged = False  # The loss stopped being finite.
+        self.cut = False  # The last epoch was cut short (stop or divergence): it does not count.
+        self.seen = 0  # Batches finished in the current epoch.
+        # The end of the last completed epoch (or the start): what a stop or divergence restores.
         self.good_weights = self.model.get_weights()
-        self.first_loss: float | None = None
+        self.good_optimizer = optimizer_state(self.model)
+        self.first_loss: float | None = self.reference_loss
         self.best_loss = math.inf
         self.best_weights = None
         self.epochs = int(self.params.get("epochs") or 0)
@@ -112,7 +157,19 @@ class ProgressCallback(keras.callbacks.Callback):
             self.sums[metric.name] = (total, count)
         return values
 
-    def _report(self, batch: int, logs: dict | None, done: bool = False) -> None:
+    def restore_good_state(self) -> None:
+        """Weights and optimizer back to the end of the last completed epoch."""
+        self.model.set_weights(self.good_weights)
+        if self.good_optimizer:
+            restore_optimizer_state(self.model, self.good_optimizer)
+
+    def _report(
+        self,
+        batch: int,
+        logs: dict | None,
+        done: bool = False,
+        state: list[np.ndarray] | None = None,
+    ) -> None:
         if self.on_progress is None:
             return
         self.last_report = time.perf_counter()
@@ -130,14 +187,17 @@ class ProgressCallback(keras.callbacks.Callback):
                 done=done,
                 batch_losses=pending,
                 first_batch=first,
+                optimizer_state=state,
             )
         )
 
     def on_epoch_begin(self, epoch, logs=None):
         self.epoch = epoch
+        self.seen = 0
         self.pending, self.pending_from, self.sums = {}, 0, {}
 
     def on_train_batch_end(self, batch, logs=None):
+        self.seen = batch + 1
         if self.on_progress is not None:
             for key, value in self.batch_values().items():
                 self.pending.setdefault(key, []).append(value)
@@ -150,8 +210,8 @@ class ProgressCallback(keras.callbacks.Callback):
             or (self.first_loss and self.first_loss > 0 and loss > EXPLODED * self.first_loss)
         ):
             # Restore before Keras can run another step on NaN or blown-up weights.
-            self.model.set_weights(self.good_weights)
-            self.diverged = True
+            self.restore_good_state()
+            self.diverged = self.cut = True
             self.model.stop_training = True
             return
         if self.should_stop is not None and self.should_stop():
@@ -164,17 +224,27 @@ class ProgressCallback(keras.callbacks.Callback):
         logs = logs or {}
         if self.diverged:
             return
+        if self.stopped and self.seen < self.batches:
+            # Keras ends an epoch cut short by a stop request here too (after validating it).
+            # Half an epoch is not an epoch: back to the last completed one, so the result,
+            # the run's checkpoint and its count of epochs agree, and a continued run redoes
+            # this epoch from its start with the same batches (core.training.EpochBatches).
+            self.cut = True
+            self.restore_good_state()
+            self._report(0, None)
+            return
         for key, value in logs.items():
             self.history.setdefault(key, []).append(float(value))
         self.good_weights = self.model.get_weights()
+        self.good_optimizer = optimizer_state(self.model)
         monitored = logs.get("val_loss", logs.get("loss"))
         if self.keep_best and monitored is not None and monitored < self.best_loss:
             self.best_loss = float(monitored)
             self.best_weights = self.good_weights
-        # An epoch cut short by a stop request still ends here; report what was reached.
-        self._report(self.batches, logs)
+        self._report(self.batches, logs, state=self.good_optimizer)
 
     def on_train_end(self, logs=None):
         if self.keep_best and self.best_weights is not None:
             self.model.set_weights(self.best_weights)
-        self._report(self.batches, logs, done=True)
+        # A cut epoch reports its start: the fraction done counts completed epochs only.
+        self._report(0 if self.cut else self.batches, None if self.cut else logs, done=True)

@@ -88,6 +88,9 @@ TRAINING = $training
 
 MAIN = '''
 
+MIN_IMAGES = 10  # Training images a --data file needs: one held out, nine to train on.
+
+
 def load_data(path):
     """uint8 (N, 28, 28) training and test images: from an .npz with arrays x_train and
     x_test, or Keras's downloader."""
@@ -100,6 +103,16 @@ def load_data(path):
 
 def to_images(x):
     return (x.astype("float32") / 255.0)[..., None]
+
+
+def held_out_count(images):
+    """Training images kept out for validation: 5,000 as in the lab, at most a tenth."""
+    if images < MIN_IMAGES:
+        raise SystemExit(
+            f"--data holds {images} training image(s); at least {MIN_IMAGES} are needed "
+            "(a tenth is held out for validation, the rest trains)"
+        )
+    return min(5000, images // 10)
 
 
 def parameters(model):
@@ -122,8 +135,10 @@ def main():
     keras.utils.set_random_seed(TRAINING["seed"])
     x_train, x_test = load_data(args.data)
     # As in the lab: the last 5,000 training images are held out for validation, and the
-    # training images are a seeded random subset of the rest.
-    x_train, x_val = to_images(x_train[:-5000]), to_images(x_train[-5000:])
+    # training images are a seeded random subset of the rest. A smaller --data file holds
+    # out a tenth of its images instead, so most of them are left to train on.
+    held_out = held_out_count(len(x_train))
+    x_train, x_val = to_images(x_train[:-held_out]), to_images(x_train[-held_out:])
     x_test = to_images(x_test)
     if args.limit and args.limit < len(x_train):
         pick = np.random.default_rng(TRAINING["seed"]).choice(len(x_train), args.limit, False)
@@ -137,7 +152,8 @@ def main():
         TRAINING["learning_rate"], decay_steps=max(1, steps), alpha=0.01
     )
     model.compile(optimizer=keras.optimizers.Adam(schedule), loss=loss)
-    print(f"$title: {parameters(model):,} parameters, {len(x_train):,} training images")
+    print(f"$title: {parameters(model):,} parameters, {len(x_train):,} training images, "
+          f"{len(x_val):,} held out for validation")
     started = time.perf_counter()
 $fit
     print(f"trained {args.epochs} epoch(s) in {time.perf_counter() - started:.1f} s")

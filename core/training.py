@@ -3,6 +3,12 @@
 `train` builds (or takes) a model, prepares MNIST (with fresh noise per batch for the denoising
 variant), compiles with Adam and a per-step cosine-decayed learning rate, and fits, reporting
 progress through a plain callable and honouring a stop request between batches.
+
+A run can be stopped and continued: only completed epochs count, a checkpoint is the weights
+and the optimizer's state at an epoch's end (`TrainResult.optimizer_state`,
+`Progress.optimizer_state`), and `train(..., initial_epoch=, optimizer_state=,
+reference_loss=)` carries on from it. What is and is not identical to a run never stopped:
+see `EpochBatches` and `train`.
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ import keras
 import numpy as np
 
 from core import data, noise, variants
-from core.callbacks import Progress, ProgressCallback
+from core.callbacks import Progress, ProgressCallback, restore_optimizer_state
 
 VALIDATION_SIZE = 5000  # The last 5000 training images; the test set is never trained on.
 
@@ -47,10 +53,19 @@ class TrainResult:
     epochs_completed: int
     seconds: float
     samples_per_second: float
-    stopped: bool = False  # Ended early by a stop request; weights are those reached.
+    # Ended early by a stop request. Only completed epochs count: a stop mid-epoch leaves the
+    # weights (and optimizer) of the last completed epoch, the cut epoch's batches discarded.
+    stopped: bool = False
     diverged: bool = False  # Loss became NaN or infinite; the last good weights are restored.
     config: object = None  # The variant config the model was built from.
     train_config: TrainConfig = field(default_factory=TrainConfig)
+    # The optimizer's variables (`core.callbacks.optimizer_state`) that go with the weights, at
+    # the end of the last completed epoch: a checkpoint stores both to continue exactly. None
+    # when no epoch completed and none was given.
+    optimizer_state: list[np.ndarray] | None = None
+    # The loss the run started from, which the divergence check compares with: hand it to a
+    # continuation (`train(..., reference_loss=)`).
+    reference_loss: float | None = None
 
 
 @dataclass
@@ -75,27 +90,65 @@ def load_splits(dataset: str = "mnist") -> Splits:
     )
 
 
-class NoisyBatches(keras.utils.PyDataset):
-    """Batches of (corrupted, clean) images with fresh noise of a random kind per batch."""
+class EpochBatches(keras.utils.PyDataset):
+    """(input, target) batches of `images` in an order drawn from (seed, epoch) alone.
 
-    def __init__(self, images, batch_size, kinds, min_level, max_level, seed, **kwargs):
+    Batch b of epoch e is the same whether the run got to epoch e in one go or was stopped and
+    continued there: Keras's own `shuffle=True` draws each epoch's order from a random stream
+    that starts afresh with every `fit`, so a continued run would see its first session's
+    orders again. The dataset is endless (one generator for the whole fit, with
+    `steps_per_epoch`), so index i is the i-th batch since `initial_epoch`: for a finite one,
+    Keras starts the next epoch's generator before the dataset's `on_epoch_end`, and a reshuffle
+    there could come after prefetched batches already used the old order. Every batch is a pure
+    function of its index, so prefetching ahead costs nothing in determinism.
+    """
+
+    def __init__(self, images, batch_size, seed, initial_epoch=0, **kwargs):
         super().__init__(**kwargs)
-        self.images, self.batch_size = images, batch_size
-        self.kinds, self.min_level, self.max_level = list(kinds), min_level, max_level
-        self.rng = np.random.default_rng(seed)
-        self.order = self.rng.permutation(len(images))
+        self.images, self.batch_size, self.seed = images, batch_size, seed
+        self.initial_epoch = initial_epoch
+        self.steps = math.ceil(len(images) / batch_size)
+        self.orders: dict[int, np.ndarray] = {}  # The last two epochs' (prefetch straddles).
 
-    def __len__(self) -> int:
-        return math.ceil(len(self.images) / self.batch_size)
+    @property
+    def num_batches(self) -> None:
+        return None
+
+    def order(self, epoch: int) -> np.ndarray:
+        """Epoch `epoch`'s permutation of the images."""
+        if epoch not in self.orders:
+            self.orders = {key: value for key, value in self.orders.items() if key >= epoch - 1}
+            self.orders[epoch] = np.random.default_rng([self.seed, epoch]).permutation(
+                len(self.images)
+            )
+        return self.orders[epoch]
+
+    def batch(self, index: int) -> tuple[int, int, np.ndarray]:
+        """(epoch, batch in the epoch, images) of batch `index` since `initial_epoch`."""
+        epoch, batch = divmod(index, self.steps)
+        epoch += self.initial_epoch
+        chosen = self.order(epoch)[batch * self.batch_size : (batch + 1) * self.batch_size]
+        return epoch, batch, self.images[chosen]
 
     def __getitem__(self, index: int):
-        clean = self.images[self.order[index * self.batch_size : (index + 1) * self.batch_size]]
-        kind = self.kinds[self.rng.integers(len(self.kinds))]
-        level = self.rng.uniform(self.min_level, self.max_level)
-        return noise.corrupt(clean, kind, level, self.rng), clean
+        _, _, clean = self.batch(index)
+        return clean, clean
 
-    def on_epoch_end(self):
-        self.order = self.rng.permutation(len(self.images))
+
+class NoisyBatches(EpochBatches):
+    """Batches of (corrupted, clean) images with fresh noise of a random kind per batch; the
+    noise too is drawn from (seed, epoch, batch) alone, so a continued run sees the same."""
+
+    def __init__(self, images, batch_size, kinds, min_level, max_level, seed, **kwargs):
+        super().__init__(images, batch_size, seed, **kwargs)
+        self.kinds, self.min_level, self.max_level = list(kinds), min_level, max_level
+
+    def __getitem__(self, index: int):
+        epoch, batch, clean = self.batch(index)
+        rng = np.random.default_rng([self.seed, epoch, batch])
+        kind = self.kinds[rng.integers(len(self.kinds))]
+        level = rng.uniform(self.min_level, self.max_level)
+        return noise.corrupt(clean, kind, level, rng), clean
 
 
 def choose_subset(images: np.ndarray, size: int | None, seed: int) -> np.ndarray:
@@ -131,12 +184,24 @@ def train(
     progress_interval: float = 0.25,
     callbacks: list[keras.callbacks.Callback] | None = None,
     initial_epoch: int = 0,
+    optimizer_state: list[np.ndarray] | None = None,
+    reference_loss: float | None = None,
 ) -> TrainResult:
     """Train variant `name` (a fresh model, or `model` to continue) and return the result.
 
     With `initial_epoch`, training resumes there: epochs `initial_epoch`..`config.epochs - 1`
-    run, and the learning-rate schedule continues from that epoch's step (Adam's moment
-    estimates start afresh: checkpoints keep weights only).
+    run, and the learning-rate schedule continues from that epoch's step. `optimizer_state`
+    (a checkpoint's `TrainResult.optimizer_state`) gives Adam back its moment estimates:
+    without it (a checkpoint from before they were stored) they start afresh, and the first
+    steps after the seam are as large as the learning rate allows, a spike in the loss.
+    `reference_loss` is the loss the run started from (`TrainResult.reference_loss`), which
+    the divergence check compares with instead of this session's first batch.
+
+    Continued from an end-of-epoch checkpoint with its optimizer state, a run sees the same
+    batches (and denoising noise) and takes the same steps as one never stopped: it ends where
+    that run ends, up to float rounding. Not carried over: the VAE's sampling noise (its
+    `SeedGenerator` restarts at its seed, so the continued epochs draw other, equally
+    distributed, epsilons) and `keep_best`'s choice among the epochs of an earlier session.
     """
     variant = variants.get(name)
     config = config or TrainConfig(**variant.training)
@@ -152,8 +217,13 @@ def train(
     batch_size = min(config.batch_size, len(x_train))
     steps = math.ceil(len(x_train) / batch_size)
     compile_model(model, variant.loss, config, steps * config.epochs)
-    if initial_epoch:
+    if initial_epoch or optimizer_state:
+        # Built now (fit would build it with the same variables) so its state can be assigned.
         model.optimizer.build(model.trainable_variables)
+        if optimizer_state:
+            restore_optimizer_state(model, optimizer_state)
+        # The cosine schedule continues at the epoch's first step (a state saved at that
+        # epoch's end holds this count already; an old checkpoint has no state).
         model.optimizer.iterations.assign(initial_epoch * steps)
 
     if variant.denoising:
@@ -164,22 +234,28 @@ def train(
             model_config.min_noise_level,
             model_config.noise_level,
             config.seed,
+            initial_epoch=initial_epoch,
         )
-        targets = None
         # A fixed corruption of the validation images at the middle of the training range, so
         # val_loss is comparable across epochs.
         middle = (model_config.min_noise_level + model_config.noise_level) / 2
         x_val_in = noise.corrupt(splits.x_val, model_config.noise_kinds[0], middle, config.seed + 1)
     else:
-        inputs, targets, x_val_in = x_train, x_train, splits.x_val
+        inputs = EpochBatches(x_train, batch_size, config.seed, initial_epoch=initial_epoch)
+        x_val_in = splits.x_val
     held_out = slice(0, config.validation_images)
     validation = (x_val_in[held_out], splits.x_val[held_out]) if config.validation else None
 
     callback = ProgressCallback(
-        on_progress, should_stop, steps, progress_interval, keep_best=config.keep_best
+        on_progress,
+        should_stop,
+        steps,
+        progress_interval,
+        keep_best=config.keep_best,
+        reference_loss=reference_loss,
     )
     started = time.perf_counter()
-    fit_args = {} if variant.denoising else {"batch_size": batch_size, "shuffle": True}
+    fit_args = {}
     if validation is not None:
         # The same mean over the same 5,000 images as batches of the training size would
         # give, in 5 steps instead of ~80: the per-step overhead was most of the validation's
@@ -187,8 +263,9 @@ def train(
         fit_args["validation_batch_size"] = VALIDATION_BATCH
     model.fit(
         inputs,
-        targets,
         epochs=config.epochs,
+        steps_per_epoch=steps,
+        shuffle=False,  # EpochBatches orders each epoch itself.
         validation_data=validation,
         callbacks=[callback, *(callbacks or [])],
         verbose=0,
@@ -198,7 +275,10 @@ def train(
     seconds = time.perf_counter() - started
     history = callback.history
     epochs_completed = len(next(iter(history.values()), []))
-    seen = epochs_completed * len(x_train)
+    # Images trained on, the discarded part of a cut epoch included (it took its time too).
+    seen = epochs_completed * len(x_train) + (callback.seen * batch_size if callback.cut else 0)
+    if epochs_completed:
+        optimizer_state = callback.good_optimizer
     return TrainResult(
         model=model,
         history=history,
@@ -209,4 +289,6 @@ def train(
         diverged=callback.diverged,
         config=model_config,
         train_config=config,
+        optimizer_state=optimizer_state or None,
+        reference_loss=callback.first_loss,
     )

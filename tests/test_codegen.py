@@ -27,15 +27,19 @@ def small_npz(tmp_path_factory):
     return path
 
 
-def run_file(source: str, folder, npz, *args) -> str:
+def run_script(source: str, folder, npz, *args) -> subprocess.CompletedProcess:
     script = folder / "model.py"
     script.write_text(source)
-    done = subprocess.run(
+    return subprocess.run(
         [sys.executable, str(script), "--epochs", "1", "--limit", "200", "--data", str(npz),
          "--out", str(folder / "model.weights.h5"), *args],
         capture_output=True, text=True, timeout=240, cwd=folder,
         env={"TF_CPP_MIN_LOG_LEVEL": "3", "PATH": "/usr/bin:/bin"},
     )  # fmt: skip
+
+
+def run_file(source: str, folder, npz, *args) -> str:
+    done = run_script(source, folder, npz, *args)
     assert done.returncode == 0, done.stderr[-3000:]
     return done.stdout
 
@@ -91,6 +95,26 @@ def test_a_runs_file_has_the_runs_settings_and_its_dataset(tmp_path, small_npz):
     output = run_file(source, tmp_path, small_npz)
     lab_model = variants.build("deep", model_config)
     assert printed(output, "parameters") == cards.count_parameters(lab_model)
+
+
+def test_a_small_data_file_holds_out_a_tenth_and_trains_on_the_rest(tmp_path):
+    """Issue 25: with 5,000 training images or fewer the file held out all of them and
+    crashed (ZeroDivisionError on an empty training set). 600 images: 60 held out, and
+    `--limit 200` of the other 540 trained on; fewer than 10: a message, not a traceback."""
+    (x_train, _), (x_test, _) = data.load_mnist()
+    tiny, too_few = tmp_path / "tiny.npz", tmp_path / "too_few.npz"
+    np.savez(tiny, x_train=x_train[:600], x_test=x_test[:100])
+    np.savez(too_few, x_train=x_train[:9], x_test=x_test[:100])
+    source = codegen.for_shipped("vanilla")
+    output = run_file(source, tmp_path, tiny)
+    assert "200 training images, 60 held out for validation" in output
+    assert 0 < printed(output, "test BCE per pixel") < 1
+    refused = run_script(source, tmp_path, too_few)
+    assert refused.returncode == 1
+    assert refused.stderr.strip().endswith(
+        "--data holds 9 training image(s); at least 10 are needed (a tenth is held out for "
+        "validation, the rest trains)"
+    )
 
 
 def test_the_command_line_prints_a_shipped_models_file(capsys):

@@ -38,21 +38,51 @@ def test_progress_reports_every_epoch_and_finishes(splits):
     assert result.samples_per_second > 0
 
 
-def test_stop_request_ends_between_batches_and_keeps_weights(splits):
-    batches = []
-    result = train(
+def stop_after(batches: int):
+    """A `should_stop` that asks to stop once `batches` batches have ended (it is asked after
+    every batch)."""
+    asked = iter(range(1, 10**9))
+    return lambda: next(asked) >= batches
+
+
+def test_a_stop_mid_epoch_keeps_only_the_completed_epochs(splits):
+    """Stopped 3 batches into epoch 2, a run is exactly the run stopped at epoch 1's end: its
+    weights, its optimizer state, its count and its progress; the cut epoch is discarded."""
+    steps = 512 // 64
+    at_the_end = train("vanilla", small(epochs=3), splits=splits, should_stop=stop_after(steps))
+    reports: list[Progress] = []
+    cut = train(
         "vanilla",
-        small(epochs=5),
+        small(epochs=3),
         splits=splits,
-        on_progress=lambda p: batches.append(p.batch),
-        should_stop=lambda: True,
+        on_progress=reports.append,
+        progress_interval=0.0,
+        should_stop=stop_after(steps + 3),
     )
-    assert result.stopped and result.epochs_completed == 1
-    initial = training.variants.build("vanilla").get_weights()
-    # A stop keeps what was trained: the weights moved away from a fresh build's.
-    assert any(
-        not np.allclose(a, b) for a, b in zip(result.model.get_weights(), initial, strict=True)
-    )
+    for result in (at_the_end, cut):
+        assert result.stopped and result.epochs_completed == 1 and len(result.history["loss"]) == 1
+    for now, expected in zip(cut.model.get_weights(), at_the_end.model.get_weights(), strict=True):
+        np.testing.assert_array_equal(now, expected)
+    for now, expected in zip(cut.optimizer_state, at_the_end.optimizer_state, strict=True):
+        np.testing.assert_array_equal(now, expected)
+    assert int(cut.optimizer_state[0]) == steps  # Adam's iteration count: one epoch's steps.
+    # Only the completed epoch's report carries the optimizer state (for its checkpoint), and
+    # the last report is back at the start of the cut epoch: one epoch of three done.
+    assert [r.epoch for r in reports if r.optimizer_state is not None] == [0]
+    assert reports[-1].done and reports[-1].fraction == pytest.approx(1 / 3)
+    # The cut epoch's batches were still reported as they trained (the live chart shows them).
+    assert sum(len(r.batch_losses.get("loss", [])) for r in reports) == steps + 3
+
+
+def test_a_stop_in_the_first_epoch_leaves_the_untrained_model(splits):
+    from core import variants
+
+    model = variants.build("vanilla")
+    start = model.get_weights()
+    result = train("vanilla", small(epochs=5), model=model, splits=splits, should_stop=lambda: True)
+    assert result.stopped and result.epochs_completed == 0 and result.optimizer_state is None
+    for now, before in zip(result.model.get_weights(), start, strict=True):
+        np.testing.assert_array_equal(now, before)
 
 
 def test_exploding_learning_rate_stops_with_last_good_weights(splits):
@@ -250,6 +280,106 @@ def test_training_resumes_at_an_epoch_with_the_schedule_where_it_was(splits):
     assert {r.epoch for r in reports} == {4, 5}
     steps = math.ceil(512 / 64)
     assert int(resumed_model.optimizer.iterations.numpy()) == 6 * steps
+
+
+def batch_losses(reports: list[Progress]) -> np.ndarray:
+    return np.array([value for r in reports for value in r.batch_losses.get("loss", [])])
+
+
+def seam_jump(losses: np.ndarray, seam: int, width: int = 20) -> float:
+    """The highest of the `width` batch losses after batch `seam` over the mean of the
+    `width` before it: how far the curve jumps where a run was continued."""
+    return float(losses[seam : seam + width].max() / losses[seam - width : seam].mean())
+
+
+@pytest.mark.slow  # About 10 epochs of 128 steps: 10-20 s here.
+def test_a_stopped_and_continued_run_ends_where_the_unstopped_run_ends(splits):
+    """Issue 25: Continue restarted Adam's moments, and the loss jumped at the seam. Stopped
+    in epoch 3 and continued from its checkpoint (the end of epoch 2: weights and optimizer
+    state), a run takes the same steps as the same run never stopped.
+
+    The setting is one where the optimizer state matters (measured): a linear autoencoder at
+    learning rate 0.01, 128 steps an epoch. Continued without the state, Adam's first steps
+    move every weight by the full learning rate: the second batch's loss after the seam was
+    4x the one before (0.016 -> 0.067), and the old divergence check (1.5x this session's
+    first batch) ended the run as "diverged", as a student saw."""
+    from core import variants
+
+    config = small(epochs=4, subset=2048, batch_size=16, learning_rate=0.01, validation=False)
+    steps, seam = 2048 // 16, 2 * (2048 // 16)
+    whole, first, continued = [], [], []
+    unstopped = train(
+        "linear", config, splits=splits, on_progress=whole.append, progress_interval=0.0
+    )
+    stopped = train(
+        "linear",
+        config,
+        splits=splits,
+        on_progress=first.append,
+        progress_interval=0.0,
+        should_stop=stop_after(seam + steps // 2),
+    )
+    assert stopped.epochs_completed == 2 and int(stopped.optimizer_state[0]) == seam
+
+    def resume(optimizer_state, on_progress=None):
+        model = variants.build("linear")
+        model.set_weights(stopped.model.get_weights())
+        return train(
+            "linear",
+            config,
+            model=model,
+            splits=splits,
+            on_progress=on_progress,
+            progress_interval=0.0,
+            initial_epoch=2,
+            optimizer_state=optimizer_state,
+            reference_loss=stopped.reference_loss,
+        )
+
+    result = resume(stopped.optimizer_state, continued.append)
+    assert not result.diverged and result.epochs_completed == 2
+    whole_losses = batch_losses(whole)
+    # The first session trained on the same batches as the unstopped run, and the
+    # continuation on the same batches as its last two epochs, with the same losses.
+    np.testing.assert_allclose(batch_losses(first)[:seam], whole_losses[:seam], rtol=1e-6)
+    joined = np.concatenate([batch_losses(first)[:seam], batch_losses(continued)])
+    np.testing.assert_allclose(joined, whole_losses, rtol=1e-5)
+    np.testing.assert_allclose(result.history["loss"], unstopped.history["loss"][2:], rtol=1e-5)
+    for now, expected in zip(
+        result.model.get_weights(), unstopped.model.get_weights(), strict=True
+    ):
+        np.testing.assert_allclose(now, expected, rtol=1e-5, atol=1e-6)
+    # No jump at the seam beyond the one the unstopped curve has at that place (batch noise).
+    assert seam_jump(joined, seam) <= 1.01 * seam_jump(whole_losses, seam)
+
+    # A checkpoint from before the optimizer state was kept still continues, and the
+    # divergence check, measured against the loss the run started from, lets it: the jump is
+    # real (which is what the state above prevents) but no explosion.
+    old_style = []
+    result = resume(None, old_style.append)
+    assert not result.diverged and result.epochs_completed == 2
+    old_joined = np.concatenate([batch_losses(first)[:seam], batch_losses(old_style)])
+    assert seam_jump(old_joined, seam) > 2 * seam_jump(whole_losses, seam)
+
+
+def test_divergence_is_measured_from_the_runs_start_across_a_restart():
+    """A continued run's first batches are a trained model's losses: 1.5x the first of them
+    is not an explosion. The reference handed over (the run's first loss) decides instead."""
+
+    def diverged(reference: float | None, losses: list[float]) -> bool:
+        callback = ProgressCallback(reference_loss=reference)
+        callback.set_model(FakeModel([np.ones(2)]))
+        callback.params = {"epochs": 4, "steps": 10}
+        callback.on_train_begin()
+        callback.on_epoch_begin(2)
+        for batch, loss in enumerate(losses):
+            callback.on_train_batch_end(batch, {"loss": loss})
+        return callback.diverged
+
+    calm = [0.10, 0.16]  # Running means of a trained model after one hard batch.
+    assert diverged(None, calm)  # Measured from this session's first batch: a false alarm.
+    assert not diverged(0.69, calm)
+    assert diverged(0.69, [0.10, 1.2])  # A real explosion still ends the run.
 
 
 def test_a_validation_subset_is_the_first_held_out_images(splits):
