@@ -132,6 +132,9 @@ class StoreReporter:
                 self.reconstructions(),
                 self.model.get_weights(),
                 codes=self.codes(),
+                # Adam's state at this epoch's end, stored with the weights so a continued run
+                # takes the same steps as one never stopped (core.training.train).
+                optimizer_state=progress.optimizer_state,
                 epochs_done=finished,
                 batch=0,
                 batches=progress.batches,
@@ -181,12 +184,24 @@ def train_run(
         config = TrainConfig(**settings["train"])
         if callable(splits):  # A worker's loader: the run's own dataset.
             splits = splits(config.dataset)
+        import keras
+
+        # The run's seed picks its initial weights (as `train` does for a model it builds), so
+        # runs with the same settings start alike whatever the worker trained before.
+        keras.utils.set_random_seed(config.seed)
         model = build_model(run.variant, settings)
-        initial_epoch = 0
-        found = store.checkpoint(run_id) if run.epochs_done else None
+        initial_epoch, optimizer_state, reference_loss = 0, None, None
+        # The checkpoint is the end of the last completed epoch (a stop mid-epoch discards the
+        # rest of it), so continuing redoes the cut epoch from its start.
+        found = store.checkpoint(run_id, optimizer=True) if run.epochs_done else None
         if found is not None:
-            initial_epoch, weights = found
+            initial_epoch, weights, optimizer_state = found  # State None: an old checkpoint.
             model.set_weights(weights)
+            # The divergence check compares with the loss the run started from (its first
+            # stored batch), not with this session's first batch, a trained model's.
+            started = store.losses(run_id).series.get("loss")
+            if started is not None and len(started) and np.isfinite(started[0]):
+                reference_loss = float(started[0])
         samples = splits.x_test[sample_indices(splits.y_test)]
         reporter = StoreReporter(
             store,
@@ -219,6 +234,8 @@ def train_run(
             should_stop=stop,
             progress_interval=REPORT_INTERVAL,
             initial_epoch=initial_epoch,
+            optimizer_state=optimizer_state,
+            reference_loss=reference_loss,
         )
         if aborted():
             store.finish(run_id, "interrupted", "its training process was shut down")

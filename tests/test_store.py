@@ -250,3 +250,20 @@ def test_an_unreachable_postgresql_fails_fast_without_the_password(tmp_path):
         Store("postgresql+psycopg://lab:secret@127.0.0.1:1/lab")
     assert time.monotonic() - started < 15
     assert "secret" not in str(raised.value) and "127.0.0.1" in str(raised.value)
+
+
+def test_a_continued_runs_redone_epoch_replaces_the_batches_its_stop_cut(store):
+    # A stop in the middle of epoch 2 keeps epoch 1's checkpoint; continuing redoes epoch 2
+    # from its start, and the chart must not draw the cut batches and the redone ones twice.
+    _, run_id = new_run(store, epochs=3)
+    attempt = store.claim(run_id, "host:1")
+    store.add_losses(run_id, 0, 0, 4, {"loss": [4.0, 3.0, 2.0, 1.0]}, attempt=attempt)
+    store.add_losses(run_id, 1, 0, 4, {"loss": [0.9, 0.8]}, attempt=attempt)  # Cut here.
+    seen = store.losses(run_id)  # What a live view held when the run stopped.
+    store.add_losses(run_id, 1, 0, 4, {"loss": [0.7, 0.6, 0.5, 0.4]}, attempt=attempt)
+    whole = store.losses(run_id)
+    assert whole.x.tolist() == [0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 1.75, 2.0]
+    assert whole.series["loss"].tolist() == [4.0, 3.0, 2.0, 1.0, 0.7, 0.6, 0.5, 0.4]
+    live = seen.extend(store.losses(run_id, after=seen.last_seq))
+    assert live.x.tolist() == whole.x.tolist()
+    assert live.series["loss"].tolist() == whole.series["loss"].tolist()

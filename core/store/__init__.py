@@ -223,14 +223,18 @@ class Losses:
     last_seq: int = 0
 
     def extend(self, newer: Losses) -> Losses:
-        """These losses followed by `newer` (read with `after=self.last_seq`)."""
+        """These losses followed by `newer` (read with `after=self.last_seq`). A continued run
+        redoes the epoch its stop cut short: the redone batches replace the cut ones."""
         if not len(newer.x):
             return self
-        old_gap, new_gap = np.full(len(self.x), np.nan), np.full(len(newer.x), np.nan)
+        kept = int(np.searchsorted(self.x, newer.x[0]))  # The points before the redone ones.
+        old_gap, new_gap = np.full(kept, np.nan), np.full(len(newer.x), np.nan)
         return Losses(
-            np.concatenate([self.x, newer.x]),
+            np.concatenate([self.x[:kept], newer.x]),
             {
-                key: np.concatenate([self.series.get(key, old_gap), newer.series.get(key, new_gap)])
+                key: np.concatenate(
+                    [self.series.get(key, old_gap)[:kept], newer.series.get(key, new_gap)]
+                )
                 for key in set(self.series) | set(newer.series)
             },
             newer.last_seq,
@@ -581,6 +585,12 @@ class Store(ClassStore):
         x, series = [], {}
         for row in rows:
             count = len(next(iter(row.values.values()), []))
+            first = row.epoch + (row.first_batch + 1) / row.batches
+            if x and first <= x[-1]:  # A continued run redoing the epoch its stop cut short.
+                kept = int(np.searchsorted(x, first))
+                del x[kept:]
+                for values in series.values():
+                    del values[kept:]
             x.extend(row.epoch + (row.first_batch + 1 + i) / row.batches for i in range(count))
             for key, values in row.values.items():
                 series.setdefault(key, []).extend(values)
