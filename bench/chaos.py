@@ -121,13 +121,15 @@ class Lab:
     async def db(self, method, *args, tries: float = 120.0):
         """A store call in a thread, retried while the store is unreachable (the PostgreSQL
         restart): the harness must outlive the faults it injects."""
+        from sqlalchemy.exc import DBAPIError
+
         from core.store import StoreError
 
         deadline = time.monotonic() + tries
         while True:
             try:
                 return await asyncio.to_thread(method, *args)
-            except StoreError:
+            except (StoreError, DBAPIError):  # The harness's own queries raise the latter.
                 if time.monotonic() > deadline:
                     raise
                 await asyncio.sleep(1.0)
@@ -202,6 +204,9 @@ async def press_train(lab: Lab, page, url: str, index: int) -> bool:
             return False
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
+            latest = await newest_run(lab, lab.students[index][0])
+            if latest is not None and latest.active:  # A click that raised but got through.
+                return True
             with contextlib.suppress(Exception):
                 if await button.count() and await button.is_enabled():
                     await page.wait_for_selector(IDLE, timeout=30_000)
@@ -674,7 +679,29 @@ async def experiment(lab: Lab, faults: list[str], dwell: float, warmup: float) -
             await browser.close()
     problems, stats = await lab.db(fencing_problems, lab.store, lab.cluster.logs)
     found.checks["end"] = problems
+    # The database has the last word: a run no student loop followed (its press seemed lost)
+    # or that never ended counts too, under the phase of its last sign of life.
+    for student_id, _ in lab.students:
+        for run in await lab.db(lab.store.runs, student_id):
+            tracked = track(lab, run.id, student_id)
+            if tracked.final == "finished" or run.status == "finished":
+                tracked.final = run.status
+                tracked.phase = tracked.phase or phase_at(found, run.finished_at or time.time())
+                continue
+            tracked.final = run.status
+            tracked.note = tracked.note or f"{run.status} at the end: {run.message}"
+            last = max(run.created_at, run.heartbeat_at or 0.0)
+            tracked.phase = tracked.phase or phase_at(found, last)
     return stats
+
+
+def phase_at(found: Findings, moment: float) -> str:
+    """The phase in effect at `moment` (Unix time)."""
+    current = found.phases[0][0]
+    for name, start in found.phases:
+        if start <= moment:
+            current = name
+    return current
 
 
 def table(found: Findings, names: list[str]) -> tuple[list[dict], dict]:
