@@ -49,6 +49,10 @@ LOG = logging.getLogger("autoencoder_lab.engine")
 ROOT = Path(__file__).resolve().parents[1]
 CALL_PRIORITY = 10  # Ahead of every run (theirs are negative): an experiment takes seconds.
 LOST_SECONDS = tasks.LOST_SECONDS  # Silent this long, its worker not in the cluster: lost.
+# Silent this long while its worker is still in the cluster: frozen or cut off (Dask keeps a
+# silent worker listed for minutes). Twice the limit above, for a worker slowed by a loaded
+# machine; a live one writes its heartbeat every two seconds whatever it is doing.
+STUCK_SECONDS = 2 * tasks.LOST_SECONDS
 CONNECT_SECONDS = 5.0
 # The embedded scheduler prints its address about 1 s after it starts here; one that has said
 # nothing after this long is hung (a full disk, a stuck import) and is killed.
@@ -558,19 +562,32 @@ class Engine:
 
     def _interrupt_lost(self, workers: set[str]) -> None:
         """A run whose worker is no longer in the cluster (killed, machine gone) and has been
-        silent a while ends as interrupted; its last checkpoint stays usable."""
+        silent a while ends as interrupted; so does one whose worker is still listed but has
+        written no heartbeat for longer (frozen, hung, or cut off from the database: a live
+        worker beats every core.runs.HEARTBEAT_SECONDS from a thread of its own). Its last
+        checkpoint stays usable, and the claim's fence stops that worker from writing should
+        it come back."""
         now = time.time()
         for run in self.store.running():
             silent = now - (run.heartbeat_at or run.started_at or 0)
-            if run.worker not in workers and silent > LOST_SECONDS:
-                LOG.warning("run %s: its worker %s is gone", run.id, run.worker)
-                self.store.finish(
-                    run.id,
-                    "interrupted",
-                    "its training worker stopped (killed, or its machine went away); the last "
-                    "epoch's weights are kept",
-                    attempt=run.attempt,  # Not a claim made since this read.
-                )
+            listed = run.worker in workers
+            if silent <= (STUCK_SECONDS if listed else LOST_SECONDS):
+                continue
+            LOG.warning(
+                "run %s: its worker %s is %s", run.id, run.worker, "silent" if listed else "gone"
+            )
+            self.store.finish(
+                run.id,
+                "interrupted",
+                (
+                    "its training worker stopped answering (frozen, or cut off); the last "
+                    "epoch's weights are kept"
+                    if listed
+                    else "its training worker stopped (killed, or its machine went away); the "
+                    "last epoch's weights are kept"
+                ),
+                attempt=run.attempt,  # Not a claim made since this read.
+            )
 
     def _scale(self, at_least: int = 0, counts: dict[str, int] | None = None) -> None:
         """Embedded: start workers while there is work for them, up to `capacity`."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict
@@ -19,13 +20,20 @@ from dataclasses import asdict
 import numpy as np
 
 from core.callbacks import Progress
-from core.store import Claimed, Fenced, Store, StoreError
+from core.store import Claimed, Fenced, Store, StoreError, StoreUnavailable
 
 LOG = logging.getLogger("autoencoder_lab.runs")
 SAMPLE_COUNT = 8
 HELD_OUT_IMAGES = 1000  # Images of the per-epoch MSE when a run validates on all 5,000.
 REPORT_INTERVAL = 0.5  # Seconds between progress writes: a live chart twice as fresh as its redraw.
 STOP_POLL = 0.5  # Seconds between looks at the stop flag (one indexed read each).
+# A run's heartbeat is written this often by a thread of its own, whatever the training loop
+# is doing (measuring the test metrics included), so a run silent for core.tasks.LOST_SECONDS
+# means its worker is dead, frozen or cut off, never that it is busy.
+HEARTBEAT_SECONDS = 2.0
+# How long a worker keeps trying to record how a run ended while the store is unreachable (a
+# PostgreSQL restart): a run left "running" would block its student's Train button.
+END_RETRY_SECONDS = 120.0
 
 
 def sample_indices(labels: np.ndarray, count: int = SAMPLE_COUNT) -> list[int]:
@@ -155,6 +163,36 @@ class StoreReporter:
 _extras: dict = {}  # What measurements compare against (PCA's error), once per worker.
 
 
+class Heartbeat:
+    """Writes the run's heartbeat every HEARTBEAT_SECONDS from its own thread while the task
+    runs; `lost` turns true once the store says the claim is gone (Fenced), which stops the
+    training at its next batch. A store error is left to the training loop's own writes."""
+
+    def __init__(self, store, run_id: int, every: float = HEARTBEAT_SECONDS):
+        self.store, self.run_id, self.every = store, run_id, every
+        self.lost = False
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._beat, name=f"heartbeat-{run_id}", daemon=True)
+
+    def _beat(self) -> None:
+        while not self._done.wait(self.every):
+            try:
+                self.store.progress(self.run_id)
+            except Fenced:
+                self.lost = True
+                return
+            except StoreError as error:
+                LOG.warning("run %s: heartbeat not written: %s", self.run_id, error)
+
+    def __enter__(self) -> Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        self._done.set()
+        self._thread.join(timeout=self.every + 10)
+
+
 def train_run(
     store: Store,
     run_id: int,
@@ -172,13 +210,19 @@ def train_run(
     """
     if attempt is not None:
         store = Claimed(store, attempt)
+    run = store.run(run_id)
+    if run is None or run.status != "running":
+        return None
+    with Heartbeat(store, run_id) as heartbeat:
+        return _train_run(store, run, splits, should_abort, heartbeat)
+
+
+def _train_run(store, run, splits, should_abort, heartbeat: Heartbeat) -> str | None:
     from core import replay
     from core.evaluate import measure
     from core.training import TrainConfig, train
 
-    run = store.run(run_id)
-    if run is None or run.status != "running":
-        return None
+    run_id = run.id
     try:
         settings = run.settings
         config = TrainConfig(**settings["train"])
@@ -223,7 +267,9 @@ def train_run(
                 phase="training",
             )
         aborted = Throttled(should_abort or (lambda: False), STOP_POLL)
-        stop = Throttled(lambda: aborted() or store.stop_wanted(run_id), STOP_POLL)
+        stop = Throttled(
+            lambda: aborted() or heartbeat.lost or store.stop_wanted(run_id), STOP_POLL
+        )
         result = train(
             run.variant,
             config,
@@ -237,6 +283,8 @@ def train_run(
             optimizer_state=optimizer_state,
             reference_loss=reference_loss,
         )
+        if heartbeat.lost:
+            raise Fenced(f"run {run_id}: the claim was lost during training")
         if aborted():
             store.finish(run_id, "interrupted", "its training process was shut down")
             return "interrupted"
@@ -275,21 +323,38 @@ def train_run(
     except Fenced as error:  # Another claim holds the run now: leave it to that one.
         LOG.warning("run %s: %s; this worker stops", run_id, error)
         return "fenced"
-    except StoreError as error:  # The store went away mid-run: say so if it still listens.
+    except StoreUnavailable as error:  # The store went away mid-run: its last epoch is kept.
+        LOG.error("run %s: store unreachable: %s", run_id, error)
+        return _end(
+            store,
+            run_id,
+            "interrupted",
+            "the run store could not be reached during training; the last epoch's weights "
+            "are kept: continue it",
+        )
+    except StoreError as error:  # The store refused a write (a broken schema, a full disk).
         LOG.error("run %s: store error: %s", run_id, error)
-        _fail(store, run_id, f"the store failed during training ({error})")
-        return "failed"
+        return _end(store, run_id, "failed", f"the store failed during training ({error})")
     except Exception as error:  # A bug or a bad setting: the run fails, the worker carries on.
         LOG.exception("run %s failed", run_id)
-        _fail(store, run_id, f"{type(error).__name__}: {error}")
-        return "failed"
+        return _end(store, run_id, "failed", f"{type(error).__name__}: {error}")
 
 
-def _fail(store: Store, run_id: int, message: str) -> None:
-    try:
-        store.finish(run_id, "failed", message)
-    except StoreError:
-        LOG.error("run %s: could not record the failure either", run_id)
+def _end(store: Store, run_id: int, status: str, message: str) -> str | None:
+    """Record how the run ended, retrying while the store is unreachable (up to
+    END_RETRY_SECONDS: a database restart takes seconds); returns the status recorded."""
+    deadline = time.monotonic() + END_RETRY_SECONDS
+    while True:
+        try:
+            store.finish(run_id, status, message)
+            return status
+        except Fenced:
+            return "fenced"
+        except StoreError as error:
+            if time.monotonic() > deadline:
+                LOG.error("run %s: could not record that it %s: %s", run_id, status, error)
+                return None
+            time.sleep(2.0)
 
 
 def _json_safe(value):

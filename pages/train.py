@@ -329,7 +329,10 @@ def actions_ui(run, me) -> None:
             "(core.variants.build) and call load_weights.",
         )
     code_button(row, codegen.for_run(run), f"{run.variant}_run{run.id}.py", f"code_{run.id}")
-    continuable = run.status in ("stopped", "interrupted") and run.epochs_done < run.epochs_total
+    # An interrupted run may have all its epochs and lack its test metrics (lost while measuring).
+    continuable = run.status == "interrupted" or (
+        run.status == "stopped" and run.epochs_done < run.epochs_total
+    )
     if continuable and row.button(
         "Continue", icon=":material/play_arrow:", key=f"continue_{run.id}"
     ):

@@ -107,3 +107,29 @@ def test_a_run_stopped_mid_epoch_continues_from_its_last_completed_epoch(store, 
     for now, expected in zip(final, store.checkpoint(unstopped_id)[1], strict=True):
         np.testing.assert_allclose(now, expected, rtol=1e-5, atol=1e-6)
     assert run.metrics == store.run(unstopped_id).metrics
+
+
+def test_a_run_lost_while_measuring_is_continued_to_its_metrics(store, splits):
+    # A worker lost after the last epoch (the database restarted while it measured, a freeze)
+    # left a run with every epoch and no metrics: interrupted, it must still be continuable.
+    from dataclasses import replace
+
+    import sqlalchemy as sa
+
+    from core.store.schema import runs as table
+
+    student = store.new_student()[0]
+    short = settings_for(replace(CONFIG, epochs=1), variants.make_config("linear"))
+    run_id = store.create_run(student, "linear", short, 1)
+    attempt = store.claim(run_id, "w:1")
+    assert train_run(store, run_id, splits, attempt=attempt) == "finished"
+    with store._transaction() as connection:  # As the sweep leaves it: no metrics, interrupted.
+        connection.execute(
+            sa.update(table).where(table.c.id == run_id).values(status="interrupted", metrics=None)
+        )
+    store.continue_run(run_id, student)
+    attempt = store.claim(run_id, "w:2")
+    assert train_run(store, run_id, splits, attempt=attempt) == "finished"
+    run = store.run(run_id)
+    assert run.epochs_done == 1 and run.metrics and run.metrics["mse"] > 0
+    assert [epoch.epoch for epoch in store.epochs(run_id)] == [0, 1]

@@ -546,7 +546,9 @@ class Store(ClassStore):
                     runs.c.id == run_id,
                     runs.c.student_id == student_id,
                     runs.c.status.in_(CONTINUABLE),
-                    runs.c.epochs_done < runs.c.epochs_total,
+                    # An interrupted run may have all its epochs and still lack its test
+                    # metrics (its worker was lost while measuring): continuing measures them.
+                    (runs.c.epochs_done < runs.c.epochs_total) | (runs.c.status == "interrupted"),
                 )
                 .values(
                     status="queued",
