@@ -35,6 +35,8 @@ from core.scheduler import security_from_environment, uses_tls
 # `make bench` and `make soak`).
 NICENESS = 10
 IDLE_CHECK_SECONDS = 5.0
+REJOIN_SECONDS = 2.0  # Between tries to join a scheduler that went away.
+REJOIN_MINUTES = 10  # How long a worker waits for its scheduler to come back.
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
@@ -75,6 +77,37 @@ def parent_gone(parent: int | None) -> bool:
 
 
 async def serve(args: argparse.Namespace) -> None:
+    """Serve until the app is gone or the worker retires; a scheduler that goes away (killed,
+    restarted, its machine rebooted) is joined again as soon as it is back, for up to
+    REJOIN_MINUTES: a worker nobody supervises must not stop training for good because its
+    scheduler was restarted."""
+    first = True
+    lost_at = None
+    while True:
+        try:
+            ended = await serve_once(args)
+        except (OSError, TimeoutError) as error:
+            if first:  # Never joined: the address or the certificates are wrong, say so.
+                raise
+            ended = "lost"
+            logging.warning("the scheduler %s is not back yet: %s", args.scheduler, error)
+        first = False
+        if ended != "lost" or parent_gone(args.parent):
+            return
+        lost_at = lost_at or time.monotonic()
+        if time.monotonic() - lost_at > REJOIN_MINUTES * 60:
+            logging.error(
+                "the scheduler %s has been gone %d minutes: exiting",
+                *(args.scheduler, REJOIN_MINUTES),
+            )
+            return
+        logging.warning("the scheduler %s is gone: joining it again", args.scheduler)
+        await asyncio.sleep(REJOIN_SECONDS)
+
+
+async def serve_once(args: argparse.Namespace) -> str:
+    """One Worker's life: "parent" (the app is gone), "idle" (retired) or "lost" (its
+    scheduler went away)."""
     from distributed import Worker
 
     from core import tasks
@@ -87,24 +120,28 @@ async def serve(args: argparse.Namespace) -> None:
         host=args.host,
         security=args.security,
         dashboard=False,
-        # A worker that cannot reach its scheduler for this long at start-up gives up with a
-        # message instead of waiting forever.
+        # A worker that cannot reach its scheduler for this long gives up with a message
+        # instead of waiting forever (`serve` tries again after a lost scheduler).
         death_timeout=60,
     )
     await worker
     logging.info("ready: %s, scheduler %s", worker.address, args.scheduler)
     idle_since = time.monotonic()
+    ended = "lost"
     while worker.status.name in {"running", "paused"}:
         await asyncio.sleep(IDLE_CHECK_SECONDS if args.idle_minutes else 1.0)
         if parent_gone(args.parent):
             logging.info("the app is gone: exiting")
+            ended = "parent"
             break
         if worker.state.tasks:  # Assigned, waiting or training: not idle.
             idle_since = time.monotonic()
         elif args.idle_minutes and time.monotonic() - idle_since > args.idle_minutes * 60:
             logging.info("idle for %.0f minutes: retiring", args.idle_minutes)
+            ended = "idle"
             break
     await worker.close(reason="worker exiting")
+    return ended
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -528,7 +528,9 @@ def test_a_frozen_scheduler_is_reported_within_the_call_timeout(tmp_path, presen
 
 def test_an_external_scheduler_that_restarts_is_connected_again(tmp_path, presence):
     """An external scheduler that goes away is reported (its Dask client closes itself after
-    a few seconds), and the engine connects again once one listens on that address."""
+    a few seconds), the engine connects again once one listens on that address, and a
+    training worker started by hand joins it again by itself (it used to exit with it, and
+    nothing trained until someone restarted every worker: bench/CHAOS.md)."""
     store = Store(f"sqlite:///{tmp_path / 'runs.sqlite'}")
     port = free_port()
     command = [
@@ -541,8 +543,18 @@ def test_an_external_scheduler_that_restarts_is_connected_again(tmp_path, presen
     address = scheduler.stdout.readline().strip()  # Printed once it listens.
     assert address == f"tcp://127.0.0.1:{port}"
     external = Engine(store, scheduler=address, live_students=presence, call_seconds=2.0)
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "core.worker", address],
+        cwd=Path(__file__).resolve().parents[1],
+        env={**os.environ, "AE_DATABASE_URL": store.url, "TF_CPP_MIN_LOG_LEVEL": "2"},
+        stderr=(tmp_path / "worker.log").open("w"),
+    )
     try:
         assert external.start().wait_connected(30), external.error
+        joined = time.monotonic()
+        while external.ready_workers < 1:  # Warmed up (TensorFlow) and in the cluster.
+            assert time.monotonic() - joined < 120, (tmp_path / "worker.log").read_text()
+            time.sleep(0.2)
         scheduler.kill()
         scheduler.wait()
         gone = time.monotonic()
@@ -558,7 +570,14 @@ def test_an_external_scheduler_that_restarts_is_connected_again(tmp_path, presen
             time.sleep(0.1)
         _, run_id = queue(store, presence, engine=external)  # Submitting works again.
         assert run_id in external.futures
+        # The worker joined the new scheduler by itself and trains the run.
+        run = wait_for(store, run_id, ended, timeout=180)
+        assert run.status == "finished", (tmp_path / "worker.log").read_text()[-3000:]
+        assert worker.poll() is None
+        assert "joining it again" in (tmp_path / "worker.log").read_text()
     finally:
         external.shutdown()
+        worker.terminate()
+        worker.wait(timeout=30)
         scheduler.kill()
         scheduler.wait()
