@@ -8,7 +8,7 @@ presses Train again, for the whole experiment. Meanwhile, one at a time with rec
 between, it injects:
 
 1. worker-kill: a training worker that is training a run is killed (SIGKILL), then restarted;
-2. worker-freeze: such a worker is frozen (SIGSTOP) for FREEZE_SECONDS (longer than the 15 s
+2. worker-freeze: such a worker is frozen (SIGSTOP) for FREEZE_SECONDS (longer than the 30 s
    lost-worker limit), then resumed (SIGCONT);
 3. scheduler-kill: the Dask scheduler is killed (`stop scheduler --kill`) and started again;
 4. app-kill: an app server holding sessions is killed; its pages must reconnect through
@@ -49,7 +49,9 @@ RESULTS = ROOT / "bench" / "CHAOS.md"
 FAULTS = ("worker-kill", "worker-freeze", "scheduler-kill", "app-kill", "postgres-restart")
 IDLE = "[data-testid=stApp][data-test-script-state=notRunning]"
 COOKIE = "LABSRV"
-FREEZE_SECONDS = 25.0  # Longer than core.tasks.LOST_SECONDS (15 s).
+# Longer than core.engine.STUCK_SECONDS (30 s): a frozen worker that Dask still lists has its
+# run interrupted, and when it is resumed its writes are refused (the claim's fence).
+FREEZE_SECONDS = 40.0
 POSTGRES_DOWN_SECONDS = 5.0
 RUN_TIMEOUT = 600.0  # A run that has not ended this long after it was pressed is stuck.
 ENDED = ("finished", "stopped", "diverged", "failed", "interrupted")
