@@ -558,6 +558,7 @@ def fencing_problems(store, logs: Path) -> tuple[list[str], dict]:
     for row in epoch_rows:
         epochs_of.setdefault(row.run_id, []).append(row.epoch)
     attempts = {run.id: run.attempt for run in all_runs}
+    statuses = {run.id: run.status for run in all_runs}
     for run in all_runs:
         if run.status in ("queued", "running"):
             continue  # Still being written; checked once it ends.
@@ -604,10 +605,16 @@ def fencing_problems(store, logs: Path) -> tuple[list[str], dict]:
             if found := FENCED_LINE.search(line):
                 run_id, attempt = int(found.group(1)), int(found.group(2))
                 stats["fenced_lines"] += 1
-                if attempt >= attempts.get(run_id, 0):
+                # A fence is right when another claim holds the run now (a newer attempt),
+                # or when no claim does (interrupted by a sweep, or queued again after it):
+                # the same attempt still running, or having ended the run, would be wrong.
+                current, status = attempts.get(run_id, 0), statuses.get(run_id)
+                if attempt > current or (
+                    attempt == current and status not in ("queued", "interrupted")
+                ):
                     problems.append(
                         f"{log.name}: fenced on run {run_id} attempt {attempt}, but the run's "
-                        f"attempt is {attempts.get(run_id)}"
+                        f"attempt is {current} ({status})"
                     )
     return problems, stats
 

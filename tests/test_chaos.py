@@ -1,6 +1,6 @@
 """A small `make chaos` (bench/chaos.py): two Chromium students train through HAProxy on the
 `make cluster` topology while a training worker is killed (SIGKILL) and then another is frozen
-(SIGSTOP) past the lost-worker limit and resumed. No run may be lost (every one finishes, or
+(SIGSTOP) past the silent-worker limit and resumed. No run may be lost (every one finishes, or
 ends interrupted with a checkpoint and finishes once continued), none written by two workers,
 no page may raise, and no student may be shown another's run.
 
@@ -73,6 +73,11 @@ def test_a_class_trains_through_a_killed_and_a_frozen_worker(tmp_path):
     interrupted = {run["id"]: run for run in result["interrupted_runs"]}
     assert killed in interrupted, result["interrupted_runs"]
     assert interrupted[killed]["final"] == "finished", interrupted[killed]
+    # The frozen worker's run was interrupted past the silence limit, continued elsewhere and
+    # finished; the resumed worker's writes were refused (the fencing checks below).
+    frozen = result["fault_notes"]["worker-freeze"]["run"]
+    assert frozen in interrupted, result["interrupted_runs"]
+    assert interrupted[frozen]["final"] == "finished", interrupted[frozen]
     assert result["page_errors"] == [], result["page_errors"]
     assert result["exceptions"] == [], result["exceptions"]
     assert result["cross_views"] == [], result["cross_views"]
