@@ -37,6 +37,7 @@ import contextlib
 import json
 import os
 import re
+import shutil
 import signal
 import sys
 import time
@@ -779,6 +780,9 @@ def main(argv: list[str] | None = None) -> int:
     cluster = Cluster(args.state or ARTIFACTS / "chaos-cluster")
     if cluster.running:
         cluster.down(quiet=True)  # Left over from an interrupted experiment.
+    # The parts append to their logs, and the fencing check reads the workers' logs: lines
+    # of an earlier experiment name runs of another database.
+    shutil.rmtree(cluster.logs, ignore_errors=True)
     found = Findings()
     began = time.perf_counter()
     cluster.up(port=0, servers=2, workers=2)
