@@ -714,6 +714,26 @@ def phase_at(found: Findings, moment: float) -> str:
     return current
 
 
+TABLE_START, TABLE_END = "<!-- chaos table -->", "<!-- /chaos table -->"
+
+
+def write_results(result: dict) -> None:
+    """The measured table into bench/CHAOS.md, between its markers (the prose around it, what
+    each fault did and why, is written by whoever reads the run)."""
+    text = RESULTS.read_text() if RESULTS.exists() else f"{TABLE_START}\n{TABLE_END}\n"
+    if TABLE_START not in text:
+        text += f"\n{TABLE_START}\n{TABLE_END}\n"
+    before, rest = text.split(TABLE_START, 1)
+    after = rest.split(TABLE_END, 1)[1] if TABLE_END in rest else ""
+    stamp = time.strftime("%Y-%m-%d %H:%M")
+    table_text = (
+        f"Measured {stamp} (`make chaos`: {result['students']} students, "
+        f"{', '.join(result['faults'])}; cluster up in {result['up_s']:.0f} s, experiment "
+        f"{result['experiment_s']:.0f} s).\n\n{markdown(result)}"
+    )
+    RESULTS.write_text(f"{before}{TABLE_START}\n{table_text.rstrip()}\n{TABLE_END}{after}")
+
+
 def table(found: Findings, names: list[str]) -> tuple[list[dict], dict]:
     rows = []
     for name in names:
@@ -834,6 +854,7 @@ def main(argv: list[str] | None = None) -> int:
     print(json.dumps({k: result[k] for k in ("fault_notes", "checks", "fencing_stats")}, indent=1))
     if not args.no_write:
         (ARTIFACTS / "chaos.json").write_text(json.dumps(result, indent=1))
+        write_results(result)
     ok = (
         total["lost"] == 0
         and not found.page_errors
