@@ -1031,12 +1031,15 @@ def _failure(error: sa.exc.SQLAlchemyError, url: str) -> StoreError:
         return Conflict(message)
     if isinstance(error, sa.exc.DBAPIError) and error.connection_invalidated:
         return StoreUnavailable(message)
+    if url.startswith("sqlite"):
+        # SQLite reports nearly everything as OperationalError ("no such table" too): only
+        # a file that cannot be opened, read or written is the store being gone.
+        gone = ("unable to open", "disk i/o", "readonly database", "not a database", "malformed")
+        if any(words in message.lower() for words in gone):
+            return StoreUnavailable(message)
+        return StoreError(message)
     if isinstance(error, (sa.exc.OperationalError, sa.exc.InterfaceError)):
-        if "database is locked" in message or "database table is locked" in message:
-            return StoreError(message)
-        return StoreUnavailable(message)
-    if type(error) is sa.exc.DatabaseError:  # SQLite: "file is not a database" (corrupt).
-        return StoreUnavailable(message)
+        return StoreUnavailable(message)  # PostgreSQL: the connection failed or was refused.
     return StoreError(message)
 
 
