@@ -548,7 +548,13 @@ class Engine:
             )
         except Exception as error:
             where = "the embedded scheduler" if self.embedded else self.address
-            self.error = f"The training cluster ({where}) cannot be reached: {error}"
+            # A deadline's TimeoutError may carry no text: say what it means.
+            reason = str(error) or (
+                f"timed out (no answer in {self.call_seconds:g} s)"
+                if isinstance(error, TimeoutError)
+                else type(error).__name__
+            )
+            self.error = f"The training cluster ({where}) cannot be reached: {reason}"
             return None
         if self.error is not None:
             LOG.info("the training cluster is back")

@@ -77,7 +77,12 @@ def test_the_clusters_dask_parts_let_in_only_its_certificates(cluster, tmp_path)
             async with rpc(address, timeout=5, connection_args=connection_args) as remote:
                 return await remote.identity()
 
-        return asyncio.run(ask())
+        # In a thread of its own: a test before this one (Playwright's sync API) may have
+        # left an event loop running in this thread, where asyncio.run refuses to start.
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(1) as pool:
+            return pool.submit(asyncio.run, ask()).result()
 
     with Client(
         cluster.scheduler_address, security=cluster.security(), timeout=10, set_as_default=False

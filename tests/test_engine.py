@@ -110,7 +110,12 @@ def identity(address: str, security) -> dict:
         ) as remote:
             return await remote.identity()
 
-    return asyncio.run(ask())
+    # In a thread of its own: a test before this one (Playwright's sync API) may have left an
+    # event loop running in this thread, where asyncio.run refuses to start.
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, ask()).result()
 
 
 def listens(port: int) -> bool:
