@@ -91,7 +91,8 @@ def launch(engine: str, width: int, height: int) -> engines.Engine:
 
 def draw(browser: engines.Engine, points) -> None:
     """Real pointer input along `points` (fractions of the pad), in whichever engine."""
-    found = browser.js(f"return (function() {{ {PAD_CORNERS} }})()")
+    # The pad is a component that mounts after the page's first paint: wait for it.
+    found = browser.wait(f"return (function() {{ {PAD_CORNERS} }})()", what="the drawing pad")
     assert found, "no drawing pad on the page"
     x, y, width, height = found["box"]
     browser.actions(
@@ -208,7 +209,8 @@ def test_layout_and_screenshots_in(engine, display, app_server, artifacts):
             for path in ("draw", "latent?variant=vae"):
                 browser.open(f"{app_server}/{path}")
                 browser.wait("return true")
-                if path == "draw":
+                if path == "draw":  # The pad mounts after the page's first paint.
+                    browser.wait(f"return (function() {{ {PAD_CORNERS} }})()", what="the pad")
                     check_pad(browser.body, engine, size)
                     draw(browser, SEVEN)
                     browser.idle()
