@@ -334,13 +334,24 @@ async def follow(lab: Lab, page, index: int, tracked: Tracked) -> None:
 # Faults ---------------------------------------------------------------------------------------
 
 
-async def training_victim(lab: Lab, timeout: float = 180.0):
-    """A worker part training a run with at least one epoch done and more to go (so it has a
-    checkpoint and is mid-run): (part name, run)."""
+def cluster_workers(lab: Lab) -> dict[str, str]:
+    """The training workers the cluster's scheduler knows: address -> part name."""
     from distributed import Client
 
     from deploy.cluster import training_workers
 
+    with Client(
+        lab.cluster.scheduler_address,
+        security=lab.cluster.security(),
+        timeout=10,
+        set_as_default=False,
+    ) as client:
+        return training_workers(client)
+
+
+async def training_victim(lab: Lab, timeout: float = 180.0):
+    """A worker part training a run with at least one epoch done and more to go (so it has a
+    checkpoint and is mid-run): (part name, run)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         running = [
@@ -349,17 +360,7 @@ async def training_victim(lab: Lab, timeout: float = 180.0):
             if 1 <= run.epochs_done <= run.epochs_total - 2 and run.phase == "training"
         ]
         if running:
-
-            def names():
-                with Client(
-                    lab.cluster.scheduler_address,
-                    security=lab.cluster.security(),
-                    timeout=10,
-                    set_as_default=False,
-                ) as client:
-                    return training_workers(client)
-
-            workers = await asyncio.to_thread(names)
+            workers = await asyncio.to_thread(cluster_workers, lab)
             for run in running:
                 if run.worker in workers:
                     return workers[run.worker], run
@@ -433,17 +434,7 @@ async def scheduler_kill(lab: Lab) -> dict:
     restarted = []
 
     def joined() -> bool:
-        from distributed import Client
-
-        from deploy.cluster import training_workers
-
-        with Client(
-            lab.cluster.scheduler_address,
-            security=lab.cluster.security(),
-            timeout=10,
-            set_as_default=False,
-        ) as client:
-            return len(training_workers(client)) == len(lab.cluster.named("worker"))
+        return len(cluster_workers(lab)) == len(lab.cluster.named("worker"))
 
     from deploy.cluster import ClusterError
 
