@@ -86,7 +86,7 @@ $(DEV_STAMP): requirements-dev.txt $(RUNTIME_STAMP)
 chromium:
 	@scripts/ensure-chromium
 
-# WebKit (Safari's engine) and Firefox ESR for the cross-engine tests (tests/test_engines.py).
+# WebKit (Safari's engine) and Firefox ESR for the cross-engine tests (tests/browser/test_browser_engines.py).
 browsers:
 	@scripts/ensure-browsers
 

@@ -88,7 +88,7 @@ async def board_size(page) -> int:
 async def class_soak(url: str, data: Path, pid: int, students: int, trainers: int, hold: float):
     from playwright.async_api import async_playwright
 
-    from core import classroom
+    from core.lab import classroom
     from core.store import Store
 
     store = Store(f"sqlite:///{data / 'runs.sqlite'}")

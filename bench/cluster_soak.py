@@ -207,8 +207,9 @@ def throughput(cluster, runs: int) -> tuple[float, float]:
     """Trainings per minute of the Train page's default run (vanilla, 5 epochs of 10,000
     images), `runs` queued at once, with the workers now in the cluster; and the mean seconds
     one took in its worker (store timestamps)."""
-    from core import classroom, settings
-    from core.engine import Engine
+    from core.cluster.client import Engine
+    from core.lab import classroom
+    from core.ml import choices
     from core.store import Store
 
     store = Store(cluster.database_url)
@@ -221,7 +222,7 @@ def throughput(cluster, runs: int) -> tuple[float, float]:
         students = [store.new_student()[0] for _ in range(runs)]
         started = time.time()
         ids = [
-            classroom.start_run(store, student, "vanilla", settings.defaults("vanilla"))
+            classroom.start_run(store, student, "vanilla", choices.defaults("vanilla"))
             for student in students
         ]
         for run_id in ids:
@@ -282,7 +283,7 @@ def main() -> None:
     args = parser.parse_args()
     if not 2 <= args.sessions <= 40:
         parser.error("--sessions must be between 2 and 40 (a local soak, not a DoS)")
-    from core import classroom
+    from core.lab import classroom
     from core.store import Store
     from deploy.cluster import Cluster
 

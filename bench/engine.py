@@ -53,7 +53,7 @@ def breakdown(pid: int) -> str:
             line = " ".join(process.cmdline())
             role = (
                 "worker"
-                if "core.worker" in line
+                if "core.cluster.worker" in line
                 else "scheduler"
                 if "scheduler.py" in line
                 else "server"
@@ -64,8 +64,8 @@ def breakdown(pid: int) -> str:
 
 def bare_fit_seconds(name: str, splits) -> float:
     """A plain model.fit of a fresh model: no validation, no callbacks, tracing included."""
-    from core import variants
-    from core.training import TrainConfig, choose_subset, compile_model
+    from core.ml import variants
+    from core.ml.training import TrainConfig, choose_subset, compile_model
 
     settings = DEFAULTS[name]
     config = TrainConfig(**settings, seed=0)
@@ -113,8 +113,8 @@ def split_of(store, name: str) -> dict[str, float]:
 
 
 def speed(rows: list, row_class, repeats: int = 2) -> None:
+    from core.ml.training import load_splits
     from core.store import Store
-    from core.training import load_splits
 
     splits = load_splits()
     folder = Path(tempfile.mkdtemp(prefix="bench-engine-"))
@@ -190,7 +190,7 @@ def memory(rows: list, row_class) -> None:
         # Wait for the worker to retire (1 idle minute, checked every 5 s).
         deadline = time.monotonic() + 150
         while time.monotonic() < deadline and any(
-            "core.worker" in " ".join(c.cmdline())
+            "core.cluster.worker" in " ".join(c.cmdline())
             for c in psutil.Process(process.pid).children(recursive=True)
         ):
             time.sleep(2)

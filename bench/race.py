@@ -1,5 +1,5 @@
 """What a race costs: four racers against one run, through the engine, with one training
-worker and with two (the Race page's path: `core.classroom.start_race`, then each run
+worker and with two (the Race page's path: `core.lab.classroom.start_race`, then each run
 submitted). Wall time from the submissions to the last racer finished, test metrics included.
 
     .venv/bin/python -m bench.race          # prints the rows; `make bench` includes them
@@ -15,7 +15,7 @@ RACERS = [("vanilla", {"code_size": size}) for size in (2, 8, 32, 64)]
 
 
 def _wall(store, engine, student: int, racers) -> float:
-    from core import classroom
+    from core.lab import classroom
 
     started = time.perf_counter()
     if len(racers) == 1:
@@ -33,7 +33,7 @@ def _wall(store, engine, student: int, racers) -> float:
 
 
 def measure(rows: list, row_class, repeats: int = 2) -> None:
-    from core.engine import Engine
+    from core.cluster.client import Engine
     from core.store import Store
 
     for capacity in (1, 2):

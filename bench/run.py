@@ -37,8 +37,8 @@ def p(values: list[float], q: float) -> float:
 
 def decode_speed(rows: list[Row]) -> None:
     """Server-side VAE decode of one point: a direct call against model.predict."""
-    from core import cards
-    from core.serving import compiled_call
+    from core.ml import cards
+    from core.ml.serving import compiled_call
 
     vae = cards.load_model("vae")
     decode = compiled_call(vae.decoder)  # What the latent page calls on every move.
@@ -221,8 +221,8 @@ class EpochClock(keras.callbacks.Callback):
 
 def bare_fit_rate(x, x_val, batch: int, epochs: int, rate: float) -> float:
     """Images/s of a plain model.fit of a fresh vanilla model, tracing and validation included."""
-    from core import variants
-    from core.training import TrainConfig, compile_model
+    from core.ml import variants
+    from core.ml.training import TrainConfig, compile_model
 
     model = variants.build("vanilla")
     compile_model(model, "bce", TrainConfig(learning_rate=rate), steps=epochs * len(x) // batch)
@@ -253,7 +253,7 @@ def live_training(rows: list[Row], epochs: int, repeats: int) -> None:
     Runs of a few seconds vary by +-20% on this shared VM, so the two are interleaved
     `repeats` times and their medians compared.
     """
-    from core.training import choose_subset, load_splits
+    from core.ml.training import choose_subset, load_splits
 
     subset, batch, rate = 10000, 64, 1e-2  # The Train page's defaults for vanilla.
     splits = load_splits()
@@ -290,8 +290,8 @@ def training_throughput(rows: list[Row], subset: int) -> None:
     """Per variant: the project's training function against a plain model.fit of the same net,
     and the faster paths this CPU offers (XLA, larger batches), all timed the same way: the
     epochs 2 and 3 between epoch-end callbacks, no validation."""
-    from core import variants
-    from core.training import TrainConfig, choose_subset, load_splits, train
+    from core.ml import variants
+    from core.ml.training import TrainConfig, choose_subset, load_splits, train
 
     splits = load_splits()
     x = choose_subset(splits.x_train, subset, 0)
@@ -322,7 +322,7 @@ def training_throughput(rows: list[Row], subset: int) -> None:
         rows.append(
             Row(
                 f"Training throughput: {name} (epochs 2-3 of {subset} images)",
-                f"core.training.train, batch 128: {project:,.0f} images/s "
+                f"core.ml.training.train, batch 128: {project:,.0f} images/s "
                 f"({project / base:.2f}x); + XLA: {jit:,.0f} ({jit / base:.2f}x); "
                 f"batch 512: {big:,.0f} ({big / base:.2f}x)",
                 f"plain fit, batch 128: {base:,.0f} images/s",

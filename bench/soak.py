@@ -273,7 +273,7 @@ def cpu_seconds() -> dict[str, float]:
         reaped = (float(fields[13]) + float(fields[14])) / tick
         if "streamlit run" in command:
             totals["server"] += own + reaped
-        elif "core.worker" in command or "core/scheduler.py" in command:
+        elif "core.cluster.worker" in command or "core.cluster.scheduler" in command:
             totals["workers"] += own  # The embedded training cluster.
         elif "chrom" in command:
             totals["chromium"] += own

@@ -50,9 +50,9 @@ def median_ms(function, repeats: int = 15) -> float:
 
 def long_run(store, student: int) -> int:
     """A 50-epoch run of 55,000 images at batch 16, written as a worker writes one."""
-    from core import variants
-    from core.runs import settings_for
-    from core.training import TrainConfig
+    from core.ml import variants
+    from core.ml.choices import settings_for
+    from core.ml.training import TrainConfig
 
     config = TrainConfig(epochs=50, batch_size=16, subset=55000)
     run_id = store.create_run(
@@ -73,11 +73,11 @@ def long_run(store, student: int) -> int:
 
 
 def measure(rows: list, row_class) -> None:
-    from core.engine import Engine
-    from core.runs import settings_for
+    from core.cluster.client import Engine
+    from core.ml.choices import settings_for
+    from core.ml.training import TrainConfig
+    from core.ml.variants import make_config
     from core.store import Store
-    from core.training import TrainConfig
-    from core.variants import make_config
 
     folder = Path(tempfile.mkdtemp(prefix="bench-store-"))
     store = Store(f"sqlite:///{folder / 'runs.sqlite'}")

@@ -49,6 +49,7 @@ import urllib.request
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from core.cluster.tasks import RESOURCE
 from deploy import certs
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -58,9 +59,6 @@ DATABASE = "lab"
 DB_USER = "lab"
 # The order `down` stops things in: the front first, the database last.
 STOP_ORDER = ("haproxy", "app", "worker", "scheduler")
-# The Dask resource a training worker offers (`core.tasks.RESOURCE`, not imported: `import core`
-# loads Keras, 600 MB and 3 s this command has no use for; a test checks they agree).
-RESOURCE = "training"
 READY_SECONDS = 180.0  # Workers load TensorFlow and the images before joining (~10 s each).
 
 
@@ -354,7 +352,7 @@ class Cluster:
                         [
                             sys.executable,
                             "-m",
-                            "core.worker",
+                            "core.cluster.worker",
                             self.scheduler_address,
                             "--name",
                             f"worker-{index}",
@@ -523,17 +521,14 @@ class Cluster:
             connection.execute(f"CREATE DATABASE {DATABASE}")
 
     def _migrate(self) -> None:
-        """The schema, once, before anyone opens the store."""
-        done = subprocess.run(
-            [sys.executable, "-m", "core.store"],
-            cwd=ROOT,
-            env={**os.environ, "AE_DATABASE_URL": self.database_url, "TF_CPP_MIN_LOG_LEVEL": "2"},
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-        if done.returncode:
-            raise ClusterError(f"creating the store's schema failed:\n{done.stderr[-2000:]}")
+        """The schema, once, before anyone opens the store (in this process: the store's
+        code loads no Keras)."""
+        from core.store import Store, StoreError
+
+        try:
+            Store(self.database_url).engine.dispose()
+        except StoreError as error:
+            raise ClusterError(f"creating the store's schema failed: {error}") from error
 
     def _wait_workers(self) -> None:
         """Until every running worker part has joined the scheduler (they load TensorFlow and

@@ -2,7 +2,7 @@
 watch the board; a class's students see the board and choose their nickname here.
 
 The teacher's view opens only with the teacher link's key (`?teacher=...`), checked in the
-store on every run of this page and again by every action (`core.classroom`); the class code
+store on every run of this page and again by every action (`core.lab.classroom`); the class code
 of the student link only lets a visitor join.
 """
 
@@ -12,8 +12,9 @@ import os
 
 import streamlit as st
 
-from core import classroom, settings, variants
-from core.engine import EngineUnavailable
+from core.cluster.client import EngineUnavailable
+from core.lab import classroom
+from core.ml import choices, variants
 from core.store import StoreError
 from ui import board, state
 from ui.boot import ensure_navigation
@@ -218,7 +219,7 @@ def setup_ui(room, key: str) -> None:
         max_epochs = st.slider("Most epochs per run", 1, 50, current.max_epochs)
         max_subset = st.select_slider(
             "Most training images per run",
-            settings.SUBSETS,
+            choices.SUBSETS,
             value=current.max_subset,
             format_func=lambda n: f"{n:,}",
         )
@@ -234,22 +235,22 @@ def setup_ui(room, key: str) -> None:
         "Variant", list(current.variants), format_func=state.title, key="lock_variant"
     )
     locked = current.locked(name)
-    start = {**settings.defaults(name), **locked}
+    start = {**choices.defaults(name), **locked}
     with st.form(f"locks_{name}"):
         picked = {}
-        for item in settings.for_variant(name):
+        for item in choices.for_variant(name):
             lock_column, value_column = st.columns([1, 3], vertical_alignment="bottom")
             on = lock_column.checkbox(
                 f"Lock {item.label.lower()}",
                 value=item.name in locked,
                 key=f"lock_{name}_{item.name}",
             )
-            choices = item.choices
-            value = start[item.name] if start[item.name] in choices else choices[0]
+            offered = item.choices
+            value = start[item.name] if start[item.name] in offered else offered[0]
             if item.numeric:
                 chosen_value = value_column.select_slider(
                     item.label,
-                    choices,
+                    offered,
                     value=value,
                     key=f"lockvalue_{name}_{item.name}",
                     format_func=item.show,
@@ -257,8 +258,8 @@ def setup_ui(room, key: str) -> None:
             else:
                 chosen_value = value_column.selectbox(
                     item.label,
-                    choices,
-                    index=choices.index(value),
+                    offered,
+                    index=offered.index(value),
                     key=f"lockvalue_{name}_{item.name}",
                     format_func=item.show,
                 )
@@ -322,7 +323,7 @@ def challenges_ui(room, key: str) -> None:
         columns = st.columns(len(CONSTRAINED))
         constraints = {}
         for column, name in zip(columns, CONSTRAINED, strict=True):
-            item = settings.setting("vanilla", name)
+            item = choices.setting("vanilla", name)
             bound = column.selectbox(
                 f"{item.label} at most",
                 ("any", *item.choices),
@@ -330,7 +331,7 @@ def challenges_ui(room, key: str) -> None:
             )
             if bound != "any":
                 constraints[name] = {"max": bound}
-        from core import noise
+        from core.ml import noise
 
         st.caption("For PSNR after denoising: the noise added to the test images.")
         noise_columns = st.columns(2)
@@ -338,7 +339,7 @@ def challenges_ui(room, key: str) -> None:
             "Noise kind", noise.KINDS, format_func=lambda k: k.replace("_", " ")
         )
         noise_level = noise_columns[1].select_slider(
-            "Noise level", settings.setting("denoising", "noise_level").choices[1:], value=0.5
+            "Noise level", choices.setting("denoising", "noise_level").choices[1:], value=0.5
         )
         if st.form_submit_button(
             "Add the challenge", type="primary", icon=":material/emoji_events:"
@@ -365,7 +366,7 @@ def add_challenge(key: str, rules: dict) -> None:
         return
     engine = state.engine()
     try:  # Runs that finished before the challenge existed are scored by a training worker.
-        engine.send("core.tasks.score_challenge", challenge_id, opened.display_url)
+        engine.send("core.cluster.tasks.score_challenge", challenge_id, opened.display_url)
     except EngineUnavailable:
         st.session_state["challenge_notice"] = (
             "Added. The training cluster cannot be reached, so runs that finished before now "

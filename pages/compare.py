@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from core import metrics, variants
+from core.ml import metrics, variants
 from ui import images, state
 from ui.boot import ensure_navigation
 

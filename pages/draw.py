@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from core import metrics, noise
-from core.preprocess import (
+from core.ml import metrics, noise
+from core.ml.preprocess import (
     EmptyDrawing,
     UploadError,
     as_batch,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core import variants
+from core.ml import variants
 from ui import state
 from ui.boot import ensure_navigation
 

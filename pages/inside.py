@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from core import inside, variants
-from core.engine import EngineUnavailable
-from core.pca import load_pca
+from core.cluster.client import EngineUnavailable
+from core.ml import inside, variants
+from core.ml.pca import load_pca
 from ui import images, state
 from ui.boot import ensure_navigation
 
@@ -265,7 +265,7 @@ def contraction_ui() -> None:
 def linear_and_pca(dataset: str) -> dict:
     model = state.pretrained_model("linear")
     directions = inside.decoder_directions(model)
-    # Fitted once on the training images and shipped (`python -m core.pca`): the server never
+    # Fitted once on the training images and shipped (`python -m core.ml.pca`): the server never
     # loads the 55,000 training images.
     pca = load_pca(components=len(directions), dataset=dataset)
     x_test = state.test_set().x_test
@@ -343,7 +343,7 @@ def few_labels(name: str, labelled: int, seed: int, dataset: str) -> dict[str, f
     """Computed by a training worker, which has the training images loaded; the same
     question gets the same answer, so every session shares it."""
     return state.engine().call(
-        "core.tasks.few_labels", name, labelled, seed, dataset, timeout=FEW_LABELS_WAIT
+        "core.cluster.tasks.few_labels", name, labelled, seed, dataset, timeout=FEW_LABELS_WAIT
     )
 
 

@@ -12,8 +12,8 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from core import cards, export, metrics, replay, settings, variants
-from core.preprocess import as_batch
+from core.ml import cards, choices, export, metrics, replay, variants
+from core.ml.preprocess import as_batch
 from ui import images, latent_pad, plots, state
 from ui.boot import ensure_navigation
 
@@ -108,16 +108,16 @@ def explorer_ui(ref: state.ModelRef) -> None:
 def interpolation_ui(ref: state.ModelRef) -> None:
     st.subheader(f"Interpolation between two {state.dataset().noun}s")
     data = state.test_set()
-    choices = ["My last drawing", *[test_choice(label) for label in range(10)]]
+    picks = ["My last drawing", *[test_choice(label) for label in range(10)]]
     left, right, steps_column = st.columns([2, 2, 1])
-    first = left.selectbox("From", choices, index=1, key="interp_from")
-    second = right.selectbox("To", choices, index=8, key="interp_to")
+    first = left.selectbox("From", picks, index=1, key="interp_from")
+    second = right.selectbox("To", picks, index=8, key="interp_to")
     steps = steps_column.slider("Steps", 4, 12, 8, key="interp_steps")
 
     def pick(choice: str) -> np.ndarray | None:
-        if choice == choices[0]:
+        if choice == picks[0]:
             return st.session_state.get("last_drawing")
-        label = choices.index(choice) - 1
+        label = picks.index(choice) - 1
         return data.x_test[int((data.y_test == label).argmax()), ..., 0]
 
     start, end = pick(first), pick(second)
@@ -161,7 +161,7 @@ def replay_sources(ref: state.ModelRef) -> dict[str, str]:
     own = ref.key if ref.run_id is None else f"run:{ref.run_id}"
     sources = {f"Variational autoencoder ({ref.label.split(' · ')[0].lower()})": own}
     for run in state.my_runs(dataset=state.current_dataset()):
-        two = settings.values_of(run.settings, run.variant).get("code_size") == 2 or (
+        two = choices.values_of(run.settings, run.variant).get("code_size") == 2 or (
             run.settings["model"].get("latent_dim") == 2
         )
         if two and run.epochs_done and not run.active and f"run:{run.id}" != own:

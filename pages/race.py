@@ -15,7 +15,8 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from core import classroom, settings
+from core.lab import classroom
+from core.ml import choices
 from core.store import StoreError
 from ui import images, state
 from ui.boot import ensure_navigation
@@ -40,7 +41,7 @@ COLOURS = [("violet", "#803df5"), ("orange", "#ff8700"), ("blue", "#1c83e1"), ("
 
 def racer_labels(runs) -> list[str]:
     """A short name per racer: its variant when they differ, and what else differs."""
-    values = [settings.values_of(run.settings, run.variant) for run in runs]
+    values = [choices.values_of(run.settings, run.variant) for run in runs]
     differ = [
         key
         for key in dict.fromkeys(key for found in values for key in found)
@@ -52,7 +53,7 @@ def racer_labels(runs) -> list[str]:
         parts = [state.title(run.variant)] if several else []
         for key in differ:
             if key in found and not (several and key not in ("code_size",)):
-                item = settings.setting(run.variant, key)
+                item = choices.setting(run.variant, key)
                 parts.append(f"{item.label.split(' ')[0].lower()} {item.show(found[key])}")
         labels.append(" · ".join(parts) or state.title(run.variant))
     # Two racers may still read the same: number them.
@@ -83,7 +84,7 @@ def setup_ui(lesson) -> list[tuple[str, dict]] | None:
             # training ones a race can vary.
             candidates = [
                 item
-                for item in (*settings.model_settings(name), *settings.TRAINING)
+                for item in (*choices.model_settings(name), *choices.TRAINING)
                 if item.name not in ("epochs", "subset") and item.numeric
             ]
             item = st.selectbox(
@@ -102,8 +103,8 @@ def setup_ui(lesson) -> list[tuple[str, dict]] | None:
                 key=f"race_values_{name}_{item.name}",
             )
             racers = [(name, {item.name: value}) for value in sorted(picked)]
-        epochs_item = settings.setting("vanilla", "epochs")
-        subset_item = settings.setting("vanilla", "subset")
+        epochs_item = choices.setting("vanilla", "epochs")
+        subset_item = choices.setting("vanilla", "subset")
         epochs_choices = lesson.setup.choices("vanilla", "epochs")
         subset_choices = lesson.setup.choices("vanilla", "subset")
         left, right = st.columns(2)

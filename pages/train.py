@@ -1,8 +1,8 @@
 """Train: pick a variant's hyperparameters, watch it learn live, and find every run again.
 
 Every training is a run in the store (`core.store`), trained by a worker process
-(`core.engine`); this page only reads and writes rows. A reload, a second tab or the same link
-on another computer shows the same run, live.
+(`core.cluster.client`); this page only reads and writes rows. A reload, a second tab or the
+same link on another computer shows the same run, live.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from core import codegen, curves, data, settings, variants
-from core.engine import EngineUnavailable
+from core.cluster.client import EngineUnavailable
+from core.ml import choices, codegen, curves, data, variants
 from core.store import Refused, StoreError
 from ui import images, state
 from ui.boot import ensure_navigation
@@ -63,18 +63,18 @@ def setting_ui(name: str, item, choices: tuple, default, locked: bool):
 
 def hyperparameters_ui(name: str, setup) -> dict:
     """The settings that matter for this variant, within the server's and the class's limits;
-    returns the chosen values (`core.settings`)."""
+    returns the chosen values (`core.ml.choices`)."""
     locked = setup.locked(name)
-    start = {**settings.defaults(name), **locked}
+    start = {**choices.defaults(name), **locked}
     values = {}
-    for item in settings.for_variant(name):
+    for item in choices.for_variant(name):
         values[item.name] = setting_ui(
             name, item, setup.choices(name, item.name), start[item.name], item.name in locked
         )
     if locked:
         st.caption(
             ":material/lock: Your teacher fixed "
-            + ", ".join(settings.setting(name, key).label.lower() for key in locked)
+            + ", ".join(choices.setting(name, key).label.lower() for key in locked)
             + " for this lesson."
         )
     return values
@@ -326,7 +326,7 @@ def actions_ui(run, me) -> None:
             key=f"download_{run.id}",
             on_click="ignore",
             help="Keras weights for this variant's architecture: build it with the run's settings "
-            "(core.variants.build) and call load_weights.",
+            "(core.ml.variants.build) and call load_weights.",
         )
     code_button(row, codegen.for_run(run), f"{run.variant}_run{run.id}.py", f"code_{run.id}")
     # An interrupted run may have all its epochs and lack its test metrics (lost while measuring).
@@ -352,7 +352,7 @@ def actions_ui(run, me) -> None:
 
 
 def code_button(where, source: str, file_name: str, key: str) -> None:
-    """ "Get the code": the standalone Python file that trains this model (core.codegen)."""
+    """ "Get the code": the standalone Python file that trains this model (core.ml.codegen)."""
     where.download_button(
         "Get the code",
         source,
@@ -369,7 +369,7 @@ def code_button(where, source: str, file_name: str, key: str) -> None:
 
 def settings_text(run) -> str:
     dataset = data.get(state.run_dataset(run)).title
-    return f"{dataset} · {settings.describe(settings.values_of(run.settings, run.variant))}"
+    return f"{dataset} · {choices.describe(choices.values_of(run.settings, run.variant))}"
 
 
 def runs_table_ui(runs) -> int | None:

@@ -221,8 +221,8 @@ def stored_run(lab_store):
     tell which model a page shows."""
     import numpy as np
 
-    from core.runs import settings_for
-    from core.training import TrainConfig
+    from core.ml.choices import settings_for
+    from core.ml.training import TrainConfig
 
     def make(name, model, config, student=None, status="finished", epochs=1):
         student_id, token = student or lab_store.new_student()

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 import pandas as pd
 import streamlit as st
 
-from core import classroom, settings, variants
+from core.lab import classroom
+from core.ml import choices, variants
 from ui import images, state
 
 REFRESH_SECONDS = 1.0  # Board redraw; with the 1 s cache a finished run shows within 2 s.
@@ -77,7 +78,7 @@ def board_frame(challenge, entries, samples: dict) -> pd.DataFrame:
                 for e in entries
             ],
             "Variant": [variants.get(e.run.variant).title for e in entries],
-            "Settings": [settings.describe(settings.values_of(e.run.settings)) for e in entries],
+            "Settings": [choices.describe(choices.values_of(e.run.settings)) for e in entries],
             "Run": [e.run.id for e in entries],
         }
     )
@@ -155,7 +156,7 @@ def runs_ui(found: Snapshot) -> None:
             "Variant": [variants.get(run.variant).title for run in found.runs],
             "Status": [status_text(run) for run in found.runs],
             "Test": [state.metric_line(run.metrics) if run.metrics else "" for run in found.runs],
-            "Settings": [settings.describe(settings.values_of(r.settings)) for r in found.runs],
+            "Settings": [choices.describe(choices.values_of(r.settings)) for r in found.runs],
             "Started": [time.strftime("%H:%M", time.localtime(r.created_at)) for r in found.runs],
         }
     )

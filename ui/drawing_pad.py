@@ -3,7 +3,7 @@
 streamlit-drawable-canvas draws at a fixed CSS size and scrolls sideways when its column is
 narrower: on an 820-pixel tablet with the sidebar open, 162 of its 280 pixels showed. This pad
 scales to its column (up to SIZE CSS pixels) and still draws at SIZE x SIZE canvas pixels, so
-`core.preprocess.canvas_to_mnist` keeps receiving the image it was written for.
+`core.ml.preprocess.canvas_to_mnist` keeps receiving the image it was written for.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from core.preprocess import drawing_from_png
+from core.ml.preprocess import drawing_from_png
 
 SIZE = 280  # Canvas pixels, and the largest CSS size shown.
 STROKE = 20  # Canvas pixels: after the 10x reduction a 2-pixel pen, as MNIST's digits have.

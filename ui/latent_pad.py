@@ -1,4 +1,4 @@
-"""The latent pad: two sliders whose digit is decoded in the browser (see core.export).
+"""The latent pad: two sliders whose digit is decoded in the browser (see core.ml.export).
 
 A Streamlit slider sends its value when released and each move is a script rerun: ~11 ms of
 server CPU and ~60 ms of browser work, paid by the one server for every student of a class.
@@ -12,7 +12,7 @@ import base64
 import json
 from pathlib import Path
 
-from core.export import DenseLayer
+from core.ml.export import DenseLayer
 from ui.plots import LIMIT, Scatter
 
 TEMPLATE = Path(__file__).with_name("latent_pad.html")

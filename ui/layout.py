@@ -1,7 +1,7 @@
 """The lab's page-wide layout rules (ui/layout.css), for phones, tablets and fingers.
 
 Streamlit offers no setting for a touch target's size or for when two parts of a page go side
-by side, and the lab writes no raw HTML into pages (tests/test_reliability.py). A components-v2
+by side, and the lab writes no raw HTML into pages (tests/app/test_reliability.py). A components-v2
 component without style isolation adds our constant stylesheet to the page instead: no script,
 no user text, and it takes no room.
 """

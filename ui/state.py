@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import streamlit as st
 
-from core import cards, data, variants
+from core.ml import cards, data, variants
 from ui.boot import keep_keras_caches
 
 keep_keras_caches()  # Streamlit would otherwise clear TensorFlow's caches after every run.
@@ -99,13 +99,13 @@ def pretrained(name: str, dataset: str | None = None) -> ModelRef:
 # Bounded: students' models come and go; an evicted entry just gets traced again.
 @st.cache_resource(show_spinner=False, max_entries=64)
 def _compiled(_model, key: str):
-    from core.serving import compiled_call
+    from core.ml.serving import compiled_call
 
     return compiled_call(_model)
 
 
 def fast(model, key: str):
-    """The compiled call of `model` (see core.serving), made once per model identity `key`
+    """The compiled call of `model` (see core.ml.serving), made once per model identity `key`
     (a ModelRef's key, with the part's name for an encoder or decoder)."""
     return _compiled(model, key)
 
@@ -130,7 +130,7 @@ def test_set(dataset: str | None = None) -> TestSet:
 
 def sample_digits(dataset: str | None = None) -> np.ndarray:
     """The first test image of each class 0..7: the same fixed images on every page and run."""
-    from core.runs import sample_indices
+    from core.ml.data import sample_indices
 
     found = test_set(dataset)
     return found.x_test[sample_indices(found.y_test)]
@@ -142,7 +142,7 @@ def _card(name: str, dataset: str) -> dict | None:
 
 
 def card(name: str, dataset: str | None = None) -> dict | None:
-    """The shipped model's card (metrics measured by core.evaluate), or None."""
+    """The shipped model's card (metrics measured by core.ml.evaluate), or None."""
     return _card(name, dataset or current_dataset())
 
 
@@ -155,8 +155,8 @@ def shipped_names() -> list[str]:
 @st.cache_data(show_spinner=False)
 def bce_floor(dataset: str) -> float:
     """The lowest mean BCE any model reaches on the dataset's test images (their mean pixel
-    entropy: core.metrics.bce_floor)."""
-    from core import metrics
+    entropy: core.ml.metrics.bce_floor)."""
+    from core.ml import metrics
 
     return metrics.bce_floor(test_set(dataset).x_test)
 
@@ -315,7 +315,7 @@ def live_store():
 def _engine(_store, url: str):
     import os
 
-    from core.engine import Engine
+    from core.cluster.client import Engine
     from ui import presence
 
     limit = limits()
@@ -403,7 +403,7 @@ def _registered(known: Student) -> Student:
 def join_class(opened, code: str) -> Student | None:
     """A new student of the class with this code, or None (and a notice) for a code not known
     here; the code itself is never echoed."""
-    from core import classroom
+    from core.lab import classroom
 
     joined = classroom.join(opened, code)
     if joined is None:
@@ -425,11 +425,11 @@ class Lesson:
 
     room: object  # core.store.ClassRow or None
     member: object  # core.store.Member or None
-    setup: object  # core.classroom.Setup
+    setup: object  # core.lab.classroom.Setup
 
     def shows(self, page: str) -> bool:
         """Whether this student's navigation has the page at URL path `page`."""
-        from core.classroom import PAGES
+        from core.lab.classroom import PAGES
 
         return self.room is None or page not in PAGES or page in self.setup.pages
 
@@ -443,7 +443,7 @@ def lesson() -> Lesson:
 def read_lesson() -> Lesson:
     from dataclasses import replace
 
-    from core import classroom
+    from core.lab import classroom
     from core.store import StoreError
 
     limit = limits()
@@ -520,9 +520,9 @@ TRAIN_NOTICE = "train_notice"  # A message for the next rerun (st.rerun would sw
 def queue_runs(me: Student, racers: list[tuple[str, dict]]) -> list[int] | None:
     """Queue one run, or a race of several, on the session's dataset and hand them to the
     training cluster; the server applies the class's locks and its own limits
-    (`core.classroom`), whatever the browser sent. None, with the reason shown, if refused."""
-    from core import classroom
-    from core.engine import EngineUnavailable
+    (`core.lab.classroom`), whatever the browser sent. None, with the reason shown, if refused."""
+    from core.cluster.client import EngineUnavailable
+    from core.lab import classroom
     from core.store import Busy, LabBusy
 
     limit = limits()
@@ -602,7 +602,7 @@ def run_label(run) -> str:
 @st.cache_resource(show_spinner="Loading your model...", max_entries=16)
 def _run_model(key: str, _run):
     """A student's run rebuilt from its checkpoint, once per (run, epoch of its weights)."""
-    from core.runs import build_model
+    from core.ml.choices import build_model
 
     model = build_model(_run.variant, _run.settings)
     found = live_store().checkpoint(_run.id)
@@ -723,7 +723,7 @@ def explain(name: str) -> None:
 @st.cache_data(show_spinner=False)
 def shipped_code(name: str, dataset: str) -> str:
     """`python -m core.codegen NAME --dataset DATASET`: the file behind a shipped model."""
-    from core import codegen
+    from core.ml import codegen
 
     return codegen.for_shipped(name, dataset)
 
@@ -832,14 +832,14 @@ def current_variant() -> str:
 
 @st.cache_resource(show_spinner=False)
 def limits():
-    """The server's limits (`core.limits`), read once from secrets and the environment.
+    """The server's limits (`core.lab.limits`), read once from secrets and the environment.
 
     Streamlit copies root-level entries of `.streamlit/secrets.toml` into `os.environ` at
     start-up, so a value in the secrets file wins over one exported in the shell.
     """
     import os
 
-    from core.limits import Limits
+    from core.lab.limits import Limits
 
     secrets = st.secrets.to_dict() if st.secrets.load_if_toml_exists() else {}
     found, problems = Limits.read(secrets, os.environ)

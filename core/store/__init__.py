@@ -3,7 +3,7 @@
 SQLite in the user data folder by default (WAL mode, so the training process writes while the
 server reads), or any SQLAlchemy URL in `AE_DATABASE_URL` (PostgreSQL through psycopg 3).
 Alembic migrates the schema when the server opens the store, so a class database survives
-upgrades of the app. The server's pages read; the training worker writes (`core.runs`).
+upgrades of the app. The server's pages read; the training worker writes (`core.cluster.job`).
 
 Students have no accounts: a random link token identifies one, and only its SHA-256 is stored.
 """
@@ -111,7 +111,7 @@ def weights_to_bytes(
     weights: list[np.ndarray], optimizer_state: list[np.ndarray] | None = None
 ) -> bytes:
     """A model's weight arrays as an .npz (plain arrays, loadable without pickle): arr_0,
-    arr_1, ..., and the optimizer's variables (`core.callbacks.optimizer_state`) beside them as
+    arr_1, ..., and the optimizer's variables (`core.ml.callbacks.optimizer_state`) beside them as
     opt_0, opt_1, ... when given, so a continued run goes on with Adam's moments."""
     buffer = io.BytesIO()
     optimizer = {f"opt_{index}": value for index, value in enumerate(optimizer_state or [])}
@@ -647,7 +647,7 @@ class Store(ClassStore):
     def checkpoint(self, run_id: int, optimizer: bool = False) -> tuple | None:
         """(epoch, weight arrays) of the run's latest checkpoint, or None. With `optimizer`:
         (epoch, weights, optimizer state), the state None in a checkpoint from before it was
-        kept. The epoch is always a completed one (core.callbacks)."""
+        kept. The epoch is always a completed one (core.ml.callbacks)."""
         rows = self._rows(sa.select(checkpoints).where(checkpoints.c.run_id == run_id))
         if not rows:
             return None

@@ -14,7 +14,7 @@ import argparse
 import os
 import sys
 
-from core.limits import Limits
+from core.lab.limits import Limits
 from core.store import Store, StoreError
 
 

@@ -1,7 +1,7 @@
 """The store's side of a class: its row, its students, challenges and their scores.
 
 Only SQL lives here; the rules (who may do what, what a lock or a constraint means) are in
-`core.classroom`, which is what the pages and the worker call. Teacher-side writes take the
+`core.lab.classroom`, which is what the pages and the worker call. Teacher-side writes take the
 teacher key's hash and match it in the same statement, so a write without the key changes
 nothing.
 """

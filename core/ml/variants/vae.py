@@ -1,0 +1,213 @@
+"""Variational autoencoder with a 2-D latent space, so two sliders can walk through it.
+
+The encoder outputs a Gaussian (z_mean, z_log_var) per image, a sample z is drawn with the
+reparameterisation trick, and the decoder gives Bernoulli probabilities for the 784 pixels.
+The loss is the negative ELBO in nats per image: summed pixel cross-entropy + beta * KL.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import keras
+import tensorflow as tf
+from keras import layers, ops
+
+from core.ml.variants.base import (
+    IMAGE_SHAPE,
+    PACKAGE,
+    PIXELS,
+    Variant,
+    dense_stack,
+    deserialize_halves,
+    serialize_halves,
+)
+from core.ml.variants.options import Setting
+
+
+@dataclass
+class VAEConfig:
+    latent_dim: int = 2  # Two, so the latent page can show the whole space on a plane.
+    hidden: list[int] = field(default_factory=lambda: [512, 256])  # Wide enough for ~136 nats.
+    beta: float = 1.0  # Weight of the KL term; 1 is the true ELBO, >1 a beta-VAE.
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class Sampling(layers.Layer):
+    """Draws z = z_mean + exp(z_log_var / 2) * epsilon, epsilon ~ N(0, I)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.seed_generator = keras.random.SeedGenerator(1337)
+
+    def call(self, inputs):
+        z_mean, z_log_var = inputs
+        epsilon = keras.random.normal(ops.shape(z_mean), seed=self.seed_generator)
+        return z_mean + ops.exp(0.5 * z_log_var) * epsilon
+
+
+def reconstruction_nats(images, probabilities):
+    """Per-image sum over the 784 pixels of binary cross-entropy, in nats."""
+    flat_x = ops.reshape(images, (-1, PIXELS))
+    flat_p = ops.reshape(probabilities, (-1, PIXELS))
+    return ops.sum(keras.losses.binary_crossentropy(flat_x[..., None], flat_p[..., None]), axis=1)
+
+
+def kl_nats(z_mean, z_log_var):
+    """Per-image KL(N(z_mean, exp(z_log_var)) || N(0, I)) in closed form, in nats."""
+    return -0.5 * ops.sum(1.0 + z_log_var - ops.square(z_mean) - ops.exp(z_log_var), axis=1)
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class VAE(keras.Model):
+    """keras-io style VAE: overrides only train_step, test_step and the metric trackers."""
+
+    def __init__(self, encoder: keras.Model, decoder: keras.Model, beta: float = 1.0, **kwargs):
+        super().__init__(**kwargs)
+        self.encoder = encoder
+        self.decoder = decoder
+        self.beta = beta
+        self.sampling = Sampling(name="sampling")
+        self.total_loss_tracker = keras.metrics.Mean(name="loss")
+        self.reconstruction_loss_tracker = keras.metrics.Mean(name="reconstruction_loss")
+        self.kl_loss_tracker = keras.metrics.Mean(name="kl_loss")
+        self.built = True  # Encoder and decoder are built Functional models.
+
+    @property
+    def metrics(self):
+        return [self.total_loss_tracker, self.reconstruction_loss_tracker, self.kl_loss_tracker]
+
+    def call(self, inputs, training=False):
+        """The reconstruction from the mean code: deterministic, what the app shows."""
+        z_mean, _ = self.encoder(inputs, training=training)
+        return self.decoder(z_mean, training=training)
+
+    def losses_of(self, images, training=False):
+        """(total, reconstruction, KL) batch means in nats per image, with a sampled z."""
+        z_mean, z_log_var = self.encoder(images, training=training)
+        z = self.sampling([z_mean, z_log_var])
+        reconstruction = ops.mean(reconstruction_nats(images, self.decoder(z, training=training)))
+        kl = ops.mean(kl_nats(z_mean, z_log_var))
+        return reconstruction + self.beta * kl, reconstruction, kl
+
+    def _track(self, total, reconstruction, kl):
+        self.total_loss_tracker.update_state(total)
+        self.reconstruction_loss_tracker.update_state(reconstruction)
+        self.kl_loss_tracker.update_state(kl)
+        return {metric.name: metric.result() for metric in self.metrics}
+
+    def train_step(self, data):
+        images = data[0] if isinstance(data, tuple) else data
+        with tf.GradientTape() as tape:
+            total, reconstruction, kl = self.losses_of(images, training=True)
+        gradients = tape.gradient(total, self.trainable_weights)
+        self.optimizer.apply_gradients(zip(gradients, self.trainable_weights, strict=True))
+        return self._track(total, reconstruction, kl)
+
+    def test_step(self, data):
+        images = data[0] if isinstance(data, tuple) else data
+        return self._track(*self.losses_of(images))
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), **serialize_halves(self), "beta": self.beta}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]):
+        encoder, decoder, rest = deserialize_halves(config)
+        return cls(encoder, decoder, **rest)
+
+
+def build(config: VAEConfig | None = None) -> VAE:
+    """Dense Gaussian encoder 784-512-256-(2+2), Bernoulli decoder 2-256-512-784."""
+    config = config or VAEConfig()
+    inputs = keras.Input(shape=IMAGE_SHAPE, name="image")
+    x = dense_stack(layers.Flatten(name="flatten")(inputs), config.hidden, prefix="encoder_dense")
+    z_mean = layers.Dense(config.latent_dim, name="z_mean")(x)
+    z_log_var = layers.Dense(config.latent_dim, name="z_log_var")(x)
+    encoder = keras.Model(inputs, [z_mean, z_log_var], name="encoder")
+
+    z = keras.Input(shape=(config.latent_dim,), name="z")
+    x = dense_stack(z, list(reversed(config.hidden)), prefix="decoder_dense")
+    x = layers.Dense(PIXELS, activation="sigmoid", name="pixels")(x)
+    decoder = keras.Model(z, layers.Reshape(IMAGE_SHAPE, name="image")(x), name="decoder")
+    return VAE(encoder, decoder, beta=config.beta, name="vae")
+
+
+# The same model in plain Keras, for the standalone file of core.ml.codegen.
+CODE = '''
+class VAE(keras.Model):
+    """Encoder -> (z_mean, z_log_var); training decodes a sample z = mean + sigma * epsilon
+    and adds beta * KL(N(mean, sigma^2) || N(0, I)); inference decodes the mean."""
+
+    def __init__(self, encoder, decoder, beta, **kwargs):
+        super().__init__(**kwargs)
+        self.encoder, self.decoder, self.beta = encoder, decoder, beta
+        self.seed_generator = keras.random.SeedGenerator(1337)
+
+    def call(self, images, training=False):
+        z_mean, z_log_var = self.encoder(images)
+        if not training:
+            return self.decoder(z_mean)
+        epsilon = keras.random.normal(ops.shape(z_mean), seed=self.seed_generator)
+        z = z_mean + ops.exp(0.5 * z_log_var) * epsilon
+        kl = -0.5 * ops.sum(1 + z_log_var - ops.square(z_mean) - ops.exp(z_log_var), axis=1)
+        self.add_loss(self.beta * ops.mean(kl))
+        return self.decoder(z)
+
+
+def summed_bce(images, probabilities):
+    """Reconstruction term of the negative ELBO: pixel cross-entropy summed per image, in nats."""
+    pixels = ops.reshape(images, (-1, 28 * 28, 1))
+    predicted = ops.reshape(probabilities, (-1, 28 * 28, 1))
+    return ops.sum(keras.losses.binary_crossentropy(pixels, predicted), axis=1)
+
+
+def build_model():
+    """Dense Gaussian encoder 784 -> hidden -> 2 x latent; Bernoulli decoder back to 784."""
+    inputs = keras.Input(shape=(28, 28, 1), name="image")
+    x = dense_stack(layers.Flatten()(inputs), CONFIG["hidden"], prefix="encoder_dense")
+    z_mean = layers.Dense(CONFIG["latent_dim"], name="z_mean")(x)
+    z_log_var = layers.Dense(CONFIG["latent_dim"], name="z_log_var")(x)
+    encoder = keras.Model(inputs, [z_mean, z_log_var], name="encoder")
+    z = keras.Input(shape=(CONFIG["latent_dim"],), name="z")
+    x = dense_stack(z, list(reversed(CONFIG["hidden"])), prefix="decoder_dense")
+    x = layers.Dense(28 * 28, activation="sigmoid", name="pixels")(x)
+    decoder = keras.Model(z, layers.Reshape((28, 28, 1))(x), name="decoder")
+    return VAE(encoder, decoder, CONFIG["beta"], name="vae"), summed_bce
+'''
+
+
+VARIANT = Variant(
+    name="vae",
+    title="Variational (VAE)",
+    summary=(
+        "The encoder outputs a probability distribution for the code (a mean and a variance "
+        "for each of its 2 numbers), a code is sampled from it, and the decoder turns the "
+        "sample into pixel probabilities. A KL-divergence term keeps every distribution close "
+        "to a standard normal, so the whole 2-D plane is filled with plausible digits you can "
+        "sample. Loss (negative ELBO, nats per image): summed pixel cross-entropy + beta * KL."
+    ),
+    config_class=VAEConfig,
+    build=build,
+    loss="elbo",
+    training={"epochs": 60, "keep_best": True},
+    settings=(
+        Setting(
+            "beta",
+            "KL weight β",
+            (0.0, 0.1, 0.5, 1.0, 2.0, 4.0, 10.0),
+            "1 is the true ELBO; larger values give a beta-VAE.",
+        ),
+    ),
+    # Its loss is summed over 784 pixels, not averaged: a gentler live rate than the others'.
+    live={"learning_rate": 2e-3},
+    measures=("elbo",),
+    curves=(
+        ("Reconstruction (nats)", ("reconstruction_loss", "val_reconstruction_loss")),
+        ("KL divergence (nats)", ("kl_loss", "val_kl_loss")),
+    ),
+    generative=True,
+    recipes={"fashion": {"epochs": 30}},
+    code=CODE,
+)

@@ -1,0 +1,324 @@
+"""AppTest page tests: every page renders, its key widgets exist, and they do what they say."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+APP = Path(__file__).resolve().parents[2] / "app.py"
+
+PAGES = {
+    "pages/home.py": "Autoencoder Lab",
+    "pages/train.py": "Train an autoencoder",
+    "pages/race.py": "Race autoencoders",
+    "pages/draw.py": "Draw a digit",
+    "pages/latent.py": "Explore the latent space",
+    "pages/inside.py": "Inside the autoencoder",
+    "pages/compare.py": "Compare variants",
+}
+
+
+def run_page(path: str, token: str | None = None, **state) -> AppTest:
+    """Run app.py, switch to one page and run it, as a click in the sidebar would; `token`
+    opens the page with a student's link."""
+    app = AppTest.from_file(str(APP), default_timeout=120)
+    if token is not None:
+        app.query_params["me"] = token
+    for key, value in state.items():
+        app.session_state[key] = value
+    app.run()
+    if path != "pages/home.py":
+        app.switch_page(path)
+        app.run()
+    assert not app.exception, [item.value for item in app.exception]
+    return app
+
+
+def page_alone(path: str, token: str | None = None, **state) -> AppTest:
+    """A page run as its own script. Needed for buttons: after `switch_page`, AppTest drops
+    a button's click (the same buttons work in the browser tests)."""
+    app = AppTest.from_file(str(APP.parent / path), default_timeout=120)
+    if token is not None:
+        app.query_params["me"] = token
+    for key, value in state.items():
+        app.session_state[key] = value
+    app.run()
+    assert not app.exception, [item.value for item in app.exception]
+    return app
+
+
+def image_urls(app: AppTest) -> list[str]:
+    """Media URLs of the page's images; they are content hashes, so new pixels give new URLs."""
+    return [image.proto.imgs[0].url for image in app.image]
+
+
+def captions(app: AppTest) -> list[str]:
+    return [image.proto.imgs[0].caption for image in app.image]
+
+
+@pytest.mark.parametrize("path", list(PAGES))
+def test_page_renders_without_exception(path):
+    app = run_page(path)
+    assert app.title[0].value == PAGES[path]
+
+
+def test_sidebar_has_variant_picker_source_and_explanation():
+    # AppTest.switch_page renders only the page itself, so the sidebar is checked on the home
+    # page here and on every page by the browser test.
+    app = run_page("pages/home.py")
+    picker = app.sidebar.selectbox(key="variant")
+    assert (
+        picker.value == "vanilla" and "tied" in picker.options
+    ) or "Tied-weight stacked" in picker.options
+    assert app.sidebar.selectbox(key="model_choice").value == "pretrained"
+    assert "Autoencoder Lab" in app.sidebar.caption[-1].value
+
+
+def test_url_parameter_selects_the_variant():
+    app = AppTest.from_file(str(APP), default_timeout=120)
+    app.query_params["variant"] = "conv"
+    app.run()
+    assert app.sidebar.selectbox(key="variant").value == "conv"
+    assert not app.sidebar.warning
+
+
+def test_unknown_url_variant_gets_a_message_not_a_traceback():
+    app = AppTest.from_file(str(APP), default_timeout=120)
+    app.query_params["variant"] = "<script>alert(1)</script>"
+    app.run()
+    assert not app.exception
+    assert app.sidebar.selectbox(key="variant").value == "vanilla"
+    assert "does not have" in app.sidebar.warning[0].value
+    assert "<script>" not in app.sidebar.warning[0].value
+
+
+def test_home_lists_every_variant_with_card_metrics():
+    app = run_page("pages/home.py")
+    text = " ".join(item.value for item in app.markdown)
+    for title in ("Vanilla", "Deep", "Convolutional", "Denoising", "Variational (VAE)"):
+        assert title in text
+    assert text.count("Test: ") == 10
+
+
+def pad(app: AppTest) -> dict:
+    """The data the latent pad carries to the browser (see ui.latent_pad)."""
+    from ui.latent_pad import payload
+
+    frames = app.get("iframe")
+    assert len(frames) == 1
+    return payload(frames[0].proto.srcdoc)
+
+
+def test_latent_pad_carries_the_shown_vae_decoder_and_its_pictures():
+    import base64
+
+    from core.ml import cards
+
+    data = pad(run_page("pages/latent.py", variant="vae"))
+    decoder = cards.load_model("vae").decoder
+    dense = [layer for layer in decoder.layers if layer.__class__.__name__ == "Dense"]
+    assert len(data["layers"]) == len(dense) == 3
+    for sent, layer in zip(data["layers"], dense, strict=True):
+        kernel = np.frombuffer(base64.b64decode(sent["kernel"]), "<f2")
+        expected = layer.get_weights()[0]
+        np.testing.assert_allclose(kernel.reshape(expected.shape), expected, atol=4e-3, rtol=1e-3)
+    assert data["manifold"].startswith("data:image/jpeg;base64,")
+    assert data["scatter"].startswith("data:image/jpeg;base64,")
+    assert len(data["quantiles"]) == 15 and data["ring"] is None
+
+
+def test_latent_pad_runs_the_students_own_vae_when_chosen(stored_run):
+    from core.ml.variants import vae
+
+    config = vae.VAEConfig(hidden=[128, 64])  # Not the shipped 512-256 shape.
+    token, run = stored_run("vae", vae.build(config), config)
+    data = pad(run_page("pages/latent.py", token=token, variant="vae", model_choice=run.id))
+    assert [(layer["rows"], layer["columns"]) for layer in data["layers"]] == [
+        (2, 64),
+        (64, 128),
+        (128, 784),
+    ]
+
+
+def test_two_vaes_trained_one_after_the_other_each_get_their_own_decoder(stored_run):
+    # The old caches keyed on id(model): CPython reuses a freed model's address, so a second
+    # model could be shown the first one's decoder. Keys are now the run and its epoch.
+    import base64
+    import gc
+
+    from core.ml.variants import vae
+
+    config = vae.VAEConfig(hidden=[64, 32])
+    student = None
+    sent = []
+    for seed in (1, 2):
+        import keras
+
+        keras.utils.set_random_seed(seed)
+        model = vae.build(config)
+        token, run = stored_run("vae", model, config, student=student)
+        student = student or (run.student_id, token)
+        data = pad(run_page("pages/latent.py", token=token, variant="vae", model_choice=run.id))
+        kernel = np.frombuffer(base64.b64decode(data["layers"][0]["kernel"]), "<f2")
+        expected = model.decoder.layers[1].get_weights()[0]
+        np.testing.assert_allclose(kernel.reshape(expected.shape), expected, atol=4e-3, rtol=1e-3)
+        sent.append(kernel)
+        del model
+        gc.collect()  # Frees the first model, so the second may land at its address.
+    assert not np.allclose(sent[0], sent[1])
+
+
+def query(app: AppTest, name: str) -> str:
+    value = app.query_params[name]
+    return value[0] if isinstance(value, list) else value
+
+
+def test_a_rerun_with_the_same_link_keeps_the_students_runs(stored_run):
+    from core.ml import variants
+
+    config = variants.make_config("vanilla")
+    token, run = stored_run("vanilla", variants.build("vanilla"), config)
+    for _ in range(2):  # A reload is a new session with the same link.
+        app = page_alone("pages/train.py", token=token)
+        assert query(app, "me") == token
+        assert f"Run {run.id}: Vanilla" in [header.value for header in app.subheader]
+        assert "run" in app.dataframe[0].value.columns
+        assert list(app.dataframe[0].value["run"]) == [run.id]
+
+
+def test_an_unknown_link_gets_no_student_and_is_never_echoed():
+    # A page view writes no student row (issue 25): the visitor gets a link when they first
+    # train, race or ask for it; tests/app/test_pages_integrity.py counts the rows.
+    app = AppTest.from_file(str(APP), default_timeout=120)
+    app.query_params["me"] = "<b>stolen-or-made-up</b>"
+    app.run()
+    assert not app.exception
+    assert "me" not in app.query_params
+    shown = " ".join(item.value for item in [*app.sidebar.info, *app.sidebar.markdown])
+    assert "not known here" in shown and "stolen" not in shown
+
+
+def test_latent_pad_rings_the_last_drawing_where_the_encoder_puts_it():
+    from core.ml import cards
+
+    digit = np.zeros((28, 28), np.float32)
+    digit[6:22, 12:16] = 1.0  # A plain "1".
+    data = pad(run_page("pages/latent.py", variant="vae", last_drawing=digit))
+    z_mean, _ = cards.load_model("vae").encoder(digit[None, ..., None], training=False)
+    np.testing.assert_allclose(data["ring"], np.asarray(z_mean)[0], atol=0.006)  # Rounded.
+
+
+def test_latent_interpolation_strips_for_vae_and_plain():
+    app = run_page("pages/latent.py")
+    assert any("Variational autoencoder" in text for text in captions(app))
+    assert any("Deep autoencoder" in text for text in captions(app))
+
+
+def test_draw_page_with_a_test_digit_reconstructs_with_the_chosen_variant():
+    app = run_page("pages/draw.py", draw_source="Test digit", random_index=0)
+    assert "Vanilla reconstruction" in captions(app)
+    assert len([c for c in captions(app) if "MSE" in c]) == 10  # Every variant below.
+    app = run_page("pages/draw.py", draw_source="Test digit", random_index=0, variant="deep")
+    assert "Deep reconstruction" in captions(app)
+
+
+def test_draw_page_blank_canvas_shows_a_hint():
+    app = run_page("pages/draw.py")
+    # The canvas returns no image under AppTest, exactly like an untouched canvas.
+    assert "Draw a digit on the canvas" in app.info[0].value
+
+
+def test_draw_noise_mode_shows_noisy_denoised_plain_and_clean():
+    app = run_page(
+        "pages/draw.py", draw_source="Test digit", random_index=3, draw_mode="Noise and denoise"
+    )
+    texts = captions(app)
+    assert any(t.startswith("Noisy input · PSNR") for t in texts)
+    assert any(t.startswith("Denoising autoencoder · PSNR") for t in texts)
+    assert any(t.startswith("Plain convolutional · PSNR") for t in texts)
+    app.selectbox(key="noise_kind").set_value("masking").run()
+    assert not app.exception
+
+
+def test_train_page_has_the_settings_of_each_variant():
+    app = run_page("pages/train.py")
+    labels = {slider.label for slider in app.slider} | {s.label for s in app.select_slider}
+    assert {"Epochs", "Batch size", "Learning rate", "Training images", "Code size"} <= labels
+    app = run_page("pages/train.py", variant="sparse_kl")
+    labels = {slider.label for slider in app.slider} | {s.label for s in app.select_slider}
+    assert {"Target activation ρ", "Sparsity weight β"} <= labels
+    app = run_page("pages/train.py", variant="denoising")
+    assert app.selectbox(key="noise_kind_denoising").value == "gaussian"
+    assert app.select_slider(key="noise_level_denoising").value == 0.5
+
+
+def test_compare_page_table_and_grid():
+    app = run_page("pages/compare.py")
+    table = app.dataframe[0].value
+    assert len(table) == 11  # Ten variants and PCA.
+    assert any(str(name).startswith("PCA") for name in table["variant"])
+    assert len(app.image) == 11  # Originals and one strip per variant.
+
+
+def test_keras_caches_survive_a_script_run(monkeypatch):
+    # Streamlit calls keras.backend.clear_session() after every run, which empties
+    # TensorFlow's kernel cache: each model call then re-optimises its graph (~10-100 ms
+    # instead of ~0.5 ms). ui.boot.keep_keras_caches stops that; an upgrade could undo it.
+    from tensorflow.python.eager import context
+
+    cleared = []
+    monkeypatch.setattr(
+        context.context(), "clear_kernel_cache", lambda: cleared.append(True), raising=False
+    )
+    app = run_page("pages/draw.py", draw_source="Test digit", random_index=5)
+    app.session_state["random_index"] = 6
+    app.run()
+    assert not app.exception
+    assert cleared == []
+
+
+INSIDE_SECTIONS = {
+    "Features": "Features: what the first layer looks for",
+    "Sparse codes": "Sparse codes: most units off for any one digit",
+    "Copying": "Undercomplete versus overcomplete: learning, or copying?",
+    "Contraction": "Contraction: a code that ignores small changes",
+    "Linear and PCA": "The linear autoencoder and PCA",
+    "Few labels": "Pretraining with few labels",
+}
+
+
+@pytest.mark.parametrize("section", list(INSIDE_SECTIONS))
+def test_inside_page_sections_render(section):
+    app = run_page("pages/inside.py", inside_section=section)
+    assert app.header[0].value == INSIDE_SECTIONS[section]
+    assert app.image or app.dataframe or app.info or app.metric
+
+
+def test_inside_features_follow_the_chosen_variant_and_unit():
+    app = run_page("pages/inside.py", inside_section="Features", variant="conv")
+    assert app.selectbox(key="inside_features_variant").value == "conv"
+    assert "first convolution" in app.image[0].proto.imgs[0].caption
+    before = image_urls(app)[1]
+    app.slider(key="inside_unit_conv").set_value(7).run()
+    assert not app.exception and image_urls(app)[1] != before
+
+
+def test_inside_contraction_table_has_each_model_and_the_penalty_shows():
+    app = run_page("pages/inside.py", inside_section="Contraction")
+    table = app.dataframe[0].value.set_index("model")
+    jacobian = table["‖J‖² at this digit"]
+    assert jacobian["Contractive"] < jacobian["Contractive without penalty"]
+
+
+def test_inside_few_labels_runs_and_tabulates():
+    app = page_alone("pages/inside.py", inside_section="Few labels")
+    assert "press Run" in app.info[0].value
+    app.segmented_control(key="inside_labels").set_value(10)
+    app.button(key="inside_run").click().run()
+    assert not app.exception
+    table = app.dataframe[0].value
+    assert {"raw pixels", "frozen encoder", "fine-tuned encoder"} <= set(table.columns)
+    assert all(0.0 <= v <= 1.0 for v in table["frozen encoder"])

@@ -1,0 +1,131 @@
+"""A lesson in real Chromium: a teacher and three students, each in a browser context of their
+own (separate cookies and sessions), run a challenge end to end on a served app."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+
+from tests.conftest import new_tab, serve
+from tests.browser.test_browser import IDLE, no_exceptions, open_page
+
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
+
+
+@pytest.fixture
+def lesson_server(tmp_path):
+    # Two trainings at once: three students, so one of them waits in the queue for a while.
+    yield from serve(tmp_path / "streamlit.log", {"AE_MAX_TRAININGS": "2"})
+
+
+def idle(page) -> None:
+    page.wait_for_selector(IDLE, timeout=120_000)
+
+
+def board_rows(page) -> list[list[str]]:
+    """The cells of the board's rows (the data grid's accessible table), header left out."""
+    rows = page.locator("[data-testid=stDataFrame]", has_text="Rank").first.locator("[role=row]")
+    return [
+        rows.nth(index).locator("[role=gridcell]").all_inner_texts()
+        for index in range(1, rows.count())
+    ]
+
+
+def slider_keys(page, label: str, *keys: str) -> None:
+    block = page.locator("[data-testid=stSlider]", has_text=label).first
+    block.get_by_role("slider").focus()
+    for key in keys:
+        page.keyboard.press(key)
+
+
+def create_locked_class(teacher, base: str, name: str) -> str:
+    """On the Class page: create a class, limit it to 1,000 images, lock Vanilla's epochs at
+    their default (5) and add a challenge; returns the student link."""
+    open_page(teacher, f"{base}/class")
+    teacher.get_by_label("Class name").fill(name)
+    teacher.get_by_role("button", name="Create the class").click()
+    teacher.wait_for_selector(f"h1:has-text('Class: {name}')", timeout=60_000)
+    idle(teacher)
+    student_link = teacher.locator("[data-testid=stCode]").first.inner_text().strip()
+    teacher.get_by_role("tab", name="Setup").click()
+    slider_keys(teacher, "Most training images per run", "Home", "ArrowRight")  # 1,000
+    teacher.get_by_role("button", name="Save the setup").click()
+    idle(teacher)
+    teacher.get_by_role("tab", name="Setup").click()
+    teacher.get_by_text("Lock epochs").click()
+    teacher.get_by_role("button", name="Save the locks of Vanilla").click()
+    idle(teacher)
+    teacher.get_by_role("tab", name="Challenges").click()
+    teacher.get_by_label("Title").fill("Best reconstruction")
+    teacher.get_by_role("button", name="Add the challenge").click()
+    idle(teacher)
+    return student_link
+
+
+def test_a_teacher_and_three_students_run_a_challenge(lesson_server, browser, artifacts):
+    contexts = [browser.new_context(viewport={"width": 1280, "height": 900}) for _ in range(4)]
+    teacher, *students = (new_tab(context) for context in contexts)
+    try:
+        student_link = create_locked_class(teacher, lesson_server, "Lesson 3")
+        assert re.fullmatch(r"http://127\.0\.0\.1:\d+/\?class=[\w-]{16}", student_link)
+        assert re.search(r"/class\?.*teacher=[\w-]{32}", teacher.url)
+
+        # Three students join with the student link and train, each with another rate.
+        for index, student in enumerate(students):
+            open_page(student, student_link)
+            assert "class=" not in student.url and re.search(r"me=[\w-]{32}", student.url)
+            sidebar = student.locator("[data-testid=stSidebar]")
+            assert "Lesson 3" in sidebar.inner_text()
+            sidebar.locator("a[href$='/train']").click()
+            student.wait_for_selector("h1:has-text('Train an autoencoder')", timeout=60_000)
+            idle(student)
+            student.screenshot(path=str(artifacts / f"class-student-{index}-train.png"))
+            assert (
+                "Your teacher fixed epochs" in student.locator("[data-testid=stForm]").inner_text()
+            )
+            assert (
+                "1,000"
+                in student.locator(
+                    "[data-testid=stSlider]", has_text="Training images"
+                ).first.inner_text()
+            )
+            slider_keys(student, "Learning rate", *["ArrowLeft"] * (index * 2))
+            student.get_by_test_id("stBaseButton-primaryFormSubmit").click()
+            idle(student)
+        for student in students:
+            student.wait_for_selector(
+                "[data-testid=stAlert]:has-text('Trained 5 epoch')", timeout=300_000
+            )
+
+        # The board ranks the three, on the teacher's view and on a student's, within seconds.
+        teacher.get_by_role("tab", name="Board").click()
+        deadline = time.monotonic() + 30
+        while len(board_rows(teacher)) < 3:
+            if time.monotonic() > deadline:
+                teacher.screenshot(path=str(artifacts / "class-teacher-board-failed.png"))
+                pytest.fail(f"the board shows {board_rows(teacher)}")
+            time.sleep(0.5)
+        rows = board_rows(teacher)
+        assert [row[0] for row in rows] == ["1", "2", "3"]
+        values = [float(row[2]) for row in rows]
+        assert values == sorted(values) and len({row[1] for row in rows}) == 3
+        assert all(row[3].startswith("data:image/png;base64,") for row in rows)
+        teacher.screenshot(path=str(artifacts / "class-teacher-board.png"), full_page=True)
+        first = students[0]
+        first.locator("[data-testid=stSidebar] a[href$='/class']").click()
+        first.wait_for_selector("h1:has-text('Class')", timeout=60_000)
+        deadline = time.monotonic() + 30
+        while len(board_rows(first)) < 3:
+            assert time.monotonic() < deadline
+            time.sleep(0.5)
+        seen = board_rows(first)
+        assert [row[2] for row in seen] == [row[2] for row in rows]
+        assert sum(row[1].endswith("(you)") for row in seen) == 1
+        first.screenshot(path=str(artifacts / "class-student-board.png"), full_page=True)
+        for tab in (teacher, *students):
+            no_exceptions(tab)
+    finally:
+        for context in contexts:
+            context.close()

@@ -1,0 +1,51 @@
+"""Chromium: a race of three code sizes trained side by side, then the Latent page replaying
+how the 2-D racer's code formed, played frame by frame."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.browser.test_browser import IDLE, no_exceptions, open_page, set_slider_to_minimum, wait_idle
+
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
+
+
+def test_race_code_sizes_then_replay_the_2d_racer(app_server, page, artifacts):
+    open_page(page, f"{app_server}/race?variant=deep")
+    page.get_by_text("One setting", exact=True).click()
+    wait_idle(page)
+    assert page.locator("[data-testid=stMultiSelect]", has_text="Code size").count() == 1
+    set_slider_to_minimum(page, "Epochs")
+    images = page.locator("[data-testid=stSlider]", has_text="Training images").first
+    images.get_by_role("slider").focus()
+    page.keyboard.press("Home")  # 100 images: the race is about the pages, not the models.
+    page.get_by_role("button", name="Start the race").click()
+    page.wait_for_selector("text=/code 32 · run [0-9]+ ·/", timeout=60_000)
+    page.wait_for_selector("text=Test metrics", timeout=240_000)
+    wait_idle(page)
+    no_exceptions(page)
+    lines = page.locator("[data-testid=stMarkdownContainer]", has_text=re.compile("· run [0-9]+ ·"))
+    assert lines.count() == 3
+    assert all("finished, 1 epoch(s)" in lines.nth(index).inner_text() for index in range(3))
+    assert page.locator("[data-testid=stVegaLiteChart]").count() == 1  # The overlaid curves.
+    page.wait_for_timeout(1500)
+    page.screenshot(path=str(artifacts / "race-finished.png"), full_page=True)
+    run_id = re.search(r"code 2 · run ([0-9]+)", lines.first.inner_text()).group(1)
+
+    page.get_by_role("link", name="Latent space").click()
+    page.wait_for_selector("text=How the code forms", timeout=60_000)
+    wait_idle(page)
+    box = page.locator("[data-testid=stSelectbox]", has_text="Replay")
+    box.click()
+    page.get_by_role("option", name=f"Run {run_id}: Deep, 2-D code").click()
+    wait_idle(page)
+    title = page.locator("text=/2,000 test digits after epoch [0-9]+/")
+    assert title.first.text_content().endswith("epoch 1")  # The last frame first.
+    page.locator("button", has_text="Play").click()
+    page.wait_for_selector("text=2,000 test digits after epoch 0", timeout=30_000)
+    page.wait_for_selector("text=2,000 test digits after epoch 1", timeout=30_000)
+    page.wait_for_selector(IDLE, timeout=30_000)
+    no_exceptions(page)
+    page.screenshot(path=str(artifacts / "replay.png"), full_page=True)
