@@ -7,9 +7,10 @@ app grows.
 
 import streamlit as st
 
-from ui import layout, state
+from ui import boot, identity, layout, sidebar
 
 st.set_page_config(page_title="Autoencoder Lab", page_icon=":material/hub:", layout="wide")
+boot.prepare_server()
 
 PAGES = [
     st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
@@ -26,11 +27,11 @@ PAGES = [
 
 # The student (and their class) first: a class's students see only the lesson's pages, and a
 # hidden page's URL falls back to Home, because it is not in this session's navigation at all.
-state.student()
-lesson = state.read_lesson()
+identity.student()
+lesson = identity.read_lesson()
 page = st.navigation([item for item in PAGES if lesson.shows(item.url_path)])
 
-state.sidebar()
+sidebar.sidebar()
 with st.sidebar:
     layout.apply()
     st.caption(

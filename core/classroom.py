@@ -3,7 +3,7 @@
 
 import sys
 
-from core.lab.classroom import main
+from core.lab.classroom.__main__ import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -8,26 +8,21 @@ of the student link only lets a visitor join.
 
 from __future__ import annotations
 
-import os
-
 import streamlit as st
 
-from core.cluster.client import EngineUnavailable
 from core.lab import classroom
-from core.ml import choices, variants
 from core.store import StoreError
-from ui import board, state
+from ui import board, identity, services, words
 from ui.boot import ensure_navigation
+from ui.class_setup import challenges_ui, setup_ui
 
 TEACHER = "teacher"  # The teacher link's query parameter.
 KEY = "teacher_key"  # The key this session opened the teacher view with.
-CONSTRAINED = ("epochs", "subset", "code_size", "learning_rate", "batch_size")
 
 
 def creation_allowed() -> bool:
     """`AE_ALLOW_CLASS_CREATION` (default on): a public demo turns page-side creation off."""
-    value = os.environ.get("AE_ALLOW_CLASS_CREATION", "1").strip().lower()
-    return value not in ("0", "false", "no", "off")
+    return services.limits().allow_class_creation
 
 
 def base_url() -> str:
@@ -60,7 +55,7 @@ def create_ui() -> None:
             name = st.text_input("Class name", placeholder="Lesson 3: autoencoders", max_chars=120)
             if st.form_submit_button("Create the class", type="primary", icon=":material/add:"):
                 try:
-                    _, key = classroom.create_class(state.live_store(), name)
+                    _, key = classroom.create_class(services.live_store(), name)
                 except classroom.ClassError as error:
                     st.warning(str(error).capitalize() + ".", icon=":material/edit:")
                 else:
@@ -71,7 +66,7 @@ def create_ui() -> None:
     with st.expander("Have a class code?"), st.form("join_class", border=False):
         code = st.text_input("Class code", max_chars=64)
         if st.form_submit_button("Join", icon=":material/login:") and code.strip():
-            st.query_params[state.CLASS_LINK] = code.strip()
+            st.query_params[identity.CLASS_LINK] = code.strip()
             st.rerun()
 
 
@@ -81,7 +76,7 @@ def create_ui() -> None:
 def student_ui(lesson) -> None:
     room, member = lesson.room, lesson.member
     st.markdown(
-        f"You are in **{state.plain(room.name)}** as **{state.plain(member.nickname)}**. "
+        f"You are in **{words.plain(room.name)}** as **{words.plain(member.nickname)}**. "
         "Train on the Train page: every run that finishes and meets a challenge's rules is "
         "measured on the 10,000 test images and goes on the board below."
     )
@@ -100,8 +95,8 @@ def student_ui(lesson) -> None:
         )
         if st.form_submit_button("Save"):
             try:
-                classroom.rename(state.live_store(), member.id, nickname)
-                classroom.set_on_board(state.live_store(), member.id, shown)
+                classroom.rename(services.live_store(), member.id, nickname)
+                classroom.set_on_board(services.live_store(), member.id, shown)
             except classroom.ClassError as error:
                 st.warning(str(error).capitalize() + ".", icon=":material/edit:")
             else:
@@ -117,7 +112,7 @@ def live_board(class_id: int, everyone: bool, me: int | None = None) -> None:
     try:
         board.board_ui(board.snapshot(class_id, everyone), me)
     except StoreError as error:
-        state.store_failed(error)
+        services.store_failed(error)
         st.warning("Lost the run store; retrying...", icon=":material/cloud_off:")
 
 
@@ -125,7 +120,7 @@ def live_board(class_id: int, everyone: bool, me: int | None = None) -> None:
 
 
 def teacher_ui(room, key: str) -> None:
-    st.title(f"Class: {state.plain(room.name)}")
+    st.title(f"Class: {words.plain(room.name)}")
     student_link, teacher_link = classroom.links(base_url(), key)
     if st.session_state.pop("class_created", False):
         st.success(
@@ -164,11 +159,11 @@ def controls_ui(room, key: str) -> None:
             help="Students cannot start runs while paused; runs already training carry on.",
         )
         if paused != room.paused:
-            classroom.set_paused(state.live_store(), key, paused)
+            classroom.set_paused(services.live_store(), key, paused)
             st.toast("New trainings paused." if paused else "Trainings resumed.")
         st.download_button(
             "Runs as CSV",
-            data=lambda: classroom.runs_csv(state.live_store(), key),
+            data=lambda: classroom.runs_csv(services.live_store(), key),
             file_name=f"class-{room.id}-runs.csv",
             mime="text/csv",
             icon=":material/download:",
@@ -183,7 +178,7 @@ def live_runs(class_id: int) -> None:
     try:
         found = board.snapshot(class_id, True)
     except StoreError as error:
-        state.store_failed(error)
+        services.store_failed(error)
         st.warning("Lost the run store; retrying...", icon=":material/cloud_off:")
         return
     st.subheader("Who may be stuck")
@@ -199,182 +194,6 @@ def live_runs(class_id: int) -> None:
     board.runs_ui(found)
 
 
-def setup_ui(room, key: str) -> None:
-    current = classroom.Setup.from_json(room.setup)
-    st.markdown("What the class's students see. Changes reach them at their next click.")
-    with st.form("class_setup"):
-        pages = st.multiselect(
-            "Pages",
-            classroom.PAGES,
-            default=list(current.pages),
-            format_func=classroom.PAGE_TITLES.get,
-            help="Home and Class are always there.",
-        )
-        chosen = st.multiselect(
-            "Variants",
-            variants.names(),
-            default=list(current.variants),
-            format_func=state.title,
-        )
-        max_epochs = st.slider("Most epochs per run", 1, 50, current.max_epochs)
-        max_subset = st.select_slider(
-            "Most training images per run",
-            choices.SUBSETS,
-            value=current.max_subset,
-            format_func=lambda n: f"{n:,}",
-        )
-        if st.form_submit_button("Save the setup", type="primary"):
-            save(
-                key,
-                classroom.Setup(tuple(pages), tuple(chosen), current.locks, max_epochs, max_subset),
-            )
-    st.markdown(
-        "**Locked settings**: a locked setting is shown to students, disabled, with your value."
-    )
-    name = st.selectbox(
-        "Variant", list(current.variants), format_func=state.title, key="lock_variant"
-    )
-    locked = current.locked(name)
-    start = {**choices.defaults(name), **locked}
-    with st.form(f"locks_{name}"):
-        picked = {}
-        for item in choices.for_variant(name):
-            lock_column, value_column = st.columns([1, 3], vertical_alignment="bottom")
-            on = lock_column.checkbox(
-                f"Lock {item.label.lower()}",
-                value=item.name in locked,
-                key=f"lock_{name}_{item.name}",
-            )
-            offered = item.choices
-            value = start[item.name] if start[item.name] in offered else offered[0]
-            if item.numeric:
-                chosen_value = value_column.select_slider(
-                    item.label,
-                    offered,
-                    value=value,
-                    key=f"lockvalue_{name}_{item.name}",
-                    format_func=item.show,
-                )
-            else:
-                chosen_value = value_column.selectbox(
-                    item.label,
-                    offered,
-                    index=offered.index(value),
-                    key=f"lockvalue_{name}_{item.name}",
-                    format_func=item.show,
-                )
-            if on:
-                picked[item.name] = chosen_value
-        if st.form_submit_button(f"Save the locks of {state.title(name)}"):
-            locks = {**current.locks, name: picked}
-            if not picked:
-                locks.pop(name)
-            save(
-                key,
-                classroom.Setup(
-                    current.pages, current.variants, locks, current.max_epochs, current.max_subset
-                ),
-            )
-
-
-def save(key: str, setup) -> None:
-    try:
-        classroom.save_setup(state.live_store(), key, setup)
-    except classroom.ClassError as error:
-        st.warning(str(error).capitalize() + ".", icon=":material/block:")
-        return
-    st.toast("Saved: students get the new setup at their next click.")
-    st.rerun()
-
-
-def challenges_ui(room, key: str) -> None:
-    found = classroom.challenges(state.live_store(), room.id)
-    for challenge in found:
-        with st.container(border=True, horizontal=True, vertical_alignment="center"):
-            st.markdown(
-                f"**{state.plain(challenge.title)}**  \n{state.plain(challenge.rules_text())}"
-            )
-            if st.button("Remove", icon=":material/delete:", key=f"remove_{challenge.id}"):
-                try:
-                    classroom.remove_challenge(state.live_store(), key, challenge.id)
-                except classroom.ClassError as error:  # Removed already, in another tab.
-                    st.session_state["challenge_notice"] = str(error)
-                st.rerun()
-    if notice := st.session_state.pop("challenge_notice", None):
-        state.refusal(notice)
-    if not found:
-        st.caption("No challenge yet.")
-    st.markdown("**New challenge**")
-    with st.form("new_challenge"):
-        title = st.text_input(
-            "Title", placeholder="Smallest code, best reconstruction", max_chars=80
-        )
-        metric = st.selectbox(
-            "Ranked by",
-            list(classroom.METRICS),
-            format_func=lambda name: classroom.METRICS[name][0],
-        )
-        allowed = st.multiselect(
-            "Variants allowed (none: any)",
-            list(room.setup.get("variants") or variants.names()),
-            format_func=state.title,
-        )
-        st.caption("Constraints on the settings (any: no constraint).")
-        columns = st.columns(len(CONSTRAINED))
-        constraints = {}
-        for column, name in zip(columns, CONSTRAINED, strict=True):
-            item = choices.setting("vanilla", name)
-            bound = column.selectbox(
-                f"{item.label} at most",
-                ("any", *item.choices),
-                format_func=lambda v, i=item: v if v == "any" else i.show(v),
-            )
-            if bound != "any":
-                constraints[name] = {"max": bound}
-        from core.ml import noise
-
-        st.caption("For PSNR after denoising: the noise added to the test images.")
-        noise_columns = st.columns(2)
-        noise_kind = noise_columns[0].selectbox(
-            "Noise kind", noise.KINDS, format_func=lambda k: k.replace("_", " ")
-        )
-        noise_level = noise_columns[1].select_slider(
-            "Noise level", choices.setting("denoising", "noise_level").choices[1:], value=0.5
-        )
-        if st.form_submit_button(
-            "Add the challenge", type="primary", icon=":material/emoji_events:"
-        ):
-            add_challenge(
-                key,
-                {
-                    "title": title,
-                    "metric": metric,
-                    "variants": allowed,
-                    "constraints": constraints,
-                    "noise_kind": noise_kind,
-                    "noise_level": noise_level,
-                },
-            )
-
-
-def add_challenge(key: str, rules: dict) -> None:
-    opened = state.live_store()
-    try:
-        challenge_id = classroom.add_challenge(opened, key, classroom.Challenge.from_json(rules))
-    except classroom.ClassError as error:
-        st.warning(str(error).capitalize() + ".", icon=":material/block:")
-        return
-    engine = state.engine()
-    try:  # Runs that finished before the challenge existed are scored by a training worker.
-        engine.send("core.cluster.tasks.score_challenge", challenge_id, opened.display_url)
-    except EngineUnavailable:
-        st.session_state["challenge_notice"] = (
-            "Added. The training cluster cannot be reached, so runs that finished before now "
-            "are not scored; new runs are."
-        )
-    st.rerun()
-
-
 def teacher_key() -> str | None:
     """The teacher key of this session: from the link, kept across page switches."""
     asked = st.query_params.get(TEACHER)
@@ -387,7 +206,7 @@ def teacher_key() -> str | None:
 
 
 def main() -> None:
-    opened = state.live_store()
+    opened = services.live_store()
     if opened is None:
         st.title("Class")
         st.warning(
@@ -410,7 +229,7 @@ def main() -> None:
             st.warning(notice, icon=":material/cloud_off:")
         teacher_ui(room, key)
         return
-    lesson = state.lesson()
+    lesson = identity.lesson()
     st.title("Class")
     if lesson.room is not None and lesson.member is not None:
         student_ui(lesson)
@@ -420,7 +239,7 @@ def main() -> None:
 
 ensure_navigation()
 # The database went away mid-page: a banner, not a traceback.
-state.guarded(
+services.guarded(
     main,
     "The class cannot be reached right now; the pretrained models on the other pages work "
     "as usual.",

@@ -8,20 +8,20 @@ import pandas as pd
 import streamlit as st
 
 from core.ml import metrics, variants
-from ui import images, state
+from ui import actions, images, resources, session, words
 from ui.boot import ensure_navigation
 
 
 def code_size(name: str) -> int:
     """Numbers in a shipped model's code, from the model itself (older cards lack it)."""
-    return metrics.code_size(state.pretrained_model(name))
+    return metrics.code_size(resources.pretrained_model(name))
 
 
 def metrics_table() -> pd.DataFrame:
     """One row per shipped model from its card, plus PCA at the linear model's code size."""
     rows = []
     for name in variants.names():
-        info = state.card(name)
+        info = resources.card(name)
         if not info:
             continue
         measured = info.get("metrics", {})
@@ -56,13 +56,13 @@ def metrics_table() -> pd.DataFrame:
 def own_rows() -> pd.DataFrame:
     """The student's finished runs on this dataset (races included), as comparison rows."""
     rows = []
-    for run in state.my_runs(dataset=state.current_dataset()):
+    for run in actions.my_runs(dataset=session.current_dataset()):
         found = run.metrics or {}
         if run.status != "finished" or "code_size" not in found:
             continue
         rows.append(
             {
-                "variant": f"{state.title(run.variant)} (your run {run.id})",
+                "variant": f"{words.title(run.variant)} (your run {run.id})",
                 "code size": found["code_size"],
                 "parameters": found.get("parameters"),
                 "BCE per pixel": found.get("bce"),
@@ -121,7 +121,7 @@ def fair_ui(shipped: pd.DataFrame) -> None:
 
 
 def main() -> None:
-    found = state.dataset()
+    found = session.dataset()
     st.title("Compare variants")
     st.markdown(
         f"Every shipped model measured on the 10,000 {found.title} test images (numbers from "
@@ -134,7 +134,7 @@ def main() -> None:
         return
     table(shipped)
     st.caption(
-        f"BCE cannot go below {state.bce_floor(found.name):.3f} nats on these images: their "
+        f"BCE cannot go below {resources.bce_floor(found.name):.3f} nats on these images: their "
         "own grey pixels are uncertain (the mean pixel entropy), so read BCE as its distance "
         "above that floor; MSE has no such floor."
     )
@@ -166,11 +166,11 @@ def main() -> None:
     fair_ui(shipped)
 
     st.subheader(f"The same eight test {found.noun}s")
-    digits = state.sample_digits()
+    digits = resources.sample_digits()
     st.image(images.strip(digits, size=64), caption="Originals")
-    for name in state.shipped_names():
-        reconstructions = np.asarray(state.pretrained_model(name)(digits, training=False))
-        st.image(images.strip(reconstructions, size=64), caption=state.title(name))
+    for name in resources.shipped_names():
+        reconstructions = np.asarray(resources.pretrained_model(name)(digits, training=False))
+        st.image(images.strip(reconstructions, size=64), caption=words.title(name))
 
 
 ensure_navigation()

@@ -14,7 +14,7 @@ from core.ml.preprocess import (
     upload_to_fashion,
     upload_to_mnist,
 )
-from ui import images, state
+from ui import images, resources, session, sidebar, words
 from ui.boot import ensure_navigation
 from ui.drawing_pad import drawing_pad
 
@@ -41,7 +41,7 @@ def canvas_ui() -> np.ndarray | None:
 def input_ui() -> np.ndarray | None:
     """The chosen input as a 28x28 image in [0, 1], or None with a hint shown instead.
     Drawing is for digits: with Fashion-MNIST the input is an upload or a test image."""
-    fashion = state.current_dataset() != "mnist"
+    fashion = session.current_dataset() != "mnist"
     offered = SOURCES[1:] if fashion else SOURCES
     if st.session_state.get("draw_source") not in offered:
         st.session_state["draw_source"] = offered[-1] if fashion else offered[0]
@@ -71,14 +71,14 @@ def input_ui() -> np.ndarray | None:
                 st.caption(hint)
                 return None
             return prepare(upload.getvalue())
-        data = state.test_set()
-        another = f"Another {state.dataset().noun}"
+        data = resources.test_set()
+        another = f"Another {session.dataset().noun}"
         if st.button(another, icon=":material/casino:", key="random_digit") or (
             "random_index" not in st.session_state
         ):
             st.session_state["random_index"] = int(np.random.default_rng().integers(10000))
         index = st.session_state["random_index"]
-        label = state.dataset().labels[data.y_test[index]]
+        label = session.dataset().labels[data.y_test[index]]
         st.caption(f"Test image #{index}, labelled {label}")
         return data.x_test[index, ..., 0]
     except EmptyDrawing as problem:  # Blank, a dot, or a filled square: say which.
@@ -88,9 +88,9 @@ def input_ui() -> np.ndarray | None:
     return None
 
 
-def reconstruct(ref: state.ModelRef, image: np.ndarray) -> np.ndarray:
+def reconstruct(ref: resources.ModelRef, image: np.ndarray) -> np.ndarray:
     """One image through a model, called directly (no `predict`: ~40x slower per call)."""
-    return np.asarray(state.fast(ref.model, ref.key)(as_batch(image)))[0, ..., 0]
+    return np.asarray(resources.fast(ref.model, ref.key)(as_batch(image)))[0, ..., 0]
 
 
 THUMB = 104  # CSS pixels per picture: three side by side fit a 360-pixel phone.
@@ -98,7 +98,7 @@ SMALL = 100  # The ten variants' pictures: "Convolutional" fits under one in eve
 
 
 def reconstruct_ui(name: str, image: np.ndarray) -> None:
-    ref = state.current_model(name)
+    ref = sidebar.current_model(name)
     output = reconstruct(ref, image)
     error = np.abs(output - image)
     which = "" if ref.key.startswith("shipped:") else f" ({ref.label.split(' · ')[0]})"
@@ -108,7 +108,7 @@ def reconstruct_ui(name: str, image: np.ndarray) -> None:
     pictures.image(images.to_pil(image), caption="Input (28x28)", width=THUMB)
     pictures.image(
         images.to_pil(output),
-        caption=f"{state.title(name)}{which} reconstruction",
+        caption=f"{words.title(name)}{which} reconstruction",
         width=THUMB,
     )
     pictures.image(images.heatmap(error), caption="Error per pixel (bright: wrong)", width=THUMB)
@@ -121,11 +121,11 @@ def reconstruct_ui(name: str, image: np.ndarray) -> None:
     st.subheader("Every variant on the same input")
     st.caption("Pretrained models; lower mean squared error (MSE) is a closer copy.")
     everyone = st.container(horizontal=True, gap="small")
-    for other in state.shipped_names():
-        out = reconstruct(state.pretrained(other), image)
+    for other in resources.shipped_names():
+        out = reconstruct(resources.pretrained(other), image)
         everyone.image(
             images.to_pil(out, SMALL),
-            caption=f"{state.title(other)} · MSE {metrics.mse(batch, as_batch(out))[0]:.4f}",
+            caption=f"{words.title(other)} · MSE {metrics.mse(batch, as_batch(out))[0]:.4f}",
             width=SMALL,
         )
 
@@ -150,8 +150,8 @@ def denoise_ui(image: np.ndarray) -> None:
     ):
         st.session_state["noise_seed"] = st.session_state.get("noise_seed", 0) + 1
     noisy = noise.corrupt(image, kind, level, seed=st.session_state.get("noise_seed", 0))
-    denoised = reconstruct(state.current_model("denoising"), noisy)
-    plain = reconstruct(state.pretrained("conv"), noisy)
+    denoised = reconstruct(sidebar.current_model("denoising"), noisy)
+    plain = reconstruct(resources.pretrained("conv"), noisy)
     clean = as_batch(image)
 
     def psnr(candidate) -> str:
@@ -174,8 +174,8 @@ def denoise_ui(image: np.ndarray) -> None:
 
 
 def main() -> None:
-    name = state.current_variant()
-    st.title("Draw a digit" if state.current_dataset() == "mnist" else "Reconstruct a garment")
+    name = sidebar.current_variant()
+    st.title("Draw a digit" if session.current_dataset() == "mnist" else "Reconstruct a garment")
     mode = st.segmented_control(
         "Mode",
         ["Reconstruct", "Noise and denoise"],

@@ -5,23 +5,23 @@ from __future__ import annotations
 import streamlit as st
 
 from core.ml import variants
-from ui import state
+from ui import identity, resources, session, words
 from ui.boot import ensure_navigation
 
 LINK_WIDTH = 230  # CSS pixels: the longest link, "Explore the latent space", with its icon.
 
 
 def variant_cards() -> None:
-    names = list(state.lesson().setup.variants)
+    names = list(identity.lesson().setup.variants)
     for row in range(0, len(names), 3):
         for column, name in zip(st.columns(3), names[row : row + 3], strict=False):
             variant = variants.get(name)
-            info = state.card(name)
+            info = resources.card(name)
             with column.container(border=True):
                 st.markdown(f"**{variant.title}**")
                 st.caption(variant.summary)
                 if info and info.get("metrics"):
-                    st.markdown(f"Test: {state.metric_line(info['metrics'])}")
+                    st.markdown(f"Test: {words.metric_line(info['metrics'])}")
 
 
 def main() -> None:
@@ -75,7 +75,7 @@ slants. Changing the constraint gives the different kinds of autoencoder you can
         ),
     ]
     # A class's student sees only the lesson's pages (pages/train.py -> "train").
-    links = [link for link in links if state.lesson().shows(link[0][6:-3])]
+    links = [link for link in links if identity.lesson().shows(link[0][6:-3])]
     # Cards of one width that wrap: six columns cut "Explore the latent space" to
     # "Explore the latent s" at 1280 pixels, in every engine.
     row = st.container(horizontal=True, gap="medium")
@@ -84,7 +84,7 @@ slants. Changing the constraint gives the different kinds of autoencoder you can
             st.page_link(page, label=label, icon=icon)
             st.caption(text)
     st.subheader("The variants")
-    found = state.dataset()
+    found = session.dataset()
     st.caption(
         f"Test metrics on the 10,000 {found.title} test images: BCE is the mean binary "
         "cross-entropy per pixel (shown with the floor the images' own grey pixels set: no "

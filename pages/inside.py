@@ -8,32 +8,25 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from core.cluster.client import EngineUnavailable
 from core.ml import inside, variants
-from core.ml.pca import load_pca
-from ui import images, state
+from ui import images, resources, session, sidebar, words
 from ui.boot import ensure_navigation
+from ui.experiments import pca_ui, pretraining_ui
 
 PROBE_MODELS = ["overcomplete", "vanilla", "sparse_l1", "denoising"]
 SPARSE_MODELS = ["vanilla", "sparse_l1", "sparse_kl"]
 CONTRACTION_MODELS = ["contractive", "contractive_twin", "vanilla"]
-LABEL_COUNTS = [10, 100, 1000]
-FEW_LABELS_WAIT = 180.0  # Seconds: a worker's start-up, plus a queue of experiments.
-
-
-def model_title(name: str) -> str:
-    return variants.get(name).title
 
 
 @st.cache_data(show_spinner="Encoding the 10,000 test digits...", max_entries=16)
 def test_codes(name: str, dataset: str) -> np.ndarray:
-    return inside.codes(state.pretrained_model(name), state.test_set().x_test)
+    return inside.codes(resources.pretrained_model(name), resources.test_set().x_test)
 
 
 def digit_picker(key: str) -> tuple[str, np.ndarray]:
     """The user's last drawing if there is one, else a test digit they choose."""
-    data = state.test_set()
-    found = state.dataset()
+    data = resources.test_set()
+    found = session.dataset()
     choices = [f"Test {found.noun} {label}" for label in found.labels]
     drawing = st.session_state.get("last_drawing")
     if drawing is not None:
@@ -50,16 +43,16 @@ def digit_picker(key: str) -> tuple[str, np.ndarray]:
 
 def features_ui() -> None:
     st.header("Features: what the first layer looks for")
-    names = state.shipped_names()
-    current = state.current_variant()
+    names = resources.shipped_names()
+    current = sidebar.current_variant()
     name = st.selectbox(
         "Variant",
         names,
         index=names.index(current) if current in names else 0,
-        format_func=model_title,
+        format_func=words.title,
         key="inside_features_variant",
     )
-    model = state.pretrained_model(name)
+    model = resources.pretrained_model(name)
     filters = inside.first_layer_filters(model)
     shown = filters[:32]
     size = 56 if filters.shape[-1] == 28 else 42  # Conv filters are tiny: 3x3 pixels.
@@ -79,7 +72,7 @@ def features_ui() -> None:
         )
     st.image(picture, caption=caption, width="stretch")
 
-    values = test_codes(name, state.current_dataset())
+    values = test_codes(name, session.current_dataset())
     unit = st.slider(
         "Code unit",
         0,
@@ -89,7 +82,7 @@ def features_ui() -> None:
         help="One number of the code; the test digits that make it largest are shown.",
     )
     top = inside.top_activating(values, unit, 12)
-    data = state.test_set()
+    data = resources.test_set()
     st.image(
         images.strip(data.x_test[top, ..., 0], size=56),
         caption=f"The 12 test digits that activate code unit {unit} most "
@@ -119,9 +112,9 @@ def sparse_ui() -> None:
     targets = {name: getattr(variants.make_config(name), "rho", None) for name in SPARSE_MODELS}
     rho = next(value for value in targets.values() if value is not None)
     for column, name in zip(st.columns(len(SPARSE_MODELS)), SPARSE_MODELS, strict=True):
-        stats = inside.sparsity(test_codes(name, state.current_dataset()))
+        stats = inside.sparsity(test_codes(name, session.current_dataset()))
         with column:
-            st.subheader(model_title(name))
+            st.subheader(words.title(name))
             st.metric("Activations near zero", f"{stats.near_zero:.0%}")
             st.metric("Mean activation", f"{stats.mean:.3f}")
             centres = (stats.edges[:-1] + stats.edges[1:]) / 2
@@ -161,11 +154,11 @@ def sparse_ui() -> None:
 def noise_table(dataset: str) -> pd.DataFrame:
     rows = []
     for name in PROBE_MODELS:
-        card = state.card(name) or {}
-        mse, correlation = inside.noise_copying(state.pretrained_model(name))
+        card = resources.card(name) or {}
+        mse, correlation = inside.noise_copying(resources.pretrained_model(name))
         rows.append(
             {
-                "model": model_title(name),
+                "model": words.title(name),
                 "code size": str((card.get("config") or {}).get("code_size", "7x7x32")),
                 "noise let through (correlation)": correlation,
                 "MSE on pure noise": mse,
@@ -192,16 +185,16 @@ def copying_ui() -> None:
     for column, (label, image) in zip(header[1:], probes.items(), strict=True):
         column.image(images.to_pil(image, 84), caption=f"input: {label}")
     for name in PROBE_MODELS:
-        model = state.pretrained_model(name)
-        outputs = np.asarray(state.fast(model, f"shipped:{name}")(batch))
+        model = resources.pretrained_model(name)
+        outputs = np.asarray(resources.fast(model, f"shipped:{name}")(batch))
         errors = ((outputs - batch) ** 2).reshape(len(batch), -1).mean(axis=1)
         row = st.columns([1.4, 1, 1, 1])
-        row[0].markdown(f"**{model_title(name)}**")
+        row[0].markdown(f"**{words.title(name)}**")
         for column, output, error in zip(row[1:], outputs, errors, strict=True):
             column.image(images.to_pil(output, 84), caption=f"MSE {error:.3f}")
     number = st.column_config.NumberColumn(format="%.4f")
     st.dataframe(
-        noise_table(state.current_dataset()),
+        noise_table(session.current_dataset()),
         hide_index=True,
         column_config={
             "noise let through (correlation)": st.column_config.NumberColumn(format="%.2f"),
@@ -240,11 +233,11 @@ def contraction_ui() -> None:
         )
     rows = []
     for name in CONTRACTION_MODELS:
-        model = state.pretrained_model(name)
+        model = resources.pretrained_model(name)
         shift, ratio = inside.code_shift(model, digit, sigma)
         rows.append(
             {
-                "model": model_title(name),
+                "model": words.title(name),
                 "mean code shift ‖Δh‖": shift,
                 "‖Δh‖ / ‖Δx‖": ratio,
                 "‖J‖² at this digit": inside.jacobian_norm(model, digit),
@@ -261,165 +254,7 @@ def contraction_ui() -> None:
 # Linear autoencoder and PCA --------------------------------------------------------------
 
 
-@st.cache_data(show_spinner="Comparing the linear autoencoder with PCA...")
-def linear_and_pca(dataset: str) -> dict:
-    model = state.pretrained_model("linear")
-    directions = inside.decoder_directions(model)
-    # Fitted once on the training images and shipped (`python -m core.ml.pca`): the server never
-    # loads the 55,000 training images.
-    pca = load_pca(components=len(directions), dataset=dataset)
-    x_test = state.test_set().x_test
-    linear_out = np.asarray(model.predict(x_test, batch_size=1000, verbose=0))
-    return {
-        "directions": directions,
-        "components": pca.components,
-        "angles": inside.principal_angles(directions, pca.components),
-        "random_angles": inside.principal_angles(
-            np.random.default_rng(0).standard_normal(directions.shape), pca.components
-        ),
-        "linear_mse": float(((linear_out - x_test) ** 2).mean()),
-        "pca_mse": float(((pca.reconstruct(x_test) - x_test) ** 2).mean()),
-    }
-
-
-def pca_ui() -> None:
-    st.header("The linear autoencoder and PCA")
-    st.markdown(
-        "With no activation functions and a squared-error loss, an autoencoder can only "
-        "learn a linear projection, and the best one is PCA's. It need not find the principal "
-        "components themselves, only the space they span."
-    )
-    found = linear_and_pca(state.current_dataset())
-    count = len(found["directions"])
-    left, right = st.columns(2)
-    left.image(
-        images.grid(inside.scaled_images(found["directions"][:16]), columns=8, size=56),
-        caption="16 of the linear decoder's directions (rows of its weight matrix)",
-        width="stretch",
-    )
-    right.image(
-        images.grid(inside.scaled_images(found["components"][:16]), columns=8, size=56),
-        caption="The first 16 principal components",
-        width="stretch",
-    )
-    angles = found["angles"]
-    frame = pd.concat(
-        [
-            pd.DataFrame(
-                {"pair": np.arange(1, count + 1), "angle (degrees)": values, "subspaces": label}
-            )
-            for label, values in (
-                ("linear decoder vs PCA", angles),
-                ("random directions vs PCA (for scale)", found["random_angles"]),
-            )
-        ]
-    )
-    st.altair_chart(
-        alt.Chart(frame, title=f"Principal angles between {count}-D subspaces")
-        .mark_line(point=True)
-        .encode(
-            x=alt.X("pair:Q", title="angle number (smallest first)"),
-            y=alt.Y("angle (degrees):Q", scale=alt.Scale(domain=[0, 90])),
-            color=alt.Color("subspaces:N", title=None),
-        )
-        .properties(height=240),
-        width="stretch",
-    )
-    cols = st.columns(3)
-    cols[0].metric("Largest principal angle", f"{angles.max():.2f}°")
-    cols[1].metric("Linear AE test MSE", f"{found['linear_mse']:.5f}")
-    cols[2].metric(f"PCA-{count} test MSE", f"{found['pca_mse']:.5f}")
-    st.caption(
-        "Angles near 0° mean the decoder's directions span the same space as the principal "
-        "components, even though each direction on its own mixes several components."
-    )
-
-
 # Pretraining with few labels -------------------------------------------------------------
-
-
-@st.cache_data(show_spinner=False, max_entries=64)
-def few_labels(name: str, labelled: int, seed: int, dataset: str) -> dict[str, float]:
-    """Computed by a training worker, which has the training images loaded; the same
-    question gets the same answer, so every session shares it."""
-    return state.engine().call(
-        "core.cluster.tasks.few_labels", name, labelled, seed, dataset, timeout=FEW_LABELS_WAIT
-    )
-
-
-def pretraining_ui() -> None:
-    st.header("Pretraining with few labels")
-    st.markdown(
-        "The autoencoder learned its code from 55,000 digits **without labels**. Suppose only "
-        "a handful are labelled: train one softmax layer on the raw pixels, on the frozen "
-        "encoder's code, or on the encoder fine-tuned along with it, and measure accuracy on "
-        "the 10,000 test digits."
-    )
-    left, middle, right = st.columns(3)
-    labelled = left.segmented_control(
-        "Labelled images", LABEL_COUNTS, default=100, key="inside_labels", required=True
-    )
-    name = middle.selectbox(
-        "Encoder", ["deep", "tied"], format_func=model_title, key="inside_encoder"
-    )
-    seed = right.number_input("Seed", 0, 99, 0, key="inside_seed")
-    results = st.session_state.setdefault("inside_few_labels", {})
-    engine = state.engine()
-    if engine is None or engine.error:
-        st.caption(
-            ":material/cloud_off: This experiment runs in a training worker, and none can be "
-            "reached right now; the other sections work as usual."
-        )
-    if st.button(
-        "Run",
-        type="primary",
-        icon=":material/play_arrow:",
-        key="inside_run",
-        disabled=engine is None or bool(engine.error),
-    ):
-        with st.spinner(
-            f"Training three classifiers on {labelled} labelled digits, in a training worker "
-            "(if none is running, starting one takes about 10 s)..."
-        ):
-            try:
-                dataset = state.current_dataset()
-                results[(name, labelled, int(seed))] = few_labels(
-                    name, labelled, int(seed), dataset
-                )
-            except EngineUnavailable:
-                st.warning(
-                    "The training cluster cannot be reached right now; try again later.",
-                    icon=":material/cloud_off:",
-                )
-            except TimeoutError:
-                st.warning(
-                    "The training workers are busy with runs; try again when one ends.",
-                    icon=":material/hourglass_top:",
-                )
-    if not results:
-        st.info("Choose how many labels and press Run (a few seconds).", icon=":material/school:")
-        return
-    rows = [
-        {"encoder": model_title(n), "labelled": k, "seed": s, "method": method, "accuracy": acc}
-        for (n, k, s), scores in results.items()
-        for method, acc in scores.items()
-    ]
-    frame = pd.DataFrame(rows)
-    table = frame.pivot_table(
-        index=["encoder", "labelled", "seed"], columns="method", values="accuracy"
-    ).reset_index()
-    st.dataframe(table, hide_index=True)
-    st.altair_chart(
-        alt.Chart(frame, title="Test accuracy")
-        .mark_bar()
-        .encode(
-            x=alt.X("method:N", title=None),
-            y=alt.Y("accuracy:Q", scale=alt.Scale(domain=[0, 1])),
-            color="method:N",
-            column=alt.Column("labelled:O", title="labelled images"),
-        )
-        .properties(width=140, height=220),
-    )
 
 
 def main() -> None:
@@ -430,9 +265,9 @@ def main() -> None:
         "moves, how the linear one relates to PCA, and what their code is worth to a "
         "classifier that has only a few labels."
     )
-    if state.current_dataset() != "mnist":
+    if session.current_dataset() != "mnist":
         st.info(
-            f"You are looking at the models trained on {state.dataset().title}. The "
+            f"You are looking at the models trained on {session.dataset().title}. The "
             "explanations were written for the digits; every picture, table and figure below "
             "is measured on these models.",
             icon=":material/checkroom:",

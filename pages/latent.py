@@ -14,7 +14,7 @@ import streamlit as st
 
 from core.ml import cards, choices, export, metrics, replay, variants
 from core.ml.preprocess import as_batch
-from ui import images, latent_pad, plots, state
+from ui import actions, images, latent_pad, plots, resources, services, session, sidebar, words
 from ui.boot import ensure_navigation
 
 GRID = 15  # Digits per side of the manifold, as in the seed texts' figures.
@@ -22,25 +22,25 @@ GRID = 15  # Digits per side of the manifold, as in the seed texts' figures.
 GENERATIVE = next(name for name in variants.names() if variants.get(name).generative)
 
 
-def vae() -> state.ModelRef:
+def vae() -> resources.ModelRef:
     """The VAE chosen in the sidebar: a student's own run of it, or the shipped one.
 
     The sidebar's model choice applies when the sidebar shows the VAE; otherwise the shipped one.
     """
-    name = state.current_variant()
+    name = sidebar.current_variant()
     if variants.get(name).generative:  # The sidebar shows a VAE: its chosen model.
-        return state.current_model(name)
-    return state.pretrained(GENERATIVE)
+        return sidebar.current_model(name)
+    return resources.pretrained(GENERATIVE)
 
 
 def test_choice(label: int) -> str:
-    found = state.dataset()
+    found = session.dataset()
     return f"Test {found.noun} {found.labels[label]}"
 
 
 def decode(decoder, key: str, z: np.ndarray) -> np.ndarray:
     """Decode codes (N, 2) to images (N, 28, 28) with the decoder's compiled call."""
-    return np.asarray(state.fast(decoder, f"{key}/decoder")(np.asarray(z, np.float32)))[..., 0]
+    return np.asarray(resources.fast(decoder, f"{key}/decoder")(np.asarray(z, np.float32)))[..., 0]
 
 
 # Every cache below is keyed by the model's stable identity (a shipped name or a run id with
@@ -61,9 +61,9 @@ def manifold_picture(_decoder, key: str):
 
 @st.cache_resource(show_spinner="Encoding the test set...", max_entries=32)
 def test_scatter(_model, key: str) -> plots.Scatter:
-    data = state.test_set()
+    data = resources.test_set()
     codes = metrics.encode(_model, data.x_test)
-    return plots.latent_scatter(codes, data.y_test, state.dataset().labels)
+    return plots.latent_scatter(codes, data.y_test, session.dataset().labels)
 
 
 def jpeg(picture) -> bytes:
@@ -85,16 +85,16 @@ def pad_html(_model, key: str) -> str:
         test_scatter(_model, key),
         jpeg(test_scatter(_model, key).image),
         key=key,
-        noun=state.dataset().noun,
+        noun=session.dataset().noun,
     )
 
 
-def explorer_ui(ref: state.ModelRef) -> None:
+def explorer_ui(ref: resources.ModelRef) -> None:
     """Sliders, decoded digit, manifold and scatter, all drawn in the browser."""
     ring = None
     drawing = st.session_state.get("last_drawing")
     if drawing is not None:
-        z_mean, _ = state.fast(ref.model.encoder, f"{ref.key}/encoder")(as_batch(drawing))
+        z_mean, _ = resources.fast(ref.model.encoder, f"{ref.key}/encoder")(as_batch(drawing))
         ring = tuple(round(float(v), 2) for v in np.asarray(z_mean)[0])
     try:
         document = pad_html(ref.model, ref.key)
@@ -105,9 +105,9 @@ def explorer_ui(ref: state.ModelRef) -> None:
 
 
 @st.fragment  # Its widgets rerun only this part, so the pad above is not sent again.
-def interpolation_ui(ref: state.ModelRef) -> None:
-    st.subheader(f"Interpolation between two {state.dataset().noun}s")
-    data = state.test_set()
+def interpolation_ui(ref: resources.ModelRef) -> None:
+    st.subheader(f"Interpolation between two {session.dataset().noun}s")
+    data = resources.test_set()
     picks = ["My last drawing", *[test_choice(label) for label in range(10)]]
     left, right, steps_column = st.columns([2, 2, 1])
     first = left.selectbox("From", picks, index=1, key="interp_from")
@@ -123,7 +123,7 @@ def interpolation_ui(ref: state.ModelRef) -> None:
     start, end = pick(first), pick(second)
     if start is None or end is None:
         st.info(
-            f"Draw on the Draw page first, or pick two test {state.dataset().noun}s.",
+            f"Draw on the Draw page first, or pick two test {session.dataset().noun}s.",
             icon=":material/draw:",
         )
         return
@@ -133,14 +133,14 @@ def interpolation_ui(ref: state.ModelRef) -> None:
     vae_strip = decode(
         ref.model.decoder, ref.key, (1 - weights) * vae_codes[0] + weights * vae_codes[1]
     )
-    plain = state.pretrained("deep")
+    plain = resources.pretrained("deep")
     plain_codes = np.asarray(plain.model.encoder(pair, training=False))
     plain_strip = decode(
         plain.model.decoder, plain.key, (1 - weights) * plain_codes[0] + weights * plain_codes[1]
     )
     st.image(images.strip(vae_strip, size=72), caption="Variational autoencoder (2-D code)")
     st.image(images.strip(plain_strip, size=72), caption="Deep autoencoder (32-D code)")
-    noun = state.dataset().noun
+    noun = session.dataset().noun
     st.caption(
         f"The VAE was trained to keep its whole code space filled with {noun}s, so every point "
         f"on the way decodes to something {noun}-like. The plain autoencoder only learned to "
@@ -155,25 +155,25 @@ FRAME = "replay_frame"
 ADVANCE = "replay_advance"  # Set after a frame was shown while playing: show the next one.
 
 
-def replay_sources(ref: state.ModelRef) -> dict[str, str]:
+def replay_sources(ref: resources.ModelRef) -> dict[str, str]:
     """What can be replayed: the VAE on view, and the student's runs with a 2-D code on
     this dataset (vanilla or deep trained with code size 2); label -> source key."""
     own = ref.key if ref.run_id is None else f"run:{ref.run_id}"
     sources = {f"Variational autoencoder ({ref.label.split(' · ')[0].lower()})": own}
-    for run in state.my_runs(dataset=state.current_dataset()):
+    for run in actions.my_runs(dataset=session.current_dataset()):
         two = choices.values_of(run.settings, run.variant).get("code_size") == 2 or (
             run.settings["model"].get("latent_dim") == 2
         )
         if two and run.epochs_done and not run.active and f"run:{run.id}" != own:
-            sources[f"Run {run.id}: {state.title(run.variant)}, 2-D code"] = f"run:{run.id}"
+            sources[f"Run {run.id}: {words.title(run.variant)}, 2-D code"] = f"run:{run.id}"
     return sources
 
 
 def frames_of(source: str) -> list[tuple[int, np.ndarray]]:
     """The replay's frames: a shipped model's file, or a run's epochs in the store."""
     if source.startswith("shipped:"):
-        return shipped_frames(source.split(":", 1)[1], state.current_dataset())
-    return state.live_store().replay(int(source.split(":")[1]))
+        return shipped_frames(source.split(":", 1)[1], session.current_dataset())
+    return services.live_store().replay(int(source.split(":")[1]))
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)
@@ -207,7 +207,7 @@ def toggle_play(key: str, epochs: list[int]) -> None:
 
 
 @st.fragment
-def replay_ui(ref: state.ModelRef) -> None:
+def replay_ui(ref: resources.ModelRef) -> None:
     st.subheader("How the code forms")
     sources = replay_sources(ref)
     label = st.selectbox(
@@ -247,8 +247,8 @@ def replay_ui(ref: state.ModelRef) -> None:
         args=(key, epochs),
     )
     codes = dict(frames)[epoch]
-    found = state.dataset()
-    labels = state.test_set().y_test[: len(codes)]
+    found = session.dataset()
+    labels = resources.test_set().y_test[: len(codes)]
     frame = pd.DataFrame(
         {"z1": codes[:, 0], "z2": codes[:, 1], "class": [found.labels[y] for y in labels]}
     )
@@ -294,7 +294,7 @@ def main() -> None:
     st.title("Explore the latent space")
     st.markdown(
         "A variational autoencoder with a **two-number code** turns every point of a plane "
-        f"into a {state.dataset().noun}. Drag the sliders to move through that plane."
+        f"into a {session.dataset().noun}. Drag the sliders to move through that plane."
     )
     ref = vae()
     if not ref.key.startswith("shipped:"):

@@ -15,10 +15,10 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from core.lab import classroom
+from core.lab.runs import MOST_RACERS
 from core.ml import choices
 from core.store import StoreError
-from ui import images, state
+from ui import actions, identity, images, resources, services, session, sidebar, words
 from ui.boot import ensure_navigation
 
 SHOWN = "race_shown"  # The race on view: its id (its first run's).
@@ -50,12 +50,12 @@ def racer_labels(runs) -> list[str]:
     several = len({run.variant for run in runs}) > 1
     labels = []
     for run, found in zip(runs, values, strict=True):
-        parts = [state.title(run.variant)] if several else []
+        parts = [words.title(run.variant)] if several else []
         for key in differ:
             if key in found and not (several and key not in ("code_size",)):
                 item = choices.setting(run.variant, key)
                 parts.append(f"{item.label.split(' ')[0].lower()} {item.show(found[key])}")
-        labels.append(" · ".join(parts) or state.title(run.variant))
+        labels.append(" · ".join(parts) or words.title(run.variant))
     # Two racers may still read the same: number them.
     return [
         f"{index + 1}. {label}" if labels.count(label) > 1 else label
@@ -67,15 +67,15 @@ def setup_ui(lesson) -> list[tuple[str, dict]] | None:
     """The race's form; returns the racers (variant, values) when it is submitted."""
     offered = list(lesson.setup.variants)
     mode = st.segmented_control("Race", MODES, default=MODES[0], key="race_mode", required=True)
-    name = state.current_variant()
+    name = sidebar.current_variant()
     with st.form("race_form"):
         if mode == MODES[0]:
             chosen = st.multiselect(
                 "Racers (two to four variants)",
                 offered,
                 default=[item for item in ("vanilla", "deep", "linear") if item in offered][:3],
-                format_func=state.title,
-                max_selections=classroom.MOST_RACERS,
+                format_func=words.title,
+                max_selections=MOST_RACERS,
                 key="race_variants",
             )
             racers = [(variant, {}) for variant in chosen]
@@ -88,7 +88,7 @@ def setup_ui(lesson) -> list[tuple[str, dict]] | None:
                 if item.name not in ("epochs", "subset") and item.numeric
             ]
             item = st.selectbox(
-                f"Setting of {state.title(name)} to race (change the variant in the sidebar)",
+                f"Setting of {words.title(name)} to race (change the variant in the sidebar)",
                 candidates,
                 format_func=lambda found: found.label,
                 key=f"race_setting_{name}",
@@ -99,7 +99,7 @@ def setup_ui(lesson) -> list[tuple[str, dict]] | None:
                 item.choices,
                 default=start or list(item.choices[:2]),
                 format_func=item.show,
-                max_selections=classroom.MOST_RACERS,
+                max_selections=MOST_RACERS,
                 key=f"race_values_{name}_{item.name}",
             )
             racers = [(name, {item.name: value}) for value in sorted(picked)]
@@ -121,14 +121,14 @@ def setup_ui(lesson) -> list[tuple[str, dict]] | None:
         pressed = st.form_submit_button("Start the race", type="primary", icon=":material/flag:")
     if not pressed:
         return None
-    if not 2 <= len(racers) <= classroom.MOST_RACERS:
+    if not 2 <= len(racers) <= MOST_RACERS:
         st.warning("Choose two to four racers.", icon=":material/group_add:")
         return None
     return [(variant, {**values, "epochs": epochs, "subset": subset}) for variant, values in racers]
 
 
 def start(racers, me) -> None:
-    ids = state.queue_runs(me, racers)
+    ids = actions.start(me, racers)
     if ids is not None:
         st.session_state[SHOWN] = ids[0]
         st.rerun()
@@ -173,14 +173,14 @@ def chart(runs, labels, epochs_by_run) -> None:
 
 def digits_ui(race_id, runs, labels, epochs_by_run, live: bool) -> None:
     """The same eight test images, and each racer's reconstructions after one epoch."""
-    opened = state.live_store()
+    opened = services.live_store()
     done = sorted({epoch.epoch for run in runs for epoch in epochs_by_run[run.id]})
     if not done:
         return
     pick = done[-1]
     if not live and len(done) > 1:
         pick = st.select_slider("After epoch", done, value=done[-1], key=f"race_epoch_{race_id}")
-    st.image(images.strip(state.sample_digits(state.run_dataset(runs[0])), size=56))
+    st.image(images.strip(resources.sample_digits(session.run_dataset(runs[0])), size=56))
     st.caption(f"The same eight test images (top), and each racer's after epoch {pick}")
     for run, label in zip(runs, labels, strict=True):
         found = opened.samples(run.id, min(pick, run.epochs_done))
@@ -216,7 +216,7 @@ def results_ui(runs, labels) -> None:
             "PSNR (dB)": st.column_config.NumberColumn(format="%.1f"),
         },
     )
-    floor = state.bce_floor(state.run_dataset(runs[0]))
+    floor = resources.bce_floor(session.run_dataset(runs[0]))
     st.caption(f"Test BCE cannot go below {floor:.3f} nats on these images (their pixel entropy).")
     sizes = {row["code size"] for row in rows if row["code size"]}
     if len(sizes) > 1 and len({run.variant for run in runs}) > 1:
@@ -229,7 +229,7 @@ def results_ui(runs, labels) -> None:
 
 def race_view(race_id: int, live: bool) -> bool:
     """The race's curves, digits and results; returns whether a racer is still active."""
-    me, opened = st.session_state.get(state.STUDENT), state.live_store()
+    me, opened = st.session_state.get(identity.STUDENT), services.live_store()
     runs = opened.races(me.id).get(race_id, []) if me is not None else []
     if not runs:
         st.info("This race is gone (its runs were deleted).", icon=":material/flag:")
@@ -238,7 +238,7 @@ def race_view(race_id: int, live: bool) -> bool:
     active = any(run.active for run in runs)
     for run, label, (colour, _) in zip(runs, labels, COLOURS, strict=False):
         st.markdown(
-            f":{colour}[:material/circle:] **{state.plain(label)}** · "
+            f":{colour}[:material/circle:] **{words.plain(label)}** · "
             f"run {run.id} · {progress_line(run)}"
         )
     epochs_by_run = {run.id: opened.epochs(run.id, with_samples=False) for run in runs}
@@ -261,32 +261,32 @@ def live_race(race_id: int) -> None:
         if not race_view(race_id, live=True):
             st.rerun()
     except StoreError as error:
-        state.store_failed(error)
+        services.store_failed(error)
         st.warning("Lost the run store; retrying...", icon=":material/cloud_off:")
 
 
 def main() -> None:
     st.title("Race autoencoders")
-    found = state.dataset()
+    found = session.dataset()
     st.markdown(
         "Train two to four autoencoders on **the same training images with the same seed** "
         f"({found.title}) and watch them side by side: different variants, or one variant with one "
         "setting changed. Their own losses are not comparable (nats, BCE, MSE), so they race "
         "on one measure: how well they rebuild the same held-out images, after every epoch."
     )
-    me, opened, engine = state.student(), state.store(), state.engine()
+    me, opened, engine = identity.student(), services.store(), services.engine()
     if opened is None:
         st.caption(":material/cloud_off: Races are off while the run store is unavailable.")
         return
-    lesson = state.lesson()
-    if notice := st.session_state.pop(state.TRAIN_NOTICE, None):
+    lesson = identity.lesson()
+    if notice := st.session_state.pop(actions.TRAIN_NOTICE, None):
         st.warning(notice, icon=":material/cloud_off:")
     racers = setup_ui(lesson)
     if racers is not None:
         if engine is None or engine.error:
             st.warning("Training is off: the training cluster cannot be reached.")
         else:
-            start(racers, state.ensure_student())  # A visitor's first race gives them a link.
+            start(racers, identity.ensure_student())  # A visitor's first race gives them a link.
     races = opened.races(me.id) if me is not None else {}
     if not races:
         st.info("Your races appear here.", icon=":material/sports_score:")
@@ -314,7 +314,7 @@ def main() -> None:
 
 
 ensure_navigation()
-state.guarded(
+services.guarded(
     main,
     "Your races cannot be reached right now; the pretrained models on the other pages work "
     "as usual.",

@@ -17,7 +17,7 @@ import streamlit as st
 
 from core.lab import classroom
 from core.ml import choices, variants
-from ui import images, state
+from ui import images, services, words
 
 REFRESH_SECONDS = 1.0  # Board redraw; with the 1 s cache a finished run shows within 2 s.
 YOU = " (you)"
@@ -37,7 +37,7 @@ class Snapshot:
 # own copy of every table and picture (`make soak`: the server near a full core for a class).
 @st.cache_resource(ttl=REFRESH_SECONDS, show_spinner=False, max_entries=256)
 def snapshot(class_id: int, everyone: bool) -> Snapshot:
-    opened = state.live_store()  # While the store is off: StoreUnavailable, never None.
+    opened = services.live_store()  # While the store is off: StoreUnavailable, never None.
     found = classroom.board(opened, class_id, everyone)
     samples = opened.final_samples([e.run.id for _, entries in found for e in entries])
     tables = [
@@ -106,7 +106,7 @@ def board_ui(found: Snapshot, me: int | None = None) -> None:
         return
     for challenge, entries, frame in found.board:
         with st.container(border=True):
-            st.markdown(f"**{state.plain(challenge.title)}**")
+            st.markdown(f"**{words.plain(challenge.title)}**")
             st.caption(challenge.rules_text())
             if mine_finished and all(entry.student_id != me for entry in entries):
                 st.caption(
@@ -141,7 +141,7 @@ def runs_ui(found: Snapshot) -> None:
     st.markdown(
         f"**Training now:** {len(running)} · **waiting:** {len(queued)}"
         + (
-            " — next: " + ", ".join(state.plain(names.get(r.student_id, "?")) for r in queued[:5])
+            " — next: " + ", ".join(words.plain(names.get(r.student_id, "?")) for r in queued[:5])
             if queued
             else ""
         )
@@ -155,7 +155,7 @@ def runs_ui(found: Snapshot) -> None:
             "Student": [names.get(run.student_id, "?") for run in found.runs],
             "Variant": [variants.get(run.variant).title for run in found.runs],
             "Status": [status_text(run) for run in found.runs],
-            "Test": [state.metric_line(run.metrics) if run.metrics else "" for run in found.runs],
+            "Test": [words.metric_line(run.metrics) if run.metrics else "" for run in found.runs],
             "Settings": [choices.describe(choices.values_of(r.settings)) for r in found.runs],
             "Started": [time.strftime("%H:%M", time.localtime(r.created_at)) for r in found.runs],
         }

@@ -1,4 +1,7 @@
-"""Make a page opened by URL on a freshly started server run inside app.py's navigation.
+"""What the app does to Streamlit before any page runs: `prepare_server()` (called by app.py),
+and `ensure_navigation()` (called by every page).
+
+A page opened by URL on a freshly started server must run inside app.py's navigation.
 
 Streamlit decides per process whether an app uses the old `pages/` folder convention: until
 some session has run app.py (whose `st.navigation` switches the convention off), a request for
@@ -10,7 +13,31 @@ to `st.navigation` and reruns, which now goes through app.py and lands on the sa
 
 from __future__ import annotations
 
+import logging
+
 import streamlit as st
+
+LOG = logging.getLogger("autoencoder_lab")
+
+
+def prepare_server() -> None:
+    """Once per script run, from app.py (cheap after the first): keep TensorFlow's caches
+    across script runs and take what is loaded out of the garbage collector's scans. If an
+    upgrade of Streamlit has changed what the first one patches, the app logs a warning and
+    runs without it (slower pages, nothing wrong)."""
+    from ui.resources import freeze_heap
+
+    try:
+        keep_keras_caches()
+    except (ImportError, AttributeError) as error:
+        if not getattr(prepare_server, "warned", False):
+            prepare_server.warned = True
+            LOG.warning(
+                "Streamlit changed (%s): TensorFlow's caches will be cleared after every "
+                "script run, which makes model pages slower",
+                error,
+            )
+    freeze_heap()
 
 
 def ensure_navigation() -> None:
@@ -38,6 +65,7 @@ def keep_keras_caches() -> None:
 
     from streamlit.runtime.scriptrunner import script_runner
 
+    script_runner._clean_problem_modules  # noqa: B018 (AttributeError if Streamlit changed it)
     if getattr(script_runner._clean_problem_modules, "keeps_keras", False):
         return
 

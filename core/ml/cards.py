@@ -77,9 +77,8 @@ def load_model(name: str, directory: Path | None = None, dataset: str = "mnist")
     (shipped with the code) are ever loaded: a user's file never is."""
     import keras
 
-    from core.ml.variants import register_custom_objects
+    import core.ml.custom_objects  # noqa: F401 (registers the lab's layers with Keras)
 
-    register_custom_objects()
     return keras.models.load_model(model_path(name, directory, dataset), compile=False)
 
 

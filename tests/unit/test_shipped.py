@@ -42,10 +42,10 @@ def test_model_and_card_are_shipped(name):
     rebuilt.set_weights(cards.load_model(name).get_weights())
 
 
-def test_plain_keras_loads_every_model_after_import_core():
+def test_plain_keras_loads_every_model_after_importing_the_custom_objects():
     paths = [str(cards.model_path(name)) for name in NAMES]
     script = (
-        "import sys, core, keras\n"
+        "import sys, keras, core.ml.custom_objects\n"
         "for path in sys.argv[1:]:\n"
         "    model = keras.models.load_model(path)\n"
         "    assert model.encoder is not None and model.decoder is not None\n"

@@ -1,0 +1,74 @@
+"""A class: a teacher's lesson setup, its students, challenges and the board.
+
+Every teacher action takes the teacher key and checks it in the store (`access`), and every run
+a student starts goes through `core.lab.runs`, which applies the class's locks and limits
+(`setup`) on the server: whatever a browser sends (a forged widget value, a URL parameter), a
+locked setting trains with the teacher's value. Finished runs are scored for the class's
+challenges by the training worker (`challenges.score_run`); the board ranks them (`board`).
+
+    python -m core.classroom create "Lesson 3" --base-url http://host:8501
+
+This module gathers the package's public names, so pages write `classroom.join(...)`.
+"""
+
+from core.lab.classroom.access import (
+    CODE_CHARS,
+    KEY_BYTES,
+    NICKNAME_CHARS,
+    add_challenge,
+    class_code,
+    create_class,
+    friendly_nickname,
+    join,
+    links,
+    remove_challenge,
+    rename,
+    save_setup,
+    set_on_board,
+    set_paused,
+    student_class,
+    teacher_class,
+)
+from core.lab.classroom.board import STUCK_MINUTES, Entry, board, runs_csv, stuck
+from core.lab.classroom.challenges import (
+    METRICS,
+    Challenge,
+    challenge_value,
+    class_challenges,
+    score_run,
+)
+from core.lab.classroom.setup import PAGE_TITLES, PAGES, ClassError, Setup, clean_text
+
+__all__ = [
+    "CODE_CHARS",
+    "KEY_BYTES",
+    "METRICS",
+    "NICKNAME_CHARS",
+    "PAGES",
+    "PAGE_TITLES",
+    "STUCK_MINUTES",
+    "Challenge",
+    "ClassError",
+    "Entry",
+    "Setup",
+    "add_challenge",
+    "board",
+    "challenge_value",
+    "class_challenges",
+    "class_code",
+    "clean_text",
+    "create_class",
+    "friendly_nickname",
+    "join",
+    "links",
+    "remove_challenge",
+    "rename",
+    "runs_csv",
+    "save_setup",
+    "score_run",
+    "set_on_board",
+    "set_paused",
+    "stuck",
+    "student_class",
+    "teacher_class",
+]

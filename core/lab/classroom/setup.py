@@ -1,0 +1,129 @@
+"""A class's lesson setup: the pages and variants its students see, the settings the teacher
+locks and the limits on epochs and images; and the refusal every class action raises."""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from dataclasses import dataclass, field
+
+from core.ml import choices, variants
+from core.ml.choices import MOST_EPOCHS
+from core.ml.data import ALL_IMAGES
+from core.store import Refused
+
+# Home and Class are always shown.
+PAGES = ("train", "race", "draw", "latent", "inside", "compare")
+PAGE_TITLES = {
+    "train": "Train",
+    "race": "Race",
+    "draw": "Draw",
+    "latent": "Latent space",
+    "inside": "Inside",
+    "compare": "Compare",
+}
+
+
+class ClassError(Refused):
+    """A class action refused: wrong key or code, a paused class, a setting not allowed, a
+    challenge already removed. A message for the one user who asked, never a failure of the
+    store (that would turn training off for the whole server)."""
+
+
+# Setup -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Setup:
+    """What a class's students see and may choose."""
+
+    pages: tuple[str, ...] = PAGES
+    variants: tuple[str, ...] = field(default_factory=lambda: tuple(variants.names()))
+    locks: dict = field(default_factory=dict)  # {variant: {setting: value}}
+    max_epochs: int = MOST_EPOCHS
+    max_subset: int = ALL_IMAGES
+
+    def to_json(self) -> dict:
+        return {
+            "pages": list(self.pages),
+            "variants": list(self.variants),
+            "locks": {name: dict(values) for name, values in self.locks.items()},
+            "max_epochs": self.max_epochs,
+            "max_subset": self.max_subset,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict | None) -> Setup:
+        """A checked setup: unknown pages, variants, settings or values are refused."""
+        data = data or {}
+        pages = tuple(page for page in PAGES if page in data.get("pages", PAGES))
+        known = variants.names()
+        names = tuple(name for name in known if name in data.get("variants", known))
+        if not names:
+            raise ClassError("a class needs at least one variant")
+        locks = {}
+        for name, values in (data.get("locks") or {}).items():
+            if name not in known:
+                raise ClassError(f"unknown variant {name!r}")
+            locks[name] = {key: choice_of(name, key, value) for key, value in values.items()}
+        max_epochs = int(data.get("max_epochs", MOST_EPOCHS))
+        max_subset = int(data.get("max_subset", ALL_IMAGES))
+        if not 1 <= max_epochs <= MOST_EPOCHS or max_subset not in choices.SUBSETS:
+            raise ClassError("class limits out of range")
+        return cls(pages, names, locks, max_epochs, max_subset)
+
+    def locked(self, variant: str) -> dict:
+        return dict(self.locks.get(variant, {}))
+
+    def choices(self, variant: str, name: str) -> tuple:
+        """The values of a setting a student of this class may pick (the class limits)."""
+        offered = choices.setting(variant, name).choices
+        if name == "epochs":
+            return tuple(value for value in offered if value <= self.max_epochs)
+        if name == "subset":
+            return tuple(value for value in offered if value <= self.max_subset)
+        return offered
+
+    def apply(self, variant: str, values: dict) -> dict:
+        """The values a run of this class trains with: locks win, limits clamp, and a value
+        the page does not offer is refused."""
+        if variant not in self.variants:
+            raise ClassError(f"{variants.get(variant).title} is not part of this lesson")
+        chosen = {**choices.defaults(variant), **values, **self.locked(variant)}
+        result = {}
+        for item in choices.for_variant(variant):
+            value = choice_of(variant, item.name, chosen[item.name])
+            allowed = self.choices(variant, item.name)
+            if value not in allowed:  # Over a class limit: the largest value allowed.
+                value = allowed[-1]
+            result[item.name] = value
+        return result
+
+
+def choice_of(variant: str, name: str, value):
+    """`value` as one of the setting's own choices, or ClassError."""
+    try:
+        item = choices.setting(variant, name)
+    except KeyError as error:
+        raise ClassError(str(error.args[0])) from None
+    for choice in item.choices:
+        if isinstance(choice, str) and value == choice:
+            return choice
+        if (
+            not isinstance(choice, str)
+            and isinstance(value, (int, float))
+            and not isinstance(value, bool)
+            and math.isclose(float(value), float(choice), rel_tol=1e-9, abs_tol=1e-12)
+        ):
+            return choice
+    raise ClassError(f"{item.label} cannot be {value!r}")
+
+
+def clean_text(text: str, limit: int) -> str:
+    """User text as one plain line: no control or format characters, spaces squeezed."""
+    kept = "".join(
+        " " if unicodedata.category(char)[0] in "CZ" else char
+        for char in unicodedata.normalize("NFC", text)
+    )
+    return re.sub(r"\s+", " ", kept).strip()[:limit]

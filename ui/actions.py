@@ -1,0 +1,70 @@
+"""A student's runs as the pages see them: the list, and starting a run or a race with the
+messages a refusal gets (the rules themselves are `core.lab.runs`')."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from core.lab import runs
+from ui.identity import STUDENT, Student
+from ui.services import engine, limits, live_store, store, store_failed
+from ui.session import current_dataset, run_dataset
+
+TRAIN_NOTICE = "train_notice"  # A message for the next rerun (st.rerun would swallow it now).
+NOT_SUBMITTED = (
+    "The training cluster cannot be reached right now; your run is queued and starts when it "
+    "is back."
+)
+
+
+def start(me: Student, racers: list[tuple[str, dict]]) -> list[int] | None:
+    """Queue one run, or a race of several, on the session's dataset and hand them to the
+    training cluster (`core.lab.runs.start`: the class's locks and the server's limits apply,
+    whatever the browser sent). None, with the reason shown to this user, if refused."""
+    from core.store import Busy, LabBusy
+
+    try:
+        started = runs.start(
+            live_store(), engine(), me.id, racers, dataset=current_dataset(), limits=limits()
+        )
+    except Busy:
+        st.warning(
+            "You already have a run queued or training: stop it on the Train page (or wait "
+            "for it) before starting another.",
+            icon=":material/block:",
+        )
+        return None
+    except LabBusy as error:
+        st.warning(str(error).capitalize() + ".", icon=":material/hourglass_top:")
+        return None
+    if not started.submitted:
+        st.session_state[TRAIN_NOTICE] = NOT_SUBMITTED
+    return started.ids
+
+
+def stop(run, me: Student) -> None:
+    """Stop the run after this batch, or take it out of the queue; says which."""
+    done = runs.stop(live_store(), engine(), run, me.id)
+    st.toast("Left the queue." if done == "left" else "Stopping after this batch...")
+
+
+def resume(run, me: Student) -> None:
+    """Continue the run from its last checkpoint (`Refused` if it cannot be, for the page's
+    guard to show)."""
+    if not runs.resume(live_store(), engine(), run.id, me.id):
+        st.session_state[TRAIN_NOTICE] = NOT_SUBMITTED
+
+
+def my_runs(variant: str | None = None, dataset: str | None = None) -> list:
+    """This student's runs (of `variant`, on `dataset`), newest first; empty without a store."""
+    from core.store import StoreError
+
+    me, opened = st.session_state.get(STUDENT), store()
+    if me is None or opened is None:
+        return []
+    try:
+        found = opened.runs(me.id, variant)
+        return [run for run in found if dataset is None or run_dataset(run) == dataset]
+    except StoreError as error:
+        store_failed(error)
+        return []

@@ -1,0 +1,157 @@
+"""What every session shares, loaded once per server process and never modified: the shipped
+models and their cards, the test images, compiled calls, and students' runs rebuilt from their
+checkpoints. Every cache keys on a stable identity (a shipped name or a run's key), never
+`id()`."""
+
+from __future__ import annotations
+
+import gc
+from dataclasses import dataclass
+
+import numpy as np
+import streamlit as st
+
+from core.ml import cards, data, variants
+from ui.services import live_store
+from ui.session import current_dataset
+
+
+def freeze_heap() -> None:
+    """Exclude everything loaded so far from Python's cyclic garbage collector.
+
+    Importing TensorFlow and Keras leaves millions of long-lived objects that every full
+    collection scanned again, pausing Streamlit's event loop: a trivial slider page went from
+    78 ms (p50) to ~400 ms per move once Keras was imported, and back to 75 ms after
+    `gc.freeze()`. Called after the imports and after each shared model or dataset is loaded.
+    """
+    gc.freeze()
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    """A model the pages use, with its stable identity: every cache keys on `key`, never on
+    `id()` (CPython reuses the addresses of freed objects)."""
+
+    key: str  # "shipped:<name>", or "run-<uid>@<epoch of its weights>"
+    model: object
+    label: str
+    run_id: int | None = None  # The student's run it is, if it is one.
+
+
+@st.cache_resource(show_spinner="Loading the pretrained model...")
+def _pretrained_model(name: str, dataset: str):
+    model = cards.load_model(name, dataset=dataset)
+    model.trainable = False  # A guard: nothing in the app may fit a shared model.
+    freeze_heap()
+    return model
+
+
+def pretrained_model(name: str, dataset: str | None = None):
+    """The shipped model `name` of the session's dataset (or `dataset`), loaded once for the
+    whole server and never modified."""
+    return _pretrained_model(name, dataset or current_dataset())
+
+
+@dataclass(frozen=True)
+class TestSet:
+    x_test: np.ndarray  # (10000, 28, 28, 1) float32 in [0, 1]
+    y_test: np.ndarray  # (10000,) digit labels
+
+
+def pretrained(name: str, dataset: str | None = None) -> ModelRef:
+    dataset = dataset or current_dataset()
+    key = f"shipped:{name}" if dataset == "mnist" else f"shipped:{dataset}/{name}"
+    return ModelRef(key, pretrained_model(name, dataset), "Pretrained")
+
+
+# Bounded: students' models come and go; an evicted entry just gets traced again.
+@st.cache_resource(show_spinner=False, max_entries=64)
+def _compiled(_model, key: str):
+    from core.ml.serving import compiled_call
+
+    return compiled_call(_model)
+
+
+def fast(model, key: str):
+    """The compiled call of `model` (see core.ml.serving), made once per model identity `key`
+    (a ModelRef's key, with the part's name for an encoder or decoder)."""
+    return _compiled(model, key)
+
+
+@st.cache_resource(show_spinner="Loading the test images...")
+def _test_set(dataset: str) -> TestSet:
+    _, (x_test, y_test) = data.load(dataset)
+    images = data.to_images(x_test)
+    images.setflags(write=False)
+    freeze_heap()
+    return TestSet(images, y_test)
+
+
+def test_set(dataset: str | None = None) -> TestSet:
+    """The 10,000 test images of the session's dataset, once per server process, read-only.
+
+    Only the test set: the pages never need the 55,000 training images (170 MB as floats),
+    which the training process loads for itself.
+    """
+    return _test_set(dataset or current_dataset())
+
+
+def sample_digits(dataset: str | None = None) -> np.ndarray:
+    """The first test image of each class 0..7: the same fixed images on every page and run."""
+    from core.ml.data import sample_indices
+
+    found = test_set(dataset)
+    return found.x_test[sample_indices(found.y_test)]
+
+
+@st.cache_data(show_spinner=False)
+def _card(name: str, dataset: str) -> dict | None:
+    return cards.load_card(name, dataset=dataset)
+
+
+def card(name: str, dataset: str | None = None) -> dict | None:
+    """The shipped model's card (metrics measured by core.ml.evaluate), or None."""
+    return _card(name, dataset or current_dataset())
+
+
+def shipped_names() -> list[str]:
+    """The variants with a shipped model on the session's dataset, in teaching order: a
+    partly trained `trained/fashion/` leaves the others out instead of failing a page."""
+    return [name for name in variants.names() if card(name) is not None]
+
+
+@st.cache_data(show_spinner=False)
+def bce_floor(dataset: str) -> float:
+    """The lowest mean BCE any model reaches on the dataset's test images (their mean pixel
+    entropy: core.ml.metrics.bce_floor)."""
+    from core.ml import metrics
+
+    return metrics.bce_floor(test_set(dataset).x_test)
+
+
+@st.cache_resource(show_spinner="Loading your model...", max_entries=16)
+def _run_model(key: str, _run):
+    """A student's run rebuilt from its checkpoint, once per (run, epoch of its weights)."""
+    from core.ml.choices import build_model
+
+    model = build_model(_run.variant, _run.settings)
+    found = live_store().checkpoint(_run.id)
+    if found is None:
+        raise LookupError(f"run {_run.id} has no weights stored")
+    model.set_weights(found[1])
+    model.trainable = False
+    return model
+
+
+def run_model(run):
+    """A student's run as a model, rebuilt from the store once per (run, epoch of its weights);
+    the caller has checked that the run is the student's own."""
+    return _run_model(run.key, run)
+
+
+@st.cache_data(show_spinner=False)
+def shipped_code(name: str, dataset: str) -> str:
+    """`python -m core.codegen NAME --dataset DATASET`: the file behind a shipped model."""
+    from core.ml import codegen
+
+    return codegen.for_shipped(name, dataset)

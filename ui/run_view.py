@@ -1,0 +1,184 @@
+"""One run as the Train page shows it, read from the store: its status and progress, the loss
+chart (per batch, smoothed, with the per-epoch validation losses) and its eight sample
+reconstructions, epoch by epoch."""
+
+from __future__ import annotations
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+from core.ml import curves, variants
+from ui import images, resources, services, session, words
+
+SMOOTHING = 0.9  # Weight of the exponential moving average drawn over the per-batch loss.
+
+
+def curve_frame(losses, epochs, keys: tuple[str, str]) -> pd.DataFrame:
+    """Chart rows (epoch, value, series) for one loss: each batch's value and its moving
+    average (or, on long runs, means of consecutive batches), and validation per epoch."""
+    batch_key, val_key = keys
+    frames = []
+    values = losses.series.get(batch_key)
+    if values is not None and len(values):
+        x, raw, bucket = curves.thin(losses.x, values)
+        if bucket == 1:  # Every batch drawn, with its moving average over it.
+            frames.append(pd.DataFrame({"epoch": x, "value": raw, "series": "each batch"}))
+            smoothed = curves.smooth(values, SMOOTHING)
+            frames.append(pd.DataFrame({"epoch": x, "value": smoothed, "series": "moving average"}))
+        else:  # A long run: the means of consecutive batches are the smoothing.
+            name = f"mean of {bucket} batches"
+            frames.append(pd.DataFrame({"epoch": x, "value": raw, "series": name}))
+    points = [(e.epoch, e.logs[val_key]) for e in epochs if val_key in e.logs]
+    if points:
+        frames.append(pd.DataFrame(points, columns=["epoch", "value"]).assign(series="validation"))
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def loss_chart(losses, epochs, name: str, validation_images: int | None = None) -> None:
+    """The loss of every training batch (faint), its moving average, and validation per
+    epoch, in the panels the variant declares (the VAE's two parts apart)."""
+    groups = list(variants.get(name).curves)
+    if not len(losses.x):
+        st.caption("The loss curve appears after the first batches.")
+        return
+    for column, (label, keys) in zip(st.columns(len(groups)), groups, strict=True):
+        frame = curve_frame(losses, epochs, keys)
+        if frame.empty:
+            continue
+        names = list(dict.fromkeys(frame["series"]))
+        colours = {"validation": "#E4572E", "each batch": "#A9A3EE"}
+        scale = alt.Scale(domain=names, range=[colours.get(n, "#5B4BDB") for n in names])
+        base = alt.Chart(frame, title=label).encode(
+            x=alt.X("epoch:Q", title="epoch"),
+            y=alt.Y("value:Q", title=None, scale=alt.Scale(zero=False)),
+            color=alt.Color(
+                "series:N",
+                title=None,
+                scale=scale,
+                legend=alt.Legend(orient="bottom", columns=1),  # One per line: fits any column.
+            ),
+        )
+        lines = base.transform_filter(alt.datum.series != "validation").mark_line(strokeWidth=1.5)
+        validation = base.transform_filter(alt.datum.series == "validation").mark_line(
+            point=alt.OverlayMarkDef(size=40)
+        )
+        # The height includes the legend (three lines) and the axis: about 220 px of plot.
+        column.altair_chart((lines + validation).properties(height=340), width="stretch")
+    st.caption(
+        f"Training: the loss of each batch and its moving average (smoothing {SMOOTHING}); "
+        "on long runs, the mean of each stretch of batches. Validation: the mean loss on "
+        f"{validation_images or 5000:,} held-out images (never trained on) after each epoch."
+    )
+
+
+def samples_ui(run, epochs) -> None:
+    """The eight fixed test digits and their reconstructions, after any stored epoch."""
+    st.image(images.strip(resources.sample_digits(session.run_dataset(run)), size=64))
+    if not epochs:
+        st.caption("Eight fixed test digits, the same on every run")
+        return
+    pick = epochs[-1].epoch
+    if not run.active and len(epochs) > 2:
+        pick = st.select_slider(
+            "Reconstructions after epoch",
+            [e.epoch for e in epochs],
+            value=pick,
+            key=f"epoch_pick_{run.id}",
+        )
+    reconstructions = services.live_store().samples(run.id, pick)
+    if reconstructions is not None:
+        st.image(images.strip(reconstructions, size=64))
+    st.caption(
+        "Eight fixed test digits (top) and their reconstructions "
+        + ("before training" if pick == 0 else f"after epoch {pick}")
+    )
+
+
+def losses_of(run):
+    """The run's batch losses, each chunk read from the store once per session: a live view
+    of a long run reads only the last second's chunks, not the whole curve again."""
+    cache = st.session_state.setdefault("loss_cache", {})
+    known = cache.get(run.id)
+    if known is None:
+        known = services.live_store().losses(run.id)
+    else:
+        known = known.extend(services.live_store().losses(run.id, after=known.last_seq))
+    cache.clear()  # One run's curve per session is all a page shows.
+    cache[run.id] = known
+    return known
+
+
+def timing_text(run) -> str:
+    if not run.active:
+        return f"{run.seconds:.1f} s of training"
+    left = run.seconds_left
+    return "estimating time" if left is None else f"about {left:.0f} s left"
+
+
+def status_ui(run) -> None:
+    """One message saying where the run is, and why it ended if it did."""
+    if run.status == "queued":
+        opened = services.live_store()
+        position = opened.queue_position(run) if opened else 1
+        training = opened.counts().get("running", 0) if opened else 0
+        ahead = position - 1
+        st.info(
+            f"Waiting for a free training slot: {training} training now, "
+            + (f"{ahead} ahead of you. " if ahead else "you are next. ")
+            # Why it waits, from the engine through the store: a worker starting, or none.
+            + (f"{run.message} " if run.message else "")
+            + "Training starts by itself; this page updates every second.",
+            icon=":material/hourglass_top:",
+        )
+    elif run.status == "running":
+        if run.phase == "starting" or run.batches is None:
+            st.progress(0.0, text="Starting the training process...")
+        elif run.phase == "measuring":
+            st.progress(1.0, text="Measuring the trained model on the 10,000 test images...")
+        else:
+            st.progress(
+                run.fraction,
+                text=f"Epoch {min(run.epochs_done + 1, run.epochs_total)}/{run.epochs_total} · "
+                f"batch {run.batch or 0}/{run.batches} · {timing_text(run)}",
+            )
+    elif run.status == "finished":
+        speed = f" ({run.samples_per_second:,.0f} images/s)" if run.samples_per_second else ""
+        st.success(
+            f"Trained {run.epochs_done} epoch(s) in {run.seconds:.1f} s{speed}."
+            + (f" Test set: {words.metric_line(run.metrics)}." if run.metrics else ""),
+            icon=":material/check_circle:",
+        )
+    elif run.status == "diverged":
+        st.error(
+            "The loss exploded: it became infinite or NaN (not a number), or grew far above "
+            "where it started. The learning rate is too high for this model. Training stopped "
+            "and the weights of the last good epoch were kept. Try a learning rate of 0.01 or "
+            "lower.",
+            icon=":material/warning:",
+        )
+    elif run.status == "failed":
+        st.error(f"Training failed: {run.message}. Try other settings.", icon=":material/error:")
+    elif run.status in ("stopped", "interrupted"):
+        reason = f" ({run.message})" if run.message else ""
+        st.info(
+            f"{run.status.capitalize()} after {run.epochs_done} of {run.epochs_total} "
+            f"epoch(s){reason}. "
+            + (
+                "The weights of the last epoch are kept; you can continue it."
+                if run.epochs_done
+                else "It had not finished an epoch yet."
+            ),
+            icon=":material/stop_circle:",
+        )
+
+
+def run_view(run) -> None:
+    """Everything about one run, read from the store."""
+    opened = services.live_store()
+    status_ui(run)
+    if run.status == "queued" or opened is None:
+        return
+    epochs = opened.epochs(run.id, with_samples=False)
+    loss_chart(losses_of(run), epochs, run.variant, run.settings["train"].get("validation_images"))
+    samples_ui(run, epochs)

@@ -1,0 +1,287 @@
+"""The shared sidebar (drawn by app.py before every page): dataset, variant, its explanation,
+the model choice, the class line and "Your link"; and the model the pages use."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from core.lab.runs import usable
+from core.ml import cards, data, variants
+from ui.actions import my_runs
+from ui.identity import LINK, STUDENT, Student, ensure_student, lesson, start_fresh, student
+from ui.resources import ModelRef, card, pretrained, run_model, shipped_code
+from ui.services import engine, store, store_failed
+from ui.session import (
+    CHOOSE,
+    DATASET,
+    DATASET_LINK,
+    MODEL,
+    MODEL_LINK,
+    PRETRAINED,
+    VARIANT,
+    current_dataset,
+    run_dataset,
+)
+from ui.words import metric_line, plain, run_label, title
+
+
+def dataset_problem(name: str) -> str | None:
+    """Why dataset `name` cannot be used on this server, or None: its files, and its
+    shipped models (which every page but Train needs)."""
+    missing = data.available(name)
+    if missing:
+        return missing
+    if card(variants.names()[0], name) is None:  # Cached: this runs on every page.
+        return (
+            f"The pretrained {data.get(name).title} models are missing from "
+            f"{cards.folder(None, name)}; train them with "
+            f"`python -m core.train all --dataset {name}`."
+        )
+    return None
+
+
+def _mirror_dataset() -> None:
+    st.query_params[DATASET_LINK] = st.session_state[DATASET]
+
+
+def dataset_picker() -> str:
+    """The sidebar's dataset choice, seeded from `?data=` and mirrored back to it. A dataset
+    this server lacks is refused with how to get it; the session stays on the other."""
+    names = list(data.DATASETS)
+    if DATASET not in st.session_state:
+        asked = st.query_params.get(DATASET_LINK)
+        st.session_state[DATASET] = asked if asked in names else names[0]
+    problem = dataset_problem(st.session_state[DATASET])
+    if problem:
+        st.sidebar.warning(problem, icon=":material/dataset:")
+        st.session_state[DATASET] = "mnist"
+    if st.query_params.get(DATASET_LINK, "mnist") != st.session_state[DATASET]:
+        _mirror_dataset()
+    st.sidebar.segmented_control(
+        "Dataset",
+        names,
+        key=DATASET,
+        format_func=lambda name: data.get(name).title,
+        required=True,
+        on_change=_mirror_dataset,
+        help="Handwritten digits, or photos of clothes: the same models, other images.",
+    )
+    return st.session_state[DATASET]
+
+
+def _mirror_to_url() -> None:
+    st.query_params[VARIANT] = st.session_state[VARIANT]
+
+
+def variant_picker() -> str:
+    """The sidebar's variant select box, seeded from `?variant=` and mirrored back to it.
+
+    The URL holds the registry name (`?variant=conv`), so a teacher's link opens the same
+    view. Streamlit's own widget binding would put the display title in the URL instead.
+    """
+    names = list(lesson().setup.variants)
+    if st.session_state.get(VARIANT) not in (None, *names):
+        st.session_state.pop(VARIANT)  # Not part of this lesson (any more).
+    if VARIANT not in st.session_state:  # This session's first run: the link decides.
+        asked = st.query_params.get(VARIANT)
+        st.session_state[VARIANT] = asked if asked in names else names[0]
+        st.session_state["variant_link_invalid"] = asked is not None and asked not in names
+    if st.query_params.get(VARIANT) != st.session_state[VARIANT]:
+        _mirror_to_url()  # Page switches drop query parameters; keep the link shareable.
+    name = st.sidebar.selectbox(
+        "Autoencoder variant", names, key=VARIANT, format_func=title, on_change=_mirror_to_url
+    )
+    if st.session_state.pop("variant_link_invalid", False):
+        # The user's text is not echoed back: it came from a URL anyone could have crafted.
+        st.sidebar.warning(
+            f"The link asked for a variant this lab does not have; showing {title(name)}.",
+            icon=":material/link_off:",
+        )
+    return name
+
+
+def model_picker(name: str) -> None:
+    """The sidebar's model choice: the shipped model or one of the student's own runs."""
+    runs = {run.id: run for run in my_runs(name, current_dataset()) if usable(run)}
+    options = [PRETRAINED, *runs]
+    asked = st.query_params.get(MODEL_LINK, "")
+    if MODEL not in st.session_state and asked.isdigit():  # A reload or a shared link.
+        st.session_state[MODEL] = int(asked)
+    pending = st.session_state.pop(CHOOSE, None)  # Set by choose_model().
+    if pending in options:
+        st.session_state[MODEL] = pending
+    if st.session_state.get(MODEL) not in options:
+        st.session_state[MODEL] = PRETRAINED
+    st.sidebar.selectbox(
+        "Model",
+        options,
+        key=MODEL,
+        format_func=lambda choice: (
+            "Pretrained (shipped)" if choice == PRETRAINED else run_label(runs[choice])
+        ),
+        help="Your runs of this variant, newest first: every page then uses the chosen one.",
+    )
+    if not runs:
+        st.sidebar.caption("Train this variant on the Train page to use your own model here.")
+    chosen = st.session_state[MODEL]
+    if chosen == PRETRAINED:
+        st.query_params.pop(MODEL_LINK, None)
+    elif st.query_params.get(MODEL_LINK) != str(chosen):
+        st.query_params[MODEL_LINK] = str(chosen)  # A reload keeps the chosen run.
+
+
+def choose_model(choice, variant: str | None = None) -> None:
+    """Make a run id (or PRETRAINED) the sidebar's model from the next page run on, with its
+    variant. Safe in callbacks and fragments: the sidebar's widget takes it before it is drawn."""
+    if variant is not None:
+        st.session_state[VARIANT] = variant
+    st.session_state[CHOOSE] = choice
+
+
+def current_model(name: str) -> ModelRef:
+    """The model the pages use for variant `name`: the chosen run if it is of that variant."""
+    from core.store import StoreError
+
+    choice, me, opened = st.session_state.get(MODEL), st.session_state.get(STUDENT), store()
+    if choice not in (None, PRETRAINED) and me is not None and opened is not None:
+        try:
+            run = opened.run(int(choice), me.id)
+            same_data = run is not None and run_dataset(run) == current_dataset()
+            if same_data and run.variant == name and usable(run):
+                return ModelRef(run.key, run_model(run), run_label(run), run.id)
+        except StoreError as error:
+            store_failed(error)
+        except LookupError:  # Deleted in another tab since the sidebar listed it.
+            choose_model(PRETRAINED)  # The sidebar's choice too, from the next run on.
+            st.toast("That run is gone; showing the pretrained model.", icon=":material/info:")
+    return pretrained(name)
+
+
+def explain(name: str) -> None:
+    """Its test metrics in one line, and a paragraph on what makes the variant learn."""
+    variant = variants.get(name)
+    info = card(name)
+    if info and info.get("metrics"):
+        st.sidebar.caption(f"Test set: {metric_line(info['metrics'])}")
+    with st.sidebar.expander(f"About {variant.title}", expanded=False):
+        st.write(variant.summary)
+        if info:
+            training = info["training"]
+            st.caption(
+                f"{info['parameters']:,} parameters · trained {training['epochs_completed']} "
+                f"epochs in {training['seconds']:.0f} s"
+            )
+        st.download_button(
+            "Get the code",
+            shipped_code(name, current_dataset()),
+            file_name=f"{name}.py",
+            mime="text/x-python",
+            icon=":material/code:",
+            key="shipped_code",
+            on_click="ignore",
+            help="The shipped model's architecture and recipe as one Python file (Keras, NumPy "
+            "and Keras's dataset loader only): it trains, evaluates on the test set and saves.",
+        )
+
+
+def class_ui() -> None:
+    """The sidebar's class line for a class's student: the lesson and their nickname."""
+    found = lesson()
+    if found.room is None or found.member is None:
+        return
+    if st.session_state.pop("class_joined", False):
+        st.sidebar.success(
+            f"You joined **{plain(found.room.name)}** as **{plain(found.member.nickname)}**. "
+            'Your runs are kept under your own link ("Your link" below): bookmark it to '
+            "come back to them.",
+            icon=":material/groups:",
+        )
+    else:
+        st.sidebar.caption(
+            f":material/groups: {plain(found.room.name)} · you are {plain(found.member.nickname)}"
+        )
+
+
+def link_ui(me: Student | None) -> None:
+    """The sidebar's "Your link" with a copy button, or the banner when the store is down."""
+    if me is None and store() is not None:
+        if st.session_state.pop("link_unknown", False):
+            st.sidebar.info(
+                "The link you opened is not known here (it may have expired). You get a new "
+                "one when you train.",
+                icon=":material/link_off:",
+            )
+        with st.sidebar.popover("Your link", icon=":material/link:", width="stretch"):
+            st.markdown(
+                "You get a personal link the first time you train or race: it is the key to "
+                "your runs, to bookmark or to open on another computer. No account, nothing "
+                "personal stored."
+            )
+            if st.button("Get my link now", icon=":material/add_link:", key="get_link"):
+                from core.store import StoreError
+
+                try:
+                    ensure_student()
+                except StoreError as error:  # The sidebar is outside every page's guard.
+                    store_failed(error)
+                    st.warning("Your link cannot be made right now; try again in a minute.")
+                else:
+                    st.rerun()
+        return
+    if me is None:
+        # The reason (host, database, driver message) goes to the operator's log, not to
+        # every student's screen.
+        st.sidebar.warning(
+            "Your runs cannot be stored right now, so training is off until the run store is "
+            "back. The pretrained models work as usual.",
+            icon=":material/cloud_off:",
+        )
+        return
+    if st.session_state.pop("class_unknown", False):
+        st.sidebar.warning(
+            "The class link you opened is not known here; ask your teacher for the link again.",
+            icon=":material/link_off:",
+        )
+    with st.sidebar.popover("Your link", icon=":material/link:", width="stretch"):
+        st.markdown(
+            "This link is the key to your runs: bookmark it, or open it on another computer to "
+            "continue there. Anyone who has it sees your runs, so share it with care."
+        )
+        st.code(my_link(me.token), language=None, wrap_lines=True)
+        if lesson().room is not None:  # A new link would leave the class and its board.
+            st.caption("In a class, this link keeps you in it: open it again to come back.")
+        elif st.button(
+            "Start fresh",
+            icon=":material/restart_alt:",
+            key="start_fresh",
+            help="A new, empty link. Your current link keeps working.",
+        ):
+            start_fresh()
+            st.rerun()
+
+
+def sidebar() -> str:
+    """The shared sidebar: dataset, variant, its explanation, the model choice and your link."""
+    dataset_picker()
+    name = variant_picker()
+    explain(name)
+    me = student()
+    model_picker(name)
+    class_ui()
+    link_ui(me)
+    engine()  # Started with the first page anyone opens: queued runs train, stale ones end.
+    return name
+
+
+def current_variant() -> str:
+    """The variant chosen in the sidebar (app.py draws the sidebar before every page)."""
+    return st.session_state.get(VARIANT) or lesson().setup.variants[0]
+
+
+def my_link(token: str) -> str:
+    """This page's address with the student's token (and the chosen variant)."""
+    from urllib.parse import urlencode, urlsplit, urlunsplit
+
+    parts = urlsplit(st.context.url or "http://localhost:8501/")
+    query = urlencode({VARIANT: current_variant(), LINK: token})
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, query, ""))

@@ -1,0 +1,54 @@
+"""Short texts the pages share: a variant's title, a run's one-line label, a model's metrics
+in one line, and user text made safe for Markdown."""
+
+from __future__ import annotations
+
+import time
+
+from core.ml import variants
+
+
+def title(name: str) -> str:
+    return variants.get(name).title
+
+
+def run_label(run) -> str:
+    """A readable one-line name for a run: what it is and how good, then when."""
+    parts = [f"Run {run.id}"]
+    if run.status != "finished":
+        parts.append(run.status)
+    elif run.metrics:
+        parts.append(metric_line(run.metrics).split(" · ")[0])
+    parts.append(f"{run.epochs_done} ep")
+    model = run.settings.get("model", {})
+    for key, short in (("code_size", "code"), ("beta", "β"), ("l1", "λ"), ("contraction", "λ")):
+        if key in model:
+            parts.append(f"{short} {model[key]:g}")
+            break
+    parts.append(time.strftime("%d %b %H:%M", time.localtime(run.created_at)))
+    return " · ".join(parts)
+
+
+def metric_line(metrics: dict) -> str:
+    """The card's key figures in one short line; BCE with how far it is above the floor that
+    the images' own grey pixels set (0.242 nats on Fashion-MNIST, 0.058 on MNIST)."""
+    parts = []
+    if "negative_elbo" in metrics:
+        parts.append(f"-ELBO {metrics['negative_elbo']:.1f} nats")
+    if "bce" in metrics:
+        floor = metrics.get("bce_floor")
+        above = f" (floor {floor:.3f} + {metrics['bce'] - floor:.4f})" if floor else ""
+        parts.append(f"BCE {metrics['bce']:.4f}{above}")
+    if "mse" in metrics:
+        parts.append(f"MSE {metrics['mse']:.4f}")
+    if "psnr_db" in metrics:
+        parts.append(f"PSNR {metrics['psnr_db']:.1f} dB")
+    return " · ".join(parts)
+
+
+def plain(text: str) -> str:
+    """User text for st.markdown, shown as typed: Markdown, HTML and Streamlit's `:colour[]`
+    and `:material/...:` directives are all escaped."""
+    import re
+
+    return re.sub(r"([\\`*_{}\[\]()#+\-.!|<>~$:&])", r"\\\1", text)
