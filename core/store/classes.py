@@ -9,43 +9,25 @@ nothing.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 
 import numpy as np
 import sqlalchemy as sa
 
+from core.store.codecs import samples_from_bytes
+from core.store.database import Database
+from core.store.records import ClassRow, Member, Run
 from core.store.schema import challenges, classes, epochs, runs, scores, students
-
-
-@dataclass(frozen=True)
-class ClassRow:
-    id: int
-    name: str
-    setup: dict
-    paused: bool
-    created_at: float
-
-
-@dataclass(frozen=True)
-class Member:
-    """A student of a class as the board and the teacher see them."""
-
-    id: int
-    nickname: str
-    on_board: bool
-    created_at: float
-    last_seen_at: float
 
 
 def _class(row) -> ClassRow:
     return ClassRow(row.id, row.name, row.setup, bool(row.paused), row.created_at)
 
 
-class ClassStore:
-    """Mixed into `core.store.Store` (which provides `_rows`, `_write` and `_transaction`)."""
+class Classes(Database):
+    """Classes, their members, challenges and scores."""
 
     def create_class(self, name: str, teacher_hash: str, code_hash: str, setup: dict) -> int:
-        _, class_id = self._write(
+        _, class_id = self.write(
             classes.insert().values(
                 name=name,
                 teacher_hash=teacher_hash,
@@ -67,12 +49,12 @@ class ClassStore:
         return self._class_where(classes.c.id == class_id)
 
     def _class_where(self, condition) -> ClassRow | None:
-        rows = self._rows(sa.select(classes).where(condition))
+        rows = self.rows(sa.select(classes).where(condition))
         return _class(rows[0]) if rows else None
 
     def update_class(self, teacher_hash: str, **values) -> bool:
         """Change a class's setup or pause switch; False if no class has this key."""
-        changed, _ = self._write(
+        changed, _ = self.write(
             classes.update().where(classes.c.teacher_hash == teacher_hash).values(**values)
         )
         return changed == 1
@@ -83,7 +65,7 @@ class ClassStore:
         """(their class or None, the student as a class member or None), in one query: every
         script run of a page asks."""
         found = classes.alias("found")
-        rows = self._rows(
+        rows = self.rows(
             sa.select(students, *[column.label(f"room_{column.name}") for column in found.c])
             .select_from(students.outerjoin(found, students.c.class_id == found.c.id))
             .where(students.c.id == student_id)
@@ -103,33 +85,31 @@ class ClassStore:
         return room, _member(row)
 
     def members(self, class_id: int) -> list[Member]:
-        rows = self._rows(
+        rows = self.rows(
             sa.select(students).where(students.c.class_id == class_id).order_by(students.c.id)
         )
         return [_member(row) for row in rows]
 
     def nicknames(self, class_id: int) -> set[str]:
-        rows = self._rows(sa.select(students.c.nickname).where(students.c.class_id == class_id))
+        rows = self.rows(sa.select(students.c.nickname).where(students.c.class_id == class_id))
         return {row.nickname for row in rows if row.nickname}
 
     def update_member(self, student_id: int, **values) -> None:
-        self._write(students.update().where(students.c.id == student_id).values(**values))
+        self.write(students.update().where(students.c.id == student_id).values(**values))
 
     # Runs, challenges and scores ----------------------------------------------------------
 
-    def class_runs(self, class_id: int) -> list:
-        from core.store import Run
-
-        rows = self._rows(
+    def class_runs(self, class_id: int) -> list[Run]:
+        rows = self.rows(
             sa.select(runs)
             .where(runs.c.class_id == class_id)
             .order_by(runs.c.created_at.desc(), runs.c.id.desc())
         )
-        return [Run(**row._mapping) for row in rows]
+        return [Run.from_row(row) for row in rows]
 
     def add_challenge(self, teacher_hash: str, rules: dict) -> int | None:
         """A new challenge for the class with this key; None if the key matches no class."""
-        with self._transaction() as connection:
+        with self.transaction() as connection:
             found = connection.execute(
                 sa.select(classes.c.id).where(classes.c.teacher_hash == teacher_hash)
             ).all()
@@ -145,7 +125,7 @@ class ClassStore:
     def remove_challenge(self, teacher_hash: str, challenge_id: int) -> bool:
         """Delete a challenge of the class with this key, with its scores."""
         own = sa.select(classes.c.id).where(classes.c.teacher_hash == teacher_hash)
-        with self._transaction() as connection:
+        with self.transaction() as connection:
             found = connection.execute(
                 sa.select(challenges.c.id).where(
                     challenges.c.id == challenge_id, challenges.c.class_id.in_(own)
@@ -159,7 +139,7 @@ class ClassStore:
 
     def challenges(self, class_id: int) -> list[tuple[int, dict]]:
         """(id, rules) of the class's challenges, oldest first."""
-        rows = self._rows(
+        rows = self.rows(
             sa.select(challenges.c.id, challenges.c.rules)
             .where(challenges.c.class_id == class_id)
             .order_by(challenges.c.id)
@@ -168,7 +148,7 @@ class ClassStore:
 
     def challenge(self, challenge_id: int) -> tuple[int, dict] | None:
         """(class id, rules) of a challenge, or None."""
-        rows = self._rows(
+        rows = self.rows(
             sa.select(challenges.c.class_id, challenges.c.rules).where(
                 challenges.c.id == challenge_id
             )
@@ -176,7 +156,7 @@ class ClassStore:
         return (rows[0].class_id, rows[0].rules) if rows else None
 
     def add_score(self, challenge_id: int, run_id: int, value: float | None) -> None:
-        with self._transaction() as connection:
+        with self.transaction() as connection:
             connection.execute(
                 scores.delete().where(
                     scores.c.challenge_id == challenge_id, scores.c.run_id == run_id
@@ -188,7 +168,7 @@ class ClassStore:
 
     def scores(self, class_id: int) -> list[tuple[int, int, float | None]]:
         """(challenge id, run id, value) of every score in the class."""
-        rows = self._rows(
+        rows = self.rows(
             sa.select(scores.c.challenge_id, scores.c.run_id, scores.c.value)
             .join(challenges, challenges.c.id == scores.c.challenge_id)
             .where(challenges.c.class_id == class_id)
@@ -197,11 +177,9 @@ class ClassStore:
 
     def final_samples(self, run_ids: list[int]) -> dict[int, np.ndarray]:
         """The reconstructions each run stored after its last epoch."""
-        from core.store import samples_from_bytes
-
         if not run_ids:
             return {}
-        rows = self._rows(
+        rows = self.rows(
             sa.select(epochs.c.run_id, epochs.c.samples)
             .join(runs, runs.c.id == epochs.c.run_id)
             .where(epochs.c.run_id.in_(run_ids), epochs.c.epoch == runs.c.epochs_done)
