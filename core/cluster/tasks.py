@@ -19,8 +19,10 @@ from collections.abc import Callable
 
 LOG = logging.getLogger("autoencoder_lab.tasks")
 
-# Every task needs one of these; only training workers offer it (one each), so Dask sends the
-# lab's tasks to no other worker of a shared cluster, and a worker trains one run at a time.
+# Training workers offer one of these: it marks them in the scheduler's list (the engine counts
+# them, deploy.cluster waits for them). The tasks do not ask for it: Dask never queues a task
+# with resource restrictions on the scheduler (core.cluster.submission), so the lab needs a
+# scheduler of its own; one thread per worker is what makes a worker train one run at a time.
 RESOURCE = "training"
 # A running run whose worker has written nothing for this long is taken for dead (progress is
 # written every 0.5 s while training; the longest silence, the test metrics, lasts seconds).
