@@ -1,80 +1,36 @@
-"""Shared fixtures: the MNIST arrays, a served app and a headless Chromium for browser tests."""
+"""Shared fixtures: the MNIST arrays and splits, stores, a served app and a headless Chromium.
+
+Helpers that tests import live in tests/support/ (no test module imports another); the server
+and Chromium helpers are re-exported here for bench/ and older imports.
+"""
 
 from __future__ import annotations
 
 import os
-import shutil
-import socket
-import subprocess
-import sys
 import tempfile
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.support.servers import (  # noqa: F401  (re-exported: bench/ imports them from here)
+    CHROMIUM_ARGS,
+    ROOT,
+    chromium_path,
+    free_port,
+    new_tab,
+    serve,
+    stop_server,
+    wait_for_health,
+)
+
+# The session-wide warm training cluster (`warm_engine`...), for tests not about a cold start.
+pytest_plugins = ["tests.support.cluster"]
 
 # Tests never touch a user's own runs: every store they open (AppTest pages, served apps and
 # their workers inherit the environment) lives in a throwaway folder.
 os.environ.pop("AE_DATABASE_URL", None)
 os.environ["AE_DATA_DIR"] = tempfile.mkdtemp(prefix="ae-lab-tests-")
 ARTIFACTS = ROOT / "tests" / "artifacts"
-
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    # This machine's network is closed: without these, Chromium keeps dialling Google.
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-
-def chromium_path() -> str | None:
-    """A Chromium or Chrome executable: `$AE_CHROMIUM`, else the first one on PATH."""
-    override = os.environ.get("AE_CHROMIUM")
-    if override:
-        return override
-    for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable"):
-        found = shutil.which(name)
-        if found:
-            return found
-    return None
-
-
-def free_port() -> int:
-    """An unused localhost TCP port."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_for_health(url: str, process: subprocess.Popen, timeout: float = 60.0) -> None:
-    """Block until Streamlit answers its health check, failing fast if the server died."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"streamlit exited with code {process.returncode}")
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                if response.read() == b"ok":
-                    return
-        except OSError:
-            time.sleep(0.2)
-    raise TimeoutError(f"streamlit did not answer {url}/_stcore/health in {timeout} s")
-
-
-def stop_server(process: subprocess.Popen) -> None:
-    """Terminate a server, killing it if it does not exit within ten seconds."""
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
 
 
 @pytest.fixture(scope="session")
@@ -87,47 +43,6 @@ def app_server(tmp_path_factory):
 def fresh_server(tmp_path):
     """A server of its own, for tests about what the first request after a start sees."""
     yield from serve(tmp_path / "streamlit.log")
-
-
-def serve(log_path: Path, environment: dict | None = None, port: int | None = None):
-    """Run `streamlit run app.py` until the generator is closed, yielding its URL.
-
-    `environment` adds variables (AE_DATA_DIR, AE_DATABASE_URL, ...) for this server only.
-    Without a store of its own in `environment`, the server gets a fresh one beside its log:
-    each server runs its own embedded training cluster, and two of them on one store would
-    each take the other's queued runs (and this process's AppTest runs).
-    """
-    environment = dict(environment or {})
-    if "AE_DATABASE_URL" not in environment:
-        environment.setdefault("AE_DATA_DIR", str(log_path.parent / f"data-{log_path.stem}"))
-    port = port or free_port()
-    with open(log_path, "w") as log:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "streamlit",
-                "run",
-                "app.py",
-                "--server.headless=true",
-                f"--server.port={port}",
-                "--server.address=127.0.0.1",
-            ],
-            cwd=ROOT,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            env={**os.environ, **environment},
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_for_health(url, process)
-        yield url
-    finally:
-        stop_server(process)
-        server_log = log_path.read_text()
-        if "Traceback" in server_log:
-            print(server_log)
 
 
 @pytest.fixture(scope="session")
@@ -152,13 +67,26 @@ def page(browser):
     context.close()
 
 
-def new_tab(context):
-    """A page of `context` that records the page's JavaScript errors in `page_errors`."""
-    tab = context.new_page()
-    errors: list[str] = []
-    tab.on("pageerror", lambda error: errors.append(str(error)))
-    tab.page_errors = errors
-    return tab
+@pytest.fixture(scope="session")
+def mnist():
+    """MNIST as the loader gives it: ((x_train, y_train), (x_test, y_test)), uint8 images."""
+    from core.ml.data import load_mnist
+
+    return load_mnist()
+
+
+@pytest.fixture(scope="session")
+def test_digits(mnist):
+    """The first 20 MNIST test images (28x28 uint8), the digits the image tests draw with."""
+    return mnist[1][0][:20]
+
+
+@pytest.fixture(scope="session")
+def splits():
+    """MNIST's training, validation and test splits as the lab trains on them, loaded once."""
+    from core.ml.training import load_splits
+
+    return load_splits()
 
 
 @pytest.fixture(scope="session")
@@ -241,30 +169,3 @@ def stored_run(lab_store):
         return token, lab_store.run(run_id)
 
     return make
-
-
-def store_at_revision(path, revision: str):
-    """A new SQLite store at `path` migrated only up to `revision`, as an older lab left it:
-    returns an open transaction's context manager (rows written in it are committed)."""
-    import contextlib
-
-    import sqlalchemy as sa
-    from alembic import command
-    from alembic.config import Config
-
-    from core.store import MIGRATIONS
-
-    @contextlib.contextmanager
-    def opened():
-        engine = sa.create_engine(f"sqlite:///{path}")
-        config = Config()
-        config.set_main_option("script_location", str(MIGRATIONS))
-        try:
-            with engine.begin() as connection:
-                config.attributes["connection"] = connection
-                command.upgrade(config, revision)
-                yield connection
-        finally:
-            engine.dispose()
-
-    return opened()

@@ -7,7 +7,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.lab import classroom
-from tests.app.test_pages import APP, page_alone, run_page
+from core.lab.runs import start_run
+from tests.support.pages import APP, page_alone, run_page
 
 SETUP = classroom.Setup(
     pages=("train",),
@@ -52,7 +53,7 @@ def test_the_teacher_view_opens_only_with_the_teacher_key(lab_store, lesson):
     title.set_value("Smallest code")
     next(b for b in app.button if b.label == "Add the challenge").click().run()
     assert not app.exception, [item.value for item in app.exception]
-    found = classroom.challenges(lab_store, class_id)
+    found = classroom.class_challenges(lab_store, class_id)
     assert [c.title for c in found] == ["Smallest code"] and found[0].metric == "bce"
 
 
@@ -124,7 +125,7 @@ def test_a_student_whose_runs_miss_the_rules_is_told_why(lab_store, lesson):
         lab_store, key, classroom.Challenge("Tiny", constraints={"code_size": {"max": 4}})
     )
     student, token = classroom.join(lab_store, classroom.class_code(key))
-    run_id = classroom.start_run(lab_store, student, "vanilla", {})  # Code size locked to 8.
+    run_id = start_run(lab_store, student, "vanilla", {})  # Code size locked to 8.
     lab_store.claim(run_id, "test:0")
     lab_store.add_epoch(run_id, 2, {"loss": 0.2}, np.zeros((8, 28, 28, 1)), epochs_done=2)
     lab_store.finish(run_id, "finished", metrics={"bce": 0.2})

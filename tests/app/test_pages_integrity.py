@@ -12,16 +12,16 @@ import sqlalchemy as sa
 from core.lab import classroom
 from core.ml import metrics
 from core.store import schema
-from tests.app.test_pages import page_alone, run_page
-from ui import state
+from tests.support.pages import page_alone, run_page
+from ui import resources, services
 
 
 @pytest.fixture(autouse=True)
 def store_latch_clear():
     """Every test starts and ends with the store on (the latch is process-wide)."""
-    state._store_failure = None
+    services._store_failure = None
     yield
-    state._store_failure = None
+    services._store_failure = None
 
 
 def vanilla(bias: float):
@@ -59,7 +59,7 @@ def test_a_deleted_runs_model_is_never_shown_for_the_next_run(lab_store, stored_
     config = variants.make_config("vanilla")
     token_a, run_a = stored_run("vanilla", vanilla(4.0), config)
     app = draw_test_digit(token_a, run_a.id)
-    digit = state.test_set("mnist").x_test[0:1]
+    digit = resources.test_set("mnist").x_test[0:1]
     assert shown_mse(app) == pytest.approx(
         float(metrics.mse(digit, np.asarray(vanilla(4.0)(digit)))[0]), abs=1e-4
     )
@@ -118,7 +118,7 @@ def test_a_teachers_stale_remove_is_a_message_and_the_server_keeps_training(lab_
     next(b for b in app.button if b.key == f"remove_{challenge}").click().run()
     assert not app.exception, [item.value for item in app.exception]
     assert any("removed already" in item.value for item in app.warning)
-    assert state._store_failure is None
+    assert services._store_failure is None
     _, token = lab_store.new_student()
     train = page_alone("pages/train.py", token=token)
     assert not next(b for b in train.button if b.label == "Train").disabled
@@ -133,10 +133,10 @@ def test_a_run_without_weights_falls_back_to_the_shipped_model_without_the_latch
     token, run = stored_run("vanilla", vanilla(4.0), variants.make_config("vanilla"))
     with lab_store._transaction() as connection:  # Its weights went (another tab, a prune).
         connection.execute(schema.checkpoints.delete().where(schema.checkpoints.c.run_id == run.id))
-    state._run_model.clear()
+    resources._run_model.clear()
     app = draw_test_digit(token, run.id)
     assert not app.exception
-    assert state._store_failure is None
+    assert services._store_failure is None
     assert "Vanilla reconstruction" in [image.proto.imgs[0].caption for image in app.image]
 
 
@@ -148,7 +148,7 @@ def test_while_the_store_is_off_pages_say_so_and_never_pass_it_on(lab_store, pat
     import time
 
     app = page_alone(path, token=token)
-    state._store_failure = (time.monotonic(), "test: the database went away")
+    services._store_failure = (time.monotonic(), "test: the database went away")
     app.run()
     assert not app.exception, [item.value for item in app.exception]
     teacher = page_alone("pages/class.py")

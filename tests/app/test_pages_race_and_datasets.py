@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core.lab import classroom
-from tests.app.test_pages import page_alone, run_page
+from core.lab.runs import start_race
+from tests.support.pages import INSIDE_CONTENT, INSIDE_SECTIONS, page_alone, run_page
 
 
 def finish_race(store, student_id: int, racers, epochs: int = 2) -> list[int]:
@@ -14,7 +14,7 @@ def finish_race(store, student_id: int, racers, epochs: int = 2) -> list[int]:
     held-out MSE, samples, weights and test metrics."""
     from core.ml import variants
 
-    ids = classroom.start_race(store, student_id, racers)
+    ids = start_race(store, student_id, racers)
     for rank, run_id in enumerate(ids):
         run = store.run(run_id)
         store.claim(run_id, "test:0")
@@ -123,9 +123,8 @@ def test_latent_page_replays_the_shipped_vae(dataset):
     "section", ["Features", "Sparse codes", "Copying", "Contraction", "Linear and PCA"]
 )
 def test_inside_sections_render_on_fashion(section):
-    from tests.app.test_pages import INSIDE_SECTIONS
-
     app = run_page("pages/inside.py", inside_section=section, dataset="fashion")
     assert app.header[0].value == INSIDE_SECTIONS[section]
     assert "Fashion-MNIST" in app.info[0].value  # Says whose models these are.
-    assert app.image or app.dataframe or app.metric
+    for kind in INSIDE_CONTENT[section]:
+        assert len(getattr(app, kind)) > 0, f"{section} on Fashion-MNIST: no {kind}"

@@ -11,51 +11,48 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core.lab.limits import Limits
-from tests.app.test_pages import page_alone, run_page
-from tests.unit.test_preprocess import png_header_only
+from core.config import Settings
+from tests.support.images import png_header_only
+from tests.support.pages import page_alone, run_page
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-# Limits --------------------------------------------------------------------------------------
+# Settings --------------------------------------------------------------------------------------
 
 
 def test_limits_default_to_one_training_and_the_full_ranges():
-    limits, problems = Limits.read({})
-    assert limits == Limits(max_trainings=1, max_epochs=50, max_subset=55000) and not problems
+    limits, problems = Settings.read({})
+    assert limits == Settings(max_trainings=1, max_epochs=50, max_subset=55000) and not problems
 
 
 def test_limits_come_from_the_first_source_that_has_them():
     secrets = {"AE_MAX_EPOCHS": 5}
     environment = {"AE_MAX_EPOCHS": "20", "AE_MAX_SUBSET": "2000", "AE_MAX_TRAININGS": " 2 "}
-    limits, problems = Limits.read(secrets, environment)
-    assert limits == Limits(max_trainings=2, max_epochs=5, max_subset=2000) and not problems
+    limits, problems = Settings.read(secrets, environment)
+    assert limits == Settings(max_trainings=2, max_epochs=5, max_subset=2000) and not problems
 
 
 def test_bad_limit_values_are_ignored_with_a_message_not_a_crash():
-    limits, problems = Limits.read(
+    limits, problems = Settings.read(
         {"AE_MAX_TRAININGS": "0", "AE_MAX_EPOCHS": "many", "AE_MAX_SUBSET": "10"}
     )
     assert limits.max_trainings == 1 and limits.max_epochs == 50
     assert limits.max_subset == 100  # Raised to the smallest subset the page offers.
     assert len(problems) == 2 and all("positive whole number" in p for p in problems)
-    assert Limits.read({"AE_MAX_EPOCHS": "500"})[0].max_epochs == 50  # The page's ceiling.
+    assert Settings.read({"AE_MAX_EPOCHS": "500"})[0].max_epochs == 50  # The page's ceiling.
 
 
 @pytest.fixture
 def server_limits(monkeypatch):
-    """Set AE_* variables for one AppTest; the page reads its limits once per process."""
-    from ui import state
+    """Set AE_* variables for one AppTest (the settings are read again when they change)."""
 
     def apply(**values):
         for key, value in values.items():
             monkeypatch.setenv(key, str(value))
-        state.limits.clear()
 
     yield apply
     monkeypatch.undo()
-    state.limits.clear()
 
 
 def test_train_page_offers_no_more_than_the_server_allows(server_limits):
@@ -148,7 +145,7 @@ def test_no_page_writes_raw_html_and_no_model_is_loaded_from_user_bytes():
     for source in sources:
         text = source.read_text()
         assert "unsafe_allow_html" not in text, source
-        assert "load_model(" not in text or source.name == "state.py", source
+        assert "load_model(" not in text or source.name == "resources.py", source
         assert "st.html(" not in text, source
         # The one iframe is the latent pad: our own template filled with numbers and our own
         # pictures (ui.latent_pad), never with text a user typed or uploaded.
@@ -184,35 +181,35 @@ def weights_digest(model) -> str:
 
 def press_train(app, **settings):
     """Set the sliders, press Train; returns the run the page queued (read from the store)."""
-    from ui import state
+    from ui import identity, services
 
     for key, value in settings.items():
         chooser = key.startswith(("learning_rate_", "batch_size_", "subset_"))
         (app.select_slider(key=key) if chooser else app.slider(key=key)).set_value(value)
     next(b for b in app.button if b.label == "Train").click().run()
     assert not app.exception, [e.value for e in app.exception]
-    me = app.session_state[state.STUDENT]
-    return state.store().runs(me.id)[0]
+    me = app.session_state[identity.STUDENT]
+    return services.store().runs(me.id)[0]
 
 
 def finish(app, run, timeout: float = 180):
     """Wait until the run has ended in the store, then rerun the page; returns the run."""
-    from ui import state
+    from ui import services
 
     deadline = time.monotonic() + timeout
-    while state.store().run(run.id).active:
+    while services.store().run(run.id).active:
         assert time.monotonic() < deadline, f"run {run.id} did not end"
         time.sleep(0.2)
     app.run()
     assert not app.exception, [e.value for e in app.exception]
-    return state.store().run(run.id)
+    return services.store().run(run.id)
 
 
 @pytest.mark.slow
 def test_learning_rate_ten_stops_says_so_and_keeps_the_shared_model():
-    from ui import state
+    from ui import resources
 
-    shared = state.pretrained_model("vanilla")
+    shared = resources.pretrained_model("vanilla")
     before = weights_digest(shared)
     app = train_page()
     run = press_train(app, learning_rate_vanilla=10.0, subset_vanilla=1000, epochs_vanilla=3)
@@ -223,7 +220,7 @@ def test_learning_rate_ten_stops_says_so_and_keeps_the_shared_model():
 
 @pytest.mark.slow
 def test_batch_larger_than_subset_trains_and_the_run_survives_page_changes():
-    from ui import state
+    from ui import services
 
     app = train_page()
     run = press_train(app, batch_size_vanilla=512, subset_vanilla=100, epochs_vanilla=50)
@@ -233,8 +230,8 @@ def test_batch_larger_than_subset_trains_and_the_run_survives_page_changes():
     assert not app.exception
     assert f"Run {run.id}: Vanilla" in [h.value for h in app.subheader]  # ...the run stays.
     deadline = time.monotonic() + 120  # Until it trains (a cold worker needs a few seconds).
-    while state.store().run(run.id).phase != "training":
-        assert time.monotonic() < deadline, state.store().run(run.id)
+    while services.store().run(run.id).phase != "training":
+        assert time.monotonic() < deadline, services.store().run(run.id)
         time.sleep(0.1)
     app.session_state["variant"] = "vanilla"
     app.run()
@@ -244,7 +241,7 @@ def test_batch_larger_than_subset_trains_and_the_run_survives_page_changes():
     assert run.status == "stopped" and run.epochs_done >= 1  # Batch 512 on 100: it trained.
     from core.ml.choices import build_model
 
-    weights = state.store().checkpoint(run.id)[1]
+    weights = services.store().checkpoint(run.id)[1]
     model = build_model("vanilla", run.settings)
     model.set_weights(weights)
     out = np.asarray(model(np.zeros((1, 28, 28, 1), np.float32), training=False))
@@ -256,7 +253,7 @@ def test_a_student_in_the_queue_sees_the_place_and_can_leave(server_limits, lab_
     from core.ml import variants
     from core.ml.choices import settings_for
     from core.ml.training import TrainConfig
-    from ui import state
+    from ui import services
 
     server_limits(AE_MAX_TRAININGS=1)
     someone = lab_store.new_student()[0]  # Another student trains a long run first.
@@ -265,7 +262,7 @@ def test_a_student_in_the_queue_sees_the_place_and_can_leave(server_limits, lab_
         someone, "vanilla", settings_for(config, variants.make_config("vanilla")), 40
     )
     app = train_page()  # Opens the store and the engine.
-    state.engine().submit(theirs)
+    services.engine().submit(theirs)
     try:
         deadline = time.monotonic() + 180
         while lab_store.run(theirs).status == "queued":
@@ -315,17 +312,17 @@ def test_a_full_queue_says_the_lab_is_busy_and_queues_nothing(server_limits, lab
 @pytest.fixture
 def store_at(monkeypatch):
     """Point the app's store at a URL for one test, starting from a clean slate."""
-    from ui import state
+    from ui import services
 
     def point(url: str) -> None:
         monkeypatch.setenv("AE_DATABASE_URL", url)
-        state._open_store.clear()
-        state._store_failure = None
+        services._open_store.clear()
+        services._store_failure = None
 
     yield point
     monkeypatch.undo()
-    state._open_store.clear()
-    state._store_failure = None
+    services._open_store.clear()
+    services._store_failure = None
 
 
 def broken_sqlite(tmp_path, kind: str) -> str:

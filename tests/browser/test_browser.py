@@ -8,32 +8,18 @@ import re
 import numpy as np
 import pytest
 
-from tests.conftest import new_tab, serve
+from tests.support.browser import (
+    IDLE,
+    URL_PATHS,
+    no_exceptions,
+    open_page,
+    set_slider_to_minimum,
+    wait_idle,
+)
+from tests.support.pages import INSIDE_SECTIONS
+from tests.support.servers import new_tab, serve
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
-
-URL_PATHS = {
-    "": "Autoencoder Lab",
-    "train": "Train an autoencoder",
-    "race": "Race autoencoders",
-    "draw": "Draw a digit",
-    "latent": "Explore the latent space",
-    "inside": "Inside the autoencoder",
-    "compare": "Compare variants",
-    "class": "Class",
-}
-
-IDLE = "[data-testid=stApp][data-test-script-state=notRunning]"
-
-
-def open_page(page, url: str) -> None:
-    """Load a URL and wait until Streamlit has finished running the page's script."""
-    page.goto(url, wait_until="domcontentloaded")
-    page.wait_for_selector("h1", timeout=60_000)
-    page.wait_for_selector(IDLE, timeout=60_000)
-    # On a cold server the sidebar first lists the pages/ folder until st.navigation's own
-    # menu arrives; the lab's sidebar text marks the real page.
-    page.locator("[data-testid=stSidebar]", has_text="Autoencoder Lab").wait_for(timeout=60_000)
 
 
 @pytest.mark.parametrize("path", list(URL_PATHS))
@@ -72,18 +58,6 @@ def test_sidebar_navigation_reaches_every_page(app_server, page):
         page.wait_for_url(re.compile(rf"/{path}(\?.*)?$"))
         page.wait_for_selector(f"h1:has-text('{title}')", timeout=60_000)
     assert page.locator("[data-testid=stException]").count() == 0
-
-
-def wait_idle(page) -> None:
-    """Wait until Streamlit has finished the rerun caused by the last interaction."""
-    page.wait_for_timeout(300)  # Let the rerun start before waiting for it to end.
-    page.wait_for_selector(IDLE, timeout=60_000)
-
-
-def no_exceptions(page) -> None:
-    errors = page.locator("[data-testid=stException]")
-    assert errors.count() == 0, errors.first.inner_text()
-    assert page.page_errors == []
 
 
 def test_draw_a_digit_and_see_it_reconstructed(app_server, page, artifacts):
@@ -176,13 +150,6 @@ def test_latent_pad_decodes_in_the_browser_like_keras(app_server, page, artifact
     assert page.page_errors == []
 
 
-def set_slider_to_minimum(page, label: str) -> None:
-    block = page.locator("[data-testid=stSlider]", has_text=label).first
-    slider = block.get_by_role("slider")
-    slider.focus()
-    page.keyboard.press("Home")
-
-
 def test_train_one_epoch_then_stop_a_long_run(app_server, page, artifacts):
     open_page(page, f"{app_server}/train?variant=vanilla")
     set_slider_to_minimum(page, "Epochs")
@@ -200,7 +167,7 @@ def test_train_one_epoch_then_stop_a_long_run(app_server, page, artifacts):
     page.keyboard.press("End")
     page.get_by_role("button", name="Train", exact=True).click()
     page.wait_for_selector("text=/Epoch [0-9]+\\/50 · batch/", timeout=60_000)
-    page.wait_for_timeout(2500)  # Let the chart grow for a moment.
+    page.wait_for_selector("text=/Epoch [2-9]\\/50 · batch/", timeout=60_000)  # A curve to see.
     page.screenshot(path=str(artifacts / "train-live.png"), full_page=True)
     page.get_by_role("button", name="Stop", exact=True).click()
     page.wait_for_selector("text=Stopped after", timeout=60_000)
@@ -235,7 +202,7 @@ def test_second_student_queues_and_a_closed_tab_frees_the_slot(
     first = browser.new_context(viewport={"width": 1280, "height": 900})
     second = browser.new_context(viewport={"width": 1280, "height": 900})
     try:
-        teacher = first.new_page()
+        teacher = new_tab(first)
         start_long_run(teacher, url)
         try:  # A fresh server: its first worker loads TensorFlow first.
             teacher.wait_for_selector("text=/Epoch [0-9]+\\/50 · batch/", timeout=120_000)
@@ -243,7 +210,7 @@ def test_second_student_queues_and_a_closed_tab_frees_the_slot(
             teacher.screenshot(path=str(artifacts / "train-teacher-waiting.png"), full_page=True)
             raise
 
-        student = second.new_page()  # Another browser: another student, another link.
+        student = new_tab(second)  # Another browser: another student, another link.
         start_long_run(student, url)
         try:
             student.wait_for_selector("text=Waiting for a free training slot", timeout=60_000)
@@ -357,7 +324,7 @@ def test_inside_page_every_section_in_chromium(app_server, page, artifacts):
         "Few labels",
     ):
         page.locator("[data-testid=stButtonGroup] button", has_text=section).first.click()
-        page.wait_for_timeout(300)
+        page.get_by_text(INSIDE_SECTIONS[section], exact=True).wait_for(timeout=120_000)
         page.wait_for_selector(IDLE, timeout=120_000)
         if section == "Few labels":
             page.get_by_role("button", name="Run", exact=True).click()

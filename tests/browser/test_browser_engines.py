@@ -1,9 +1,10 @@
 """Every device a class brings: WebKit (Safari's engine) and Firefox besides Chromium, phone,
 tablet and laptop sizes, fingers and keyboards.
 
-The smoke tests drive Debian's WebKitGTK and Firefox ESR (tests/support/engines.py); the layout tests
-run in all three engines at 390x844 (a phone), 820x1180 (a tablet: the sidebar starts open)
-and 1280x800 (a laptop, sidebar open), with the same in-page checks (tests/support/layout_checks.py).
+The smoke tests drive Debian's WebKitGTK and Firefox ESR (tests/support/engines.py); the layout
+tests run in all three engines at 390x844 (a phone), 820x1180 (a tablet: the sidebar starts
+open) and 1280x800 (a laptop, sidebar open), with the same in-page checks
+(tests/support/layout_checks.py).
 """
 
 from __future__ import annotations
@@ -12,14 +13,15 @@ import numpy as np
 import pytest
 
 from tests.support import engines
+from tests.support.browser import IDLE, URL_PATHS
 from tests.support.layout_checks import (
     CLIPPED_TEXT,
     PAD_CORNERS,
+    SETTLED,
     SHORT_FRAMES,
     TOUCH_TARGETS,
     evaluate_body,
 )
-from tests.browser.test_browser import IDLE, URL_PATHS
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
@@ -71,6 +73,17 @@ def open_lab(page, url: str) -> None:
         state="attached", timeout=60_000
     )
     page.wait_for_selector(IDLE, timeout=60_000)
+
+
+def settle(page) -> None:
+    """Wait until the charts, pictures and frames that draw after the script are drawn."""
+    page.wait_for_function(f"() => (function() {{ {SETTLED} }})()", timeout=30_000)
+    next_paint(page)
+
+
+def next_paint(page) -> None:
+    """Wait for the browser to paint twice: styles and layout changed before are on screen."""
+    page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
 
 
 @pytest.fixture(scope="module")
@@ -176,7 +189,7 @@ def test_layout_in_chromium(size, browser, app_server, artifacts):
     try:
         for path in URL_PATHS:
             open_lab(page, f"{app_server}/{path}")
-            page.wait_for_timeout(1500)  # Charts and frames draw after the script ends.
+            settle(page)  # Charts and frames draw after the script ends.
             if "phone" not in size:  # On a phone the sidebar is a drawer over the page.
                 assert page.locator("[data-testid=stSidebar][data-collapsed=false]").count() == 1
             check_layout(lambda body: evaluate_body(page, body), "chromium", size, path)
@@ -225,7 +238,7 @@ def test_layout_and_screenshots_in(engine, display, app_server, artifacts):
                         False,
                         what="the latent pad",
                     )
-                    browser.wait("return new Promise(r => setTimeout(() => r(true), 1000))")
+                    browser.wait(SETTLED, what="the charts, pictures and pad to draw")
                 check_layout(browser.body, engine, size, path)
                 name = path.split("?")[0]
                 browser.js("document.querySelector('[data-testid=stMain]').scrollTo(0, 0)")
@@ -319,7 +332,7 @@ def test_keyboard_reaches_every_control_of_a_page_with_a_visible_focus(browser, 
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     try:
         open_lab(page, f"{app_server}/{path}")
-        page.wait_for_timeout(1500)
+        settle(page)
         page.locator("h1").click()
         seen: set[str] = set()
         unmarked = []
@@ -335,13 +348,13 @@ def test_keyboard_reaches_every_control_of_a_page_with_a_visible_focus(browser, 
                 "() => { const t = document.activeElement; return t.tagName === 'IFRAME'"
                 " ? t.contentDocument.activeElement : t; }"
             ).as_element()
-            page.wait_for_timeout(150)  # Focus styles may fade in.
+            next_paint(page)  # The focus style is drawn (`looks` ends its transitions).
             focused = looks(page, handle)
             page.evaluate(
                 "() => { const t = document.activeElement; (t.tagName === 'IFRAME'"
                 " ? t.contentDocument.activeElement : t).blur(); }"
             )
-            page.wait_for_timeout(150)
+            next_paint(page)
             if focused is not None and focused == looks(page, handle):
                 unmarked.append(focus["label"])
             handle.focus()  # Back where it was, so the next Tab goes on from here.

@@ -4,12 +4,19 @@ own (separate cookies and sessions), run a challenge end to end on a served app.
 from __future__ import annotations
 
 import re
-import time
 
 import pytest
 
-from tests.conftest import new_tab, serve
-from tests.browser.test_browser import IDLE, no_exceptions, open_page
+from tests.support.browser import (
+    create_locked_class,
+    idle,
+    no_exceptions,
+    open_page,
+    slider_keys,
+    wait_for_board_rows,
+    wait_idle,
+)
+from tests.support.servers import new_tab, serve
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
@@ -18,50 +25,6 @@ pytestmark = [pytest.mark.slow, pytest.mark.browser]
 def lesson_server(tmp_path):
     # Two trainings at once: three students, so one of them waits in the queue for a while.
     yield from serve(tmp_path / "streamlit.log", {"AE_MAX_TRAININGS": "2"})
-
-
-def idle(page) -> None:
-    page.wait_for_selector(IDLE, timeout=120_000)
-
-
-def board_rows(page) -> list[list[str]]:
-    """The cells of the board's rows (the data grid's accessible table), header left out."""
-    rows = page.locator("[data-testid=stDataFrame]", has_text="Rank").first.locator("[role=row]")
-    return [
-        rows.nth(index).locator("[role=gridcell]").all_inner_texts()
-        for index in range(1, rows.count())
-    ]
-
-
-def slider_keys(page, label: str, *keys: str) -> None:
-    block = page.locator("[data-testid=stSlider]", has_text=label).first
-    block.get_by_role("slider").focus()
-    for key in keys:
-        page.keyboard.press(key)
-
-
-def create_locked_class(teacher, base: str, name: str) -> str:
-    """On the Class page: create a class, limit it to 1,000 images, lock Vanilla's epochs at
-    their default (5) and add a challenge; returns the student link."""
-    open_page(teacher, f"{base}/class")
-    teacher.get_by_label("Class name").fill(name)
-    teacher.get_by_role("button", name="Create the class").click()
-    teacher.wait_for_selector(f"h1:has-text('Class: {name}')", timeout=60_000)
-    idle(teacher)
-    student_link = teacher.locator("[data-testid=stCode]").first.inner_text().strip()
-    teacher.get_by_role("tab", name="Setup").click()
-    slider_keys(teacher, "Most training images per run", "Home", "ArrowRight")  # 1,000
-    teacher.get_by_role("button", name="Save the setup").click()
-    idle(teacher)
-    teacher.get_by_role("tab", name="Setup").click()
-    teacher.get_by_text("Lock epochs").click()
-    teacher.get_by_role("button", name="Save the locks of Vanilla").click()
-    idle(teacher)
-    teacher.get_by_role("tab", name="Challenges").click()
-    teacher.get_by_label("Title").fill("Best reconstruction")
-    teacher.get_by_role("button", name="Add the challenge").click()
-    idle(teacher)
-    return student_link
 
 
 def test_a_teacher_and_three_students_run_a_challenge(lesson_server, browser, artifacts):
@@ -93,7 +56,7 @@ def test_a_teacher_and_three_students_run_a_challenge(lesson_server, browser, ar
             )
             slider_keys(student, "Learning rate", *["ArrowLeft"] * (index * 2))
             student.get_by_test_id("stBaseButton-primaryFormSubmit").click()
-            idle(student)
+            wait_idle(student, timeout=120_000)
         for student in students:
             student.wait_for_selector(
                 "[data-testid=stAlert]:has-text('Trained 5 epoch')", timeout=300_000
@@ -101,13 +64,11 @@ def test_a_teacher_and_three_students_run_a_challenge(lesson_server, browser, ar
 
         # The board ranks the three, on the teacher's view and on a student's, within seconds.
         teacher.get_by_role("tab", name="Board").click()
-        deadline = time.monotonic() + 30
-        while len(board_rows(teacher)) < 3:
-            if time.monotonic() > deadline:
-                teacher.screenshot(path=str(artifacts / "class-teacher-board-failed.png"))
-                pytest.fail(f"the board shows {board_rows(teacher)}")
-            time.sleep(0.5)
-        rows = board_rows(teacher)
+        try:
+            rows = wait_for_board_rows(teacher, 3)
+        except Exception:
+            teacher.screenshot(path=str(artifacts / "class-teacher-board-failed.png"))
+            raise
         assert [row[0] for row in rows] == ["1", "2", "3"]
         values = [float(row[2]) for row in rows]
         assert values == sorted(values) and len({row[1] for row in rows}) == 3
@@ -116,11 +77,7 @@ def test_a_teacher_and_three_students_run_a_challenge(lesson_server, browser, ar
         first = students[0]
         first.locator("[data-testid=stSidebar] a[href$='/class']").click()
         first.wait_for_selector("h1:has-text('Class')", timeout=60_000)
-        deadline = time.monotonic() + 30
-        while len(board_rows(first)) < 3:
-            assert time.monotonic() < deadline
-            time.sleep(0.5)
-        seen = board_rows(first)
+        seen = wait_for_board_rows(first, 3)
         assert [row[2] for row in seen] == [row[2] for row in rows]
         assert sum(row[1].endswith("(you)") for row in seen) == 1
         first.screenshot(path=str(artifacts / "class-student-board.png"), full_page=True)

@@ -7,7 +7,13 @@ import re
 
 import pytest
 
-from tests.browser.test_browser import IDLE, no_exceptions, open_page, set_slider_to_minimum, wait_idle
+from tests.support.browser import (
+    IDLE,
+    no_exceptions,
+    open_page,
+    set_slider_to_minimum,
+    wait_idle,
+)
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
@@ -30,7 +36,8 @@ def test_race_code_sizes_then_replay_the_2d_racer(app_server, page, artifacts):
     assert lines.count() == 3
     assert all("finished, 1 epoch(s)" in lines.nth(index).inner_text() for index in range(3))
     assert page.locator("[data-testid=stVegaLiteChart]").count() == 1  # The overlaid curves.
-    page.wait_for_timeout(1500)
+    chart = page.locator("[data-testid=stVegaLiteChart]")
+    chart.locator("canvas, svg").first.wait_for()  # Drawn, for the screenshot.
     page.screenshot(path=str(artifacts / "race-finished.png"), full_page=True)
     run_id = re.search(r"code 2 · run ([0-9]+)", lines.first.inner_text()).group(1)
 

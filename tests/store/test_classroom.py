@@ -12,6 +12,7 @@ import sqlalchemy as sa
 
 from core.lab import classroom
 from core.lab.classroom import Challenge, ClassError, Setup
+from core.lab.runs import start_run
 from core.ml import choices
 from core.store import Store, hash_token
 
@@ -26,7 +27,7 @@ LOCKED = Setup(
 
 def finished(store, student: int, variant="vanilla", values=None, metrics=None) -> int:
     """A finished run of `student`, started through the class rules, as a worker ends it."""
-    run_id = classroom.start_run(store, student, variant, values or {})
+    run_id = start_run(store, student, variant, values or {})
     store.claim(run_id, "test:0")
     run = store.run(run_id)
     store.add_epoch(
@@ -80,7 +81,7 @@ def test_a_class_code_or_a_student_link_opens_no_teacher_action(store):
     classroom.set_paused(store, other_key, True)
     room = store.class_row(class_id)
     assert not room.paused and room.setup == Setup().to_json()
-    assert [c.id for c in classroom.challenges(store, class_id)] == [challenge]
+    assert [c.id for c in classroom.class_challenges(store, class_id)] == [challenge]
     assert store.member(student)[0].id == class_id
     assert classroom.join(store, key) is None  # The teacher key is not a class code either.
     assert classroom.join(store, "nope") is None
@@ -91,7 +92,7 @@ def test_locks_and_limits_hold_whatever_the_browser_sends(store):
     classroom.save_setup(store, key, LOCKED)
     student, _ = classroom.join(store, classroom.class_code(key))
     forged = {"epochs": 50, "code_size": 256, "subset": 55000, "learning_rate": 10.0}
-    run = store.run(classroom.start_run(store, student, "vanilla", forged))
+    run = store.run(start_run(store, student, "vanilla", forged))
     values = choices.values_of(run.settings)
     assert values["epochs"] == 2 and values["code_size"] == 8  # Locked: the teacher's values.
     assert values["subset"] == 1000  # Over the class limit: the limit.
@@ -99,12 +100,12 @@ def test_locks_and_limits_hold_whatever_the_browser_sends(store):
     assert run.epochs_total == 2 and run.class_id == store.member(student)[0].id
     store.request_stop(run.id, student)
     with pytest.raises(ClassError, match="not part of this lesson"):
-        classroom.start_run(store, student, "vae", {})
+        start_run(store, student, "vae", {})
     with pytest.raises(ClassError, match="Learning rate"):
-        classroom.start_run(store, student, "conv", {"learning_rate": 0.123})
+        start_run(store, student, "conv", {"learning_rate": 0.123})
     # A student outside any class gets the server's limits only.
     loner, _ = store.new_student()
-    run = store.run(classroom.start_run(store, loner, "vanilla", forged, max_subset=2000))
+    run = store.run(start_run(store, loner, "vanilla", forged, max_subset=2000))
     assert choices.values_of(run.settings)["code_size"] == 256
     assert run.settings["train"]["subset"] == 2000 and run.class_id is None
 
@@ -114,10 +115,10 @@ def test_a_paused_class_starts_no_run_and_resumes(store):
     student, _ = classroom.join(store, classroom.class_code(key))
     classroom.set_paused(store, key, True)
     with pytest.raises(ClassError, match="paused"):
-        classroom.start_run(store, student, "vanilla", {})
+        start_run(store, student, "vanilla", {})
     assert store.runs(student) == []
     classroom.set_paused(store, key, False)
-    assert classroom.start_run(store, student, "vanilla", {})
+    assert start_run(store, student, "vanilla", {})
 
 
 def test_setups_and_challenges_are_checked_when_saved():
@@ -285,7 +286,7 @@ def test_a_challenge_added_later_scores_the_runs_that_finished_before(lab_store,
 
 
 def test_a_store_of_0001_upgrades_and_keeps_its_rows(tmp_path):
-    from tests.conftest import store_at_revision
+    from tests.support.stores import store_at_revision
 
     url = f"sqlite:///{tmp_path / 'old.sqlite'}"
     with store_at_revision(tmp_path / "old.sqlite", "0001") as connection:

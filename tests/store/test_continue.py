@@ -10,7 +10,7 @@ import pytest
 
 from core.cluster import job as runs
 from core.cluster.job import train_run
-from core.ml import training, variants
+from core.ml import variants
 from core.ml.choices import settings_for
 from core.ml.training import TrainConfig
 from core.store import Store, weights_to_bytes
@@ -40,11 +40,6 @@ class StopsMidEpoch(Store):
             if self.stop_at == 0:
                 self.request_stop(run_id, self.run(run_id).student_id)
         return super().stop_wanted(run_id, attempt)
-
-
-@pytest.fixture(scope="module")
-def splits():
-    return training.load_splits()
 
 
 @pytest.fixture

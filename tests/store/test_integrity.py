@@ -80,7 +80,7 @@ def test_a_runs_uid_is_random_and_is_what_its_cache_key_names(store):
 
 
 def test_an_existing_sqlite_database_keeps_its_rows_and_ids_through_the_migration(tmp_path):
-    from tests.conftest import store_at_revision
+    from tests.support.stores import store_at_revision
 
     url = f"sqlite:///{tmp_path / 'old.sqlite'}"
     with store_at_revision(tmp_path / "old.sqlite", "0003") as connection:
@@ -233,13 +233,13 @@ def test_a_worker_that_lost_its_claim_writes_nothing(store):
     assert store.finish(run_id, "finished", attempt=new)
 
 
-def test_a_stale_worker_stops_itself_at_its_first_write(store, tmp_path):
+def test_a_stale_worker_stops_itself_at_its_first_write(store, tmp_path, splits):
     # The whole task, as a worker runs it: its claim is gone before it starts writing, so it
     # returns without touching the run that another claim holds.
     from core.cluster import job as runs
     from core.ml import variants
     from core.ml.choices import settings_for
-    from core.ml.training import TrainConfig, load_splits
+    from core.ml.training import TrainConfig
 
     student, _ = store.new_student()
     config = TrainConfig(epochs=2, subset=256, batch_size=64)
@@ -254,7 +254,7 @@ def test_a_stale_worker_stops_itself_at_its_first_write(store, tmp_path):
             schema.runs.update().where(schema.runs.c.id == run_id).values(status="queued")
         )
     new = store.claim(run_id, "new:1")
-    assert runs.train_run(store, run_id, load_splits(), attempt=old) == "fenced"
+    assert runs.train_run(store, run_id, splits, attempt=old) == "fenced"
     run = store.run(run_id)
     assert (run.status, run.attempt, run.worker, run.epochs_done) == ("running", new, "new:1", 0)
     assert store.epochs(run_id) == [] and len(store.losses(run_id).x) == 0

@@ -9,21 +9,17 @@ import pytest
 
 from core.cluster.job import train_run
 from core.lab import classroom
+from core.lab.runs import start_race, start_run
 from core.ml import choices, replay, variants
 from core.ml.choices import settings_for
-from core.ml.training import TrainConfig, load_splits
+from core.ml.training import TrainConfig
 from core.store import Busy, Store
-
-
-@pytest.fixture(scope="module")
-def splits():
-    return load_splits()
 
 
 def test_a_race_queues_its_racers_together_with_the_same_images_and_seed(store):
     student, _ = store.new_student()
     racers = [("vanilla", {"code_size": size, "epochs": 2, "subset": 1000}) for size in (2, 8, 32)]
-    ids = classroom.start_race(store, student, racers)
+    ids = start_race(store, student, racers)
     runs = [store.run(run_id) for run_id in ids]
     assert [run.status for run in runs] == ["queued"] * 3
     assert [run.settings["model"]["code_size"] for run in runs] == [2, 8, 32]
@@ -36,19 +32,19 @@ def test_a_race_queues_its_racers_together_with_the_same_images_and_seed(store):
     assert [run.id for run in store.races(student)[ids[0]]] == ids
     # One run at a time still holds: a second race, or a run, waits for this one.
     with pytest.raises(Busy):
-        classroom.start_race(store, student, racers[:2])
+        start_race(store, student, racers[:2])
     with pytest.raises(Busy):
-        classroom.start_run(store, student, "vanilla", {})
+        start_run(store, student, "vanilla", {})
 
 
 def test_a_race_needs_two_to_four_racers_and_obeys_the_lesson(store):
     student, _ = store.new_student()
     with pytest.raises(classroom.ClassError, match="2 to 4"):
-        classroom.start_race(store, student, [("vanilla", {})])
+        start_race(store, student, [("vanilla", {})])
     with pytest.raises(classroom.ClassError, match="2 to 4"):
-        classroom.start_race(store, student, [("vanilla", {})] * 5)
+        start_race(store, student, [("vanilla", {})] * 5)
     # Server limits clamp every racer as they clamp a single run.
-    ids = classroom.start_race(
+    ids = start_race(
         store,
         student,
         [("vanilla", {"epochs": 50}), ("deep", {"epochs": 50})],

@@ -146,6 +146,24 @@ return out;
 """
 
 
+# True once what draws after the page's script has ended is drawn: every chart has its canvas
+# or SVG, every image and frame has loaded, and the latent pad (a frame) has drawn its digit.
+# The layout checks measure the page after this, not after a guessed number of milliseconds.
+SETTLED = r"""
+const charts = Array.from(document.querySelectorAll('[data-testid=stVegaLiteChart]'));
+if (!charts.every(chart => chart.querySelector('canvas, svg'))) return false;
+if (!Array.from(document.images).every(image => image.complete)) return false;
+for (const frame of document.querySelectorAll('iframe')) {
+  let inside;
+  try { inside = frame.contentDocument; } catch (error) { continue; }  // Another origin.
+  if (!inside || inside.readyState !== 'complete') return false;
+  const digit = inside.getElementById('digit');
+  if (digit && !digit.dataset.renders) return false;
+}
+return true;
+"""
+
+
 def evaluate_body(page, body: str, *args):
     """Runs one of the bodies above in a Playwright page."""
     return page.evaluate(f"(args) => (function() {{ {body} }}).apply(null, args)", list(args))

@@ -8,11 +8,6 @@ import pytest
 from core.ml import data
 
 
-@pytest.fixture(scope="module")
-def mnist():
-    return data.load_mnist()
-
-
 def test_shapes_and_dtypes_match_keras_loader(mnist):
     (x_train, y_train), (x_test, y_test) = mnist
     assert x_train.shape == (60000, 28, 28) and x_train.dtype == np.uint8

@@ -10,13 +10,6 @@ from core.ml.pca import fit_pca
 
 
 @pytest.fixture(scope="module")
-def splits():
-    from core.ml.training import load_splits
-
-    return load_splits()
-
-
-@pytest.fixture(scope="module")
 def models():
     loaded = {}
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core.ml.data import load_mnist, to_images
+from core.ml.data import to_images
 from core.ml.preprocess import (
     EmptyDrawing,
     UploadError,
@@ -16,6 +16,7 @@ from core.ml.preprocess import (
     canvas_to_mnist,
     upload_to_mnist,
 )
+from tests.support.images import png_header_only
 
 
 def centre_of_mass(image: np.ndarray) -> tuple[float, float]:
@@ -60,9 +61,8 @@ def upscale_digit(digit: np.ndarray, size: int, top: int, left: int) -> np.ndarr
 
 
 @pytest.fixture(scope="module")
-def digits():
-    (_, _), (x_test, _) = load_mnist()
-    return x_test[:20]
+def digits(test_digits):
+    return test_digits
 
 
 def test_rectangle_becomes_twenty_pixels_tall_and_centred():
@@ -173,28 +173,6 @@ def test_a_stroke_touching_every_border_still_works():
     frame[:12, :] = frame[-12:, :] = frame[:, :12] = frame[:, -12:] = 1.0  # A big "0".
     image = canvas_to_mnist(rgba_canvas(frame))
     assert ink_box(image) == (20, 20)
-
-
-def png_header_only(width: int, height: int) -> bytes:
-    """A PNG whose header claims `width`x`height` 8-bit gray pixels, with one tiny IDAT.
-
-    Decoded it would take width*height bytes (20000x20000: 400 MB); the file is 70 bytes.
-    """
-    import struct
-    import zlib
-
-    def chunk(kind: bytes, body: bytes) -> bytes:
-        return (
-            struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
-        )
-
-    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", header)
-        + chunk(b"IDAT", zlib.compress(b"\0" * 64))
-        + chunk(b"IEND", b"")
-    )
 
 
 def test_decompression_bomb_is_refused_before_decoding():

@@ -14,14 +14,13 @@ import numpy as np
 import pytest
 
 from core.ml import cards, evaluate, variants
-from core.ml.training import load_splits
 
 NAMES = variants.all_names()
 
 
 @pytest.fixture(scope="module")
-def x_test():
-    return load_splits().x_test
+def x_test(splits):
+    return splits.x_test
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -81,7 +80,7 @@ def test_card_bce_is_what_the_model_does(name, x_test):
 
 
 @pytest.mark.slow
-def test_linear_card_against_independent_pca(x_test):
+def test_linear_card_against_independent_pca(x_test, splits):
     card = cards.load_card("linear")
     model = cards.load_model("linear")
     reconstructions = np.asarray(model(x_test, training=False))
@@ -89,7 +88,7 @@ def test_linear_card_against_independent_pca(x_test):
         card["metrics"]["mse"], rel=1e-3
     )
     # PCA through numpy's SVD of the centred training data, not core.ml.pca's eigh.
-    train = np.concatenate([load_splits().x_train, load_splits().x_val]).reshape(60000, -1)
+    train = np.concatenate([splits.x_train, splits.x_val]).reshape(60000, -1)
     mean = train.mean(axis=0)
     _, _, vt = np.linalg.svd(train[::3] - mean, full_matrices=False)  # Every 3rd image: fast.
     basis = vt[:32]

@@ -14,11 +14,6 @@ from core.ml.training import TrainConfig, train
 from core.ml.variants.tied import train_greedy
 
 
-@pytest.fixture(scope="module")
-def splits():
-    return training.load_splits()
-
-
 def small(**overrides) -> TrainConfig:
     return TrainConfig(**{"epochs": 2, "subset": 512, "batch_size": 64, **overrides})
 
