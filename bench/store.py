@@ -4,7 +4,8 @@ per run. Part of `make bench` (step "store"); also runs alone: `python -m bench.
 A real run of the Train page's vanilla defaults (5 epochs of 10,000 images, batch 64) trains in
 a worker process through the engine, against a throwaway SQLite store; then the reads the live
 view makes each second are timed at the end of that run and on a long run (50 epochs of 55,000
-images at batch 16: 171,900 batch losses, written through the same store calls).
+images at batch 16: 171,900 batch losses, written through the same store calls), with what
+continuing that run reads of its losses and what the ended run's checkpoint keeps.
 """
 
 from __future__ import annotations
@@ -37,6 +38,16 @@ def payload(store, run_id: int) -> int:
     losses = store.losses(run_id)
     values = sum(len(json.dumps([float(f"{v:.5g}") for v in s])) for s in losses.series.values())
     return weights + samples + values
+
+
+def checkpoint_bytes(store, run_id: int) -> tuple[int, int]:
+    """(bytes of the run's checkpoint as stored, bytes of its model weights alone)."""
+    import sqlalchemy as sa
+
+    from core.store.schema import checkpoints
+
+    blob = store.scalar(sa.select(checkpoints.c.weights).where(checkpoints.c.run_id == run_id))
+    return len(blob), sum(array.nbytes for array in store.checkpoint(run_id)[1])
 
 
 def median_ms(function, repeats: int = 15) -> float:
@@ -125,6 +136,28 @@ def measure(rows: list, row_class) -> None:
             f"{baseline_ms:.2f} ms (the run's row alone)",
             "each redraw < 20 ms",
             short_ms < 20 and later_ms < 20,
+        )
+    )
+    # Continuing a run reads its first batch loss (the divergence check's reference).
+    whole_ms = median_ms(lambda: store.losses(long_id), repeats=3)
+    first_loss_ms = median_ms(lambda: store.first_loss(long_id))
+    rows.append(
+        row_class(
+            "continuing a run: its first batch loss (50 epochs, 171,900 batch losses)",
+            f"{first_loss_ms:.1f} ms (Store.first_loss: one chunk)",
+            f"{whole_ms:.0f} ms (Store.losses: every chunk)",
+            "-",
+            None,
+        )
+    )
+    stored, weights = checkpoint_bytes(store, run_id)
+    rows.append(
+        row_class(
+            "checkpoint of the finished 5-epoch run, as stored",
+            f"{stored / 1e6:.2f} MB (the optimizer's state is dropped when a run ends for good)",
+            f"{weights / 1e6:.2f} MB (its weights' arrays)",
+            "-",
+            None,
         )
     )
     rows.append(
