@@ -14,7 +14,7 @@ import argparse
 import os
 import sys
 
-from core.lab.limits import Limits
+from core.config import Settings, secrets_entries
 from core.store import Store, StoreError
 
 
@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("command", nargs="?", choices=["info", "prune"], default="info")
-    limits, problems = Limits.read(os.environ)
+    limits, problems = Settings.read(secrets_entries(), os.environ)
     parser.add_argument(
         "--days",
         type=float,
