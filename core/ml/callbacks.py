@@ -1,12 +1,17 @@
-"""The Keras callback that reports training progress through a plain callable.
+"""The Keras callbacks of a training run, one job each:
 
-The app, the command line and the tests all pass their own `on_progress(progress)`; none of them
-needs to know Keras's callback hooks. Each report carries the loss of every batch since the
-previous one: Keras's logs hold the running mean of the epoch, whose first batches make every
-epoch of a chart start with a cliff that the model never had. The callback also honours a stop
-request between batches, stops on an exploding loss (non-finite, or far above where the run
-started) with the last good weights restored, and can keep the weights of the best validation
-epoch.
+- `ProgressCallback` reports progress through a plain callable: the app, the command line and
+  the tests all pass their own `on_progress(progress)`, and none of them needs to know Keras's
+  callback hooks. Each report carries the loss of every batch since the previous one: Keras's
+  logs hold the running mean of the epoch, whose first batches make every epoch of a chart
+  start with a cliff that the model never had.
+- `LastCompletedEpoch` keeps the weights and optimizer state of the end of the last completed
+  epoch: what a stop or a divergence puts back, and what a checkpoint stores.
+- `StopOnRequest` honours a stop request between batches.
+- `StopOnDivergence` stops on an exploding loss (non-finite, or far above where the run
+  started), the last completed epoch's weights restored.
+- `KeepBest`, Keras's own `EarlyStopping` that never stops early: training ends with the
+  weights of the best completed epoch.
 
 Only whole epochs count. A stop request in the middle of an epoch puts the model and its
 optimizer back to the end of the last completed epoch, so what a run reports as done (its
@@ -94,43 +99,138 @@ class Progress:
         return self.elapsed * (1.0 - self.fraction) / self.fraction
 
 
+class LastCompletedEpoch(keras.callbacks.Callback):
+    """The weights and optimizer state at the end of the last completed epoch (at first, the
+    start): a stop or a divergence puts them back (`cut`), and a checkpoint stores them.
+
+    Put it after the callbacks that may cut an epoch and before those that read it."""
+
+    def on_train_begin(self, logs=None):
+        self.weights = self.model.get_weights()
+        self.optimizer = optimizer_state(self.model)
+        self.cut = False  # The last epoch was cut short (stop or divergence): it does not count.
+        self.seen = 0  # Batches finished in the current epoch.
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.seen = 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.seen = batch + 1
+
+    def on_epoch_end(self, epoch, logs=None):
+        if not self.cut:
+            self.weights = self.model.get_weights()
+            self.optimizer = optimizer_state(self.model)
+
+    def cut_epoch(self) -> None:
+        """The current epoch does not count: weights and optimizer back to its start."""
+        self.cut = True
+        self.model.set_weights(self.weights)
+        if self.optimizer:
+            restore_optimizer_state(self.model, self.optimizer)
+
+
+class StopOnRequest(keras.callbacks.Callback):
+    """Ends training between batches when `should_stop()` says so. Half an epoch is not an
+    epoch: a stop in the middle of one puts the model back to the last completed one, so the
+    result, the run's checkpoint and its count of epochs agree, and a continued run redoes the
+    cut epoch from its start with the same batches (core.ml.training.EpochBatches)."""
+
+    def __init__(self, should_stop: Callable[[], bool], last: LastCompletedEpoch):
+        super().__init__()
+        self.should_stop, self.last = should_stop, last
+        self.stopped = False
+
+    def on_train_begin(self, logs=None):
+        self.stopped = False
+        self.batches = int(self.params.get("steps") or 0)
+
+    def on_train_batch_end(self, batch, logs=None):
+        if not self.model.stop_training and self.should_stop():
+            self.stopped = True
+            self.model.stop_training = True
+
+    def on_epoch_end(self, epoch, logs=None):
+        # Keras ends an epoch cut short by a stop request here too (after validating it).
+        if self.stopped and not self.last.cut and self.last.seen < self.batches:
+            self.last.cut_epoch()
+
+
+class StopOnDivergence(keras.callbacks.Callback):
+    """Ends training when the loss is not finite or EXPLODED times the run's first loss, with
+    the last completed epoch's weights put back before Keras can run another step on NaN or
+    blown-up weights. `reference_loss`: the loss the run started from (a continued run's, from
+    its first session); None: the first finite batch loss of this training."""
+
+    def __init__(self, last: LastCompletedEpoch, reference_loss: float | None = None):
+        super().__init__()
+        self.last, self.reference_loss = last, reference_loss
+        self.diverged = False
+        self.first_loss = reference_loss
+
+    def on_train_begin(self, logs=None):
+        self.diverged = False
+        self.first_loss = self.reference_loss
+
+    def on_train_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is None or self.diverged:
+            return
+        loss = float(loss)
+        if self.first_loss is None and math.isfinite(loss):
+            self.first_loss = loss
+        reference = self.first_loss
+        if not math.isfinite(loss) or (reference and reference > 0 and loss > EXPLODED * reference):
+            self.last.cut_epoch()
+            self.diverged = True
+            self.model.stop_training = True
+
+
+class KeepBest(keras.callbacks.EarlyStopping):
+    """Keras's `EarlyStopping` that never stops early: training ends with the weights of the
+    completed epoch with the lowest validation loss (the training loss without validation).
+    A cut epoch is not a candidate: its weights were put back to the epoch before."""
+
+    def __init__(self, last: LastCompletedEpoch):
+        super().__init__(monitor="val_loss", patience=2**31, restore_best_weights=True)
+        self.last = last
+
+    def get_monitor_value(self, logs):
+        logs = logs or {}
+        return logs.get("val_loss", logs.get("loss"))
+
+    def on_epoch_end(self, epoch, logs=None):
+        if not self.last.cut:
+            super().on_epoch_end(epoch, logs)
+
+
 class ProgressCallback(keras.callbacks.Callback):
-    """Calls `on_progress` at most every `interval` seconds and at every epoch's end."""
+    """Calls `on_progress` at most every `interval` seconds and at every epoch's end, with the
+    history of the completed epochs; `last` (the run's `LastCompletedEpoch`, if any) says
+    whether an epoch was cut and gives each epoch's optimizer state to its report."""
 
     def __init__(
         self,
         on_progress: Callable[[Progress], None] | None = None,
-        should_stop: Callable[[], bool] | None = None,
         batches: int = 0,
         interval: float = 0.25,
-        keep_best: bool = False,
-        reference_loss: float | None = None,
+        last: LastCompletedEpoch | None = None,
     ):
         super().__init__()
         self.on_progress = on_progress
-        self.should_stop = should_stop
         self.batches = batches
         self.interval = interval
-        self.keep_best = keep_best
-        # The loss the run started from (a continued run's, from its first session); None: the
-        # first finite batch loss of this training.
-        self.reference_loss = reference_loss
+        self.last = last
+
+    @property
+    def cut(self) -> bool:
+        return self.last is not None and self.last.cut
 
     def on_train_begin(self, logs=None):
         self.started = time.perf_counter()
         self.last_report = 0.0
         self.epoch = 0
         self.history: dict[str, list[float]] = {}
-        self.stopped = False  # A stop request ended training early.
-        self.diverged = False  # The loss stopped being finite.
-        self.cut = False  # The last epoch was cut short (stop or divergence): it does not count.
-        self.seen = 0  # Batches finished in the current epoch.
-        # The end of the last completed epoch (or the start): what a stop or divergence restores.
-        self.good_weights = self.model.get_weights()
-        self.good_optimizer = optimizer_state(self.model)
-        self.first_loss: float | None = self.reference_loss
-        self.best_loss = math.inf
-        self.best_weights = None
         self.epochs = int(self.params.get("epochs") or 0)
         self.batches = int(self.params.get("steps") or self.batches or 0)
         self.pending: dict[str, list[float]] = {}  # Batch losses not yet reported.
@@ -156,12 +256,6 @@ class ProgressCallback(keras.callbacks.Callback):
                 values[metric.name] = (total - last_total) / (count - last_count)
             self.sums[metric.name] = (total, count)
         return values
-
-    def restore_good_state(self) -> None:
-        """Weights and optimizer back to the end of the last completed epoch."""
-        self.model.set_weights(self.good_weights)
-        if self.good_optimizer:
-            restore_optimizer_state(self.model, self.good_optimizer)
 
     def _report(
         self,
@@ -193,58 +287,24 @@ class ProgressCallback(keras.callbacks.Callback):
 
     def on_epoch_begin(self, epoch, logs=None):
         self.epoch = epoch
-        self.seen = 0
         self.pending, self.pending_from, self.sums = {}, 0, {}
 
     def on_train_batch_end(self, batch, logs=None):
-        self.seen = batch + 1
         if self.on_progress is not None:
             for key, value in self.batch_values().items():
                 self.pending.setdefault(key, []).append(value)
-        loss = (logs or {}).get("loss")
-        loss = None if loss is None else float(loss)
-        if self.first_loss is None and loss is not None and math.isfinite(loss):
-            self.first_loss = loss
-        if loss is not None and (
-            not math.isfinite(loss)
-            or (self.first_loss and self.first_loss > 0 and loss > EXPLODED * self.first_loss)
-        ):
-            # Restore before Keras can run another step on NaN or blown-up weights.
-            self.restore_good_state()
-            self.diverged = self.cut = True
-            self.model.stop_training = True
-            return
-        if self.should_stop is not None and self.should_stop():
-            self.stopped = True
-            self.model.stop_training = True
-        if time.perf_counter() - self.last_report >= self.interval:
+        if not self.cut and time.perf_counter() - self.last_report >= self.interval:
             self._report(batch + 1, logs)
 
     def on_epoch_end(self, epoch, logs=None):
-        logs = logs or {}
-        if self.diverged:
-            return
-        if self.stopped and self.seen < self.batches:
-            # Keras ends an epoch cut short by a stop request here too (after validating it).
-            # Half an epoch is not an epoch: back to the last completed one, so the result,
-            # the run's checkpoint and its count of epochs agree, and a continued run redoes
-            # this epoch from its start with the same batches (core.ml.training.EpochBatches).
-            self.cut = True
-            self.restore_good_state()
+        if self.cut:  # Back at the start of this epoch: report that, not its logs.
             self._report(0, None)
             return
-        for key, value in logs.items():
+        for key, value in (logs or {}).items():
             self.history.setdefault(key, []).append(float(value))
-        self.good_weights = self.model.get_weights()
-        self.good_optimizer = optimizer_state(self.model)
-        monitored = logs.get("val_loss", logs.get("loss"))
-        if self.keep_best and monitored is not None and monitored < self.best_loss:
-            self.best_loss = float(monitored)
-            self.best_weights = self.good_weights
-        self._report(self.batches, logs, state=self.good_optimizer)
+        state = self.last.optimizer if self.last is not None else None
+        self._report(self.batches, logs, state=state)
 
     def on_train_end(self, logs=None):
-        if self.keep_best and self.best_weights is not None:
-            self.model.set_weights(self.best_weights)
         # A cut epoch reports its start: the fraction done counts completed epochs only.
         self._report(0 if self.cut else self.batches, None if self.cut else logs, done=True)

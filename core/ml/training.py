@@ -22,7 +22,15 @@ import keras
 import numpy as np
 
 from core.ml import data, noise, variants
-from core.ml.callbacks import Progress, ProgressCallback, restore_optimizer_state
+from core.ml.callbacks import (
+    KeepBest,
+    LastCompletedEpoch,
+    Progress,
+    ProgressCallback,
+    StopOnDivergence,
+    StopOnRequest,
+    restore_optimizer_state,
+)
 
 VALIDATION_SIZE = 5000  # The last 5000 training images; the test set is never trained on.
 
@@ -246,14 +254,13 @@ def train(
     held_out = slice(0, config.validation_images)
     validation = (x_val_in[held_out], splits.x_val[held_out]) if config.validation else None
 
-    callback = ProgressCallback(
-        on_progress,
-        should_stop,
-        steps,
-        progress_interval,
-        keep_best=config.keep_best,
-        reference_loss=reference_loss,
-    )
+    # Keras calls callbacks in this order: the ones that may cut an epoch first, then the one
+    # that keeps the last completed epoch, then those that read it.
+    last = LastCompletedEpoch()
+    divergence = StopOnDivergence(last, reference_loss)
+    stop = StopOnRequest(should_stop or (lambda: False), last)
+    progress = ProgressCallback(on_progress, steps, progress_interval, last)
+    ours = [stop, divergence, last, *([KeepBest(last)] if config.keep_best else []), progress]
     started = time.perf_counter()
     fit_args = {}
     if validation is not None:
@@ -267,28 +274,28 @@ def train(
         steps_per_epoch=steps,
         shuffle=False,  # EpochBatches orders each epoch itself.
         validation_data=validation,
-        callbacks=[callback, *(callbacks or [])],
+        callbacks=[*ours, *(callbacks or [])],
         verbose=0,
         initial_epoch=initial_epoch,
         **fit_args,
     )
     seconds = time.perf_counter() - started
-    history = callback.history
+    history = progress.history
     epochs_completed = len(next(iter(history.values()), []))
     # Images trained on, the discarded part of a cut epoch included (it took its time too).
-    seen = epochs_completed * len(x_train) + (callback.seen * batch_size if callback.cut else 0)
+    seen = epochs_completed * len(x_train) + (last.seen * batch_size if last.cut else 0)
     if epochs_completed:
-        optimizer_state = callback.good_optimizer
+        optimizer_state = last.optimizer
     return TrainResult(
         model=model,
         history=history,
         epochs_completed=epochs_completed,
         seconds=seconds,
         samples_per_second=seen / seconds if seconds > 0 else 0.0,
-        stopped=callback.stopped,
-        diverged=callback.diverged,
+        stopped=stop.stopped,
+        diverged=divergence.diverged,
         config=model_config,
         train_config=config,
         optimizer_state=optimizer_state or None,
-        reference_loss=callback.first_loss,
+        reference_loss=divergence.first_loss,
     )

@@ -9,7 +9,13 @@ import numpy as np
 import pytest
 
 from core.ml import cards, training
-from core.ml.callbacks import Progress, ProgressCallback
+from core.ml.callbacks import (
+    KeepBest,
+    LastCompletedEpoch,
+    Progress,
+    ProgressCallback,
+    StopOnDivergence,
+)
 from core.ml.training import TrainConfig, train
 from core.ml.variants.tied import train_greedy
 
@@ -146,30 +152,34 @@ class FakeModel:
         self.weights = weights
 
 
-def test_keep_best_restores_the_best_validation_weights():
-    callback = ProgressCallback(keep_best=True)
+def driven(model, *callbacks, epochs: int = 1, steps: int = 1):
+    """`callbacks` set up on `model` and begun, as `fit` would."""
+    for callback in callbacks:
+        callback.set_model(model)
+        callback.params = {"epochs": epochs, "steps": steps}
+        callback.on_train_begin()
+    return callbacks
 
+
+def test_keep_best_restores_the_best_validation_weights():
     model = FakeModel([np.zeros(1)])
-    callback.set_model(model)
-    callback.params = {"epochs": 3, "steps": 1}
-    callback.on_train_begin()
+    last = LastCompletedEpoch()
+    last, best = driven(model, last, KeepBest(last), epochs=3)
     for epoch, (value, val_loss) in enumerate([(1.0, 0.5), (2.0, 0.3), (3.0, 0.4)]):
         model.weights = [np.array([value])]
-        callback.on_epoch_end(epoch, {"loss": 1.0, "val_loss": val_loss})
-    callback.on_train_end()
+        for callback in (last, best):
+            callback.on_epoch_end(epoch, {"loss": 1.0, "val_loss": val_loss})
+    best.on_train_end()
     assert model.weights[0][0] == 2.0  # Epoch 2 had the lowest val_loss.
 
 
 def test_callback_restores_on_nan_batch():
-    callback = ProgressCallback()
-
     model = FakeModel([np.ones(2)])
-    callback.set_model(model)
-    callback.params = {"epochs": 1, "steps": 4}
-    callback.on_train_begin()
+    last = LastCompletedEpoch()
+    last, callback = driven(model, last, StopOnDivergence(last), steps=4)
     model.weights = [np.array([np.nan, np.nan])]
     callback.on_train_batch_end(0, {"loss": float("nan")})
-    assert callback.diverged and model.stop_training
+    assert callback.diverged and model.stop_training and last.cut
     np.testing.assert_array_equal(model.weights[0], [1.0, 1.0])
 
 
@@ -362,10 +372,10 @@ def test_divergence_is_measured_from_the_runs_start_across_a_restart():
     is not an explosion. The reference handed over (the run's first loss) decides instead."""
 
     def diverged(reference: float | None, losses: list[float]) -> bool:
-        callback = ProgressCallback(reference_loss=reference)
-        callback.set_model(FakeModel([np.ones(2)]))
-        callback.params = {"epochs": 4, "steps": 10}
-        callback.on_train_begin()
+        last = LastCompletedEpoch()
+        _, callback = driven(
+            FakeModel([np.ones(2)]), last, StopOnDivergence(last, reference), epochs=4, steps=10
+        )
         callback.on_epoch_begin(2)
         for batch, loss in enumerate(losses):
             callback.on_train_batch_end(batch, {"loss": loss})
