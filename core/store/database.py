@@ -17,6 +17,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
+from core.config import default_data_dir, settings
 from core.store.errors import Conflict, StoreError, StoreUnavailable
 
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -24,19 +25,16 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 MIGRATION_LOCK = 0x4145_4C41_4230_3031
 
 
-def data_dir(environ: Mapping[str, str] = os.environ) -> Path:
-    """Where the default SQLite file lives: `$AE_DATA_DIR`, else the user data folder."""
-    if environ.get("AE_DATA_DIR"):
-        return Path(environ["AE_DATA_DIR"])
-    base = environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
-    return Path(base) / "autoencoder-lab"
+def data_dir(environ: Mapping[str, str] | None = None) -> Path:
+    """Where the default SQLite file lives: `AE_DATA_DIR`, else the user data folder."""
+    found = settings(environ).data_dir
+    return Path(found) if found else default_data_dir()
 
 
-def database_url(environ: Mapping[str, str] = os.environ) -> str:
-    """`$AE_DATABASE_URL`, else an SQLite file `runs.sqlite` in `data_dir()`."""
-    if environ.get("AE_DATABASE_URL"):
-        return environ["AE_DATABASE_URL"].strip()
-    return f"sqlite:///{data_dir(environ) / 'runs.sqlite'}"
+def database_url(environ: Mapping[str, str] | None = None) -> str:
+    """The store's URL from the lab's settings (`core.config`): `AE_DATABASE_URL`, else an
+    SQLite file `runs.sqlite` in `data_dir()`."""
+    return settings(environ).store_url
 
 
 class Database:
@@ -50,8 +48,8 @@ class Database:
         try:
             self.engine = open_engine(self.url)
             sa.event.listen(self.engine, "before_cursor_execute", self._counted)
-            if os.environ.get("AE_STORE_STATS"):
-                report_statements(self, Path(os.environ["AE_STORE_STATS"]))
+            if settings().store_stats:
+                report_statements(self, Path(settings().store_stats))
             if migrate:
                 self.migrate()
             else:
