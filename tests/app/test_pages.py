@@ -102,6 +102,7 @@ def test_latent_pad_runs_the_students_own_vae_when_chosen(stored_run):
     ]
 
 
+@pytest.mark.slow  # Builds two models, renders twice.
 def test_two_vaes_trained_one_after_the_other_each_get_their_own_decoder(stored_run):
     # The old caches keyed on id(model): CPython reuses a freed model's address, so a second
     # model could be shown the first one's decoder. Keys are now the run and its epoch.
@@ -263,6 +264,7 @@ def test_inside_contraction_table_has_each_model_and_the_penalty_shows():
     assert jacobian["Contractive"] < jacobian["Contractive without penalty"]
 
 
+@pytest.mark.slow  # Trains three classifiers.
 def test_inside_few_labels_runs_and_tabulates():
     app = page_alone("pages/inside.py", inside_section="Few labels")
     assert "press Run" in app.info[0].value

@@ -64,6 +64,7 @@ def test_race_form_offers_the_variants_settings_first(lab_store):
     assert app.multiselect(key="race_values_vae_beta").value == [0.5, 1.0, 4.0]
 
 
+@pytest.mark.slow  # Loads the Fashion-MNIST models.
 def test_a_fashion_link_switches_the_pages_to_fashion_mnist():
     app = run_page("pages/train.py", dataset="fashion")
     assert "Fashion-MNIST" in app.markdown[0].value
@@ -108,6 +109,7 @@ def test_compare_page_has_code_sizes_and_the_equal_code_size_table(stored_run):
     assert list(fair["MSE per pixel"]) == sorted(fair["MSE per pixel"])
 
 
+@pytest.mark.slow  # Decodes every replay frame.
 @pytest.mark.parametrize("dataset", ["mnist", "fashion"])
 def test_latent_page_replays_the_shipped_vae(dataset):
     app = run_page("pages/latent.py", variant="vae", dataset=dataset)
@@ -122,6 +124,7 @@ def test_latent_page_replays_the_shipped_vae(dataset):
 @pytest.mark.parametrize(
     "section", ["Features", "Sparse codes", "Copying", "Contraction", "Linear and PCA"]
 )
+@pytest.mark.slow  # Every Fashion-MNIST model on its test set; MNIST's twin is fast.
 def test_inside_sections_render_on_fashion(section):
     app = run_page("pages/inside.py", inside_section=section, dataset="fashion")
     assert app.header[0].value == INSIDE_SECTIONS[section]

@@ -60,6 +60,7 @@ def train_claimed(store: Store, run_id: int, splits) -> str | None:
     return train_run(store, run_id, splits, attempt=store.claim(run_id, "test:0"))
 
 
+@pytest.mark.slow  # Trains.
 @pytest.mark.parametrize("kept_state", [True, False], ids=["checkpoint", "old-checkpoint"])
 def test_a_run_stopped_mid_epoch_continues_from_its_last_completed_epoch(store, splits, kept_state):
     student, run_id = new_run(store)
@@ -106,6 +107,7 @@ def test_a_run_stopped_mid_epoch_continues_from_its_last_completed_epoch(store, 
     assert run.metrics == store.run(unstopped_id).metrics
 
 
+@pytest.mark.slow  # Trains.
 def test_a_run_lost_while_measuring_is_continued_to_its_metrics(store, splits):
     # A worker lost after the last epoch (the database restarted while it measured, a freeze)
     # left a run with every epoch and no metrics: interrupted, it must still be continuable.

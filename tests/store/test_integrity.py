@@ -233,6 +233,7 @@ def test_a_worker_that_lost_its_claim_writes_nothing(store):
     assert store.finish(run_id, "finished", attempt=new)
 
 
+@pytest.mark.slow  # Trains.
 def test_a_stale_worker_stops_itself_at_its_first_write(store, tmp_path, splits):
     # The whole task, as a worker runs it: its claim is gone before it starts writing, so it
     # returns without touching the run that another claim holds.

@@ -55,6 +55,7 @@ def test_a_race_needs_two_to_four_racers_and_obeys_the_lesson(store):
     assert {store.run(run_id).settings["train"]["dataset"] for run_id in ids} == {"fashion"}
 
 
+@pytest.mark.slow  # Trains.
 def test_runs_of_a_2d_code_store_every_epochs_codes_and_others_do_not(tmp_path, splits):
     store = Store(f"sqlite:///{tmp_path / 'runs.sqlite'}")
     student, _ = store.new_student()

@@ -49,6 +49,7 @@ def test_to_images_scales_to_unit_float_with_channel(mnist):
     np.testing.assert_allclose(images[..., 0] * 255.0, x_train[:5].astype(np.float32), atol=1e-4)
 
 
+@pytest.mark.slow  # Parses the 70,000-row CSV.
 def test_second_call_reads_the_cache_not_the_csv(tmp_path, monkeypatch):
     monkeypatch.setenv("AE_CACHE_DIR", str(tmp_path))
     calls = []
@@ -69,6 +70,7 @@ def test_second_call_reads_the_cache_not_the_csv(tmp_path, monkeypatch):
         np.testing.assert_array_equal(a[1], b[1])
 
 
+@pytest.mark.slow  # Parses the 70,000-row CSV.
 def test_corrupt_cache_is_rebuilt(tmp_path, monkeypatch):
     monkeypatch.setenv("AE_CACHE_DIR", str(tmp_path))
     (tmp_path / data.CACHE_NAME).write_bytes(b"not an npz file")

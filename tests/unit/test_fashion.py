@@ -78,6 +78,7 @@ VANILLA_MISS = pytest.mark.xfail(strict=True, reason="vanilla on Fashion-MNIST: 
 CONV_MISS = pytest.mark.xfail(strict=True, reason="conv on Fashion-MNIST: MSE 0.0124")
 
 
+@pytest.mark.slow  # Every model over the test set.
 @pytest.mark.parametrize("name", ["vanilla", "conv", "deep", "tied", "vae"])
 def test_fashion_cards_mse_is_what_the_model_does(name, x_test):
     """The card's MSE, measured again with plain numpy on the model's output."""
@@ -105,6 +106,7 @@ def test_fashion_bars(name, bar):
     assert cards.load_card(name, dataset="fashion")["metrics"]["mse"] <= bar
 
 
+@pytest.mark.slow  # Fits PCA on 60,000 images.
 def test_fashion_linear_is_within_three_percent_of_pca(fashion, x_test):
     model = cards.load_model("linear", dataset="fashion")
     mse = float(((np.asarray(model(x_test, training=False)) - x_test) ** 2).mean())

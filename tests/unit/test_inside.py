@@ -66,6 +66,7 @@ def test_principal_angles_of_known_subspaces():
     assert np.allclose(inside.principal_angles(e[:2], mixed), [0, 0], atol=1e-6)
 
 
+@pytest.mark.slow  # Fits PCA on 55,000 images.
 def test_linear_autoencoder_spans_the_principal_subspace(models, splits):
     directions = inside.decoder_directions(models("linear"))
     pca = fit_pca(splits.x_train, len(directions))
@@ -98,6 +99,7 @@ def test_code_shift_follows_the_jacobian_for_small_noise(models, splits):
     assert ratio == pytest.approx(expected, rel=0.15)
 
 
+@pytest.mark.slow  # Many Jacobians.
 def test_contractive_code_moves_less_than_its_unpenalised_twin(models, splits):
     for index in range(5):
         digit = splits.x_test[index, ..., 0]

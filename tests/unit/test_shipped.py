@@ -41,6 +41,7 @@ def test_model_and_card_are_shipped(name):
     rebuilt.set_weights(cards.load_model(name).get_weights())
 
 
+@pytest.mark.slow  # TensorFlow in a subprocess.
 def test_plain_keras_loads_every_model_after_importing_the_custom_objects():
     paths = [str(cards.model_path(name)) for name in NAMES]
     script = (

@@ -24,6 +24,7 @@ def small(**overrides) -> TrainConfig:
     return TrainConfig(**{"epochs": 2, "subset": 512, "batch_size": 64, **overrides})
 
 
+@pytest.mark.slow  # Trains.
 def test_progress_reports_every_epoch_and_finishes(splits):
     reports: list[Progress] = []
     result = train(
@@ -46,6 +47,7 @@ def stop_after(batches: int):
     return lambda: next(asked) >= batches
 
 
+@pytest.mark.slow  # Trains.
 def test_a_stop_mid_epoch_keeps_only_the_completed_epochs(splits):
     """Stopped 3 batches into epoch 2, a run is exactly the run stopped at epoch 1's end: its
     weights, its optimizer state, its count and its progress; the cut epoch is discarded."""
@@ -75,6 +77,7 @@ def test_a_stop_mid_epoch_keeps_only_the_completed_epochs(splits):
     assert sum(len(r.batch_losses.get("loss", [])) for r in reports) == steps + 3
 
 
+@pytest.mark.slow  # Trains.
 def test_a_stop_in_the_first_epoch_leaves_the_untrained_model(splits):
     from core.ml import variants
 
@@ -86,6 +89,7 @@ def test_a_stop_in_the_first_epoch_leaves_the_untrained_model(splits):
         np.testing.assert_array_equal(now, before)
 
 
+@pytest.mark.slow  # Trains.
 def test_exploding_learning_rate_stops_with_last_good_weights(splits):
     # A linear model with squared error has nothing to saturate: the loss overflows to inf/NaN.
     result = train("linear", small(learning_rate=1e9, epochs=3), splits=splits)
@@ -94,6 +98,7 @@ def test_exploding_learning_rate_stops_with_last_good_weights(splits):
         assert np.isfinite(weight).all()
 
 
+@pytest.mark.slow  # Trains.
 def test_a_loss_far_above_its_start_counts_as_exploded(splits):
     # Cross-entropy is clipped, so vanilla at rate 10 never reaches NaN: its loss jumps from
     # 0.69 to about 2 and stays there. That must stop too, with the starting weights back.
@@ -116,11 +121,13 @@ def test_bad_settings_raise_clear_errors(splits):
         train("vanilla", small(subset=0), splits=splits)
 
 
+@pytest.mark.slow  # Trains.
 def test_batch_larger_than_subset_and_single_image(splits):
     result = train("vanilla", small(subset=1, batch_size=512, epochs=1), splits=splits)
     assert result.epochs_completed == 1 and math.isfinite(result.history["loss"][0])
 
 
+@pytest.mark.slow  # Trains.
 def test_denoising_trains_on_noisy_inputs_with_clean_targets(splits):
     result = train("denoising", small(epochs=1, subset=256), splits=splits)
     assert result.epochs_completed == 1 and math.isfinite(result.history["val_loss"][0])
@@ -130,6 +137,7 @@ def test_denoising_trains_on_noisy_inputs_with_clean_targets(splits):
     assert (noisy == 0).mean() > (clean == 0).mean() + 0.05  # Masked pixels added.
 
 
+@pytest.mark.slow  # Trains.
 def test_vae_history_has_reconstruction_and_kl(splits):
     result = train("vae", small(epochs=1), splits=splits)
     assert {"loss", "reconstruction_loss", "kl_loss", "val_loss"} <= set(result.history)
@@ -183,6 +191,7 @@ def test_callback_restores_on_nan_batch():
     np.testing.assert_array_equal(model.weights[0], [1.0, 1.0])
 
 
+@pytest.mark.slow  # Trains.
 def test_greedy_layer_wise_training_trains_every_pair(splits):
     model = training.variants.build("tied")
     before = [
@@ -201,6 +210,7 @@ def test_greedy_layer_wise_training_trains_every_pair(splits):
     assert all(not np.allclose(a, b) for a, b in zip(before, after, strict=True))
 
 
+@pytest.mark.slow  # Trains.
 def test_cli_trains_saves_and_writes_card(tmp_path):
     from core.ml.retrain import main
 
@@ -218,6 +228,7 @@ def bce(x, p):
     return float(-(x * np.log(p) + (1 - x) * np.log(1 - p)).mean())
 
 
+@pytest.mark.slow  # Trains.
 @pytest.mark.parametrize("name", ["vanilla", "vae"])
 def test_reported_batch_losses_are_each_batchs_own_loss(splits, name):
     # Keras logs the running mean of the epoch; the callback must report each batch's loss.
@@ -268,6 +279,7 @@ def test_reported_batch_losses_are_each_batchs_own_loss(splits, name):
         assert keys == {"loss", "reconstruction_loss", "kl_loss"}
 
 
+@pytest.mark.slow  # Trains.
 def test_training_resumes_at_an_epoch_with_the_schedule_where_it_was(splits):
     first = train("vanilla", small(epochs=4), splits=splits)
     resumed_model = training.variants.build("vanilla")
@@ -387,6 +399,7 @@ def test_divergence_is_measured_from_the_runs_start_across_a_restart():
     assert diverged(0.69, [0.10, 1.2])  # A real explosion still ends the run.
 
 
+@pytest.mark.slow  # Trains.
 def test_a_validation_subset_is_the_first_held_out_images(splits):
     """`validation_images`: the logged validation loss is the mean BCE of exactly the first N
     held-out images under the final weights (checked with Keras's own loss, in one batch)."""
