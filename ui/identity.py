@@ -13,17 +13,9 @@ from ui.services import limits, live_store, store, store_failed
 from ui.session import MODEL
 
 LINK = "me"  # The query parameter that carries the student's link token.
-
-
 STUDENT = "student"
-
-
 CLASS_LINK = "class"  # The student link's query parameter: a class code.
-
-
 JOINED = "joined_code"  # The class code this session joined with (not joined twice).
-
-
 LESSON = "lesson"
 
 

@@ -8,23 +8,11 @@ import streamlit as st
 from core.ml import data
 
 VARIANT = "variant"
-
-
 MODEL = "model_choice"  # "pretrained" or a run id of this student's
-
-
 PRETRAINED = "pretrained"
-
-
 CHOOSE = "choose_model"  # A model choice waiting for the sidebar's next run.
-
-
 MODEL_LINK = "model"  # The query parameter of the chosen run, so a reload keeps it.
-
-
 DATASET = "dataset"  # The session's dataset, mirrored in the URL as ?data=fashion.
-
-
 DATASET_LINK = "data"
 
 
