@@ -35,8 +35,15 @@ ARTIFACTS = ROOT / "tests" / "artifacts"
 
 @pytest.fixture(scope="session")
 def app_server(tmp_path_factory):
-    """`streamlit run app.py` on a free port, as a user would start it; yields its base URL."""
-    yield from serve(tmp_path_factory.mktemp("server") / "streamlit.log")
+    """`streamlit run app.py` on a free port, as a user would start it; yields its base URL.
+
+    Shared by every browser test that needs no server of its own, so its training worker
+    loads TensorFlow once. A student's run stops a minute after their last tab closed (the
+    queue test waits for that; the default is two): a test that leaves a run going must
+    stop it, or close its tabs and let it stop."""
+    yield from serve(
+        tmp_path_factory.mktemp("server") / "streamlit.log", {"AE_ABANDON_MINUTES": "1"}
+    )
 
 
 @pytest.fixture

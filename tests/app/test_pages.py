@@ -244,8 +244,8 @@ def test_keras_caches_survive_a_script_run(monkeypatch):
 def test_inside_page_sections_render(section):
     app = run_page("pages/inside.py", inside_section=section)
     assert app.header[0].value == INSIDE_SECTIONS[section]
-    for kind in INSIDE_CONTENT[section]:
-        assert len(getattr(app, kind)) > 0, f"{section}: no {kind}"
+    for kind in INSIDE_CONTENT[section]:  # In the page itself, not the sidebar.
+        assert len(getattr(app.main, kind)) > 0, f"{section}: no {kind}"
 
 
 def test_inside_features_follow_the_chosen_variant_and_unit():

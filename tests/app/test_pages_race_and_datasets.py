@@ -129,5 +129,5 @@ def test_inside_sections_render_on_fashion(section):
     app = run_page("pages/inside.py", inside_section=section, dataset="fashion")
     assert app.header[0].value == INSIDE_SECTIONS[section]
     assert "Fashion-MNIST" in app.info[0].value  # Says whose models these are.
-    for kind in INSIDE_CONTENT[section]:
-        assert len(getattr(app, kind)) > 0, f"{section} on Fashion-MNIST: no {kind}"
+    for kind in INSIDE_CONTENT[section]:  # In the page itself, not the sidebar.
+        assert len(getattr(app.main, kind)) > 0, f"{section} on Fashion-MNIST: no {kind}"

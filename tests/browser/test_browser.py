@@ -187,24 +187,18 @@ def start_long_run(page, url: str) -> None:
     page.get_by_role("button", name="Train", exact=True).click()
 
 
-@pytest.fixture
-def short_abandon_server(tmp_path):
-    """A server of its own that stops a run 1 minute after its student's last tab closed."""
-    yield from serve(tmp_path / "streamlit.log", {"AE_ABANDON_MINUTES": "1"})
-
-
-def test_second_student_queues_and_a_closed_tab_frees_the_slot(
-    short_abandon_server, browser, artifacts
-):
+def test_second_student_queues_and_a_closed_tab_frees_the_slot(app_server, browser, artifacts):
+    # The shared server stops a run 1 minute after its student's last tab closed, and trains
+    # one run at a time (AE_MAX_TRAININGS's default): no other test leaves a run going.
     import time
 
-    url = short_abandon_server
+    url = app_server
     first = browser.new_context(viewport={"width": 1280, "height": 900})
     second = browser.new_context(viewport={"width": 1280, "height": 900})
     try:
         teacher = new_tab(first)
         start_long_run(teacher, url)
-        try:  # A fresh server: its first worker loads TensorFlow first.
+        try:  # A worker that has not trained yet loads TensorFlow first.
             teacher.wait_for_selector("text=/Epoch [0-9]+\\/50 · batch/", timeout=120_000)
         except Exception:
             teacher.screenshot(path=str(artifacts / "train-teacher-waiting.png"), full_page=True)

@@ -16,18 +16,15 @@ from tests.support.browser import (
     wait_for_board_rows,
     wait_idle,
 )
-from tests.support.servers import new_tab, serve
+from tests.support.servers import new_tab
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
 
-@pytest.fixture
-def lesson_server(tmp_path):
-    # Two trainings at once: three students, so one of them waits in the queue for a while.
-    yield from serve(tmp_path / "streamlit.log", {"AE_MAX_TRAININGS": "2"})
-
-
-def test_a_teacher_and_three_students_run_a_challenge(lesson_server, browser, artifacts):
+def test_a_teacher_and_three_students_run_a_challenge(app_server, browser, artifacts):
+    # On the shared server (its worker warm): one training at a time, so two of the three
+    # students wait in the queue for a while.
+    lesson_server = app_server
     contexts = [browser.new_context(viewport={"width": 1280, "height": 900}) for _ in range(4)]
     teacher, *students = (new_tab(context) for context in contexts)
     try:

@@ -87,9 +87,11 @@ def board_rows(page) -> list[list[str]]:
 
 
 def wait_for_board_rows(page, count: int, timeout: float = 30_000) -> list[list[str]]:
-    """The board's rows once it shows at least `count` (the header is row 0)."""
+    """The board's rows once it shows at least `count` (the header is row 0). The rows are the
+    data grid's accessible table, which is in the page but never visible: wait for it to be
+    attached."""
     board = page.locator("[data-testid=stDataFrame]", has_text="Rank").first
-    board.locator("[role=row]").nth(count).wait_for(timeout=timeout)
+    board.locator("[role=row]").nth(count).wait_for(state="attached", timeout=timeout)
     return board_rows(page)
 
 
