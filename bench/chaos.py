@@ -26,7 +26,8 @@ no `[data-testid=stException]` element and no page JS error; at intervals: the T
                           [--dwell 40] [--json FILE] [--no-write]
 
 It prints the table of bench/CHAOS.md and writes every figure as JSON to
-bench/artifacts/chaos.json (unless --no-write) and to `--json FILE` (for tests/cluster/test_chaos.py).
+bench/artifacts/chaos.json (unless --no-write) and to `--json FILE` (for
+tests/cluster/test_chaos.py).
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ RESULTS = ROOT / "bench" / "CHAOS.md"
 FAULTS = ("worker-kill", "worker-freeze", "scheduler-kill", "app-kill", "postgres-restart")
 IDLE = "[data-testid=stApp][data-test-script-state=notRunning]"
 COOKIE = "LABSRV"
-# Longer than core.cluster.client.STUCK_SECONDS (30 s): a frozen worker that Dask still
+# Longer than core.cluster.housekeeping.STUCK_SECONDS (30 s): a frozen worker that Dask still
 # lists has its run interrupted, and when it is resumed its writes are refused (the claim's fence).
 FREEZE_SECONDS = 40.0
 POSTGRES_DOWN_SECONDS = 5.0

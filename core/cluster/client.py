@@ -104,6 +104,7 @@ class Engine:
         self._thread: threading.Thread | None = None
         self._last_sweep = 0.0
         self._last_prune = 0.0
+        self.sweep_seconds = SWEEP_SECONDS  # Tests sweep more often than a server needs to.
 
     @property
     def scheduler_process(self):
@@ -320,7 +321,7 @@ class Engine:
         if counts.get("queued"):  # No write transaction every second for nothing.
             housekeeping.note_waiting(self.store, self.ready_workers, self.embedded, self.address)
         now = time.monotonic()
-        if now - self._last_sweep >= SWEEP_SECONDS:
+        if now - self._last_sweep >= self.sweep_seconds:
             self._last_sweep = now
             housekeeping.sweep(self)
         if now - self._last_prune >= PRUNE_SECONDS:

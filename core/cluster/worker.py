@@ -17,6 +17,11 @@ whatever a peer sends it.
 The app starts workers like this itself when it runs its own embedded cluster, with `--parent`
 (the worker gives up its run and exits when the app is gone) and `--idle-minutes` (it retires
 after that long without a task, handing its memory back; the next run starts a new one).
+
+Not `dask worker --preload ...`: a preload could do the warm-up, but this worker also joins its
+scheduler again after a restart, retires when idle, exits with its app and lowers its CPU
+priority, and takes its certificate from `AE_DASK_TLS_*`; Dask's command would need all of that
+in the preload, and by default adds a nanny process (about 60 MB) per worker.
 """
 
 from __future__ import annotations

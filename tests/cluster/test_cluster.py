@@ -14,9 +14,15 @@ import time
 
 import pytest
 
-from tests.conftest import new_tab
-from tests.browser.test_browser import IDLE, no_exceptions, open_page
-from tests.browser.test_class_browser import board_rows, create_locked_class, slider_keys
+from tests.support.browser import (
+    IDLE,
+    board_rows,
+    create_locked_class,
+    no_exceptions,
+    open_page,
+    slider_keys,
+)
+from tests.support.servers import new_tab
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 COOKIE = "LABSRV"  # HAProxy's stickiness cookie (deploy/cluster.py's configuration).
@@ -203,9 +209,10 @@ def test_a_killed_worker_interrupts_its_run_and_the_other_trains_on(cluster, bro
         # Two students, one per app server, start long runs: one on each worker.
         for page in pages:
             open_page(page, f"{cluster.url}/train?variant=vanilla")
-            slider_keys(page, "Epochs", *["ArrowRight"] * 15)  # 5 -> 20 epochs.
+            # 5 -> 10 epochs: still training when a worker is killed after the first one.
+            slider_keys(page, "Epochs", *["ArrowRight"] * 5)
             page.get_by_role("button", name="Train", exact=True).click()
-            page.wait_for_selector("text=/Epoch [0-9]+\\/20 · batch/", timeout=120_000)
+            page.wait_for_selector("text=/Epoch [0-9]+\\/10 · batch/", timeout=120_000)
         tokens = [re.search(r"me=([\w-]+)", page.url).group(1) for page in pages]
         students = [store.find_student(token) for token in tokens]
         runs = [store.runs(student)[0].id for student in students]
@@ -229,19 +236,19 @@ def test_a_killed_worker_interrupts_its_run_and_the_other_trains_on(cluster, bro
 
         # The first student's page says the run was interrupted, weights kept; the second
         # student's run trains on to its end.
-        pages[0].wait_for_selector("text=/Interrupted after [0-9]+ of 20/", timeout=90_000)
+        pages[0].wait_for_selector("text=/Interrupted after [0-9]+ of 10/", timeout=90_000)
         assert (
             "training worker stopped"
             in pages[0].locator("[data-testid=stAlert]").all_inner_texts()[0]
         )
         lost = store.run(runs[0])
         assert lost.status == "interrupted" and lost.epochs_done >= 1
-        pages[1].wait_for_selector("text=Trained 20 epoch(s)", timeout=300_000)
+        pages[1].wait_for_selector("text=Trained 10 epoch(s)", timeout=300_000)
 
         # The first student trains again: the remaining worker takes it.
         idle(pages[0])
         pages[0].get_by_role("button", name="Train", exact=True).click()
-        pages[0].wait_for_selector("text=Trained 20 epoch(s)", timeout=300_000)
+        pages[0].wait_for_selector("text=Trained 10 epoch(s)", timeout=300_000)
         newest = store.runs(students[0])[0]
         assert newest.id != runs[0] and newest.status == "finished"
         assert newest.worker == workers[1]

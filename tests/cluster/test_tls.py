@@ -18,7 +18,7 @@ import pytest
 
 from core.cluster.scheduler import TLS_VARIABLES, security_from_environment, uses_tls
 from deploy import certs
-from tests.conftest import ROOT, free_port
+from tests.support.servers import ROOT, free_port
 
 
 def test_each_part_gets_a_private_key_and_a_certificate_the_ca_signed(tmp_path):
@@ -127,9 +127,9 @@ def test_a_tls_scheduler_lets_in_only_certificates_its_ca_signed(tls_scheduler, 
         assert time.monotonic() - started < 5  # Refused, not timed out.
 
 
-@pytest.mark.slow  # `python -m core.worker` imports Keras (`import core`): about 8 s each here.
 def test_a_worker_without_certificates_for_a_tls_address_stops_at_once(tmp_path):
-    """Before TensorFlow's training data load, with the variables to set."""
+    """Before TensorFlow's training data load, with the variables to set: about 2 s each here
+    (the worker checks its settings before it imports Keras)."""
     environment = {k: v for k, v in os.environ.items() if not k.startswith("AE_DASK_TLS_")}
     done = subprocess.run(
         [sys.executable, "-m", "core.cluster.worker", f"tls://127.0.0.1:{free_port()}"],
