@@ -146,10 +146,15 @@ return out;
 """
 
 
-# True once what draws after the page's script has ended is drawn: every chart has its canvas
-# or SVG, every image and frame has loaded, and the latent pad (a frame) has drawn its digit.
-# The layout checks measure the page after this, not after a guessed number of milliseconds.
+# True once what draws after the page's script has ended is drawn: the lab's layout rules
+# (ui/layout.css, a component's stylesheet that arrives after the page) are in effect, every
+# chart has its canvas or SVG, every image and frame has loaded, and the latent pad (a frame)
+# has drawn its digit. The layout checks measure the page after this, not after a guessed
+# number of milliseconds.
 SETTLED = r"""
+const rules = sheet => { try { return Array.from(sheet.cssRules); } catch (error) { return []; } };
+if (!Array.from(document.styleSheets).some(
+  sheet => rules(sheet).some(rule => rule.cssText.includes('stSliderTickBar')))) return false;
 const charts = Array.from(document.querySelectorAll('[data-testid=stVegaLiteChart]'));
 if (!charts.every(chart => chart.querySelector('canvas, svg'))) return false;
 if (!Array.from(document.images).every(image => image.complete)) return false;
