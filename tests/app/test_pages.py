@@ -240,6 +240,8 @@ def test_keras_caches_survive_a_script_run(monkeypatch):
     assert cleared == []
 
 
+# Every model of each section on the test set (Features renders in the fast page test).
+@pytest.mark.slow
 @pytest.mark.parametrize("section", list(INSIDE_SECTIONS))
 def test_inside_page_sections_render(section):
     app = run_page("pages/inside.py", inside_section=section)

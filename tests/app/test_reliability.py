@@ -99,6 +99,8 @@ BAD_UPLOADS = {
 }
 
 
+# Each upload through the page; tests/unit/test_preprocess.py checks these files fast.
+@pytest.mark.slow
 @pytest.mark.parametrize("case", list(BAD_UPLOADS))
 def test_bad_upload_gets_a_message_in_the_page(case):
     name, data, message = BAD_UPLOADS[case]
@@ -124,6 +126,8 @@ GOOD_UPLOADS = {
 }
 
 
+# Each upload through the page; tests/unit/test_preprocess.py checks these files fast.
+@pytest.mark.slow
 @pytest.mark.parametrize("case", list(GOOD_UPLOADS))
 def test_unusual_but_valid_uploads_are_reconstructed(case):
     app = upload("digit.png", GOOD_UPLOADS[case](), "image/png")
