@@ -25,7 +25,8 @@ dev: $(RUNTIME_STAMP)
 test: $(DEV_STAMP) chromium browsers postgresql haproxy fashion-mnist
 	scripts/with-postgresql $(BIN)/python -m pytest
 
-# Skips the tests marked slow (training, real browser); `make test` always runs everything.
+# Skips the tests marked slow (training, TensorFlow in a subprocess, served apps, real browsers):
+# about 85 s here; `make test` always runs everything. Both print the 25 slowest tests.
 test-fast: $(DEV_STAMP)
 	$(BIN)/python -m pytest -m "not slow"
 
