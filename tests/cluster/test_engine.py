@@ -131,9 +131,9 @@ def test_the_embedded_cluster_refuses_peers_without_its_certificate(engine):
 
 
 def test_stop_keeps_the_weights_and_continue_finishes_the_plan(store, engine, presence):
-    # 125 batches an epoch (about 1 s here), so the stop lands inside the planned epochs. Only
+    # 188 batches an epoch (about 1 s here), so the stop lands inside the planned epochs. Only
     # completed epochs count: the stop comes once one is done.
-    student, run_id = queue(store, presence, engine=engine, epochs=4, subset=2000, batch_size=16)
+    student, run_id = queue(store, presence, engine=engine, epochs=4, subset=3000, batch_size=16)
     wait_for_run(store, run_id, lambda r: r.epochs_done >= 1)
     store.request_stop(run_id, student)
     store.request_stop(run_id, student)  # Pressing Stop twice is harmless.
@@ -149,7 +149,7 @@ def test_stop_keeps_the_weights_and_continue_finishes_the_plan(store, engine, pr
     assert [e.epoch for e in store.epochs(run_id)] == [0, 1, 2, 3, 4]
     losses = store.losses(run_id)
     # The cut epoch's batches were replaced by its redo: every epoch's batches once.
-    assert batches_before >= stopped_at * 125 and len(losses.x) == 4 * 125
+    assert batches_before >= stopped_at * 188 and len(losses.x) == 4 * 188
     assert np.all(np.diff(losses.x) > 0)  # One curve, continued where it stopped.
 
 
