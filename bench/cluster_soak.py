@@ -38,6 +38,7 @@ from bench.soak import (
     student,
     trainer,
 )
+from core.lab.runs import start_run
 from tests.conftest import CHROMIUM_ARGS, chromium_path
 
 COOKIE = "LABSRV"
@@ -208,7 +209,6 @@ def throughput(cluster, runs: int) -> tuple[float, float]:
     images), `runs` queued at once, with the workers now in the cluster; and the mean seconds
     one took in its worker (store timestamps)."""
     from core.cluster.client import Engine
-    from core.lab import classroom
     from core.ml import choices
     from core.store import Store
 
@@ -222,7 +222,7 @@ def throughput(cluster, runs: int) -> tuple[float, float]:
         students = [store.new_student()[0] for _ in range(runs)]
         started = time.time()
         ids = [
-            classroom.start_run(store, student, "vanilla", choices.defaults("vanilla"))
+            start_run(store, student, "vanilla", choices.defaults("vanilla"))
             for student in students
         ]
         for run_id in ids:

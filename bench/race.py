@@ -1,5 +1,5 @@
 """What a race costs: four racers against one run, through the engine, with one training
-worker and with two (the Race page's path: `core.lab.classroom.start_race`, then each run
+worker and with two (the Race page's path: `core.lab.start_race`, then each run
 submitted). Wall time from the submissions to the last racer finished, test metrics included.
 
     .venv/bin/python -m bench.race          # prints the rows; `make bench` includes them
@@ -11,17 +11,18 @@ import tempfile
 import time
 from pathlib import Path
 
+from core.lab.runs import start_race, start_run
+
 RACERS = [("vanilla", {"code_size": size}) for size in (2, 8, 32, 64)]
 
 
 def _wall(store, engine, student: int, racers) -> float:
-    from core.lab import classroom
 
     started = time.perf_counter()
     if len(racers) == 1:
-        ids = [classroom.start_run(store, student, *racers[0])]
+        ids = [start_run(store, student, *racers[0])]
     else:
-        ids = classroom.start_race(store, student, racers)
+        ids = start_race(store, student, racers)
     for run_id in ids:
         engine.submit(run_id)
     while any(store.run(run_id).active for run_id in ids):
