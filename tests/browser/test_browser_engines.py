@@ -37,11 +37,15 @@ SEVEN = [(0.3, 0.2), (0.5, 0.2), (0.7, 0.2), (0.6, 0.45), (0.5, 0.65), (0.4, 0.8
 RESULTS = """
 const results = document.querySelector('.st-key-draw_results');
 if (!results) return null;
-const pictures = Array.from(results.querySelectorAll('img'))
-  .filter(i => i.complete && i.naturalWidth > 0);
-return {text: results.innerText, pictures: pictures.length,
+const images = Array.from(results.querySelectorAll('img'));
+const pictures = images.filter(i => i.complete && i.naturalWidth > 0);
+return {text: results.innerText, pictures: pictures.length, loading: images.some(i => !i.complete),
         sizes: pictures.map(i => Math.round(i.getBoundingClientRect().width))};
 """
+# The results once every picture in them has loaded (or failed to): counted after that.
+RESULTS_LOADED = (
+    f"const r = (function() {{ {RESULTS} }})();return r && !r.loading && r.pictures >= 3 && r;"
+)
 
 PAD_FRAME = """
 const frame = document.querySelector('[data-testid=stMain] iframe');
@@ -131,7 +135,7 @@ def test_every_page_a_drawing_and_the_pad_in(engine, display, app_server, artifa
         draw(browser, SEVEN)
         browser.idle()
         shown = browser.wait(
-            f"const r = (function() {{ {RESULTS} }})();return r && r.pictures >= 3 && r;",
+            RESULTS_LOADED,
             what="the reconstruction",
         )
         assert "Vanilla reconstruction" in shown["text"]
@@ -228,7 +232,7 @@ def test_layout_and_screenshots_in(engine, display, app_server, artifacts):
                     draw(browser, SEVEN)
                     browser.idle()
                     browser.wait(
-                        f"const r = (function() {{ {RESULTS} }})();return r && r.pictures >= 3;",
+                        RESULTS_LOADED,
                         what="the reconstruction",
                     )
                 else:
