@@ -220,9 +220,9 @@ def _train_run(store, run, splits, should_abort, heartbeat: Heartbeat) -> str | 
             model.set_weights(weights)
             # The divergence check compares with the loss the run started from (its first
             # stored batch), not with this session's first batch, a trained model's.
-            started = store.losses(run_id).series.get("loss")
-            if started is not None and len(started) and np.isfinite(started[0]):
-                reference_loss = float(started[0])
+            first = store.first_loss(run_id)  # One chunk, not the run's every batch loss.
+            if first is not None and np.isfinite(first):
+                reference_loss = float(first)
         samples = splits.x_test[sample_indices(splits.y_test)]
         reporter = StoreReporter(
             store,
