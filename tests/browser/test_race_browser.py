@@ -45,9 +45,18 @@ def test_race_code_sizes_then_replay_the_2d_racer(app_server, page, artifacts):
     page.wait_for_selector("text=How the code forms", timeout=60_000)
     wait_idle(page)
     box = page.locator("[data-testid=stSelectbox]", has_text="Replay")
-    box.click()
-    page.get_by_role("option", name=f"Run {run_id}: Deep, 2-D code").click()
-    wait_idle(page)
+    racer = f"Run {run_id}: Deep, 2-D code"
+
+    def chosen() -> str:  # Streamlit shows a select box's value in its search input.
+        return box.locator("input").first.input_value() or box.inner_text()
+
+    # The race's 2-D racer is this student's only 2-D run, so it may be the choice already:
+    # choosing it again changes nothing and reruns nothing.
+    if racer not in chosen():
+        box.click()
+        page.get_by_role("option", name=racer).click()
+        wait_idle(page)
+    assert racer in chosen(), chosen()
     title = page.locator("text=/2,000 test digits after epoch [0-9]+/")
     assert title.first.text_content().endswith("epoch 1")  # The last frame first.
     page.locator("button", has_text="Play").click()
