@@ -9,7 +9,13 @@ import sys
 import time
 from pathlib import Path
 
-from tests.conftest import CHROMIUM_ARGS, chromium_path, free_port, stop_server, wait_for_health
+from tests.support.servers import (
+    CHROMIUM_ARGS,
+    chromium_path,
+    free_port,
+    stop_server,
+    wait_for_health,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 IDLE = "[data-testid=stApp][data-test-script-state=notRunning]"

@@ -61,7 +61,7 @@ from bench.chaos_students import student
 async def experiment(lab: Lab, faults: list[str], dwell: float, warmup: float) -> dict:
     from playwright.async_api import async_playwright
 
-    from tests.conftest import CHROMIUM_ARGS, chromium_path
+    from tests.support.servers import CHROMIUM_ARGS, chromium_path
 
     found = lab.found
     FOREGROUND = [

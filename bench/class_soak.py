@@ -27,7 +27,7 @@ from pathlib import Path
 
 from bench.browser import IDLE, served
 from bench.soak import ARTIFACTS, FOREGROUND, RESULTS, cpu_seconds
-from tests.conftest import CHROMIUM_ARGS, chromium_path
+from tests.support.servers import CHROMIUM_ARGS, chromium_path
 
 PER_BROWSER = 5
 

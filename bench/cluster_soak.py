@@ -39,7 +39,7 @@ from bench.soak import (
     trainer,
 )
 from core.lab.runs import start_run
-from tests.conftest import CHROMIUM_ARGS, chromium_path
+from tests.support.servers import CHROMIUM_ARGS, chromium_path
 
 COOKIE = "LABSRV"
 SAMPLE_SECONDS = 2.0

@@ -24,7 +24,7 @@ import numpy as np
 
 from bench.browser import IDLE, PAD_DRAWN, PAD_READY, is_pad, served
 from bench.soak_measures import cpu_seconds, memory_mb, report
-from tests.conftest import CHROMIUM_ARGS, chromium_path
+from tests.support.servers import CHROMIUM_ARGS, chromium_path
 
 RESULTS = Path(__file__).resolve().parent / "SOAK.md"
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
