@@ -10,7 +10,7 @@ The secrets file wins because Streamlit copies its root-level entries into the a
 environment at start-up, over what the shell exported; reading it here too makes the app, the
 training workers it starts and the commands (`python -m core.store`) agree on every value.
 
-A value that cannot be used (a limit that is not a positive whole number, a switch that is not
+A value that cannot be used (a limit that is not a positive number, a switch that is not
 0/1) is ignored with a message, not a crash: a typo in a config file must not take the lab down
 for everyone. The README's settings table is checked against `FIELDS` by a test.
 
@@ -38,13 +38,14 @@ SECRETS_FILES = (Path(".streamlit/secrets.toml"), Path.home() / ".streamlit" / "
 
 @dataclass(frozen=True)
 class Settings:
-    # Limits of a hosted lab (positive whole numbers).
+    # Limits of a hosted lab (positive whole numbers, unless said otherwise).
     max_trainings: int = 1  # Trainings running at once; one keeps 2 cores responsive.
     max_epochs: int = MOST_EPOCHS
     max_subset: int = ALL_IMAGES
     # A run whose student has had no page open this long is stopped (and kept): a closed
-    # laptop lid must not hold a training slot for the rest of the lesson.
-    abandon_minutes: int = 2
+    # laptop lid must not hold a training slot for the rest of the lesson. Decimals allowed
+    # (0.5: half a minute, for a busy demo).
+    abandon_minutes: float = 2
     max_runs_per_student: int = 30  # The oldest ended runs beyond this are deleted.
     run_retention_days: int = 30  # Ended runs older than this are deleted.
     # An embedded training worker exits after this long without work, handing back its
@@ -117,6 +118,14 @@ def _parse(kind: str, key: str, raw: object) -> tuple[object, str | None]:
             number = 0
         if number < 1:
             return None, f"{key}={raw!r} is not a positive whole number; using the default."
+        return number, None
+    if kind == "float":
+        try:
+            number = float(text)
+        except ValueError:
+            number = 0.0
+        if not 0 < number < float("inf"):
+            return None, f"{key}={raw!r} is not a positive number; using the default."
         return number, None
     if kind == "bool":
         if text.lower() in {"1", "true", "yes", "on"}:

@@ -38,11 +38,11 @@ def app_server(tmp_path_factory):
     """`streamlit run app.py` on a free port, as a user would start it; yields its base URL.
 
     Shared by every browser test that needs no server of its own, so its training worker
-    loads TensorFlow once. A student's run stops a minute after their last tab closed (the
-    queue test waits for that; the default is two): a test that leaves a run going must
+    loads TensorFlow once. A student's run stops half a minute after their last tab closed
+    (the queue test waits for that; the default is two): a test that leaves a run going must
     stop it, or close its tabs and let it stop."""
     yield from serve(
-        tmp_path_factory.mktemp("server") / "streamlit.log", {"AE_ABANDON_MINUTES": "1"}
+        tmp_path_factory.mktemp("server") / "streamlit.log", {"AE_ABANDON_MINUTES": "0.5"}
     )
 
 
@@ -103,10 +103,10 @@ def artifacts() -> Path:
     return ARTIFACTS
 
 
-@pytest.fixture
-def postgres_url():
-    """A new, empty database on the test run's PostgreSQL server (scripts/with-postgresql),
-    dropped afterwards; skips with a reason when the tests run without one."""
+def new_database(template: str | None = None):
+    """A new database on the test run's PostgreSQL server (scripts/with-postgresql), copied
+    from `template` if given; yields its URL and drops it afterwards. Skips with a reason when
+    the tests run without a server."""
     import uuid
 
     import sqlalchemy as sa
@@ -115,28 +115,51 @@ def postgres_url():
     if not server:
         pytest.skip("no PostgreSQL server: run under scripts/with-postgresql (make test does)")
     name = f"t_{uuid.uuid4().hex[:12]}"
+    copy = f" TEMPLATE {template}" if template else ""
     admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
-        connection.execute(sa.text(f"CREATE DATABASE {name}"))
+        connection.execute(sa.text(f"CREATE DATABASE {name}{copy}"))
     yield sa.engine.make_url(server).set(database=name).render_as_string(hide_password=False)
     with admin.connect() as connection:
         connection.execute(sa.text(f"DROP DATABASE {name} WITH (FORCE)"))
     admin.dispose()
 
 
+@pytest.fixture
+def postgres_url():
+    """A new, empty database of its own (no schema: for tests about migrating one)."""
+    yield from new_database()
+
+
+@pytest.fixture(scope="session")
+def migrated_template():
+    """The name of a database migrated to head once per session: `store` copies it, which
+    costs PostgreSQL a file copy instead of running every migration again per test."""
+    import sqlalchemy as sa
+
+    from core.store import Store
+
+    for url in new_database():
+        Store(url).close()  # Migrates; closing leaves no connection, as TEMPLATE requires.
+        yield sa.engine.make_url(url).database
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def store(request, tmp_path):
-    """An empty store of its own, on SQLite and on the PostgreSQL server (test_store,
-    test_classroom)."""
+    """An empty store of its own, on SQLite and on the PostgreSQL server (a database of its
+    own per test, copied from the migrated template: tests never see each other's rows)."""
     from core.store import Store
 
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path / 'runs.sqlite'}"
-    else:  # A database of its own per test, so tests never see each other's rows.
-        url = request.getfixturevalue("postgres_url")
-    opened = Store(url)
-    yield opened
-    opened.close()
+        opened = Store(url)
+        yield opened
+        opened.close()
+        return
+    for url in new_database(request.getfixturevalue("migrated_template")):
+        opened = Store(url)  # Finds the schema at head: nothing to migrate.
+        yield opened
+        opened.close()
 
 
 @pytest.fixture

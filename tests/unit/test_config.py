@@ -78,6 +78,17 @@ def test_switches_and_bad_values(monkeypatch):
     assert found.allow_class_creation is True and "not 0 or 1" in problems[0]
 
 
+def test_the_abandon_limit_takes_decimal_minutes():
+    assert Settings.read({"AE_ABANDON_MINUTES": "0.5"})[0].abandon_minutes == 0.5
+    assert Settings.read({})[0].abandon_minutes == 2
+    for bad in ("0", "-1", "soon", "nan", "inf"):
+        found, problems = Settings.read({"AE_ABANDON_MINUTES": bad})
+        assert found.abandon_minutes == 2, bad
+        assert problems == [
+            f"AE_ABANDON_MINUTES={bad!r} is not a positive number; using the default."
+        ]
+
+
 def test_a_broken_secrets_file_counts_as_empty(tmp_path, monkeypatch, caplog):
     broken = tmp_path / "secrets.toml"
     broken.write_text("AE_MAX_EPOCHS = = 3\n")
