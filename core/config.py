@@ -111,21 +111,15 @@ def variable(name: str) -> str:
 
 def _parse(kind: str, key: str, raw: object) -> tuple[object, str | None]:
     text = str(raw).strip()
-    if kind == "int":
+    if kind in ("int", "float"):
+        whole = kind == "int"
         try:
-            number = int(text)
+            number = int(text) if whole else float(text)
         except ValueError:
             number = 0
-        if number < 1:
-            return None, f"{key}={raw!r} is not a positive whole number; using the default."
-        return number, None
-    if kind == "float":
-        try:
-            number = float(text)
-        except ValueError:
-            number = 0.0
-        if not 0 < number < float("inf"):
-            return None, f"{key}={raw!r} is not a positive number; using the default."
+        if not 0 < number < float("inf"):  # Also refuses nan.
+            what = "a positive whole number" if whole else "a positive number"
+            return None, f"{key}={raw!r} is not {what}; using the default."
         return number, None
     if kind == "bool":
         if text.lower() in {"1", "true", "yes", "on"}:

@@ -151,13 +151,11 @@ def store(request, tmp_path):
     from core.store import Store
 
     if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'runs.sqlite'}"
+        urls = iter([f"sqlite:///{tmp_path / 'runs.sqlite'}"])
+    else:  # Finds the schema at head: nothing to migrate.
+        urls = new_database(request.getfixturevalue("migrated_template"))
+    for url in urls:
         opened = Store(url)
-        yield opened
-        opened.close()
-        return
-    for url in new_database(request.getfixturevalue("migrated_template")):
-        opened = Store(url)  # Finds the schema at head: nothing to migrate.
         yield opened
         opened.close()
 
