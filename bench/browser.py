@@ -166,7 +166,7 @@ def pad_latencies(page, presses: int) -> list[float]:
 
 def stroke_latencies(page, strokes: int) -> list[float]:
     """Milliseconds from the end of a canvas stroke to its reconstruction on screen."""
-    canvas = page.locator(".drawing-pad canvas").first
+    canvas = page.locator(".drawing-pad canvas[data-ready]").first
     canvas.wait_for(timeout=60_000)
     box = canvas.bounding_box()
     times = []

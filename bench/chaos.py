@@ -8,8 +8,8 @@ presses Train again, for the whole experiment. Meanwhile, one at a time with rec
 between, it injects:
 
 1. worker-kill: a training worker that is training a run is killed (SIGKILL), then restarted;
-2. worker-freeze: such a worker is frozen (SIGSTOP) for FREEZE_SECONDS (longer than the 30 s
-   lost-worker limit), then resumed (SIGCONT);
+2. worker-freeze: such a worker is frozen (SIGSTOP) for 10 s longer than the frozen-worker limit
+   (twice AE_LOST_WORKER_SECONDS: 30 s by default), then resumed (SIGCONT);
 3. scheduler-kill: the Dask scheduler is killed (`stop scheduler --kill`) and started again;
 4. app-kill: an app server holding sessions is killed; its pages must reconnect through
    HAProxy to the other one; then it is started again;

@@ -13,9 +13,9 @@ from pathlib import Path
 
 from bench.chaos_lab import (
     ENDED,
-    FREEZE_SECONDS,
     POSTGRES_DOWN_SECONDS,
     Lab,
+    freeze_seconds,
     run_status,
     wait_until,
 )
@@ -78,11 +78,12 @@ async def worker_kill(lab: Lab) -> dict:
 async def worker_freeze(lab: Lab) -> dict:
     name, run = await training_victim(lab)
     pid = lab.cluster.parts[name].pid
-    lab.found.log(f"SIGSTOP {name} for {FREEZE_SECONDS:.0f} s, training run {run.id}")
+    seconds = freeze_seconds()
+    lab.found.log(f"SIGSTOP {name} for {seconds:.0f} s, training run {run.id}")
     os.killpg(pid, signal.SIGSTOP)
     try:
         statuses = set()
-        frozen_until = time.monotonic() + FREEZE_SECONDS
+        frozen_until = time.monotonic() + seconds
         while time.monotonic() < frozen_until:
             statuses.add(await run_status(lab, run.id))
             await asyncio.sleep(0.5)

@@ -16,9 +16,17 @@ RESULTS = ROOT / "bench" / "CHAOS.md"
 FAULTS = ("worker-kill", "worker-freeze", "scheduler-kill", "app-kill", "postgres-restart")
 IDLE = "[data-testid=stApp][data-test-script-state=notRunning]"
 COOKIE = "LABSRV"
-# Longer than core.cluster.housekeeping.STUCK_SECONDS (30 s): a frozen worker that Dask still
-# lists has its run interrupted, and when it is resumed its writes are refused (the claim's fence).
-FREEZE_SECONDS = 40.0
+
+
+def freeze_seconds() -> float:
+    """10 s past the frozen-worker limit (core.cluster.housekeeping: twice
+    AE_LOST_WORKER_SECONDS, 30 s by default): a frozen worker that Dask still lists has its run
+    interrupted, and when it is resumed its writes are refused (the claim's fence)."""
+    from core.config import settings
+
+    return 2 * settings().lost_worker_seconds + 10.0
+
+
 POSTGRES_DOWN_SECONDS = 5.0
 RUN_TIMEOUT = 600.0  # A run that has not ended this long after it was pressed is stuck.
 ENDED = ("finished", "stopped", "diverged", "failed", "interrupted")

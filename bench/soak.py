@@ -118,7 +118,7 @@ async def move_sliders(page, presses: int, found: Findings, think: float, rng, r
 
 
 async def draw_digit(page, found: Findings) -> None:
-    canvas = page.locator(".drawing-pad canvas").first
+    canvas = page.locator(".drawing-pad canvas[data-ready]").first
     await canvas.wait_for(timeout=PAGE_TIMEOUT_MS)
     # The component lays itself out after the page is idle; draw once it has its full size,
     # or the stroke lands beside it (and selects text instead).

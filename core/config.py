@@ -46,6 +46,11 @@ class Settings:
     # laptop lid must not hold a training slot for the rest of the lesson. Decimals allowed
     # (0.5: half a minute, for a busy demo).
     abandon_minutes: float = 2
+    # A running run whose worker has written no heartbeat (one every 2 s, from a thread of its
+    # own) for this long is taken for lost and ends interrupted, its checkpoint kept; twice
+    # this while Dask still lists the worker (frozen, or cut off). Decimals allowed. Raise it
+    # on a machine so loaded that a live worker's heartbeat can lag; the tests lower it.
+    lost_worker_seconds: float = 15
     max_runs_per_student: int = 30  # The oldest ended runs beyond this are deleted.
     run_retention_days: int = 30  # Ended runs older than this are deleted.
     # An embedded training worker exits after this long without work, handing back its

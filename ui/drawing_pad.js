@@ -71,6 +71,9 @@ function setUp(root, data, setStateValue) {
   canvas.addEventListener("pointermove", move);
   canvas.addEventListener("pointerup", up);
   canvas.addEventListener("pointercancel", up);
+  // The canvas is on the page before this module runs: a stroke before now would be lost.
+  // Tests wait for this mark before drawing.
+  canvas.dataset.ready = "true";
   return () => {
     canvas.removeEventListener("pointerdown", down);
     canvas.removeEventListener("pointermove", move);

@@ -24,11 +24,6 @@ from core.cluster import tasks
 from core.store import Store, StoreError
 
 LOG = logging.getLogger("autoencoder_lab.engine")
-LOST_SECONDS = tasks.LOST_SECONDS  # Silent this long, its worker not in the cluster: lost.
-# Silent this long while its worker is still in the cluster: frozen or cut off (Dask keeps a
-# silent worker listed for minutes). Twice the limit above, for a worker slowed by a loaded
-# machine; a live one writes its heartbeat every two seconds whatever it is doing.
-STUCK_SECONDS = 2 * tasks.LOST_SECONDS
 SWEEP_SECONDS = 10.0
 PRUNE_SECONDS = 3600.0
 STARTING_MESSAGE = (
@@ -45,10 +40,14 @@ def interrupt_lost(store: Store, workers: set[str]) -> None:
     checkpoint stays usable, and the claim's fence stops that worker from writing should
     it come back."""
     now = time.time()
+    # Silent `lost` seconds, its worker not in the cluster: lost. Silent twice that while its
+    # worker is still in the cluster: frozen or cut off (Dask keeps a silent worker listed for
+    # minutes); twice, for a worker slowed by a loaded machine.
+    lost = tasks.lost_seconds()
     for run in store.running():
         silent = now - (run.heartbeat_at or run.started_at or 0)
         listed = run.worker in workers
-        if silent <= (STUCK_SECONDS if listed else LOST_SECONDS):
+        if silent <= (2 * lost if listed else lost):
             continue
         LOG.warning(
             "run %s: its worker %s is %s", run.id, run.worker, "silent" if listed else "gone"

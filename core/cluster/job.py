@@ -29,7 +29,7 @@ REPORT_INTERVAL = 0.5  # Seconds between progress writes: a live chart twice as 
 STOP_POLL = 0.5  # Seconds between looks at the stop flag (one indexed read each).
 # A run's heartbeat is written this often by a thread of its own, whatever the training loop
 # is doing (measuring the test metrics included), so a run silent for
-# core.cluster.tasks.LOST_SECONDS means its worker is dead, frozen or cut off, never that it
+# core.cluster.tasks.lost_seconds() means its worker is dead, frozen or cut off, never that it
 # is busy.
 HEARTBEAT_SECONDS = 2.0
 # How long a worker keeps trying to record how a run ended while the store is unreachable (a

@@ -17,6 +17,8 @@ import os
 import time
 from collections.abc import Callable
 
+from core.config import settings
+
 LOG = logging.getLogger("autoencoder_lab.tasks")
 
 # Training workers offer one of these: it marks them in the scheduler's list (the engine counts
@@ -24,9 +26,14 @@ LOG = logging.getLogger("autoencoder_lab.tasks")
 # with resource restrictions on the scheduler (core.cluster.submission), so the lab needs a
 # scheduler of its own; one thread per worker is what makes a worker train one run at a time.
 RESOURCE = "training"
-# A running run whose worker has written nothing for this long is taken for dead (progress is
-# written every 0.5 s while training; the longest silence, the test metrics, lasts seconds).
-LOST_SECONDS = 15.0
+
+
+def lost_seconds() -> float:
+    """How long a running run's worker may be silent before it is taken for dead
+    (`AE_LOST_WORKER_SECONDS`): its heartbeat is written every
+    `core.cluster.job.HEARTBEAT_SECONDS` whatever the training loop is doing."""
+    return settings().lost_worker_seconds
+
 
 _cache: dict = {}  # This worker's store, data splits and shipped models, loaded once.
 abort_check: Callable[[], bool] | None = None  # Set by the worker: true once its app is gone.
@@ -101,7 +108,7 @@ def train_run(run_id: int, database: str) -> str | None:
         # task. Still writing: a second task for the same run (another server submitted it
         # too) lost the claim, and must leave the run alone.
         silent = time.time() - (run.heartbeat_at or run.started_at or 0)
-        if silent < LOST_SECONDS:
+        if silent < lost_seconds():
             return None
         opened.finish(
             run_id,

@@ -62,7 +62,7 @@ def test_sidebar_navigation_reaches_every_page(app_server, page):
 
 def test_draw_a_digit_and_see_it_reconstructed(app_server, page, artifacts):
     open_page(page, f"{app_server}/draw")
-    canvas = page.locator(".drawing-pad canvas").first
+    canvas = page.locator(".drawing-pad canvas[data-ready]").first
     canvas.wait_for(timeout=30_000)
     box = canvas.bounding_box()
     # A "7": a bar across the top, then a diagonal down to the bottom.

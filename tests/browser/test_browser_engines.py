@@ -198,6 +198,7 @@ def test_layout_in_chromium(size, browser, app_server, artifacts):
                 assert page.locator("[data-testid=stSidebar][data-collapsed=false]").count() == 1
             check_layout(lambda body: evaluate_body(page, body), "chromium", size, path)
             if path == "draw":
+                page.locator(".drawing-pad canvas[data-ready]").wait_for(timeout=60_000)
                 check_pad(lambda body: evaluate_body(page, body), "chromium", size)
             if touch:
                 small = [
@@ -389,7 +390,7 @@ def test_a_finger_draws_on_a_phone_and_moves_a_slider_from_beside_its_thumb(
     page = context.new_page()
     try:
         open_lab(page, f"{app_server}/draw?variant=vanilla")
-        page.locator(".drawing-pad canvas").wait_for(timeout=60_000)
+        page.locator(".drawing-pad canvas[data-ready]").wait_for(timeout=60_000)
         pad = evaluate_body(page, PAD_CORNERS)
         x, y, width, height = pad["box"]
         touch_stroke(page, [(x + fx * width, y + fy * height) for fx, fy in SEVEN])

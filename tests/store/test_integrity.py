@@ -319,3 +319,32 @@ def test_only_a_lost_database_is_unavailable(tmp_path):
     (tmp_path / "lab.sqlite").write_bytes(b"this is not a database file at all" * 200)
     with pytest.raises(StoreUnavailable):
         store.runs(student)
+
+
+def test_a_silent_run_is_interrupted_after_the_lost_worker_limit(store, monkeypatch):
+    """AE_LOST_WORKER_SECONDS: silent past it with its worker gone, or past twice it with its
+    worker still listed (frozen), a running run ends interrupted; a fresher one is left alone."""
+    import time
+
+    from core.cluster.housekeeping import interrupt_lost
+
+    monkeypatch.setenv("AE_LOST_WORKER_SECONDS", "8")
+    runs = {}
+    for name, silent in (("gone", 10), ("frozen", 10), ("frozen long", 20), ("gone fresh", 6)):
+        run_id = store.create_run(store.new_student()[0], "vanilla", SETTINGS, 3)
+        store.claim(run_id, f"{name}:1")
+        with store.engine.begin() as connection:
+            connection.execute(
+                schema.runs.update()
+                .where(schema.runs.c.id == run_id)
+                .values(heartbeat_at=time.time() - silent)
+            )
+        runs[name] = run_id
+    interrupt_lost(store, workers={"frozen:1", "frozen long:1"})
+    statuses = {name: store.run(run_id).status for name, run_id in runs.items()}
+    assert statuses == {
+        "gone": "interrupted",
+        "frozen": "running",
+        "frozen long": "interrupted",
+        "gone fresh": "running",
+    }

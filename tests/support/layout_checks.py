@@ -64,9 +64,9 @@ return found;
 # the viewport and is the pad's canvas itself (not the sidebar, not anything over it).
 PAD_CORNERS = r"""
 const host = Array.from(document.querySelectorAll('*'))
-  .find(e => e.shadowRoot && e.shadowRoot.querySelector('.drawing-pad canvas'));
+  .find(e => e.shadowRoot && e.shadowRoot.querySelector('.drawing-pad canvas[data-ready]'));
 if (!host) return null;
-const canvas = host.shadowRoot.querySelector('.drawing-pad canvas');
+const canvas = host.shadowRoot.querySelector('.drawing-pad canvas[data-ready]');
 canvas.scrollIntoView({block: 'center', inline: 'nearest'});
 const r = canvas.getBoundingClientRect();
 const inset = 4;  // Inside the 8-pixel rounded corners.
