@@ -106,15 +106,40 @@ def launch(engine: str, width: int, height: int) -> engines.Engine:
     return engines.open_engine(engine, width, height)
 
 
+STROKES = """
+const host = Array.from(document.querySelectorAll('*'))
+  .find(e => e.shadowRoot && e.shadowRoot.querySelector('.drawing-pad canvas[data-ready]'));
+return host ? Number(host.shadowRoot.querySelector('.drawing-pad canvas').dataset.strokes || 0)
+  : null;
+"""
+
+
 def draw(browser: engines.Engine, points) -> None:
-    """Real pointer input along `points` (fractions of the pad), in whichever engine."""
-    # The pad is a component that mounts after the page's first paint: wait for it.
-    found = browser.wait(f"return (function() {{ {PAD_CORNERS} }})()", what="the drawing pad")
-    assert found, "no drawing pad on the page"
-    x, y, width, height = found["box"]
-    browser.actions(
-        engines.stroke_actions([(x + fx * width, y + fy * height) for fx, fy in points])
-    )
+    """Real pointer input along `points` (fractions of the pad), in whichever engine, until
+    the pad has counted the stroke (its `data-strokes`)."""
+    # Under a loaded suite a WebDriver stroke was sometimes dropped before the pad (a frame
+    # re-rendered by the page's run) received it, and no rerun followed: the stroke is drawn
+    # again, at most twice more. A stroke the pad counted must cause a rerun (the caller's
+    # idle() fails otherwise), so a pad that stops sending its drawing still fails.
+    for attempt in range(3):
+        # The pad is a component that mounts after the page's first paint: wait for it.
+        found = browser.wait(f"return (function() {{ {PAD_CORNERS} }})()", what="the drawing pad")
+        assert found, "no drawing pad on the page"
+        before = browser.js(STROKES)
+        x, y, width, height = found["box"]
+        browser.actions(
+            engines.stroke_actions([(x + fx * width, y + fy * height) for fx, fy in points])
+        )
+        try:
+            browser.wait(
+                f"const n = (function() {{ {STROKES} }})(); return n !== null && n > {before};",
+                timeout=10.0,
+                what="the pad to count the stroke",
+            )
+            return
+        except TimeoutError:
+            if attempt == 2:
+                raise
 
 
 @pytest.mark.parametrize("engine", engines.ENGINES)
