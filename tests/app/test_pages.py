@@ -59,7 +59,8 @@ def test_home_lists_every_variant_with_card_metrics():
     text = " ".join(item.value for item in app.markdown)
     for title in ("Vanilla", "Deep", "Convolutional", "Denoising", "Variational (VAE)"):
         assert title in text
-    assert text.count("Test: ") == 10
+    captions = " ".join(item.value for item in app.main.caption)
+    assert captions.count("Test: ") == 10
 
 
 def pad(app: AppTest) -> dict:

@@ -31,6 +31,22 @@ def test_registry_lists_every_variant_of_the_field():
         assert len(variant.summary) > 150  # One real paragraph for the app.
 
 
+@pytest.mark.parametrize("name", variants.names())
+def test_every_shipped_variant_has_an_idea_in_plain_words(name):
+    """Home's cards open with `idea`: two sentences a first-time learner reads without the
+    maths, which stays in `summary` (issue 27: "squared Frobenius norm of the Jacobian" was
+    the first thing a newcomer met)."""
+    idea = variants.get(name).idea
+    assert 80 < len(idea) < 260 and idea.endswith(".")
+    jargon = ("lambda", "beta", "rho", "*", "||", "KL", "Jacobian", "Frobenius", "ELBO", "loss")
+    assert not [word for word in jargon if word in idea]
+
+
+def test_the_deep_summary_names_the_shipped_models_epochs():
+    deep = variants.get("deep")
+    assert f"(the shipped model: {deep.training['epochs']} epochs)" in deep.summary
+
+
 def test_unknown_variant_names_the_valid_ones():
     with pytest.raises(ValueError, match="vanilla, deep"):
         variants.get("transformer")

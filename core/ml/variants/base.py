@@ -68,6 +68,9 @@ class Variant:
     summary: str  # One paragraph for the app: the constraint that makes it learn, and its loss.
     config_class: type
     build: Callable[[Any], keras.Model]
+    # Two sentences in plain words for a first-time learner (Home's cards): what it does and
+    # why, with no formula; `summary` is one click away for the maths.
+    idea: str = ""
     loss: str = "bce"  # "bce" (mean per-pixel), "mse", or "elbo" (the VAE trains itself).
     # Training settings of the shipped model, overriding core.ml.training.TrainConfig's defaults.
     training: dict[str, Any] = field(default_factory=dict)

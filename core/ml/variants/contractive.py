@@ -63,9 +63,13 @@ VARIANT = Variant(
     summary=(
         "The loss adds lambda times the squared Frobenius norm of the Jacobian of the code "
         "with respect to the input: how much the code moves when any pixel is nudged. The "
-        "reconstruction term wants the code to tell digits apart, the penalty wants it to "
+        "reconstruction term wants the code to tell images apart, the penalty wants it to "
         "ignore everything else, so the code becomes robust to small distortions. Loss: "
         "per-pixel binary cross-entropy + lambda * ||dh/dx||_F^2."
+    ),
+    idea=(
+        "Penalised whenever a tiny nudge of the pixels moves its code, so small wobbles in "
+        "the input barely change the code while real differences between images still do."
     ),
     config_class=ContractiveConfig,
     build=build,

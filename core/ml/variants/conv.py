@@ -90,6 +90,11 @@ VARIANT = Variant(
         "Because a filter reuses its weights everywhere, a stroke is recognised wherever it "
         "is, with a tiny number of parameters. Loss: per-pixel binary cross-entropy."
     ),
+    idea=(
+        "Looks at small patches, sliding the same little filters over the whole image, the "
+        "way a stroke looks the same wherever it is drawn. Good copies from a few thousand "
+        "weights."
+    ),
     config_class=ConvConfig,
     build=build,
     training={"epochs": 50},

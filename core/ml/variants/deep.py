@@ -41,8 +41,14 @@ VARIANT = Variant(
     summary=(
         "The encoder narrows 784 pixels to 128, 64 and finally 32 numbers, and the decoder "
         "mirrors it. With the same 32-number code as the vanilla model, the extra layers let "
-        "the code describe digits in a more nonlinear way, so reconstructions are sharper. "
+        "the code describe images in a more nonlinear way: trained long enough (the shipped "
+        "model: 100 epochs), it reconstructs more closely than the vanilla model. "
         "Loss: per-pixel binary cross-entropy."
+    ),
+    idea=(
+        "The same 32-number code, reached through more layers. The extra layers can combine "
+        "simple patterns into richer ones, so with enough training it rebuilds images more "
+        "closely than the vanilla model."
     ),
     config_class=DeepConfig,
     build=build,

@@ -63,10 +63,14 @@ VARIANT = Variant(
     name="denoising",
     title="Denoising",
     summary=(
-        "During training each digit is corrupted with Gaussian noise and the network must "
+        "During training each image is corrupted with Gaussian noise and the network must "
         "output the clean original. Copying the input would copy "
-        "the noise, so it has to learn what a digit looks like. Loss: per-pixel binary "
+        "the noise, so it has to learn what a clean image looks like. Loss: per-pixel binary "
         "cross-entropy between the output and the CLEAN image."
+    ),
+    idea=(
+        "Trained on images with random noise sprinkled on them and asked to give back the "
+        "clean image. It cannot just copy, so it learns what a clean image looks like."
     ),
     config_class=DenoisingConfig,
     build=build,

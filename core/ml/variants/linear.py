@@ -40,6 +40,10 @@ VARIANT = Variant(
         "principal components, so it rediscovers PCA by gradient descent (its directions need "
         "not be the components themselves, only span the same space). Loss: mean squared error."
     ),
+    idea=(
+        "No curves at all: the encoder and the decoder are each one matrix multiplication. "
+        "The best it can learn is what PCA, a classic statistics method, computes directly."
+    ),
     config_class=LinearConfig,
     build=build,
     loss="mse",

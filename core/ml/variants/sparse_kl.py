@@ -67,8 +67,12 @@ VARIANT = Variant(
         "The code units are sigmoids, and a penalty pulls the average activation of each unit "
         "over a batch towards a small target rho (0.05): beta times the KL divergence between "
         "a coin with probability rho and one with the unit's mean activation, summed over "
-        "units. Each unit ends up firing for only a few digits. Loss: per-pixel binary "
+        "units. Each unit ends up firing for only a few images. Loss: per-pixel binary "
         "cross-entropy + beta * sum_j KL(rho || mean activation of unit j)."
+    ),
+    idea=(
+        "Each code number is pushed to be switched on only rarely, so each one comes to stand "
+        "for a pattern that only some images have."
     ),
     config_class=SparseKLConfig,
     build=build,

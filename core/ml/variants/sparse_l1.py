@@ -48,8 +48,12 @@ VARIANT = Variant(
     summary=(
         "The code has 64 units, more than vanilla's 32, but every unit that fires adds to the "
         "loss: lambda times the sum of the absolute code activations. The network learns to "
-        "describe each digit with a few active units, which tend to become interpretable "
+        "describe each image with a few active units, which tend to become interpretable "
         "features. Loss: per-pixel binary cross-entropy + lambda * sum |h|."
+    ),
+    idea=(
+        "Gets twice the vanilla model's code numbers (64) but pays for every one it uses, so "
+        "each image is described by the few that matter most."
     ),
     config_class=SparseL1Config,
     build=build,

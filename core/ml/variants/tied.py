@@ -204,6 +204,11 @@ VARIANT = Variant(
         "trained greedily, one encoder/decoder pair at a time, then fine-tuned end to end. "
         "Loss: per-pixel binary cross-entropy."
     ),
+    idea=(
+        "A deep autoencoder whose decoder reuses the encoder's weights, mirrored: half the "
+        "weights to learn. The first deep autoencoders were built like this, one layer at a "
+        "time."
+    ),
     config_class=TiedConfig,
     build=build,
     training={"epochs": 100},

@@ -185,8 +185,13 @@ VARIANT = Variant(
         "The encoder outputs a probability distribution for the code (a mean and a variance "
         "for each of its 2 numbers), a code is sampled from it, and the decoder turns the "
         "sample into pixel probabilities. A KL-divergence term keeps every distribution close "
-        "to a standard normal, so the whole 2-D plane is filled with plausible digits you can "
+        "to a standard normal, so the whole 2-D plane is filled with plausible images you can "
         "sample. Loss (negative ELBO, nats per image): summed pixel cross-entropy + beta * KL."
+    ),
+    idea=(
+        "Places each image as a small cloud, not a point, in a space of just 2 numbers, and "
+        "keeps the clouds packed together. Every point of that space then decodes to a "
+        "plausible image: you can invent new ones."
     ),
     config_class=VAEConfig,
     build=build,

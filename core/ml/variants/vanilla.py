@@ -46,9 +46,14 @@ VARIANT = Variant(
     title="Vanilla",
     summary=(
         "A single hidden layer of 32 units sits between 784 input pixels and 784 output "
-        "pixels. The bottleneck is the only constraint: 32 numbers cannot store a digit pixel "
-        "by pixel, so the network learns what digits have in common. Loss: binary "
+        "pixels. The bottleneck is the only constraint: 32 numbers cannot store an image pixel "
+        "by pixel, so the network learns what the images have in common. Loss: binary "
         "cross-entropy between each input pixel and its reconstruction."
+    ),
+    idea=(
+        "The simplest one: squeeze each image into 32 numbers, then rebuild it from those "
+        "numbers alone. 32 numbers cannot hold 784 pixels, so it has to learn what the images "
+        "have in common."
     ),
     config_class=VanillaConfig,
     build=build,
