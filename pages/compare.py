@@ -84,6 +84,10 @@ COLUMNS = {
     "training time (s)": st.column_config.NumberColumn(format="%.0f"),
 }
 
+# What a cell without a value shows (PCA has no parameters, epochs or BCE): Streamlit's own
+# placeholder is the word "None", which reads as a measurement.
+MISSING = "—"
+
 
 def table(frame: pd.DataFrame) -> None:
     st.dataframe(
@@ -92,6 +96,7 @@ def table(frame: pd.DataFrame) -> None:
         height=(len(frame) + 1) * 35 + 3,  # Every row visible: no scrolling inside the table.
         width="stretch",
         column_config=COLUMNS,
+        placeholder=MISSING,
     )
 
 

@@ -14,7 +14,7 @@ from ui.boot import ensure_navigation
 from ui.experiments import pca_ui, pretraining_ui
 
 PROBE_MODELS = ["overcomplete", "vanilla", "sparse_l1", "denoising"]
-SPARSE_MODELS = ["vanilla", "sparse_l1", "sparse_kl"]
+SPARSE_MODELS = ["vanilla", "sparse_l1", "sparse_kl"]  # The first without a penalty.
 CONTRACTION_MODELS = ["contractive", "contractive_twin", "vanilla"]
 
 
@@ -103,16 +103,28 @@ def _upscaled(filters: np.ndarray, size: int) -> np.ndarray:
 
 
 def sparse_ui() -> None:
-    st.header("Sparse codes: most units off for any one digit")
+    noun = session.dataset().noun
+    measured = {
+        name: inside.sparsity(test_codes(name, session.current_dataset())) for name in SPARSE_MODELS
+    }
+    # The headline states the measurement: it once said "most units off" over 13%.
+    st.header(
+        words.sparse_headline(
+            [measured[name].near_zero for name in SPARSE_MODELS[1:]],
+            measured[SPARSE_MODELS[0]].near_zero,
+            noun,
+        )
+    )
     st.markdown(
-        "A sparse autoencoder is penalised for code activity, so each digit is described by a "
-        "few active units. Below: every code value over the 10,000 test digits."
+        "A sparse autoencoder is penalised for code activity, to make fewer of its units fire "
+        f"for any one {noun}. Below: every code value over the 10,000 test {noun}s, without a "
+        "penalty (vanilla) and with each of the two."
     )
     # The target of a model whose config has one (the KL-sparse model's rho).
     targets = {name: getattr(variants.make_config(name), "rho", None) for name in SPARSE_MODELS}
     rho = next(value for value in targets.values() if value is not None)
     for column, name in zip(st.columns(len(SPARSE_MODELS)), SPARSE_MODELS, strict=True):
-        stats = inside.sparsity(test_codes(name, session.current_dataset()))
+        stats = measured[name]
         with column:
             st.subheader(words.title(name))
             st.metric("Activations near zero", f"{stats.near_zero:.0%}")

@@ -14,7 +14,18 @@ import streamlit as st
 
 from core.ml import cards, choices, export, metrics, replay, variants
 from core.ml.preprocess import as_batch
-from ui import actions, images, latent_pad, plots, resources, services, session, sidebar, words
+from ui import (
+    actions,
+    images,
+    latent_pad,
+    palette,
+    plots,
+    resources,
+    services,
+    session,
+    sidebar,
+    words,
+)
 from ui.boot import ensure_navigation
 
 GRID = 15  # Digits per side of the manifold, as in the seed texts' figures.
@@ -262,7 +273,8 @@ def replay_ui(ref: resources.ModelRef) -> None:
             color=alt.Color(
                 "class:N",
                 sort=list(found.labels),
-                scale=alt.Scale(scheme="tableau10"),
+                # The pad's colours: a digit keeps its colour from the pad to here.
+                scale=alt.Scale(domain=list(found.labels), range=list(palette.classes())),
                 legend=alt.Legend(title=None, orient="right"),
             ),
             tooltip=["class"],

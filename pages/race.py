@@ -139,7 +139,7 @@ def progress_line(run) -> str:
         return "waiting for a training slot"
     if run.status == "running":
         return f"epoch {min(run.epochs_done + 1, run.epochs_total)}/{run.epochs_total}"
-    return f"{run.status}, {run.epochs_done} epoch(s) in {run.seconds:.1f} s"
+    return f"{run.status}, {words.count(run.epochs_done, 'epoch')} in {run.seconds:.1f} s"
 
 
 def chart(runs, labels, epochs_by_run) -> None:

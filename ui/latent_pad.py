@@ -3,7 +3,7 @@
 A Streamlit slider sends its value when released and each move is a script rerun: ~11 ms of
 server CPU and ~60 ms of browser work, paid by the one server for every student of a class.
 In the pad the decoder runs in the page, so the digit, the manifold's red cell and the
-scatter's cross follow the thumb while it is dragged and the server does nothing.
+scatter's crosshair follow the thumb while it is dragged and the server does nothing.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import json
 from pathlib import Path
 
 from core.ml.export import DenseLayer
+from ui import palette
 from ui.plots import LIMIT, Scatter
 
 TEMPLATE = Path(__file__).with_name("latent_pad.html")
@@ -45,6 +46,8 @@ def html(
         "scale": [float(v) for v in scatter.scale],
         "limit": LIMIT,
         "ring": RING,
+        "mark": palette.MARK,
+        "halo": palette.HALO,
         "key": f"latent-pad-{key}",
     }
     # "</" would end the script element early; JSON allows it escaped.

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
+from ui import palette
+
 LIMIT = 4.0  # The plot shows z in [-4, 4] on both axes; the sliders span [-3, 3].
 
 
@@ -35,13 +37,14 @@ def latent_scatter(
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.colors import ListedColormap
 
     figure, axes = plt.subplots(figsize=(size, size), dpi=100)
     points = axes.scatter(
         codes[:, 0],
         codes[:, 1],
         c=labels,
-        cmap="tab10",
+        cmap=ListedColormap(palette.classes()),  # The replay below uses the same colours.
         s=2,
         alpha=0.6,
         vmin=-0.5,

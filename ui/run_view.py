@@ -145,7 +145,7 @@ def status_ui(run) -> None:
     elif run.status == "finished":
         speed = f" ({run.samples_per_second:,.0f} images/s)" if run.samples_per_second else ""
         st.success(
-            f"Trained {run.epochs_done} epoch(s) in {run.seconds:.1f} s{speed}."
+            f"Trained {words.count(run.epochs_done, 'epoch')} in {run.seconds:.1f} s{speed}."
             + (f" Test set: {words.metric_line(run.metrics)}." if run.metrics else ""),
             icon=":material/check_circle:",
         )
@@ -162,8 +162,8 @@ def status_ui(run) -> None:
     elif run.status in ("stopped", "interrupted"):
         reason = f" ({run.message})" if run.message else ""
         st.info(
-            f"{run.status.capitalize()} after {run.epochs_done} of {run.epochs_total} "
-            f"epoch(s){reason}. "
+            f"{run.status.capitalize()} after {run.epochs_done} of "
+            f"{words.count(run.epochs_total, 'epoch')}{reason}. "
             + (
                 "The weights of the last epoch are kept; you can continue it."
                 if run.epochs_done

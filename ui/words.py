@@ -1,5 +1,6 @@
 """Short texts the pages share: a variant's title, a run's one-line label, a model's metrics
-in one line, and user text made safe for Markdown."""
+in one line, a count with its noun, headlines computed from measurements, and user text made
+safe for Markdown."""
 
 from __future__ import annotations
 
@@ -29,12 +30,22 @@ def run_label(run) -> str:
     return " · ".join(parts)
 
 
+def count(number: int, noun: str, plural: str | None = None) -> str:
+    """A number with its noun in the right form: "1 epoch", "5 epochs", "1,000 images"."""
+    return f"{number:,} {noun if number == 1 else plural or noun + 's'}"
+
+
+# "-ELBO" with a hyphen broke after the hyphen ("Test set: -" at a line's end, "ELBO 164.2"
+# on the next): a true minus sign joined to its word by U+2060 WORD JOINER cannot break.
+NEGATIVE_ELBO = "\u2212\u2060ELBO"
+
+
 def metric_line(metrics: dict) -> str:
     """The card's key figures in one short line; BCE with how far it is above the floor that
     the images' own grey pixels set (0.242 nats on Fashion-MNIST, 0.058 on MNIST)."""
     parts = []
     if "negative_elbo" in metrics:
-        parts.append(f"-ELBO {metrics['negative_elbo']:.1f} nats")
+        parts.append(f"{NEGATIVE_ELBO} {metrics['negative_elbo']:.1f} nats")
     if "bce" in metrics:
         floor = metrics.get("bce_floor")
         above = f" (floor {floor:.3f} + {metrics['bce'] - floor:.4f})" if floor else ""
@@ -44,6 +55,21 @@ def metric_line(metrics: dict) -> str:
     if "psnr_db" in metrics:
         parts.append(f"PSNR {metrics['psnr_db']:.1f} dB")
     return " · ".join(parts)
+
+
+def sparse_headline(penalised: list[float], plain: float, noun: str = "digit") -> str:
+    """The sparse-codes headline from the measured shares of code values near zero: of the
+    models with a sparsity penalty (`penalised`) and of the one without (`plain`). "Most"
+    only when more than half are off; a penalty that switches off no more units than none
+    is said so."""
+    low, high = min(penalised), max(penalised)
+    share = f"{low:.0%}" if f"{low:.0%}" == f"{high:.0%}" else f"{low:.0%} to {high:.0%}"
+    if high <= plain:
+        return (
+            f"Sparse codes: no more units off with the penalty ({share}) than without ({plain:.0%})"
+        )
+    amount = f"most units ({share})" if low > 0.5 else f"{share} of units"
+    return f"Sparse codes: {amount} off for a {noun}, against {plain:.0%} without the penalty"
 
 
 def plain(text: str) -> str:

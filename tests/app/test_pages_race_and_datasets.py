@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
 from core.lab.runs import start_race
-from tests.support.pages import INSIDE_CONTENT, INSIDE_SECTIONS, page_alone, run_page
+from core.ml import data
+from tests.support.pages import INSIDE_CONTENT, inside_header, page_alone, run_page
+from ui import palette
 
 
 def finish_race(store, student_id: int, racers, epochs: int = 2) -> list[int]:
@@ -48,6 +52,7 @@ def test_race_page_shows_a_finished_race_with_curves_digits_and_results(lab_stor
     assert app.selectbox(key="race_pick").value == ids[0]
     text = " ".join(item.value for item in app.markdown)
     assert "**code 2**" in text and "**code 32**" in text
+    assert text.count("finished, 2 epochs in") == 2 and "(s)" not in text
     assert len(app.get("vega_lite_chart")) == 1
     table = app.dataframe[0].value
     assert list(table["racer"]) == ["code 2", "code 32"]
@@ -107,6 +112,9 @@ def test_compare_page_has_code_sizes_and_the_equal_code_size_table(stored_run):
     assert set(fair["code size"]) == {32}
     assert {"Vanilla", "Deep", "Linear (PCA)", "Tied-weight stacked"} <= set(fair["variant"])
     assert list(fair["MSE per pixel"]) == sorted(fair["MSE per pixel"])
+    # PCA has no parameters, epochs or BCE: those cells show a dash, not Streamlit's "None".
+    assert table[table["variant"].str.startswith("PCA")].isna().any(axis=None)
+    assert [frame.proto.placeholder for frame in app.dataframe] == ["—", "—"]
 
 
 @pytest.mark.slow  # Decodes every replay frame.
@@ -118,7 +126,12 @@ def test_latent_page_replays_the_shipped_vae(dataset):
         key="replay_frame_shipped:vae" if dataset == "mnist" else "replay_frame_shipped:fashion/vae"
     )
     assert epochs.options[0] == "0" and len(epochs.options) > 10
-    assert len(app.get("vega_lite_chart")) == 1
+    charts = app.get("vega_lite_chart")
+    assert len(charts) == 1
+    # Each class in the palette's colour, as on the pad's scatter above it.
+    scale = json.loads(charts[0].proto.spec)["encoding"]["color"]["scale"]
+    assert scale["range"] == list(palette.classes())
+    assert scale["domain"] == list(data.get(dataset).labels)
 
 
 @pytest.mark.parametrize(
@@ -127,7 +140,7 @@ def test_latent_page_replays_the_shipped_vae(dataset):
 @pytest.mark.slow  # Every Fashion-MNIST model on its test set; MNIST's twin is fast.
 def test_inside_sections_render_on_fashion(section):
     app = run_page("pages/inside.py", inside_section=section, dataset="fashion")
-    assert app.header[0].value == INSIDE_SECTIONS[section]
+    assert app.header[0].value == inside_header(section, "fashion")
     assert "Fashion-MNIST" in app.info[0].value  # Says whose models these are.
     for kind in INSIDE_CONTENT[section]:  # In the page itself, not the sidebar.
         assert len(getattr(app.main, kind)) > 0, f"{section} on Fashion-MNIST: no {kind}"

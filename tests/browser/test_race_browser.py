@@ -36,7 +36,7 @@ def test_race_code_sizes_then_replay_the_2d_racer(app_server, page, artifacts):
     no_exceptions(page)
     lines = page.locator("[data-testid=stMarkdownContainer]", has_text=re.compile("· run [0-9]+ ·"))
     assert lines.count() == 3
-    assert all("finished, 1 epoch(s)" in lines.nth(index).inner_text() for index in range(3))
+    assert all("finished, 1 epoch in" in lines.nth(index).inner_text() for index in range(3))
     assert page.locator("[data-testid=stVegaLiteChart]").count() == 1  # The overlaid curves.
     chart = page.locator("[data-testid=stVegaLiteChart]")
     chart.locator("canvas, svg").first.wait_for()  # Drawn, for the screenshot.

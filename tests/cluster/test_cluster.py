@@ -248,14 +248,14 @@ def test_a_killed_worker_interrupts_its_run_and_the_other_trains_on(cluster, bro
         )
         lost = store.run(runs[0])
         assert lost.status == "interrupted" and lost.epochs_done >= 1
-        pages[1].wait_for_selector("text=Trained 10 epoch(s)", timeout=300_000)
+        pages[1].wait_for_selector("text=Trained 10 epochs in", timeout=300_000)
 
         # The first student trains again (5 epochs: a run to its end, not a long one): the
         # remaining worker takes it.
         idle(pages[0])
         slider_keys(pages[0], "Epochs", *["ArrowLeft"] * 5)
         pages[0].get_by_role("button", name="Train", exact=True).click()
-        pages[0].wait_for_selector("text=Trained 5 epoch(s)", timeout=300_000)
+        pages[0].wait_for_selector("text=Trained 5 epochs in", timeout=300_000)
         newest = store.runs(students[0])[0]
         assert newest.id != runs[0] and newest.status == "finished"
         assert newest.worker == workers[1]
