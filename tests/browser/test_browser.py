@@ -124,12 +124,13 @@ def test_latent_pad_decodes_in_the_browser_like_keras(app_server, page, artifact
     shown = canvas_pixels(pad, "digit")[..., 0] / 255.0
     assert np.abs(shown - expected).max() < 3 / 255
 
-    # The red cross sits where the scatter's axes put z = (0.5, 0).
+    # The sliders' crosshair (black in a white outline, ui.palette's mark) sits where the
+    # scatter's axes put z = (0.5, 0): its right arm's black core, and white beside it.
     scatter = canvas_pixels(pad, "scatter")
     origin, scale = pad.locator("#digit").evaluate("() => [DATA.origin, DATA.scale]")
     x, y = Scatter(None, tuple(origin), tuple(scale)).to_pixels(0.5, 0.0)
-    red = scatter[round(y), round(x) + 8]
-    assert red[0] > 200 and red[1] < 110 and red[2] < 110, red
+    arm, outline = scatter[round(y), round(x) + 11], scatter[round(y) + 3, round(x) + 11]
+    assert arm[:3].max() < 70 and outline[:3].min() > 190, (arm, outline)
 
     # A drag updates the digit while the thumb moves, not only when it is released.
     before = pad_state(pad)[0]
@@ -159,7 +160,7 @@ def test_train_one_epoch_then_stop_a_long_run(app_server, page, artifacts):
     set_slider_to_minimum(page, "Epochs")
     page.get_by_role("button", name="Train", exact=True).click()
     page.wait_for_selector("[data-testid=stProgress]", timeout=30_000)
-    page.wait_for_selector("text=Trained 1 epoch(s)", timeout=120_000)
+    page.wait_for_selector("text=Trained 1 epoch in", timeout=120_000)
     wait_idle(page)
     no_exceptions(page)
     assert page.locator("[data-testid=stVegaLiteChart]").count() >= 1  # The loss chart.
@@ -276,8 +277,8 @@ def test_a_run_survives_a_reload_a_second_browser_and_a_restart(
         second.goto(link, wait_until="domcontentloaded")
         second.wait_for_selector(LIVE, timeout=60_000)
 
-        page.wait_for_selector("text=Trained 12 epoch(s)", timeout=180_000)
-        second.wait_for_selector("text=Trained 12 epoch(s)", timeout=30_000)
+        page.wait_for_selector("text=Trained 12 epochs in", timeout=180_000)
+        second.wait_for_selector("text=Trained 12 epochs in", timeout=30_000)
         wait_idle(page)
         no_exceptions(page)
         assert page.locator("[data-testid=stVegaLiteChart]").count() >= 1
