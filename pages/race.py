@@ -22,6 +22,7 @@ from ui import actions, identity, images, resources, services, session, sidebar,
 from ui.boot import ensure_navigation
 
 SHOWN = "race_shown"  # The race on view: its id (its first run's).
+PICK = "race_pick"  # The race box's own key.
 MODES = ("Variants", "One setting")
 # Values a setting race starts from: small, middle and large, where the variant has them.
 START_VALUES = {
@@ -131,6 +132,9 @@ def start(racers, me) -> None:
     ids = actions.start(me, racers)
     if ids is not None:
         st.session_state[SHOWN] = ids[0]
+        # The race box keeps what it showed (its own key) unless told: the new race shows at
+        # once, instead of the old one while the new waited in the list (issue 27).
+        st.session_state[PICK] = ids[0]
         st.rerun()
 
 
@@ -236,6 +240,12 @@ def race_view(race_id: int, live: bool) -> bool:
         return False
     labels = racer_labels(runs)
     active = any(run.active for run in runs)
+    if any(run.status == "queued" for run in runs) and any(run.status != "queued" for run in runs):
+        st.caption(
+            ":material/hourglass_top: The racers take turns: the training workers are busy, so "
+            "a waiting racer starts when a slot frees. The race compares them epoch by epoch, "
+            "not by the clock."
+        )
     for run, label, (colour, _) in zip(runs, labels, COLOURS, strict=False):
         st.markdown(
             f":{colour}[:material/circle:] **{words.plain(label)}** · "
@@ -288,8 +298,14 @@ def main() -> None:
         else:
             start(racers, identity.ensure_student())  # A visitor's first race gives them a link.
     races = opened.races(me.id) if me is not None else {}
+    # Only the races on the session's dataset: their images, floor and curves are its own.
+    races = {
+        key: runs
+        for key, runs in races.items()
+        if session.run_dataset(runs[0]) == session.current_dataset()
+    }
     if not races:
-        st.info("Your races appear here.", icon=":material/sports_score:")
+        st.info(f"Your {found.title} races appear here.", icon=":material/sports_score:")
         return
     shown = st.session_state.get(SHOWN)
     if shown not in races:
@@ -304,7 +320,7 @@ def main() -> None:
             + " vs ".join(racer_labels(races[key]))
             + time.strftime(" · %d %b %H:%M", time.localtime(races[key][0].created_at))
         ),
-        key="race_pick",
+        key=PICK,
     )
     st.session_state[SHOWN] = shown
     if any(run.active for run in races[shown]):

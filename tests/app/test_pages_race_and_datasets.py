@@ -61,6 +61,28 @@ def test_race_page_shows_a_finished_race_with_curves_digits_and_results(lab_stor
     assert len(app.image) == 3
 
 
+def test_the_race_page_shows_only_the_races_of_the_sessions_dataset(lab_store):
+    student_id, token = lab_store.new_student()
+    finish_race(lab_store, student_id, [("vanilla", {"epochs": 2}), ("deep", {"epochs": 2})])
+    app = page_alone("pages/race.py", token=token, dataset="fashion")
+    assert "race_pick" not in [box.key for box in app.selectbox]
+    assert "Your Fashion-MNIST races appear here." in [item.value for item in app.info]
+    assert "race_pick" in [box.key for box in page_alone("pages/race.py", token=token).selectbox]
+
+
+def test_racers_that_wait_for_a_slot_say_they_take_turns(lab_store):
+    student_id, token = lab_store.new_student()
+    ids = start_race(lab_store, student_id, [("vanilla", {}), ("deep", {})])
+    lab_store.claim(ids[0], "test:0")  # One racer trains, the other waits its turn.
+    app = page_alone("pages/race.py", token=token)
+    text = " ".join(item.value for item in app.caption)
+    assert "The racers take turns" in text
+    for run_id in ids:
+        lab_store.finish(run_id, "stopped")
+    app = page_alone("pages/race.py", token=token)
+    assert "take turns" not in " ".join(item.value for item in app.caption)
+
+
 def test_race_form_offers_the_variants_settings_first(lab_store):
     _, token = lab_store.new_student()
     app = page_alone("pages/race.py", token=token, race_mode="One setting", variant="vae")

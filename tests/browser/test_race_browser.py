@@ -43,6 +43,13 @@ def test_race_code_sizes_then_replay_the_2d_racer(app_server, page, artifacts):
     page.screenshot(path=str(artifacts / "race-finished.png"), full_page=True)
     run_id = re.search(r"code 2 · run ([0-9]+)", lines.first.inner_text()).group(1)
 
+    # A second race shows at once, not the finished one while the new waits in the box's
+    # list (it took 24 s, and a learner pressed again and queued duplicates).
+    page.get_by_role("button", name="Start the race").click()
+    page.wait_for_selector(f"text=/code 2 · run (?!{run_id} )[0-9]+ ·/", timeout=10_000)
+    page.wait_for_selector("text=Test metrics", timeout=240_000)
+    wait_idle(page)
+
     page.get_by_role("link", name="Latent space").click()
     page.wait_for_selector("text=How the code forms", timeout=60_000)
     wait_idle(page)
