@@ -153,7 +153,8 @@ def actions_ui(run, me) -> None:
             help="Keras weights for this variant's architecture: build it with the run's settings "
             "(core.ml.variants.build) and call load_weights.",
         )
-    code_button(row, codegen.for_run(run), f"{run.variant}_run{run.id}.py", f"code_{run.id}")
+    code_button(row, codegen.for_run(run), codegen.run_file_name(run), f"code_{run.id}")
+    sidebar.data_button(row, session.run_dataset(run), f"data_{run.id}")
     if lab_runs.continuable(run) and row.button(
         "Continue", icon=":material/play_arrow:", key=f"continue_{run.id}"
     ):
@@ -181,9 +182,10 @@ def code_button(where, source: str, file_name: str, key: str) -> None:
         icon=":material/code:",
         key=key,
         on_click="ignore",
-        help="One Python file using only Keras, NumPy and Keras's dataset loader: the same "
-        "architecture and settings, trained, evaluated on the test set and saved. Run it with "
-        "--epochs N, --limit N (training images) or --data FILE.npz.",
+        help="One Python file using only Keras and NumPy: the same architecture and settings, "
+        "trained, evaluated on the test set and saved. Run it with --epochs N, --limit N "
+        "(training images) or --data FILE.npz; without --data it finds the images where the "
+        "lab keeps them on this machine, else beside it (Get the data), else downloads them.",
     )
 
 

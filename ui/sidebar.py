@@ -3,13 +3,15 @@ the model choice, the class line and "Your link"; and the model the pages use.""
 
 from __future__ import annotations
 
+import functools
+
 import streamlit as st
 
 from core.lab.runs import usable
-from core.ml import cards, data, variants
+from core.ml import cards, codegen, data, variants
 from ui.actions import my_runs
 from ui.identity import LINK, STUDENT, Student, ensure_student, lesson, start_fresh, student
-from ui.resources import ModelRef, card, pretrained, run_model, shipped_code
+from ui.resources import ModelRef, card, dataset_npz, pretrained, run_model, shipped_code
 from ui.services import engine, store, store_failed
 from ui.session import (
     CHOOSE,
@@ -174,14 +176,35 @@ def explain(name: str) -> None:
         st.download_button(
             "Get the code",
             shipped_code(name, current_dataset()),
-            file_name=f"{name}.py",
+            file_name=codegen.shipped_file_name(name, current_dataset()),
             mime="text/x-python",
             icon=":material/code:",
             key="shipped_code",
             on_click="ignore",
-            help="The shipped model's architecture and recipe as one Python file (Keras, NumPy "
-            "and Keras's dataset loader only): it trains, evaluates on the test set and saves.",
+            help="The shipped model's architecture and recipe as one Python file (Keras and "
+            "NumPy only): it trains, evaluates on the test set and saves. It finds the images "
+            "where the lab keeps them on this machine, else beside it (Get the data), else "
+            "downloads them.",
         )
+        data_button(st, current_dataset(), "shipped_data")
+
+
+def data_button(where, dataset: str, key: str) -> None:
+    """ "Get the data (.npz)" beside "Get the code": the images the file trains on, so it runs
+    on a machine without the lab or the internet. Built only when pressed (a deferred
+    download): a page's run never compresses 11 to 31 MB it may not send."""
+    where.download_button(
+        "Get the data (.npz)",
+        functools.partial(dataset_npz, dataset),
+        file_name=codegen.data_file_name(dataset),
+        mime="application/octet-stream",
+        icon=":material/dataset:",
+        key=key,
+        on_click="ignore",
+        help=f"{data.get(dataset).title} as one compressed NumPy file: uint8 arrays x_train and "
+        "x_test (with their labels y_train and y_test). Save it beside the code and the file "
+        "finds it, or pass --data FILE.npz.",
+    )
 
 
 def class_ui() -> None:

@@ -4,16 +4,21 @@ NumPy and the dataset loader, run here as a learner would run it: outside the la
 
 Every file this session's selected tests need runs in ONE separate Python process
 (`generated_runs`): TensorFlow's import is most of a file's run, so 13 processes cost 13 of
-them. Each file still runs as `__main__` with its own arguments, folder and globals, and the
-process imports nothing of the lab.
+them. Each file still runs as `__main__` with its own arguments, folder, globals and extra
+environment, and the process imports nothing of the lab. That process has no internet: its
+proxy is a closed port and Keras's own cache is an empty folder, so a file that needs no
+download proves it, and one that tries fails as it would offline.
 """
 
 from __future__ import annotations
 
 import ast
+import io
 import json
 import math
+import os
 import re
+import socket
 import subprocess
 import sys
 from dataclasses import asdict
@@ -22,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.ml import cards, codegen, variants
+from core.ml import cards, codegen, data, variants
 from core.ml.training import TrainConfig
 
 # Runs each job's file as `python FILE ARGS` would, in this one process: its own folder,
@@ -35,6 +40,8 @@ jobs, results = json.load(open(jobs_file)), {}
 for job in jobs:
     os.chdir(job["folder"])
     sys.argv = [job["script"], *job["args"]]
+    saved = {name: os.environ.get(name) for name in job.get("env", {})}
+    os.environ.update(job.get("env", {}))
     out, err, code = io.StringIO(), io.StringIO(), 0
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         try:
@@ -48,6 +55,11 @@ for job in jobs:
         except BaseException:
             traceback.print_exc()
             code = 1
+    for name, value in saved.items():  # The next file sees the process's own environment.
+        if value is None:
+            os.environ.pop(name)
+        else:
+            os.environ[name] = value
     if "keras" in sys.modules:  # The next file builds its model from a clean slate.
         sys.modules["keras"].backend.clear_session()
     results[job["key"]] = {"returncode": code, "stdout": out.getvalue(), "stderr": err.getvalue()}
@@ -64,9 +76,9 @@ def small_npz(tmp_path_factory, mnist):
     return path
 
 
-def run_source(tmp_path):
-    """The file of a stored run (deep, 2-D code, Fashion-MNIST), from a store of its own;
-    returns (source, run id, model config)."""
+def stored_run(tmp_path):
+    """A stored run (deep, 2-D code, Fashion-MNIST), from a store of its own; returns (the
+    run's record, model config)."""
     from core.ml.choices import settings_for
     from core.store import Store
 
@@ -77,9 +89,15 @@ def run_source(tmp_path):
     )
     model_config = variants.make_config("deep", code_size=2)
     run_id = store.create_run(student, "deep", settings_for(config, model_config), 3)
-    source = codegen.for_run(store.run(run_id))
+    run = store.run(run_id)
     store.close()
-    return source, run_id, model_config
+    return run, model_config
+
+
+def run_source(tmp_path):
+    """The file of a stored run (`stored_run`); returns (source, run id, model config)."""
+    run, model_config = stored_run(tmp_path)
+    return codegen.for_run(run), run.id, model_config
 
 
 def small_data_files(folder, mnist):
@@ -91,54 +109,86 @@ def small_data_files(folder, mnist):
     return tiny, too_few
 
 
-def jobs_of(item, folder, small_npz, mnist) -> dict[str, tuple[str, object]]:
-    """The files a selected test needs run: {key: (source, data file)}."""
+def closed_port() -> int:
+    """A local port nothing listens on: a proxy there refuses every connection at once."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def lab_environment() -> dict[str, str]:
+    """The variables by which the lab finds its data cache, as this process (the lab) has them:
+    a file run with them runs where the lab ran."""
+    names = ("HOME", "XDG_CACHE_HOME", "LOCALAPPDATA", "AE_CACHE_DIR", "AE_FASHION_DIR")
+    return {name: os.environ[name] for name in names if name in os.environ}
+
+
+def jobs_of(item, folder, small_npz, mnist) -> dict[str, tuple[str, object, dict]]:
+    """The files a selected test needs run: {key: (source, data file or None, environment)}."""
     name = item.originalname
     if name == "test_each_variants_file_trains_and_matches_the_labs_parameter_count":
         variant = item.callspec.params["name"]
-        return {f"variant:{variant}": (codegen.for_shipped(variant), small_npz)}
+        return {f"variant:{variant}": (codegen.for_shipped(variant), small_npz, {})}
     if name == "test_a_runs_file_has_the_runs_settings_and_its_dataset":
-        return {"run": (run_source(folder)[0], small_npz)}
+        return {"run": (run_source(folder)[0], small_npz, {})}
     if name == "test_a_small_data_file_holds_out_a_tenth_and_trains_on_the_rest":
         tiny, too_few = small_data_files(folder, mnist)
         source = codegen.for_shipped("vanilla")
-        return {"tiny": (source, tiny), "too few": (source, too_few)}
+        return {"tiny": (source, tiny, {}), "too few": (source, too_few, {})}
+    if name == "test_offline_without_data_the_file_trains_on_the_labs_copy":
+        return {"offline": (codegen.for_shipped("vanilla"), None, lab_environment())}
+    if name == "test_with_no_copy_and_no_internet_the_file_says_how_to_get_the_images":
+        empty = folder / "empty"
+        empty.mkdir(exist_ok=True)
+        hidden = {"AE_CACHE_DIR": str(empty), "AE_FASHION_DIR": str(empty)}
+        return {"nowhere": (codegen.for_shipped("deep", "fashion"), None, hidden)}
+    if name == "test_the_data_download_round_trips_through_data":
+        path = folder / codegen.data_file_name("mnist")
+        path.write_bytes(codegen.data_npz("mnist"))
+        return {"npz": (codegen.for_shipped("vanilla"), path, {})}
     return {}
 
 
 @pytest.fixture(scope="module")
 def generated_runs(request, tmp_path_factory, small_npz, mnist) -> dict[str, dict]:
     """Runs the files of every test of this module selected in this session, all in one
-    subprocess; {key: {"returncode", "stdout", "stderr", "folder"}}."""
+    subprocess; {key: {"returncode", "stdout", "stderr", "folder", "data"}}."""
     base = tmp_path_factory.mktemp("generated")
+    keras_home = base / "keras-home"  # Keras's own dataset cache: empty, so it hides nothing.
+    keras_home.mkdir()
     jobs = []
     for item in request.session.items:
         if getattr(item, "module", None) is not request.module:
             continue
-        for key, (source, npz) in jobs_of(item, base, small_npz, mnist).items():
+        for key, (source, npz, env) in jobs_of(item, base, small_npz, mnist).items():
             folder = base / re.sub(r"\W", "-", key)
             folder.mkdir()
             (folder / "model.py").write_text(source)
+            given = ["--data", str(npz)] if npz else []
             jobs.append(
                 {
                     "key": key,
                     "folder": str(folder),
                     "script": str(folder / "model.py"),
-                    "args": ["--epochs", "1", "--limit", "200", "--data", str(npz),
+                    "args": ["--epochs", "1", "--limit", "200", *given,
                              "--out", str(folder / "model.weights.h5")],
+                    "env": env,
+                    "data": str(npz) if npz else None,
                 }
             )  # fmt: skip
     (base / "jobs.json").write_text(json.dumps(jobs))
     (base / "runner.py").write_text(RUNNER)
+    proxy = f"http://127.0.0.1:{closed_port()}"  # No internet: every download is refused.
     done = subprocess.run(
         [sys.executable, str(base / "runner.py"), str(base / "jobs.json"), str(base / "out.json")],
         capture_output=True, text=True, timeout=120 + 60 * len(jobs), cwd=base,
-        env={"TF_CPP_MIN_LOG_LEVEL": "3", "PATH": "/usr/bin:/bin"},
+        env={"TF_CPP_MIN_LOG_LEVEL": "3", "PATH": "/usr/bin:/bin", "KERAS_HOME": str(keras_home),
+             **dict.fromkeys(("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"), proxy)},
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
     results = json.loads((base / "out.json").read_text())
     for job in jobs:
-        results[job["key"]]["folder"] = job["folder"]
+        results[job["key"]].update(folder=job["folder"], data=job["data"])
     return results
 
 
@@ -201,7 +251,10 @@ def test_each_variants_file_trains_and_matches_the_labs_parameter_count(name, ge
             imported |= {alias.name.split(".")[0] for alias in node.names}
         elif isinstance(node, ast.ImportFrom):
             imported.add(node.module.split(".")[0])
-    assert imported <= {"argparse", "time", "keras", "numpy"}, imported
+    # Keras, NumPy and the standard library only (os, gzip ... find the lab's copy of the data).
+    standard = {"argparse", "gzip", "importlib", "os", "sys", "textwrap", "time"}
+    assert imported <= {"keras", "numpy", *standard}, imported
+    assert imported - {"keras", "numpy"} <= sys.stdlib_module_names
     assert "core" not in source.split('"""', 2)[2]  # Nothing of the lab is imported.
     output = run_file(generated_runs, f"variant:{name}")
     card = cards.load_card(name)
@@ -255,3 +308,134 @@ def test_the_command_line_prints_a_shipped_models_file(capsys):
     assert source.startswith('"""Variational (VAE) autoencoder on Fashion-MNIST')
     assert "fashion_mnist" in source
     ast.parse(source)
+
+
+@pytest.mark.slow
+def test_offline_without_data_the_file_trains_on_the_labs_copy(generated_runs, mnist):
+    """Issue 27: without --data the file called Keras's downloader, which fails offline with a
+    traceback, though the lab had the images on this machine. Now it reads the lab's copy,
+    found as the lab finds it, and never tries a download (the process has no internet)."""
+    output = run_file(generated_runs, "offline")
+    cache = data.cache_dir() / data.CACHE_NAME
+    if cache.is_file():
+        assert f"images from {cache} (the lab's cache)" in output
+    else:  # A read-only cache folder: the lab read its MNIST package each time.
+        assert "(the lab's MNIST package)" in output
+    assert "Downloading data" not in output
+    assert "200 training images, 5,000 held out for validation" in output
+    for metric in ("test BCE per pixel", "test MSE per pixel"):
+        assert 0 < printed(output, metric) < 1
+
+
+@pytest.mark.slow
+def test_with_no_copy_and_no_internet_the_file_says_how_to_get_the_images(generated_runs):
+    refused = outcome(generated_runs, "nowhere")
+    assert refused["returncode"] == 1
+    assert "Traceback" not in refused["stderr"]
+    message = " ".join(refused["stderr"].split())
+    empty = Path(generated_runs["nowhere"]["folder"]).parent / "empty"
+    assert message.startswith(
+        "Fashion-MNIST: not on this machine, and Keras's downloader failed (URL fetch failure"
+    ), message
+    for tried in (
+        f"{generated_runs['nowhere']['folder']}/fashion-mnist.npz (beside this file)",
+        f"{empty} (Debian's dataset-fashion-mnist)",
+        f"{empty}/fashion-v{data.CACHE_VERSION}.npz (the lab's cache)",
+    ):
+        assert tried in message
+    assert "Pass the images with --data FILE.npz" in message
+    assert '"Get the data (.npz)" button, beside "Get the code", gives one as fashion-mnist' in (
+        message
+    )
+    assert message.endswith(
+        'numpy.savez_compressed("fashion-mnist.npz", x_train=x_train, x_test=x_test) makes one.'
+    )
+
+
+@pytest.mark.slow
+def test_the_data_download_round_trips_through_data(generated_runs, mnist):
+    """ "Get the data (.npz)" holds the images as the lab loads them, and the file trains on
+    it given with --data."""
+    output = run_file(generated_runs, "npz")
+    assert "images from" not in output  # --data wins over any copy on the machine.
+    assert "55,000 training images" not in output and "200 training images" in output
+    assert 0 < printed(output, "test BCE per pixel") < 1
+    (x_train, y_train), (x_test, y_test) = mnist  # As the lab loads it.
+    with np.load(generated_runs["npz"]["data"], allow_pickle=False) as found:
+        assert sorted(found.files) == ["x_test", "x_train", "y_test", "y_train"]
+        for name, expected in (("x_train", x_train), ("x_test", x_test), ("y_train", y_train),
+                               ("y_test", y_test)):  # fmt: skip
+            assert found[name].dtype == np.uint8
+            np.testing.assert_array_equal(found[name], expected)
+    assert x_train.shape == (60000, 28, 28) and x_test.shape == (10000, 28, 28)
+
+
+def load_generated(source: str, path: Path) -> dict:
+    """The generated file's functions, as if saved at `path` and imported (main() not run)."""
+    namespace = {"__file__": str(path), "__name__": "generated"}
+    exec(compile(source, str(path), "exec"), namespace)
+    return namespace
+
+
+def test_the_file_looks_where_the_lab_keeps_its_data(tmp_path, monkeypatch):
+    """The file finds the lab's copies by the same paths and settings as core.ml.data, without
+    importing the lab: the cache folder under each way of setting it, MNIST's package and
+    Debian's Fashion-MNIST folder."""
+    import importlib.util
+
+    mnist_file = load_generated(codegen.for_shipped("vanilla"), tmp_path / "vanilla.py")
+    fashion_file = load_generated(codegen.for_shipped("deep", "fashion"), tmp_path / "deep.py")
+    for name in ("AE_CACHE_DIR", "XDG_CACHE_HOME", "AE_FASHION_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    for setting, value in (("XDG_CACHE_HOME", "xdg"), ("AE_CACHE_DIR", "lab-cache")):
+        assert mnist_file["lab_cache_dir"]() == str(data.cache_dir())
+        monkeypatch.setenv(setting, str(tmp_path / value))
+    assert mnist_file["lab_cache_dir"]() == str(data.cache_dir()) == str(tmp_path / "lab-cache")
+
+    spec = importlib.util.find_spec(data.MNIST_PACKAGE)
+    package = Path(next(iter(spec.submodule_search_locations))) / "data" if spec else None
+    assert [place for _, place, _ in mnist_file["local_copies"]()] == [
+        str(tmp_path / "mnist.npz"),
+        str(data.cache_dir() / data.CACHE_NAME),
+        str(package) if package else f"the {data.MNIST_PACKAGE} package (not installed)",
+    ]
+    fashion_cache = str(data.cache_dir() / f"fashion-v{data.CACHE_VERSION}.npz")
+    assert [place for _, place, _ in fashion_file["local_copies"]()] == [
+        str(tmp_path / "fashion-mnist.npz"),
+        str(data.FASHION_DIR),
+        fashion_cache,
+    ]
+    monkeypatch.setenv("AE_FASHION_DIR", str(tmp_path / "debian"))
+    assert [place for _, place, _ in fashion_file["local_copies"]()][1] == str(tmp_path / "debian")
+
+
+def test_the_data_file_beside_the_code_is_found_first(tmp_path, monkeypatch, capsys):
+    """Downloaded into one folder, the code and its data run without --data anywhere."""
+    monkeypatch.setenv("AE_CACHE_DIR", str(tmp_path / "no-cache"))
+    images = np.arange(2 * 28 * 28, dtype=np.uint8).reshape(2, 28, 28)
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, x_train=images, x_test=images[:1])
+    (tmp_path / codegen.data_file_name("mnist")).write_bytes(buffer.getvalue())
+    generated = load_generated(codegen.for_shipped("vanilla"), tmp_path / "vanilla_run5.py")
+    x_train, x_test = generated["load_data"](None)
+    np.testing.assert_array_equal(x_train, images)
+    np.testing.assert_array_equal(x_test, images[:1])
+    assert f"images from {tmp_path / 'mnist.npz'} (beside this file)" in capsys.readouterr().out
+
+
+def test_the_files_run_line_names_the_file_it_downloads_as(tmp_path):
+    """Issue 27: a run's file downloaded as linear_run5.py but said "python linear.py"."""
+    run, _ = stored_run(tmp_path)
+    source = codegen.for_run(run)
+    assert codegen.run_file_name(run) == f"deep_run{run.id}.py"  # What the Train page gives.
+    assert f"Run it:   python deep_run{run.id}.py [" in source
+    assert f'default="deep_run{run.id}.weights.h5"' in source  # Its weights, named alike.
+    for name, dataset, expected in (
+        ("vae", "mnist", "vae.py"),
+        ("vae", "fashion", "vae_fashion.py"),
+    ):
+        assert codegen.shipped_file_name(name, dataset) == expected
+        assert f"Run it:   python {expected} [" in codegen.for_shipped(name, dataset)
+    assert codegen.data_file_name("mnist") == "mnist.npz"
+    assert codegen.data_file_name("fashion") == "fashion-mnist.npz"
