@@ -176,8 +176,8 @@ def main() -> None:
         f"model's on the {dataset.title} test set (10,000 images): BCE is the mean binary "
         "cross-entropy per pixel (with the floor the images' own grey pixels set: no model can "
         "go below it), MSE the mean squared error per pixel (lower is closer), PSNR the peak "
-        "signal-to-noise ratio (higher is closer), −ELBO the VAE's negative evidence lower bound "
-        f"in nats per image. {other} is one switch away in the sidebar."
+        f"signal-to-noise ratio (higher is closer), {words.NEGATIVE_ELBO} the VAE's negative "
+        f"evidence lower bound in nats per image. {other} is one switch away in the sidebar."
     )
     variant_cards()
 

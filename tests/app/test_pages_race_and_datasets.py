@@ -66,7 +66,7 @@ def test_the_race_page_shows_only_the_races_of_the_sessions_dataset(lab_store):
     finish_race(lab_store, student_id, [("vanilla", {"epochs": 2}), ("deep", {"epochs": 2})])
     app = page_alone("pages/race.py", token=token, dataset="fashion")
     assert "race_pick" not in [box.key for box in app.selectbox]
-    assert "Your Fashion-MNIST races appear here." in [item.value for item in app.info]
+    assert "Your races on Fashion-MNIST appear here." in [item.value for item in app.info]
     assert "race_pick" in [box.key for box in page_alone("pages/race.py", token=token).selectbox]
 
 
@@ -81,6 +81,24 @@ def test_racers_that_wait_for_a_slot_say_they_take_turns(lab_store):
         lab_store.finish(run_id, "stopped")
     app = page_alone("pages/race.py", token=token)
     assert "take turns" not in " ".join(item.value for item in app.caption)
+
+
+def test_the_default_race_and_what_it_was_measured_to_show(lab_store):
+    from core.ml import cards, choices
+
+    _, token = lab_store.new_student()
+    app = page_alone("pages/race.py", token=token)
+    assert app.multiselect(key="race_variants").value == ["vanilla", "deep", "linear"]
+    assert app.select_slider(key="race_epochs").value == choices.DEFAULT_RACE["epochs"] == 10
+    text = " ".join(item.value for item in app.caption)
+    recorded = choices.DEFAULT_RACE_MSE
+    assert recorded["vanilla"] < recorded["deep"] < recorded["linear"]
+    assert (
+        f"Vanilla {recorded['vanilla']:.4f}, Deep {recorded['deep']:.4f}, "
+        f"Linear (PCA) {recorded['linear']:.4f} MSE per pixel"
+    ) in text
+    deep = cards.load_card("deep")
+    assert f"Deep {deep['metrics']['mse']:.4f} after 100 epochs" in text
 
 
 def test_race_form_offers_the_variants_settings_first(lab_store):

@@ -53,6 +53,8 @@ VARIANT = Variant(
     config_class=DeepConfig,
     build=build,
     training={"epochs": 100},
+    # Validation MSE after 10 epochs of 10,000 images: 0.0150 at 5e-3, 0.0157 at 1e-2.
+    live={"learning_rate": 5e-3},
     settings=(CODE_SIZE,),
     code=CODE,
 )

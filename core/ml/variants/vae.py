@@ -206,7 +206,11 @@ VARIANT = Variant(
         ),
     ),
     # Its loss is summed over 784 pixels, not averaged: a gentler live rate than the others'.
-    live={"learning_rate": 2e-3},
+    # Measured on the validation split (bench.lesson_defaults): a small classifier reads 71.6%
+    # of its reconstructions as the digit that went in after 10 epochs of 10,000 images at
+    # 5e-3 (~35 s here), against 49.0% after 5 epochs at 2e-3, when 3s came out like 0s
+    # (the shipped model, 60 epochs of 55,000: 84.4%). The Train page says so.
+    live={"learning_rate": 5e-3, "epochs": 10},
     measures=("elbo",),
     curves=(
         ("Reconstruction (nats)", ("reconstruction_loss", "val_reconstruction_loss")),

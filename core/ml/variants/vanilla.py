@@ -58,6 +58,9 @@ VARIANT = Variant(
     config_class=VanillaConfig,
     build=build,
     training={"epochs": 100},
+    # Validation MSE after 10 epochs of 10,000 images: 0.0128 at 5e-3, 0.0180 at the common
+    # live rate 1e-2 (5 epochs: 0.0167 and 0.0192), which ranked it behind the linear model.
+    live={"learning_rate": 5e-3},
     settings=(CODE_SIZE,),
     measures=("code_activity",),
     # Fashion-MNIST, 30 epochs measured here: 2e-3 left dead code units (test MSE 0.0133),
