@@ -7,7 +7,7 @@ app grows.
 
 import streamlit as st
 
-from ui import boot, identity, layout, sidebar
+from ui import boot, identity, layout, notices, sidebar
 
 st.set_page_config(page_title="Autoencoder Lab", page_icon=":material/hub:", layout="wide")
 boot.prepare_server()
@@ -39,4 +39,5 @@ with st.sidebar:
         "generate handwritten digits, by training and poking at them yourself."
     )
 
+notices.show()  # Above the page, where the eye is: an unknown link, a joined class.
 page.run()

@@ -17,6 +17,10 @@ STUDENT = "student"
 CLASS_LINK = "class"  # The student link's query parameter: a class code.
 JOINED = "joined_code"  # The class code this session joined with (not joined twice).
 LESSON = "lesson"
+# One-run notices for ui.notices: the link or class code opened is not known, a class joined.
+LINK_UNKNOWN = "link_unknown"
+CLASS_UNKNOWN = "class_unknown"
+CLASS_JOINED = "class_joined"
 
 
 @dataclass(frozen=True)
@@ -57,7 +61,7 @@ def student() -> Student | None:
             else:
                 st.session_state.pop(STUDENT, None)
                 if asked is not None:
-                    st.session_state["link_unknown"] = True
+                    st.session_state[LINK_UNKNOWN] = True
                     st.query_params.pop(LINK, None)
                 return None
     except StoreError as error:
@@ -92,10 +96,10 @@ def join_class(opened, code: str) -> Student | None:
 
     joined = classroom.join(opened, code)
     if joined is None:
-        st.session_state["class_unknown"] = True
+        st.session_state[CLASS_UNKNOWN] = True
         return None
     st.session_state[JOINED] = code
-    st.session_state["class_joined"] = True
+    st.session_state[CLASS_JOINED] = True
     st.session_state.pop(MODEL, None)
     student = Student(*joined)
     st.session_state[STUDENT] = student

@@ -212,28 +212,16 @@ def class_ui() -> None:
     found = lesson()
     if found.room is None or found.member is None:
         return
-    if st.session_state.pop("class_joined", False):
-        st.sidebar.success(
-            f"You joined **{plain(found.room.name)}** as **{plain(found.member.nickname)}**. "
-            'Your runs are kept under your own link ("Your link" below): bookmark it to '
-            "come back to them.",
-            icon=":material/groups:",
-        )
-    else:
-        st.sidebar.caption(
-            f":material/groups: {plain(found.room.name)} · you are {plain(found.member.nickname)}"
-        )
+    # Joining is announced in the main column (ui.notices); the sidebar keeps the line.
+    st.sidebar.caption(
+        f":material/groups: {plain(found.room.name)} · you are {plain(found.member.nickname)}"
+    )
 
 
 def link_ui(me: Student | None) -> None:
     """The sidebar's "Your link" with a copy button, or the banner when the store is down."""
+    # An unknown personal or class link is told in the main column (ui.notices).
     if me is None and store() is not None:
-        if st.session_state.pop("link_unknown", False):
-            st.sidebar.info(
-                "The link you opened is not known here (it may have expired). You get a new "
-                "one when you train.",
-                icon=":material/link_off:",
-            )
         with st.sidebar.popover("Your link", icon=":material/link:", width="stretch"):
             st.markdown(
                 "You get a personal link the first time you train or race: it is the key to "
@@ -260,11 +248,6 @@ def link_ui(me: Student | None) -> None:
             icon=":material/cloud_off:",
         )
         return
-    if st.session_state.pop("class_unknown", False):
-        st.sidebar.warning(
-            "The class link you opened is not known here; ask your teacher for the link again.",
-            icon=":material/link_off:",
-        )
     with st.sidebar.popover("Your link", icon=":material/link:", width="stretch"):
         st.markdown(
             "This link is the key to your runs: bookmark it, or open it on another computer to "

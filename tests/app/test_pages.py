@@ -158,8 +158,44 @@ def test_an_unknown_link_gets_no_student_and_is_never_echoed():
     app.run()
     assert not app.exception
     assert "me" not in app.query_params
-    shown = " ".join(item.value for item in [*app.sidebar.info, *app.sidebar.markdown])
+    # Told in the main column, where the eye is (it sat below the sidebar's fold), once.
+    shown = " ".join(item.value for item in app.main.info)
     assert "not known here" in shown and "stolen" not in shown
+    assert "not known here" not in " ".join(item.value for item in app.sidebar.info)
+    app.run()
+    assert not [item for item in app.main.info if "not known here" in item.value]
+
+
+def test_joining_a_class_says_where_and_who_you_are_and_the_challenges_in_the_main_column(
+    lab_store,
+):
+    from core.lab import classroom
+    from ui.words import plain
+
+    _, key = classroom.create_class(lab_store, "Lesson <3>")
+    classroom.add_challenge(lab_store, key, classroom.Challenge(title="Best *BCE*", metric="bce"))
+    app = AppTest.from_file(str(APP), default_timeout=120)
+    app.query_params["class"] = classroom.class_code(key)
+    app.run()
+    assert not app.exception
+    notice = " ".join(item.value for item in app.main.success)
+    me = app.session_state["student"]
+    nickname = classroom.student_class(lab_store, me.id)[1].nickname
+    # The teacher's text is shown escaped: as typed, never as Markdown or HTML.
+    assert f"You joined **{plain('Lesson <3>')}** as **{plain(nickname)}**" in notice
+    assert f"**{plain('Best *BCE*')}** (" in notice
+    assert "Your teacher's challenges" in notice
+    app.run()  # Once: the sidebar keeps the class line.
+    assert not app.main.success
+    assert nickname in " ".join(item.value for item in app.sidebar.caption)
+
+
+def test_an_unknown_class_link_is_told_in_the_main_column():
+    app = AppTest.from_file(str(APP), default_timeout=120)
+    app.query_params["class"] = "no-such-class-code"
+    app.run()
+    assert not app.exception
+    assert "class link you opened is not known" in " ".join(w.value for w in app.main.warning)
 
 
 def test_latent_pad_rings_the_last_drawing_where_the_encoder_puts_it():
