@@ -17,11 +17,13 @@ import streamlit as st
 from core.lab import runs as lab_runs
 from core.ml import choices, codegen, data
 from core.store import Refused, StoreError
-from ui import actions, identity, images, resources, services, session, sidebar, words
+from ui import actions, identity, images, resources, scroll, services, session, sidebar, words
 from ui.boot import ensure_navigation
 from ui.run_view import run_view
 
 OPEN = "open_run"  # The run shown beside the settings.
+SCROLL_TO = "train_scroll_to"  # A run just started: bring its live view into view (phones).
+PANEL = "run_panel"  # The run panel's container key.
 NOTICE = actions.TRAIN_NOTICE
 LOCKED_HELP = "Locked by your teacher for this lesson."
 
@@ -203,13 +205,16 @@ def runs_table_ui(runs) -> int | None:
             "run": [run.id for run in runs],
             "started": [time.strftime("%d %b %H:%M", time.localtime(r.created_at)) for r in runs],
             "variant": [words.title(run.variant) for run in runs],
+            "dataset": [data.get(session.run_dataset(run)).title for run in runs],
             # An active run changes every second: the live view above has its figures.
             "status": ["in progress" if r.active else r.status for r in runs],
             "epochs": ["" if r.active else f"{r.epochs_done}/{r.epochs_total}" for r in runs],
             "time": ["" if r.active else f"{r.seconds:.0f} s" for r in runs],
             "test": [words.metric_line(r.metrics) if r.metrics else "" for r in runs],
             "loss": [curves_by_run.get(run.id, []) for run in runs],
-            "settings": [settings_text(run) for run in runs],
+            "settings": [
+                choices.describe(choices.values_of(run.settings, run.variant)) for run in runs
+            ],
         }
     )
     picked = st.dataframe(
@@ -234,8 +239,23 @@ def start(name: str, values: dict, me) -> None:
     ids = actions.start(me, [(name, values)])
     if ids is None:
         return
-    st.session_state[OPEN] = ids[0]
+    st.session_state[OPEN] = st.session_state[SCROLL_TO] = ids[0]
     st.rerun()  # Redraw with the Train button disabled and the live view running.
+
+
+def run_to_show(runs, active, picked: int | None, name: str):
+    """The run beside the settings: the one training (there is one at most), else the row
+    picked in Your runs, else the run opened last or the newest one of the sidebar's variant
+    on the session's dataset; another variant's run would show the wrong curves and offer
+    the wrong code."""
+    if active is not None:
+        return active
+    if picked is not None:
+        return next((run for run in runs if run.id == picked), None)
+    dataset = session.current_dataset()
+    mine = [run for run in runs if run.variant == name and session.run_dataset(run) == dataset]
+    opened = st.session_state.get(OPEN)
+    return next((run for run in mine if run.id == opened), None) or (mine[0] if mine else None)
 
 
 def main() -> None:
@@ -287,18 +307,20 @@ def main() -> None:
         )
     if pressed and active is None and opened is not None:
         start(name, values, identity.ensure_student())  # A visitor's first run gives them a link.
+    if note := choices.live_note(name):
+        settings.caption(f":material/schedule: {note}")
     picked = runs_table_pick(runs)
-    open_id = active.id if active else picked or st.session_state.get(OPEN)
-    shown = next((run for run in runs if run.id == open_id), None) or (runs[0] if runs else None)
-    with results:
+    shown = run_to_show(runs, active, picked, name)
+    with results.container(key=PANEL):
         if shown is None:
             st.info(
-                "Choose the settings and press Train. The loss curve and the eight digits "
-                "below appear here as the model learns.",
+                f"No {words.title(name)} run on {found.title} yet. Choose the settings and "
+                f"press Train: the loss curve and the eight {found.noun}s below appear here as "
+                "the model learns.",
                 icon=":material/model_training:",
             )
             st.image(images.strip(resources.sample_digits(), size=64))
-            st.caption("Eight fixed test digits, the same on every run")
+            st.caption(f"Eight fixed test {found.noun}s, the same on every run")
         else:
             st.subheader(f"Run {shown.id}: {words.title(shown.variant)}")
             st.caption(settings_text(shown))
@@ -307,6 +329,8 @@ def main() -> None:
             else:
                 run_view(shown)
                 actions_ui(shown, me)
+    if shown is not None and st.session_state.pop(SCROLL_TO, None) == shown.id:
+        scroll.into_view(PANEL, f"run-{shown.id}")
 
 
 def runs_table_pick(runs) -> int | None:

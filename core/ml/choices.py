@@ -89,6 +89,12 @@ def defaults(variant: str) -> dict:
     return values
 
 
+def live_note(variant: str) -> str:
+    """What the variant's live defaults were measured to give, when a lesson needs more than
+    the common defaults (the Train page shows it under the settings); "" when nothing to say."""
+    return variants.get(variant).live_note
+
+
 def configs(variant: str, values: dict, dataset: str = "mnist"):
     """(TrainConfig, variant config) of a run with these choices (missing ones: defaults)."""
     from core.ml.training import TrainConfig

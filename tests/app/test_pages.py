@@ -240,6 +240,31 @@ def test_draw_noise_mode_shows_noisy_denoised_plain_and_clean():
     assert not app.exception
 
 
+def test_the_train_panel_follows_the_sidebars_variant_and_dataset(stored_run):
+    from core.ml import variants
+
+    config = variants.make_config("vanilla")
+    token, run = stored_run("vanilla", variants.build("vanilla"), config)
+    app = page_alone("pages/train.py", token=token)
+    assert f"Run {run.id}: Vanilla" in [header.value for header in app.subheader]
+    # The VAE chosen in the sidebar: not the vanilla run's panel (nor its code download).
+    app = page_alone("pages/train.py", token=token, variant="vae")
+    assert not [header.value for header in app.subheader if header.value.startswith("Run ")]
+    assert "No Variational (VAE) run on MNIST digits yet" in app.info[0].value
+    assert not app.get("download_button")
+    # Its live defaults need more epochs than others': the page says so, with the figures.
+    notes = " ".join(item.value for item in app.caption)
+    assert "Ten epochs to start with" in notes and "72%" in notes
+    assert app.slider(key="epochs_vae").value == 10
+    # Fashion-MNIST chosen: garments, and the table says which dataset each run used.
+    app = page_alone("pages/train.py", token=token, dataset="fashion")
+    assert not [header.value for header in app.subheader if header.value.startswith("Run ")]
+    assert "Eight fixed test garments, the same on every run" in [c.value for c in app.caption]
+    table = app.dataframe[0].value
+    assert list(table["dataset"]) == ["MNIST digits"]
+    assert not table["settings"].str.contains("MNIST").any()
+
+
 def test_train_page_has_the_settings_of_each_variant():
     app = run_page("pages/train.py")
     labels = {slider.label for slider in app.slider} | {s.label for s in app.select_slider}

@@ -82,6 +82,9 @@ class Variant:
     settings: tuple = ()
     # The Train page's starting values for a short live run, over core.ml.choices.LIVE_DEFAULTS.
     live: dict[str, Any] = field(default_factory=dict)
+    # Shown under the Train page's settings when a lesson needs more than a short default run
+    # (more epochs, a longer wait), with the measured figures that say why.
+    live_note: str = ""
     # Test metrics beyond BCE, MSE and PSNR that core.ml.evaluate.MEASURES computes for it.
     measures: tuple[str, ...] = ()
     # The loss chart's panels: (title, (training key, validation key)) each.

@@ -55,6 +55,12 @@ VARIANT = Variant(
     training={"epochs": 100},
     # Validation MSE after 10 epochs of 10,000 images: 0.0150 at 5e-3, 0.0157 at 1e-2.
     live={"learning_rate": 5e-3},
+    live_note=(
+        "Depth pays off with long training: measured on MNIST after 10 epochs of 10,000 "
+        "images, this deep model's validation MSE was 0.0150 against vanilla's 0.0128. The "
+        "pretrained ones, after 100 epochs: 0.0050 against 0.0093 on the test set (Home's "
+        "cards show both)."
+    ),
     settings=(CODE_SIZE,),
     code=CODE,
 )

@@ -211,6 +211,12 @@ VARIANT = Variant(
     # 5e-3 (~35 s here), against 49.0% after 5 epochs at 2e-3, when 3s came out like 0s
     # (the shipped model, 60 epochs of 55,000: 84.4%). The Train page says so.
     live={"learning_rate": 5e-3, "epochs": 10},
+    live_note=(
+        "Ten epochs to start with, not five: measured on MNIST, a small classifier recognised "
+        "72% of this VAE's reconstructions after 10 epochs of 10,000 images and 49% after 5, "
+        "where 3s came out looking like 0s. Its 2-number code is a narrow squeeze: more epochs "
+        "and images keep sharpening it."
+    ),
     measures=("elbo",),
     curves=(
         ("Reconstruction (nats)", ("reconstruction_loss", "val_reconstruction_loss")),
