@@ -109,8 +109,10 @@ def student_ui(lesson) -> None:
 
 @st.fragment(run_every=board.REFRESH_SECONDS)
 def live_board(class_id: int, everyone: bool, me: int | None = None) -> None:
+    """The board; `everyone` (hidden students too) is the teacher's view, so it also decides
+    whom the board's texts speak to."""
     try:
-        board.board_ui(board.snapshot(class_id, everyone), me)
+        board.board_ui(board.snapshot(class_id, everyone), me, teacher=everyone)
     except StoreError as error:
         services.store_failed(error)
         st.warning("Lost the run store; retrying...", icon=":material/cloud_off:")
@@ -225,8 +227,6 @@ def main() -> None:
                 icon=":material/key_off:",
             )
             return
-        if notice := st.session_state.pop("challenge_notice", None):
-            st.warning(notice, icon=":material/cloud_off:")
         teacher_ui(room, key)
         return
     lesson = identity.lesson()

@@ -87,20 +87,26 @@ def board_frame(challenge, entries, samples: dict) -> pd.DataFrame:
 COLUMNS = {
     "Rank": st.column_config.NumberColumn(width="small"),
     "Reconstructions": st.column_config.ImageColumn(
-        width=340, help="The eight fixed test digits, as this run rebuilds them"
+        width=340, help="The eight fixed test images, as this run rebuilds them"
     ),
     "Run": st.column_config.NumberColumn(format="%d", width="small"),
 }
 
 
-def board_ui(found: Snapshot, me: int | None = None) -> None:
+def board_ui(found: Snapshot, me: int | None = None, teacher: bool = False) -> None:
     """Per challenge, each student's best run, ranked, with its eight test reconstructions;
-    a student whose finished runs are not on a board is told why."""
+    a student whose finished runs are not on a board is told why. `teacher`: the class's
+    teacher is looking (the board speaks to whoever reads it)."""
     mine_finished = [r for r in found.runs if r.student_id == me and r.status == "finished"]
     if not found.board:
         st.info(
-            "No challenge yet. When your teacher sets one, the best run of each student "
-            "appears here, ranked, as soon as it finishes.",
+            (
+                "No challenge yet. When you set a challenge (in the Challenges tab), each "
+                "student's best run that meets it appears here, ranked, as soon as it finishes."
+                if teacher
+                else "No challenge yet. When your teacher sets one, the best run of each "
+                "student appears here, ranked, as soon as it finishes."
+            ),
             icon=":material/emoji_events:",
         )
         return

@@ -12,6 +12,12 @@ from core.ml import choices, variants
 from ui import services, words
 
 CONSTRAINED = ("epochs", "subset", "code_size", "learning_rate", "batch_size")
+# What a save or an add did, kept across the rerun that redraws the page with it: (place, kind,
+# Markdown). A toast before `st.rerun` is dropped with the run, so the teacher saw nothing.
+NOTICE = "class_notice"
+# The new-challenge form's widget keys end with this number; a successful add moves it on, so
+# the next form starts empty, while a refused add keeps what the teacher typed.
+FORM = "challenge_form"
 
 
 def setup_ui(room, key: str) -> None:
@@ -41,8 +47,11 @@ def setup_ui(room, key: str) -> None:
         if st.form_submit_button("Save the setup", type="primary"):
             save(
                 key,
+                current,
                 classroom.Setup(tuple(pages), tuple(chosen), current.locks, max_epochs, max_subset),
+                "setup",
             )
+    show_notice("setup")
     st.markdown(
         "**Locked settings**: a locked setting is shown to students, disabled, with your value."
     )
@@ -60,8 +69,10 @@ def setup_ui(room, key: str) -> None:
                 value=item.name in locked,
                 key=f"lock_{name}_{item.name}",
             )
-            offered = item.choices
-            value = start[item.name] if start[item.name] in offered else offered[0]
+            # Only what the class's limits allow: a lock of 30 epochs under a limit of 10
+            # would train 10 while the teacher was told 30.
+            offered = current.choices(name, item.name)
+            value = start[item.name] if start[item.name] in offered else offered[-1]
             if item.numeric:
                 chosen_value = value_column.select_slider(
                     item.label,
@@ -86,53 +97,113 @@ def setup_ui(room, key: str) -> None:
                 locks.pop(name)
             save(
                 key,
+                current,
                 classroom.Setup(
                     current.pages, current.variants, locks, current.max_epochs, current.max_subset
                 ),
+                f"locks of {words.title(name)}",
             )
+    show_notice(f"locks of {words.title(name)}")
 
 
-def save(key: str, setup) -> None:
+def save(key: str, current, setup, what: str) -> None:
+    """Save `setup` (the server checks the key and every value) and say what changed; a
+    refusal shows where the teacher pressed Save, with the form as they left it."""
     try:
-        classroom.save_setup(services.live_store(), key, setup)
+        saved = classroom.Setup.from_json(setup.to_json())
+        changes = setup_changes(current, saved)
+        if changes:
+            classroom.save_setup(services.live_store(), key, saved)
     except classroom.ClassError as error:
-        st.warning(str(error).capitalize() + ".", icon=":material/block:")
+        services.refusal(error)
         return
-    st.toast("Saved: students get the new setup at their next click.")
+    if not changes:
+        notice(what, "info", f"Nothing to save: these are already the {what}.")
+    else:
+        notice(
+            what,
+            "success",
+            f"Saved the {what}: " + "; ".join(changes) + ". Students see it at their next click.",
+        )
     st.rerun()
+
+
+def setup_changes(old, new) -> list[str]:
+    """What differs between two setups, in the teacher's words."""
+    changes = []
+    for label, before, after, title in (
+        ("pages", old.pages, new.pages, classroom.PAGE_TITLES.get),
+        ("variants", old.variants, new.variants, words.title),
+    ):
+        added = [title(item) for item in after if item not in before]
+        removed = [title(item) for item in before if item not in after]
+        if added:
+            changes.append(f"{label} added: {', '.join(added)}")
+        if removed:
+            changes.append(f"{label} removed: {', '.join(removed)}")
+    if new.max_epochs != old.max_epochs:
+        changes.append(f"at most {words.count(new.max_epochs, 'epoch')} per run")
+    if new.max_subset != old.max_subset:
+        changes.append(f"at most {words.count(new.max_subset, 'training image')} per run")
+    for name in new.variants:
+        before, after = old.locked(name), new.locked(name)
+        for item in choices.for_variant(name):
+            label = item.label.lower()
+            if item.name in after and after[item.name] != before.get(item.name):
+                changes.append(f"{label} locked at {item.show(after[item.name])}")
+            elif item.name in before and item.name not in after:
+                changes.append(f"{label} unlocked")
+    return changes
+
+
+def notice(place: str, kind: str, text: str) -> None:
+    st.session_state[NOTICE] = (place, kind, text)
+
+
+def show_notice(place: str) -> None:
+    """The notice a save or an add left for this place, once."""
+    found = st.session_state.get(NOTICE)
+    if not found or found[0] != place:
+        return
+    del st.session_state[NOTICE]
+    _, kind, text = found
+    show = {"success": st.success, "info": st.info, "warning": st.warning}[kind]
+    icons = {"success": "check_circle", "info": "info", "warning": "cloud_off"}
+    show(text, icon=f":material/{icons[kind]}:")
 
 
 def challenges_ui(room, key: str) -> None:
     found = classroom.class_challenges(services.live_store(), room.id)
+    show_notice("challenges")
     for challenge in found:
         with st.container(border=True, horizontal=True, vertical_alignment="center"):
             st.markdown(
                 f"**{words.plain(challenge.title)}**  \n{words.plain(challenge.rules_text())}"
             )
             if st.button("Remove", icon=":material/delete:", key=f"remove_{challenge.id}"):
-                try:
-                    classroom.remove_challenge(services.live_store(), key, challenge.id)
-                except classroom.ClassError as error:  # Removed already, in another tab.
-                    st.session_state["challenge_notice"] = str(error)
-                st.rerun()
-    if notice := st.session_state.pop("challenge_notice", None):
-        services.refusal(notice)
+                remove_challenge(key, challenge)
     if not found:
         st.caption("No challenge yet.")
     st.markdown("**New challenge**")
+    form = st.session_state.setdefault(FORM, 0)
     with st.form("new_challenge"):
         title = st.text_input(
-            "Title", placeholder="Smallest code, best reconstruction", max_chars=80
+            "Title",
+            placeholder="Smallest code, best reconstruction",
+            max_chars=80,
+            key=f"challenge_title_{form}",
         )
         metric = st.selectbox(
             "Ranked by",
             list(classroom.METRICS),
             format_func=lambda name: classroom.METRICS[name][0],
+            key=f"challenge_metric_{form}",
         )
         allowed = st.multiselect(
             "Variants allowed (none: any)",
             list(room.setup.get("variants") or variants.names()),
             format_func=words.title,
+            key=f"challenge_variants_{form}",
         )
         st.caption("Constraints on the settings (any: no constraint).")
         columns = st.columns(len(CONSTRAINED))
@@ -143,6 +214,7 @@ def challenges_ui(room, key: str) -> None:
                 f"{item.label} at most",
                 ("any", *item.choices),
                 format_func=lambda v, i=item: v if v == "any" else i.show(v),
+                key=f"challenge_{name}_{form}",
             )
             if bound != "any":
                 constraints[name] = {"max": bound}
@@ -151,10 +223,16 @@ def challenges_ui(room, key: str) -> None:
         st.caption("For PSNR after denoising: the noise added to the test images.")
         noise_columns = st.columns(2)
         noise_kind = noise_columns[0].selectbox(
-            "Noise kind", noise.KINDS, format_func=lambda k: k.replace("_", " ")
+            "Noise kind",
+            noise.KINDS,
+            format_func=lambda k: k.replace("_", " "),
+            key=f"challenge_noise_kind_{form}",
         )
         noise_level = noise_columns[1].select_slider(
-            "Noise level", choices.setting("denoising", "noise_level").choices[1:], value=0.5
+            "Noise level",
+            choices.setting("denoising", "noise_level").choices[1:],
+            value=0.5,
+            key=f"challenge_noise_level_{form}",
         )
         if st.form_submit_button(
             "Add the challenge", type="primary", icon=":material/emoji_events:"
@@ -170,21 +248,52 @@ def challenges_ui(room, key: str) -> None:
                     "noise_level": noise_level,
                 },
             )
+    show_notice("new challenge")
 
 
 def add_challenge(key: str, rules: dict) -> None:
+    """Add it (the server checks the key and the rules), then empty the form for the next one;
+    a refusal shows in the form, which keeps what the teacher typed."""
     opened = services.live_store()
     try:
-        challenge_id = classroom.add_challenge(opened, key, classroom.Challenge.from_json(rules))
+        challenge = classroom.Challenge.from_json(rules)
+        challenge_id = classroom.add_challenge(opened, key, challenge)
     except classroom.ClassError as error:
-        st.warning(str(error).capitalize() + ".", icon=":material/block:")
+        services.refusal(error)
         return
+    st.session_state[FORM] = st.session_state.get(FORM, 0) + 1
+    added = (
+        f"Added the challenge **{words.plain(challenge.title)}** "
+        f"({words.plain(challenge.rules_text())}): it is on every board of the class now."
+    )
     engine = services.engine()
     try:  # Runs that finished before the challenge existed are scored by a training worker.
         engine.send(tasks.score_challenge, challenge_id, opened.display_url)
     except EngineUnavailable:
-        st.session_state["challenge_notice"] = (
-            "Added. The training cluster cannot be reached, so runs that finished before now "
-            "are not scored; new runs are."
+        notice(
+            "new challenge",
+            "warning",
+            added + " The training cluster cannot be reached, so runs that finished before "
+            "now are not scored; new runs are.",
+        )
+    else:
+        notice(
+            "new challenge",
+            "success",
+            added + " Runs that finished already are scored in a moment.",
+        )
+    st.rerun()
+
+
+def remove_challenge(key: str, challenge) -> None:
+    try:
+        classroom.remove_challenge(services.live_store(), key, challenge.id)
+    except classroom.ClassError as error:  # Removed already, in another tab.
+        notice("challenges", "info", str(error)[:1].upper() + str(error)[1:] + ".")
+    else:
+        notice(
+            "challenges",
+            "success",
+            f"Removed the challenge **{words.plain(challenge.title)}** from the board.",
         )
     st.rerun()

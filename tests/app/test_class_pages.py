@@ -135,3 +135,75 @@ def test_a_student_whose_runs_miss_the_rules_is_told_why(lab_store, lesson):
     classroom.set_on_board(lab_store, student, False)
     page = run_page("pages/class.py", token=token)
     assert not [item for item in page.caption if "None of your finished runs" in item.value]
+
+
+def test_the_board_speaks_to_whoever_looks_at_it(lab_store, lesson):
+    _, key = lesson
+    teacher = teacher_page(key)
+    said = " ".join(item.value for item in teacher.info)
+    assert "When you set a challenge" in said and "your teacher" not in said
+    _, token = classroom.join(lab_store, classroom.class_code(key))
+    student = run_page("pages/class.py", token=token)
+    assert "When your teacher sets one" in " ".join(item.value for item in student.info)
+
+
+def texts(app: AppTest, kind: str) -> str:
+    return " | ".join(item.value for item in getattr(app, kind))
+
+
+def test_saving_the_setup_and_the_locks_says_what_changed_or_why_not(lab_store, lesson):
+    class_id, key = lesson
+    app = teacher_page(key)
+    next(item for item in app.slider if item.label == "Most epochs per run").set_value(5)
+    next(b for b in app.button if b.label == "Save the setup").click().run()
+    assert not app.exception, [item.value for item in app.exception]
+    said = texts(app, "success")
+    assert "Saved the setup: at most 5 epochs per run" in said and "next click" in said
+    assert classroom.Setup.from_json(lab_store.class_row(class_id).setup).max_epochs == 5
+    # A lock offers only what the class's limits allow (a lock over a limit would be clamped).
+    assert app.select_slider(key="lockvalue_vanilla_epochs").options[-1] == "5"
+
+    app.checkbox(key="lock_vanilla_batch_size").check()
+    app.checkbox(key="lock_vanilla_epochs").uncheck()
+    next(b for b in app.button if b.label == "Save the locks of Vanilla").click().run()
+    said = texts(app, "success")
+    assert "Saved the locks of Vanilla" in said and "batch size locked at 64" in said
+    assert "epochs unlocked" in said and "Saved the setup" not in said  # Shown once.
+    saved = classroom.Setup.from_json(lab_store.class_row(class_id).setup)
+    assert saved.locked("vanilla") == {"code_size": 8, "batch_size": 64}
+
+    # Refused by the server's check: said where the teacher pressed Save, nothing saved.
+    next(item for item in app.multiselect if item.label == "Variants").set_value([])
+    next(b for b in app.button if b.label == "Save the setup").click().run()
+    assert "A class needs at least one variant." in texts(app, "warning")
+    assert not texts(app, "success")
+    assert classroom.Setup.from_json(lab_store.class_row(class_id).setup) == saved
+
+
+def test_the_challenge_form_empties_after_an_add_and_keeps_a_refused_one(lab_store, lesson):
+    class_id, key = lesson
+    app = teacher_page(key)
+
+    def title():
+        return next(item for item in app.text_input if item.label == "Title")
+
+    def add():
+        next(b for b in app.button if b.label == "Add the challenge").click().run()
+        assert not app.exception, [item.value for item in app.exception]
+
+    title().set_value("Smallest code")
+    add()
+    assert title().value == ""  # Ready for the next challenge.
+    assert "Added the challenge **Smallest code**" in texts(app, "success") + texts(app, "warning")
+    title().set_value("Best VAE")
+    next(item for item in app.selectbox if item.label == "Ranked by").set_value("negative_elbo")
+    variants_allowed = next(i for i in app.multiselect if i.label == "Variants allowed (none: any)")
+    variants_allowed.set_value(["vanilla"])
+    add()
+    assert "measured only for Variational (VAE)" in texts(app, "warning")
+    assert title().value == "Best VAE"  # Nothing the teacher typed is lost.
+    assert next(i for i in app.selectbox if i.label == "Ranked by").value == "negative_elbo"
+    assert [c.title for c in classroom.class_challenges(lab_store, class_id)] == ["Smallest code"]
+    next(b for b in app.button if b.label == "Remove").click().run()
+    assert "Removed the challenge **Smallest code**" in texts(app, "success")
+    assert not classroom.class_challenges(lab_store, class_id)

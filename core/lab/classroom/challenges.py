@@ -63,7 +63,12 @@ class Challenge:
         if allowed is not None:
             names = tuple(name for name in (names or allowed) if name in allowed)
             if not names:
-                raise ClassError(f"{METRICS[metric][0]} needs one of: {', '.join(allowed)}")
+                # Titles, not module names: the teacher reads this under the form.
+                raise ClassError(
+                    f"{METRICS[metric][0]} is measured only for "
+                    f"{' or '.join(variants.get(name).title for name in allowed)}: allow it "
+                    "among the variants, or leave them empty"
+                )
         constraints = {}
         for name, bounds in (data.get("constraints") or {}).items():
             kept = {}
