@@ -7,6 +7,7 @@ import re
 
 import numpy as np
 import pytest
+from playwright.sync_api import expect
 
 from tests.support.browser import (
     IDLE,
@@ -166,12 +167,20 @@ def test_train_one_epoch_then_stop_a_long_run(app_server, page, artifacts):
     assert page.locator("[data-testid=stVegaLiteChart]").count() >= 1  # The loss chart.
     page.screenshot(path=str(artifacts / "train-done.png"), full_page=True)
 
-    # A long run, stopped while it is going: the weights so far are kept.
+    # A long run, stopped while it is going: the weights so far are kept. Started on a
+    # phone's width, where the live view is under the settings: it scrolls into view.
+    page.set_viewport_size({"width": 390, "height": 844})
     block = page.locator("[data-testid=stSlider]", has_text="Epochs").first
     block.get_by_role("slider").focus()
     page.keyboard.press("End")
-    page.get_by_role("button", name="Train", exact=True).click()
+    train = page.get_by_role("button", name="Train", exact=True)
+    train.scroll_into_view_if_needed()
+    panel = page.locator(".st-key-run_panel")
+    expect(panel).not_to_be_in_viewport()
+    train.click()
     page.wait_for_selector("text=/Epoch [0-9]+\\/50 · batch/", timeout=60_000)
+    expect(panel).to_be_in_viewport(timeout=10_000)
+    page.set_viewport_size({"width": 1280, "height": 900})
     page.wait_for_selector("text=/Epoch [2-9]\\/50 · batch/", timeout=60_000)  # A curve to see.
     page.screenshot(path=str(artifacts / "train-live.png"), full_page=True)
     page.get_by_role("button", name="Stop", exact=True).click()
