@@ -239,6 +239,7 @@ def results_ui(runs, labels) -> None:
         pd.DataFrame(rows),
         hide_index=True,
         width="stretch",
+        placeholder=words.MISSING,
         column_config={
             "run": st.column_config.NumberColumn(format="%d"),
             "parameters": st.column_config.NumberColumn(format="localized"),

@@ -222,6 +222,7 @@ def runs_table_ui(runs) -> int | None:
         hide_index=True,
         width="stretch",
         key="runs_table",
+        placeholder=words.MISSING,
         on_select="rerun",
         selection_mode="single-row",
         column_config={

@@ -78,3 +78,8 @@ def plain(text: str) -> str:
     import re
 
     return re.sub(r"([\\`*_{}\[\]()#+\-.!|<>~$:&])", r"\\\1", text)
+
+
+# What a table cell without a value shows (a racer with no BCE, PCA's parameters): Streamlit's
+# own placeholder is the word "None", which reads as a measurement. Every table passes it.
+MISSING = "—"

@@ -57,6 +57,8 @@ def test_race_page_shows_a_finished_race_with_curves_digits_and_results(lab_stor
     table = app.dataframe[0].value
     assert list(table["racer"]) == ["code 2", "code 32"]
     assert list(table["run"]) == ids
+    # The racers have no test BCE: a dash in its cells, not the word "None".
+    assert table["test BCE"].isna().all() and app.dataframe[0].proto.placeholder == "—"
     # Originals and each racer's eight reconstructions after the picked epoch.
     assert len(app.image) == 3
 
