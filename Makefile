@@ -11,7 +11,7 @@ PORT   ?= 8501
 RUNTIME_STAMP := $(VENV)/.runtime-installed
 DEV_STAMP     := $(VENV)/.dev-installed
 
-.PHONY: run dev test test-fast lint format bench soak chaos cluster cluster-down install install-dev chromium browsers postgresql haproxy fashion-mnist clean
+.PHONY: run dev test test-fast lint format bench lesson-defaults soak chaos cluster cluster-down install install-dev chromium browsers postgresql haproxy fashion-mnist clean
 
 run: $(RUNTIME_STAMP) fashion-mnist
 	$(BIN)/streamlit run app.py --server.port=$(PORT)
@@ -34,6 +34,11 @@ test-fast: $(DEV_STAMP)
 # timings on a shared machine belong in a benchmark, not in a pass/fail test.
 bench: $(DEV_STAMP) chromium
 	$(BIN)/python -m bench.run
+
+# The lessons' defaults measured on the validation split (bench/lesson_defaults.py): which race
+# settings rank the racers as the texts say, how many epochs the VAE needs; bench/DEFAULTS.md.
+lesson-defaults: $(DEV_STAMP)
+	$(BIN)/python -m bench.lesson_defaults
 
 # A classroom on one local server: 20 Chromium sessions, 2 of them training; then a class of 30
 # watching the live board (store queries per second, CPU); then 40 sessions through HAProxy on
