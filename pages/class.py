@@ -139,7 +139,7 @@ def teacher_ui(room, key: str) -> None:
         st.code(teacher_link, language=None, wrap_lines=True)
     controls_ui(room, key)
     board_tab, runs_tab, setup_tab, challenges_tab = st.tabs(
-        ["Board", "Runs and students", "Setup", "Challenges"]
+        ["Board", "Runs and students", "Setup", "Challenges"], key="class_tabs"
     )
     with board_tab:
         live_board(room.id, everyone=True)

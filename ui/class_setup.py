@@ -115,7 +115,7 @@ def save(key: str, current, setup, what: str) -> None:
         if changes:
             classroom.save_setup(services.live_store(), key, saved)
     except classroom.ClassError as error:
-        services.refusal(error)
+        refused(error, "Not saved")
         return
     if not changes:
         notice(what, "info", f"Nothing to save: these are already the {what}.")
@@ -124,6 +124,7 @@ def save(key: str, current, setup, what: str) -> None:
             what,
             "success",
             f"Saved the {what}: " + "; ".join(changes) + ". Students see it at their next click.",
+            f"Saved the {what}.",
         )
     st.rerun()
 
@@ -156,20 +157,30 @@ def setup_changes(old, new) -> list[str]:
     return changes
 
 
-def notice(place: str, kind: str, text: str) -> None:
-    st.session_state[NOTICE] = (place, kind, text)
+def notice(place: str, kind: str, text: str, headline: str | None = None) -> None:
+    """Leave `text` for `place` to show after the rerun, with `headline` as a toast too: the
+    place may be under the fold (the setup form's Save is at a laptop screen's bottom edge)."""
+    st.session_state[NOTICE] = (place, kind, text, headline)
+
+
+def refused(error: Exception, what: str) -> None:
+    """A refusal under the button pressed, and as a toast: the button may sit at the fold, and
+    a toast of the action before ("Added the challenge.") may still be on screen."""
+    services.refusal(error)
+    st.toast(f"{what}: {words.plain(str(error))}.", icon=":material/block:")
 
 
 def show_notice(place: str) -> None:
-    """The notice a save or an add left for this place, once."""
+    """The notice a save or an add left for this place (forgotten at the end of the run)."""
     found = st.session_state.get(NOTICE)
     if not found or found[0] != place:
         return
-    del st.session_state[NOTICE]
-    _, kind, text = found
+    _, kind, text, headline = found
     show = {"success": st.success, "info": st.info, "warning": st.warning}[kind]
     icons = {"success": "check_circle", "info": "info", "warning": "cloud_off"}
     show(text, icon=f":material/{icons[kind]}:")
+    if headline:
+        st.toast(headline, icon=":material/check_circle:")
 
 
 def challenges_ui(room, key: str) -> None:
@@ -249,6 +260,8 @@ def challenges_ui(room, key: str) -> None:
                 },
             )
     show_notice("new challenge")
+    # Shown once: a notice whose place was not drawn (its variant removed since) is dropped.
+    st.session_state.pop(NOTICE, None)
 
 
 def add_challenge(key: str, rules: dict) -> None:
@@ -259,7 +272,7 @@ def add_challenge(key: str, rules: dict) -> None:
         challenge = classroom.Challenge.from_json(rules)
         challenge_id = classroom.add_challenge(opened, key, challenge)
     except classroom.ClassError as error:
-        services.refusal(error)
+        refused(error, "Not added")
         return
     st.session_state[FORM] = st.session_state.get(FORM, 0) + 1
     added = (
@@ -275,12 +288,14 @@ def add_challenge(key: str, rules: dict) -> None:
             "warning",
             added + " The training cluster cannot be reached, so runs that finished before "
             "now are not scored; new runs are.",
+            "Added the challenge.",
         )
     else:
         notice(
             "new challenge",
             "success",
             added + " Runs that finished already are scored in a moment.",
+            "Added the challenge.",
         )
     st.rerun()
 
@@ -295,5 +310,6 @@ def remove_challenge(key: str, challenge) -> None:
             "challenges",
             "success",
             f"Removed the challenge **{words.plain(challenge.title)}** from the board.",
+            "Removed the challenge.",
         )
     st.rerun()

@@ -159,6 +159,7 @@ def test_saving_the_setup_and_the_locks_says_what_changed_or_why_not(lab_store, 
     assert not app.exception, [item.value for item in app.exception]
     said = texts(app, "success")
     assert "Saved the setup: at most 5 epochs per run" in said and "next click" in said
+    assert texts(app, "toast") == "Saved the setup."  # Seen even with Save at the fold.
     assert classroom.Setup.from_json(lab_store.class_row(class_id).setup).max_epochs == 5
     # A lock offers only what the class's limits allow (a lock over a limit would be clamped).
     assert app.select_slider(key="lockvalue_vanilla_epochs").options[-1] == "5"
@@ -176,6 +177,7 @@ def test_saving_the_setup_and_the_locks_says_what_changed_or_why_not(lab_store, 
     next(item for item in app.multiselect if item.label == "Variants").set_value([])
     next(b for b in app.button if b.label == "Save the setup").click().run()
     assert "A class needs at least one variant." in texts(app, "warning")
+    assert texts(app, "toast") == "Not saved: a class needs at least one variant."
     assert not texts(app, "success")
     assert classroom.Setup.from_json(lab_store.class_row(class_id).setup) == saved
 
@@ -201,9 +203,31 @@ def test_the_challenge_form_empties_after_an_add_and_keeps_a_refused_one(lab_sto
     variants_allowed.set_value(["vanilla"])
     add()
     assert "measured only for Variational (VAE)" in texts(app, "warning")
+    assert texts(app, "toast").startswith("Not added: ")
     assert title().value == "Best VAE"  # Nothing the teacher typed is lost.
     assert next(i for i in app.selectbox if i.label == "Ranked by").value == "negative_elbo"
     assert [c.title for c in classroom.class_challenges(lab_store, class_id)] == ["Smallest code"]
     next(b for b in app.button if b.label == "Remove").click().run()
     assert "Removed the challenge **Smallest code**" in texts(app, "success")
     assert not classroom.class_challenges(lab_store, class_id)
+
+
+def tabs_id(app: AppTest) -> str:
+    """The id of the page's tabs, as the browser gets it."""
+    found = [b for b in app.main.children.values() if getattr(b, "type", None) == "tab_container"]
+    return found[0].proto.id
+
+
+def test_the_teachers_tab_stays_chosen_when_a_notice_above_goes(lab_store):
+    """The browser keeps the chosen tab only while the tabs keep their id: unkeyed, their id
+    was their place on the page, which the "Class created" notice above them moved, so the
+    first Save after creating a class threw the teacher back to the Board tab."""
+    app = teacher_page(None)
+    next(item for item in app.text_input if item.label == "Class name").set_value("Lesson 4")
+    next(b for b in app.button if b.label == "Create the class").click().run()
+    assert "Class created" in texts(app, "success")
+    before = tabs_id(app)
+    next(b for b in app.button if b.label == "Save the setup").click().run()
+    assert not app.exception, [item.value for item in app.exception]
+    assert "Class created" not in texts(app, "success")
+    assert before and tabs_id(app) == before
