@@ -138,6 +138,8 @@ def teacher_ui(room, key: str) -> None:
         st.markdown("**Teacher link** (private)")
         st.code(teacher_link, language=None, wrap_lines=True)
     controls_ui(room, key)
+    # Keyed: the browser keeps the chosen tab while the tabs keep their id, which is otherwise
+    # their place on the page (the "Class created" notice above moved it at the next click).
     board_tab, runs_tab, setup_tab, challenges_tab = st.tabs(
         ["Board", "Runs and students", "Setup", "Challenges"], key="class_tabs"
     )
