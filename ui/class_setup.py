@@ -8,8 +8,8 @@ import streamlit as st
 from core.cluster import tasks
 from core.cluster.client import EngineUnavailable
 from core.lab import classroom
-from core.ml import choices, variants
-from ui import services, words
+from core.ml import choices, data, variants
+from ui import services, session, words
 
 CONSTRAINED = ("epochs", "subset", "code_size", "learning_rate", "batch_size")
 # What a save or an add did, kept across the rerun that redraws the page with it: (place, kind,
@@ -204,6 +204,17 @@ def challenges_ui(room, key: str) -> None:
             max_chars=80,
             key=f"challenge_title_{form}",
         )
+        datasets = list(data.DATASETS)
+        dataset = st.segmented_control(
+            "Images",
+            datasets,
+            default=session.current_dataset(),
+            format_func=lambda name: data.get(name).title,
+            required=True,
+            key=f"challenge_dataset_{form}",
+            help="Only runs trained on these images enter: scores on two datasets cannot be "
+            "ranked together. Students choose the dataset in their sidebar.",
+        )
         metric = st.selectbox(
             "Ranked by",
             list(classroom.METRICS),
@@ -257,6 +268,7 @@ def challenges_ui(room, key: str) -> None:
                     "constraints": constraints,
                     "noise_kind": noise_kind,
                     "noise_level": noise_level,
+                    "dataset": dataset,
                 },
             )
     show_notice("new challenge")

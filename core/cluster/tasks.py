@@ -175,14 +175,14 @@ def score_challenge(challenge_id: int, database: str) -> int:
     for run in opened.class_runs(class_id):
         if run.status != "finished" or run.id in done:
             continue
-        if not challenge.meets(run.variant, choices.values_of(run.settings)):
+        dataset = classroom.run_dataset(run)
+        if not challenge.meets(run.variant, choices.values_of(run.settings), dataset):
             continue
         checkpoint = opened.checkpoint(run.id)
         if checkpoint is None:
             continue
         model = build_model(run.variant, run.settings)
         model.set_weights(checkpoint[1])
-        dataset = run.settings["train"].get("dataset", "mnist")
         value = classroom.challenge_value(challenge, run.metrics, model, splits(dataset).x_test)
         opened.add_score(challenge_id, run.id, value)
         count += 1

@@ -25,9 +25,11 @@ LOCKED = Setup(
 )
 
 
-def finished(store, student: int, variant="vanilla", values=None, metrics=None) -> int:
+def finished(
+    store, student: int, variant="vanilla", values=None, metrics=None, dataset="mnist"
+) -> int:
     """A finished run of `student`, started through the class rules, as a worker ends it."""
-    run_id = start_run(store, student, variant, values or {})
+    run_id = start_run(store, student, variant, values or {}, dataset=dataset)
     store.claim(run_id, "test:0")
     run = store.run(run_id)
     store.add_epoch(
@@ -149,7 +151,18 @@ def test_setups_and_challenges_are_checked_when_saved():
     assert not small.meets("vanilla", {"code_size": 16})
     assert not small.meets("conv", {"code_size": 4})  # Not an allowed variant.
     assert not small.meets("deep", {})  # No code size: cannot show it meets the rule.
-    assert small.rules_text() == "lowest Test BCE · Vanilla or Deep · code size at most 8"
+    assert small.rules_text() == (
+        "lowest Test BCE · on MNIST digits · Vanilla or Deep · code size at most 8"
+    )
+    # A challenge ranks runs on one dataset: a Fashion-MNIST BCE (~0.27) is not comparable
+    # with an MNIST one (~0.08). Stored challenges from before the field are MNIST's.
+    assert not small.meets("vanilla", {"code_size": 8}, "fashion")
+    garments = Challenge.from_json({"title": "G", "dataset": "fashion"})
+    assert garments.meets("vanilla", {}, "fashion") and not garments.meets("vanilla", {})
+    assert Challenge.from_json(garments.to_json()).dataset == "fashion"
+    assert "on Fashion-MNIST" in garments.rules_text()
+    with pytest.raises(ClassError, match="unknown dataset"):
+        Challenge.from_json({"title": "x", "dataset": "cifar"})
 
 
 def test_nicknames_are_plain_single_lines():
@@ -184,6 +197,21 @@ def test_board_ranks_each_students_best_run_and_leaves_off_who_opted_out(store):
     shown = store.final_samples([e.run.id for e in lowest])
     assert set(shown) == {e.run.id for e in lowest}
     assert shown[lowest[0].run.id].shape == (8, 28, 28, 1)
+
+
+def test_a_challenge_scores_only_the_runs_on_its_dataset(store):
+    class_id, key = classroom.create_class(store, "Lesson 3")
+    digits = classroom.add_challenge(store, key, Challenge("Digits"))
+    garments = classroom.add_challenge(store, key, Challenge("Garments", dataset="fashion"))
+    student, _ = classroom.join(store, classroom.class_code(key))
+    on_mnist = finished(store, student, metrics={"bce": 0.09})
+    on_fashion = finished(store, student, metrics={"bce": 0.27}, dataset="fashion")
+    for run_id in (on_mnist, on_fashion):
+        run = store.run(run_id)
+        assert classroom.score_run(store, run, run.metrics, None, None) == 1
+    by_id = {challenge.id: entries for challenge, entries in classroom.board(store, class_id)}
+    assert [(e.run.id, e.value) for e in by_id[digits]] == [(on_mnist, 0.09)]
+    assert [(e.run.id, e.value) for e in by_id[garments]] == [(on_fashion, 0.27)]
 
 
 def test_csv_has_a_row_per_run_with_each_challenges_metric(store):
