@@ -19,6 +19,7 @@ from ui.boot import ensure_navigation
 from ui.drawing_pad import drawing_pad
 
 LAST_DRAWING = "last_drawing"  # The latest 28x28 input, also marked on the Latent page.
+LAST_DRAWING_DATA = "last_drawing_data"
 SOURCES = ["Draw", "Upload", "Test digit"]
 PAD_COLUMN = 300  # CSS pixels: the 280-pixel pad and the input choices.
 UPLOAD_HINT_DIGIT = "Dark ink on light paper or light ink on dark both work."
@@ -150,7 +151,8 @@ def denoise_ui(image: np.ndarray) -> None:
     ):
         st.session_state["noise_seed"] = st.session_state.get("noise_seed", 0) + 1
     noisy = noise.corrupt(image, kind, level, seed=st.session_state.get("noise_seed", 0))
-    denoised = reconstruct(sidebar.current_model("denoising"), noisy)
+    denoiser = sidebar.current_model("denoising")
+    denoised = reconstruct(denoiser, noisy)
     plain = reconstruct(resources.pretrained("conv"), noisy)
     clean = as_batch(image)
 
@@ -164,12 +166,30 @@ def denoise_ui(image: np.ndarray) -> None:
         (image, "Clean input"),
     ]:
         pictures.image(images.to_pil(picture), caption=caption, width=THUMB)
+    noun = session.dataset().noun
     st.caption(
-        "PSNR compares each image with the clean input: higher is closer. The pretrained "
-        "denoising model learned to map digits with Gaussian noise at level 0.5 to clean ones; "
-        "the plain convolutional one only ever saw clean digits. Try the other noise kinds and "
-        "levels to see how far what the denoiser learned carries over to corruptions it never "
-        "saw."
+        "PSNR compares each image with the clean input: higher is closer. "
+        f"{denoiser_learned(denoiser, noun)}; the plain convolutional one only ever saw clean "
+        f"{noun}s. Try the other noise kinds and levels to see how far what the denoiser "
+        "learned carries over to corruptions it never saw."
+    )
+
+
+def denoiser_learned(ref: resources.ModelRef, noun: str) -> str:
+    """What the denoiser on view was trained on: the shipped model's card says which noise
+    at which level (the same on both datasets today, but read, not assumed)."""
+    if not ref.key.startswith("shipped:"):
+        return f"Your denoising run ({ref.label.split(' · ')[0]}) learned to clean noisy {noun}s"
+    config = (resources.card("denoising") or {}).get("config") or {}
+    kinds = " or ".join(
+        "Gaussian" if kind == "gaussian" else kind.replace("_", " ")
+        for kind in config.get("noise_kinds", [])
+    )
+    low, high = config.get("min_noise_level"), config.get("noise_level")
+    levels = f"level {high}" if low in (None, high) else f"levels {low} to {high}"
+    return (
+        f"The pretrained denoising model learned to map {noun}s with {kinds or 'random'} noise "
+        f"at {levels} to clean ones"
     )
 
 
@@ -197,6 +217,8 @@ def main() -> None:
             st.caption("The reconstructions appear here.")
             return
         st.session_state[LAST_DRAWING] = image
+        # Which dataset's models it is an input of: Inside and Latent offer it only there.
+        st.session_state[LAST_DRAWING_DATA] = session.current_dataset()
         if mode == "Reconstruct":
             reconstruct_ui(name, image)
         else:

@@ -11,6 +11,7 @@ import streamlit as st
 from core.cluster import tasks
 from core.cluster.client import EngineUnavailable
 from core.ml import inside
+from core.ml.data import ALL_IMAGES
 from core.ml.pca import load_pca
 from ui import images, resources, services, session, words
 
@@ -102,12 +103,13 @@ def few_labels(name: str, labelled: int, seed: int, dataset: str) -> dict[str, f
 
 
 def pretraining_ui() -> None:
+    noun = session.dataset().noun
     st.header("Pretraining with few labels")
     st.markdown(
-        "The autoencoder learned its code from 55,000 digits **without labels**. Suppose only "
-        "a handful are labelled: train one softmax layer on the raw pixels, on the frozen "
-        "encoder's code, or on the encoder fine-tuned along with it, and measure accuracy on "
-        "the 10,000 test digits."
+        f"The autoencoder learned its code from {ALL_IMAGES:,} {noun}s **without labels**. "
+        "Suppose only a handful are labelled: train one softmax layer on the raw pixels, on "
+        "the frozen encoder's code, or on the encoder fine-tuned along with it, and measure "
+        f"accuracy on the 10,000 test {noun}s."
     )
     left, middle, right = st.columns(3)
     labelled = left.segmented_control(
@@ -132,7 +134,7 @@ def pretraining_ui() -> None:
         disabled=engine is None or bool(engine.error),
     ):
         with st.spinner(
-            f"Training three classifiers on {labelled} labelled digits, in a training worker "
+            f"Training three classifiers on {labelled} labelled {noun}s, in a training worker "
             "(if none is running, starting one takes about 10 s)..."
         ):
             try:

@@ -8,7 +8,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from core.ml import curves, variants
+from core.ml import curves, data, variants
 from ui import images, resources, services, session, words
 
 SMOOTHING = 0.9  # Weight of the exponential moving average drawn over the per-batch loss.
@@ -73,10 +73,12 @@ def loss_chart(losses, epochs, name: str, validation_images: int | None = None) 
 
 
 def samples_ui(run, epochs) -> None:
-    """The eight fixed test digits and their reconstructions, after any stored epoch."""
-    st.image(images.strip(resources.sample_digits(session.run_dataset(run)), size=64))
+    """The eight fixed test images and their reconstructions, after any stored epoch."""
+    dataset = session.run_dataset(run)
+    noun = data.get(dataset).noun  # The run's own dataset: a panel may show another's run.
+    st.image(images.strip(resources.sample_digits(dataset), size=64))
     if not epochs:
-        st.caption("Eight fixed test digits, the same on every run")
+        st.caption(f"Eight fixed test {noun}s, the same on every run")
         return
     pick = epochs[-1].epoch
     if not run.active and len(epochs) > 2:
@@ -90,7 +92,7 @@ def samples_ui(run, epochs) -> None:
     if reconstructions is not None:
         st.image(images.strip(reconstructions, size=64))
     st.caption(
-        "Eight fixed test digits (top) and their reconstructions "
+        f"Eight fixed test {noun}s (top) and their reconstructions "
         + ("before training" if pick == 0 else f"after epoch {pick}")
     )
 

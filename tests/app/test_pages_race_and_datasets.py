@@ -183,6 +183,6 @@ def test_latent_page_replays_the_shipped_vae(dataset):
 def test_inside_sections_render_on_fashion(section):
     app = run_page("pages/inside.py", inside_section=section, dataset="fashion")
     assert app.header[0].value == inside_header(section, "fashion")
-    assert "Fashion-MNIST" in app.info[0].value  # Says whose models these are.
+    assert "Fashion-MNIST" in app.main.get("markdown")[0].value  # Says whose models these are.
     for kind in INSIDE_CONTENT[section]:  # In the page itself, not the sidebar.
         assert len(getattr(app.main, kind)) > 0, f"{section} on Fashion-MNIST: no {kind}"
