@@ -146,7 +146,8 @@ def held_out_count(images):
     """Training images kept out for validation: 5,000 as in the lab, at most a tenth."""
     if images < MIN_IMAGES:
         raise SystemExit(
-            f"--data holds {images} training image(s); at least {MIN_IMAGES} are needed "
+            f"--data holds {images} training image{'' if images == 1 else 's'}; at least "
+            f"{MIN_IMAGES} are needed "
             "(a tenth is held out for validation, the rest trains)"
         )
     return min(5000, images // 10)
@@ -194,7 +195,8 @@ def main():
           f"{len(x_val):,} held out for validation")
     started = time.perf_counter()
 $fit
-    print(f"trained {args.epochs} epoch(s) in {time.perf_counter() - started:.1f} s")
+    epochs = f"{args.epochs} epoch{'' if args.epochs == 1 else 's'}"
+    print(f"trained {epochs} in {time.perf_counter() - started:.1f} s")
 
     reconstructions = model.predict(x_test, batch_size=1000, verbose=0)
     p = np.clip(reconstructions, 1e-7, 1 - 1e-7)

@@ -296,7 +296,7 @@ def test_a_small_data_file_holds_out_a_tenth_and_trains_on_the_rest(generated_ru
         refused["stderr"]
         .strip()
         .endswith(
-            "--data holds 9 training image(s); at least 10 are needed (a tenth is held out for "
+            "--data holds 9 training images; at least 10 are needed (a tenth is held out for "
             "validation, the rest trains)"
         )
     )
