@@ -209,7 +209,7 @@ def copying_caption(table: pd.DataFrame, noun: str) -> str:
     )
     if over > 2 * constrained:
         text += (
-            f", {over / constrained:.0f} times the undercomplete and sparse ones "
+            f", about {over / constrained:.0f} times the undercomplete and sparse ones "
             f"({constrained:.2f} at most): they answer noise with what they learned of {noun}s."
         )
     else:

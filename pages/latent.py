@@ -311,8 +311,11 @@ def replay_ui(ref: resources.ModelRef) -> None:
         )
     st.caption(
         f"Epoch 0 is the untrained network: every {found.noun} lands in one shapeless cloud. "
-        f"As it learns, {found.noun}s that look alike move together, and each class finds its "
-        "own region of the plane. Nobody told it the labels: the colours are added here."
+        # Not "each class finds its own region": Fashion-MNIST's tops (shirt, pullover, coat)
+        # share one, as MNIST's 4 and 9 nearly do.
+        f"As it learns, {found.noun}s that look alike move together, and classes that look "
+        "different find regions of their own; look-alike classes share one. Nobody told it "
+        "the labels: the colours are added here."
     )
     if playing:
         time.sleep(0.35)  # About three frames a second: slow enough to follow one class.
