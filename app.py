@@ -36,7 +36,7 @@ with st.sidebar:
     layout.apply()
     st.caption(
         "**Autoencoder Lab** — learn how autoencoders compress, reconstruct, denoise and "
-        "generate handwritten digits, by training and poking at them yourself."
+        "generate images, by training and poking at them yourself."
     )
 
 notices.show()  # Above the page, where the eye is: an unknown link, a joined class.

@@ -92,9 +92,12 @@ def start_here() -> None:
     """The path of a first lesson, in order, then the rest; a class shows its lesson's pages."""
     noun = session.dataset().noun
     # The Draw page's own title, so the link and the page it opens say the same.
-    draw = "Draw a digit" if noun == "digit" else f"Reconstruct a {noun}"
+    if noun == "digit":
+        draw, how = "Draw a digit", "Draw one and watch it rebuilt."
+    else:  # No drawing pad for garments: an upload or a test image.
+        draw, how = f"Reconstruct a {noun}", "Upload a photo or pick one and watch it rebuilt."
     steps = [
-        ("pages/draw.py", draw, ":material/draw:", "Draw one and watch it rebuilt."),
+        ("pages/draw.py", draw, ":material/draw:", how),
         (
             "pages/train.py",
             "Train a model",
