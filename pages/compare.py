@@ -84,9 +84,9 @@ COLUMNS = {
     "training time (s)": st.column_config.NumberColumn(format="%.0f"),
 }
 
-# What a cell without a value shows (PCA has no parameters, epochs or BCE): Streamlit's own
-# placeholder is the word "None", which reads as a measurement.
-MISSING = "—"
+# What a cell without a value shows (PCA has no parameters, epochs or BCE): ui.words.MISSING,
+# a dash; Streamlit's own placeholder is the word "None", which reads as a measurement.
+MISSING = words.MISSING
 
 
 def table(frame: pd.DataFrame) -> None:

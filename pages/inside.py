@@ -255,6 +255,7 @@ def copying_ui() -> None:
     st.dataframe(
         table,
         hide_index=True,
+        placeholder=words.MISSING,
         column_config={
             "noise let through (correlation)": st.column_config.NumberColumn(format="%.2f"),
             "MSE on pure noise": number,
@@ -297,7 +298,7 @@ def contraction_ui() -> None:
                 f"‖J‖² at this {noun}": inside.jacobian_norm(model, digit),
             }
         )
-    st.dataframe(pd.DataFrame(rows), hide_index=True)
+    st.dataframe(pd.DataFrame(rows), hide_index=True, placeholder=words.MISSING)
     st.caption(
         "64 random perturbations. The contractive model and its twin are the same network "
         "(sigmoid code of 64 units), trained with and without the penalty; vanilla has a "

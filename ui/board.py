@@ -132,6 +132,7 @@ def board_ui(found: Snapshot, me: int | None = None, teacher: bool = False) -> N
                 hide_index=True,
                 width="stretch",
                 row_height=40,
+                placeholder=words.MISSING,
                 column_config=COLUMNS,
                 key=f"board_{challenge.id}",
             )
@@ -170,6 +171,7 @@ def runs_ui(found: Snapshot) -> None:
         frame,
         hide_index=True,
         width="stretch",
+        placeholder=words.MISSING,
         column_config={"Run": st.column_config.NumberColumn(format="%d", width="small")},
         key="class_runs",
     )
@@ -197,4 +199,6 @@ def stuck_ui(found: Snapshot, minutes: float) -> None:
                 "Why": [reason for _, reason in flagged],
             }
         )
-        st.dataframe(frame, hide_index=True, width="stretch", key="class_stuck")
+        st.dataframe(
+            frame, hide_index=True, width="stretch", key="class_stuck", placeholder=words.MISSING
+        )

@@ -164,7 +164,7 @@ def pretraining_ui() -> None:
     table = frame.pivot_table(
         index=["encoder", "labelled", "seed"], columns="method", values="accuracy"
     ).reset_index()
-    st.dataframe(table, hide_index=True)
+    st.dataframe(table, hide_index=True, placeholder=words.MISSING)
     st.altair_chart(
         alt.Chart(frame, title="Test accuracy")
         .mark_bar()

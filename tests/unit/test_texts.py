@@ -164,3 +164,24 @@ def test_the_latent_pad_marks_your_sliders_in_the_palettes_mark():
     assert "DATA.mark" in marks and "DATA.halo" in marks
     assert re.search(r"#[0-9a-fA-F]{3,6}\b", marks) is None
     assert "Red cross" not in document
+
+
+def test_every_table_of_the_pages_shows_a_dash_for_a_missing_value():
+    """Streamlit writes "None" in an empty cell, which reads as a measurement (issue 27:
+    Compare's PCA row): every st.dataframe of the pages and ui/ passes a placeholder."""
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    missing = []
+    for path in [*root.glob("pages/*.py"), *root.glob("ui/*.py")]:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr == "dataframe"
+                and "placeholder" not in {keyword.arg for keyword in node.keywords}
+            ):
+                missing.append(f"{path.relative_to(root)}:{node.lineno}")
+    assert not missing
+    assert len(list(root.glob("pages/*.py"))) >= 8  # The check read the pages.
