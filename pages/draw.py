@@ -18,8 +18,6 @@ from ui import images, resources, session, sidebar, words
 from ui.boot import ensure_navigation
 from ui.drawing_pad import drawing_pad
 
-LAST_DRAWING = "last_drawing"  # The latest 28x28 input, also marked on the Latent page.
-LAST_DRAWING_DATA = "last_drawing_data"
 SOURCES = ["Draw", "Upload", "Test digit"]
 PAD_COLUMN = 300  # CSS pixels: the 280-pixel pad and the input choices.
 UPLOAD_HINT_DIGIT = "Dark ink on light paper or light ink on dark both work."
@@ -42,7 +40,7 @@ def canvas_ui() -> np.ndarray | None:
 def input_ui() -> np.ndarray | None:
     """The chosen input as a 28x28 image in [0, 1], or None with a hint shown instead.
     Drawing is for digits: with Fashion-MNIST the input is an upload or a test image."""
-    fashion = session.current_dataset() != "mnist"
+    fashion = not session.drawable()
     offered = SOURCES[1:] if fashion else SOURCES
     if st.session_state.get("draw_source") not in offered:
         st.session_state["draw_source"] = offered[-1] if fashion else offered[0]
@@ -195,7 +193,7 @@ def denoiser_learned(ref: resources.ModelRef, noun: str) -> str:
 
 def main() -> None:
     name = sidebar.current_variant()
-    st.title("Draw a digit" if session.current_dataset() == "mnist" else "Reconstruct a garment")
+    st.title(session.draw_title())
     mode = st.segmented_control(
         "Mode",
         ["Reconstruct", "Noise and denoise"],
@@ -216,9 +214,7 @@ def main() -> None:
         if image is None:
             st.caption("The reconstructions appear here.")
             return
-        st.session_state[LAST_DRAWING] = image
-        # Which dataset's models it is an input of: Inside and Latent offer it only there.
-        st.session_state[LAST_DRAWING_DATA] = session.current_dataset()
+        session.keep_last_input(image)  # Inside and Latent offer it on this dataset.
         if mode == "Reconstruct":
             reconstruct_ui(name, image)
         else:

@@ -92,12 +92,12 @@ def start_here() -> None:
     """The path of a first lesson, in order, then the rest; a class shows its lesson's pages."""
     noun = session.dataset().noun
     # The Draw page's own title, so the link and the page it opens say the same.
-    if noun == "digit":
-        draw, how = "Draw a digit", "Draw one and watch it rebuilt."
+    if session.drawable():
+        how = "Draw one and watch it rebuilt."
     else:  # No drawing pad for garments: an upload or a test image.
-        draw, how = f"Reconstruct a {noun}", "Upload a photo or pick one and watch it rebuilt."
+        how = "Upload a photo or pick one and watch it rebuilt."
     steps = [
-        ("pages/draw.py", draw, ":material/draw:", how),
+        ("pages/draw.py", session.draw_title(), ":material/draw:", how),
         (
             "pages/train.py",
             "Train a model",

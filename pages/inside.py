@@ -30,11 +30,8 @@ def digit_picker(key: str) -> tuple[str, np.ndarray]:
     data = resources.test_set()
     found = session.dataset()
     choices = [f"Test {found.noun} {label}" for label in found.labels]
-    drawing = st.session_state.get("last_drawing")
-    if st.session_state.get("last_drawing_data", "mnist") != found.name:
-        drawing = None  # Drawn for the other dataset's models: not an input of these.
-    # On Fashion-MNIST the Draw page offers uploads and test images, no pad.
-    mine = "My last drawing" if found.name == "mnist" else "My last image on Draw"
+    drawing = session.last_input()
+    mine = session.last_input_label()
     if drawing is not None:
         choices.insert(0, mine)
     choice = st.selectbox(f"Input {found.noun}", choices, key=key)

@@ -49,19 +49,6 @@ def test_choice(label: int) -> str:
     return f"Test {found.noun} {found.labels[label]}"
 
 
-def last_input() -> np.ndarray | None:
-    """The last input of the Draw page, if it was one of this dataset's: a digit drawn for
-    MNIST's models is no point of the Fashion-MNIST VAE's plane worth marking."""
-    if st.session_state.get("last_drawing_data", "mnist") != session.current_dataset():
-        return None
-    return st.session_state.get("last_drawing")
-
-
-def last_input_label() -> str:
-    # On Fashion-MNIST the Draw page offers uploads and test images, no pad.
-    return "My last drawing" if session.current_dataset() == "mnist" else "My last image on Draw"
-
-
 def decode(decoder, key: str, z: np.ndarray) -> np.ndarray:
     """Decode codes (N, 2) to images (N, 28, 28) with the decoder's compiled call."""
     return np.asarray(resources.fast(decoder, f"{key}/decoder")(np.asarray(z, np.float32)))[..., 0]
@@ -116,7 +103,7 @@ def pad_html(_model, key: str) -> str:
 def explorer_ui(ref: resources.ModelRef) -> None:
     """Sliders, decoded digit, manifold and scatter, all drawn in the browser."""
     ring = None
-    drawing = last_input()
+    drawing = session.last_input()
     if drawing is not None:
         z_mean, _ = resources.fast(ref.model.encoder, f"{ref.key}/encoder")(as_batch(drawing))
         ring = tuple(round(float(v), 2) for v in np.asarray(z_mean)[0])
@@ -132,7 +119,7 @@ def explorer_ui(ref: resources.ModelRef) -> None:
 def interpolation_ui(ref: resources.ModelRef) -> None:
     st.subheader(f"Interpolation between two {session.dataset().noun}s")
     data = resources.test_set()
-    picks = [last_input_label(), *[test_choice(label) for label in range(10)]]
+    picks = [session.last_input_label(), *[test_choice(label) for label in range(10)]]
     left, right, steps_column = st.columns([2, 2, 1])
     first = left.selectbox("From", picks, index=1, key="interp_from")
     second = right.selectbox("To", picks, index=8, key="interp_to")
@@ -140,7 +127,7 @@ def interpolation_ui(ref: resources.ModelRef) -> None:
 
     def pick(choice: str) -> np.ndarray | None:
         if choice == picks[0]:
-            return last_input()
+            return session.last_input()
         label = picks.index(choice) - 1
         return data.x_test[int((data.y_test == label).argmax()), ..., 0]
 
@@ -148,7 +135,7 @@ def interpolation_ui(ref: resources.ModelRef) -> None:
     if start is None or end is None:
         first_step = (
             "Draw on the Draw page first"
-            if session.current_dataset() == "mnist"
+            if session.drawable()
             else "Reconstruct an image on the Draw page first"
         )
         st.info(

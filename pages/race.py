@@ -211,7 +211,7 @@ def digits_ui(race_id, runs, labels, epochs_by_run, live: bool) -> None:
     pick = done[-1]
     if not live and len(done) > 1:
         pick = st.select_slider("After epoch", done, value=done[-1], key=f"race_epoch_{race_id}")
-    st.image(images.strip(resources.sample_digits(session.run_dataset(runs[0])), size=56))
+    st.image(images.strip(resources.sample_digits(runs[0].dataset), size=56))
     st.caption(f"The same eight test images (top), and each racer's after epoch {pick}")
     for run, label in zip(runs, labels, strict=True):
         found = opened.samples(run.id, min(pick, run.epochs_done))
@@ -248,7 +248,7 @@ def results_ui(runs, labels) -> None:
             "PSNR (dB)": st.column_config.NumberColumn(format="%.1f"),
         },
     )
-    floor = resources.bce_floor(session.run_dataset(runs[0]))
+    floor = resources.bce_floor(runs[0].dataset)
     st.caption(f"Test BCE cannot go below {floor:.3f} nats on these images (their pixel entropy).")
     sizes = {row["code size"] for row in rows if row["code size"]}
     if len(sizes) > 1 and len({run.variant for run in runs}) > 1:
@@ -328,9 +328,7 @@ def main() -> None:
     races = opened.races(me.id) if me is not None else {}
     # Only the races on the session's dataset: their images, floor and curves are its own.
     races = {
-        key: runs
-        for key, runs in races.items()
-        if session.run_dataset(runs[0]) == session.current_dataset()
+        key: runs for key, runs in races.items() if runs[0].dataset == session.current_dataset()
     }
     if not races:
         st.info(f"Your races on {found.title} appear here.", icon=":material/sports_score:")

@@ -156,7 +156,7 @@ def actions_ui(run, me) -> None:
             "(core.ml.variants.build) and call load_weights.",
         )
     code_button(row, codegen.for_run(run), codegen.run_file_name(run), f"code_{run.id}")
-    sidebar.data_button(row, session.run_dataset(run), f"data_{run.id}")
+    sidebar.data_button(row, run.dataset, f"data_{run.id}")
     if lab_runs.continuable(run) and row.button(
         "Continue", icon=":material/play_arrow:", key=f"continue_{run.id}"
     ):
@@ -192,7 +192,7 @@ def code_button(where, source: str, file_name: str, key: str) -> None:
 
 
 def settings_text(run) -> str:
-    dataset = data.get(session.run_dataset(run)).title
+    dataset = data.get(run.dataset).title
     return f"{dataset} · {choices.describe(choices.values_of(run.settings, run.variant))}"
 
 
@@ -205,7 +205,7 @@ def runs_table_ui(runs) -> int | None:
             "run": [run.id for run in runs],
             "started": [time.strftime("%d %b %H:%M", time.localtime(r.created_at)) for r in runs],
             "variant": [words.title(run.variant) for run in runs],
-            "dataset": [data.get(session.run_dataset(run)).title for run in runs],
+            "dataset": [data.get(run.dataset).title for run in runs],
             # An active run changes every second: the live view above has its figures.
             "status": ["in progress" if r.active else r.status for r in runs],
             "epochs": ["" if r.active else f"{r.epochs_done}/{r.epochs_total}" for r in runs],
@@ -254,7 +254,7 @@ def run_to_show(runs, active, picked: int | None, name: str):
     if picked is not None:
         return next((run for run in runs if run.id == picked), None)
     dataset = session.current_dataset()
-    mine = [run for run in runs if run.variant == name and session.run_dataset(run) == dataset]
+    mine = [run for run in runs if run.variant == name and run.dataset == dataset]
     opened = st.session_state.get(OPEN)
     return next((run for run in mine if run.id == opened), None) or (mine[0] if mine else None)
 

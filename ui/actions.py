@@ -8,7 +8,7 @@ import streamlit as st
 from core.lab import runs
 from ui.identity import STUDENT, Student
 from ui.services import engine, limits, live_store, store, store_failed
-from ui.session import current_dataset, run_dataset
+from ui.session import current_dataset
 
 TRAIN_NOTICE = "train_notice"  # A message for the next rerun (st.rerun would swallow it now).
 NOT_SUBMITTED = (
@@ -64,7 +64,7 @@ def my_runs(variant: str | None = None, dataset: str | None = None) -> list:
         return []
     try:
         found = opened.runs(me.id, variant)
-        return [run for run in found if dataset is None or run_dataset(run) == dataset]
+        return [run for run in found if dataset is None or run.dataset == dataset]
     except StoreError as error:
         store_failed(error)
         return []

@@ -9,7 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from core.ml import curves, data, variants
-from ui import images, resources, services, session, words
+from ui import images, resources, services, words
 
 SMOOTHING = 0.9  # Weight of the exponential moving average drawn over the per-batch loss.
 
@@ -74,7 +74,7 @@ def loss_chart(losses, epochs, name: str, validation_images: int | None = None) 
 
 def samples_ui(run, epochs) -> None:
     """The eight fixed test images and their reconstructions, after any stored epoch."""
-    dataset = session.run_dataset(run)
+    dataset = run.dataset
     noun = data.get(dataset).noun  # The run's own dataset: a panel may show another's run.
     st.image(images.strip(resources.sample_digits(dataset), size=64))
     if not epochs:

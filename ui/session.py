@@ -14,6 +14,8 @@ CHOOSE = "choose_model"  # A model choice waiting for the sidebar's next run.
 MODEL_LINK = "model"  # The query parameter of the chosen run, so a reload keeps it.
 DATASET = "dataset"  # The session's dataset, mirrored in the URL as ?data=fashion.
 DATASET_LINK = "data"
+LAST_INPUT = "last_drawing"  # The Draw page's latest 28x28 input, offered on Inside and Latent.
+LAST_INPUT_DATA = "last_drawing_data"  # The dataset whose models it was an input of.
 
 
 def current_dataset() -> str:
@@ -25,5 +27,29 @@ def dataset() -> data.Dataset:
     return data.get(current_dataset())
 
 
-def run_dataset(run) -> str:
-    return run.settings.get("train", {}).get("dataset", "mnist")
+def drawable() -> bool:
+    """Whether the Draw page has a drawing pad: MNIST's digits are drawn; Fashion-MNIST's
+    garments are uploaded or picked from the test set."""
+    return current_dataset() == "mnist"
+
+
+def draw_title() -> str:
+    """The Draw page's title, which Home's first step repeats."""
+    return "Draw a digit" if drawable() else f"Reconstruct a {dataset().noun}"
+
+
+def keep_last_input(image) -> None:
+    st.session_state[LAST_INPUT] = image
+    st.session_state[LAST_INPUT_DATA] = current_dataset()
+
+
+def last_input():
+    """The Draw page's last input if it was one of this dataset's, else None: a digit drawn
+    for MNIST's models is no input of the Fashion-MNIST ones."""
+    if st.session_state.get(LAST_INPUT_DATA, "mnist") != current_dataset():
+        return None
+    return st.session_state.get(LAST_INPUT)
+
+
+def last_input_label() -> str:
+    return "My last drawing" if drawable() else "My last image on Draw"

@@ -22,7 +22,6 @@ from ui.session import (
     PRETRAINED,
     VARIANT,
     current_dataset,
-    run_dataset,
 )
 from ui.words import metric_line, plain, run_label, title
 
@@ -148,7 +147,7 @@ def current_model(name: str) -> ModelRef:
     if choice not in (None, PRETRAINED) and me is not None and opened is not None:
         try:
             run = opened.run(int(choice), me.id)
-            same_data = run is not None and run_dataset(run) == current_dataset()
+            same_data = run is not None and run.dataset == current_dataset()
             if same_data and run.variant == name and usable(run):
                 return ModelRef(run.key, run_model(run), run_label(run), run.id)
         except StoreError as error:

@@ -175,7 +175,7 @@ def score_challenge(challenge_id: int, database: str) -> int:
     for run in opened.class_runs(class_id):
         if run.status != "finished" or run.id in done:
             continue
-        dataset = classroom.run_dataset(run)
+        dataset = run.dataset
         if not challenge.meets(run.variant, choices.values_of(run.settings), dataset):
             continue
         checkpoint = opened.checkpoint(run.id)

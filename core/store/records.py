@@ -57,6 +57,12 @@ class Run:
         return f"run-{self.uid}@{self.epochs_done}"
 
     @property
+    def dataset(self) -> str:
+        """The images it trains on (core.ml.data's name); runs from before Fashion-MNIST
+        carry none: MNIST's."""
+        return self.settings.get("train", {}).get("dataset") or "mnist"
+
+    @property
     def fraction(self) -> float:
         """Share of the planned batches done, in [0, 1]."""
         total = max(1, self.epochs_total * (self.batches or 1))

@@ -35,7 +35,6 @@ from core.lab.classroom.challenges import (
     Challenge,
     challenge_value,
     class_challenges,
-    run_dataset,
     score_run,
 )
 from core.lab.classroom.setup import PAGE_TITLES, PAGES, ClassError, Setup, clean_text
@@ -64,7 +63,6 @@ __all__ = [
     "links",
     "remove_challenge",
     "rename",
-    "run_dataset",
     "runs_csv",
     "save_setup",
     "score_run",

@@ -142,11 +142,6 @@ class Challenge:
         return " · ".join(parts)
 
 
-def run_dataset(run: Run) -> str:
-    """The dataset a stored run trained on (runs from before Fashion-MNIST: MNIST)."""
-    return run.settings.get("train", {}).get("dataset") or "mnist"
-
-
 def _all_settings():
     seen = {}
     for name in variants.names():
@@ -185,7 +180,7 @@ def score_run(store: Store, run: Run, metrics: dict, model, x_test) -> int:
     values = choices.values_of(run.settings)
     count = 0
     for challenge in class_challenges(store, run.class_id):
-        if challenge.meets(run.variant, values, run_dataset(run)):
+        if challenge.meets(run.variant, values, run.dataset):
             store.add_score(
                 challenge.id, run.id, challenge_value(challenge, metrics, model, x_test)
             )
