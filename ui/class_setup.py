@@ -111,7 +111,7 @@ def save(key: str, current, setup, what: str) -> None:
     refusal shows where the teacher pressed Save, with the form as they left it."""
     try:
         saved = classroom.Setup.from_json(setup.to_json())
-        changes = setup_changes(current, saved)
+        changes = classroom.setup_changes(current, saved)
         if changes:
             classroom.save_setup(services.live_store(), key, saved)
     except classroom.ClassError as error:
@@ -127,34 +127,6 @@ def save(key: str, current, setup, what: str) -> None:
             f"Saved the {what}.",
         )
     st.rerun()
-
-
-def setup_changes(old, new) -> list[str]:
-    """What differs between two setups, in the teacher's words."""
-    changes = []
-    for label, before, after, title in (
-        ("pages", old.pages, new.pages, classroom.PAGE_TITLES.get),
-        ("variants", old.variants, new.variants, words.title),
-    ):
-        added = [title(item) for item in after if item not in before]
-        removed = [title(item) for item in before if item not in after]
-        if added:
-            changes.append(f"{label} added: {', '.join(added)}")
-        if removed:
-            changes.append(f"{label} removed: {', '.join(removed)}")
-    if new.max_epochs != old.max_epochs:
-        changes.append(f"at most {words.count(new.max_epochs, 'epoch')} per run")
-    if new.max_subset != old.max_subset:
-        changes.append(f"at most {words.count(new.max_subset, 'training image')} per run")
-    for name in new.variants:
-        before, after = old.locked(name), new.locked(name)
-        for item in choices.for_variant(name):
-            label = item.label.lower()
-            if item.name in after and after[item.name] != before.get(item.name):
-                changes.append(f"{label} locked at {item.show(after[item.name])}")
-            elif item.name in before and item.name not in after:
-                changes.append(f"{label} unlocked")
-    return changes
 
 
 def notice(place: str, kind: str, text: str, headline: str | None = None) -> None:

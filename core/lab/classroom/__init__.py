@@ -37,7 +37,14 @@ from core.lab.classroom.challenges import (
     class_challenges,
     score_run,
 )
-from core.lab.classroom.setup import PAGE_TITLES, PAGES, ClassError, Setup, clean_text
+from core.lab.classroom.setup import (
+    PAGE_TITLES,
+    PAGES,
+    ClassError,
+    Setup,
+    clean_text,
+    setup_changes,
+)
 
 __all__ = [
     "CODE_CHARS",
@@ -68,6 +75,7 @@ __all__ = [
     "score_run",
     "set_on_board",
     "set_paused",
+    "setup_changes",
     "stuck",
     "student_class",
     "teacher_class",

@@ -127,3 +127,39 @@ def clean_text(text: str, limit: int) -> str:
         for char in unicodedata.normalize("NFC", text)
     )
     return re.sub(r"\s+", " ", kept).strip()[:limit]
+
+
+def setup_changes(old: Setup, new: Setup) -> list[str]:
+    """What differs between two setups, in the teacher's words (the class page says it after
+    a save: "variants added: Deep", "batch size locked at 64", "epochs unlocked")."""
+
+    def title(name: str) -> str:
+        return variants.get(name).title
+
+    def count(number: int, noun: str) -> str:
+        return f"{number:,} {noun}{'' if number == 1 else 's'}"
+
+    changes = []
+    for label, before, after, name_of in (
+        ("pages", old.pages, new.pages, PAGE_TITLES.get),
+        ("variants", old.variants, new.variants, title),
+    ):
+        added = [name_of(item) for item in after if item not in before]
+        removed = [name_of(item) for item in before if item not in after]
+        if added:
+            changes.append(f"{label} added: {', '.join(added)}")
+        if removed:
+            changes.append(f"{label} removed: {', '.join(removed)}")
+    if new.max_epochs != old.max_epochs:
+        changes.append(f"at most {count(new.max_epochs, 'epoch')} per run")
+    if new.max_subset != old.max_subset:
+        changes.append(f"at most {count(new.max_subset, 'training image')} per run")
+    for name in new.variants:
+        before, after = old.locked(name), new.locked(name)
+        for item in choices.for_variant(name):
+            label = item.label.lower()
+            if item.name in after and after[item.name] != before.get(item.name):
+                changes.append(f"{label} locked at {item.show(after[item.name])}")
+            elif item.name in before and item.name not in after:
+                changes.append(f"{label} unlocked")
+    return changes
