@@ -8,7 +8,7 @@ import tensorflow as tf
 
 from core.ml import variants
 from core.ml.variants import penalties
-from core.ml.variants.vae import kl_nats, reconstruction_nats
+from core.ml.variants.vae_model import kl_nats, reconstruction_nats
 
 RNG = np.random.default_rng(0)
 

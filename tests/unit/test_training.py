@@ -17,7 +17,7 @@ from core.ml.callbacks import (
     StopOnDivergence,
 )
 from core.ml.training import TrainConfig, train
-from core.ml.variants.tied import train_greedy
+from core.ml.variants.tied_model import train_greedy
 
 
 def small(**overrides) -> TrainConfig:

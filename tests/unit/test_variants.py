@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
 import keras
 import numpy as np
 import pytest
 
 from core.ml import cards, variants
-from core.ml.variants.tied import DenseTranspose
+from core.ml.variants.tied_model import DenseTranspose
 
+ROOT = Path(__file__).resolve().parents[2]
 IMAGES = np.random.default_rng(0).random((3, 28, 28, 1)).astype(np.float32)
 
 
@@ -150,3 +157,32 @@ def test_every_variant_declares_what_the_app_needs():
         defaults = choices.defaults(name)
         for item in choices.for_variant(name):
             assert defaults[item.name] in item.choices, (name, item.name)
+
+
+def test_reading_every_variant_loads_no_keras_or_tensorflow():
+    """The web tier reads what a variant is (its title, settings, recipes, code) without Keras:
+    in a fresh interpreter, every variant's declaration, its config and the Train page's
+    catalogue leave keras and tensorflow unimported; only `build` loads them."""
+    script = textwrap.dedent(
+        """
+        import dataclasses, json, sys
+        import core.ml.variants as v
+        from core.ml import choices
+        for name in v.all_names():
+            variant = v.get(name)
+            for item in dataclasses.fields(variant):
+                getattr(variant, item.name)
+            for dataset in ("mnist", "fashion"):
+                variant.recipe(dataset), variant.recipe_config(dataset)
+            dataclasses.asdict(v.make_config(name))
+            dataclasses.asdict(v.make_config(name, **variant.recipe_config("fashion")))
+            choices.defaults(name), choices.for_variant(name), choices.live_note(name)
+        choices.values_of({"train": {"epochs": 3}, "model": {"code_size": 8}})
+        print(json.dumps([m for m in ("keras", "tensorflow") if m in sys.modules]))
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == []

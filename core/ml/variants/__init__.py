@@ -1,7 +1,9 @@
 """The registry of autoencoder variants: name -> module with a config dataclass and a builder.
 
-Modules are imported on first use, so listing names costs nothing and Keras loads only when a
-model is built. Adding a variant means one module and one line in `_MODULES`.
+Modules are imported on first use, so listing names costs nothing. A variant's module declares
+its config, `VARIANT` and `CODE` without Keras, which its `build` imports (from `blocks` and the
+`*_model` modules): the web tier reads every variant's metadata, and makes its configs, with no
+Keras or TensorFlow loaded. Adding a variant means one module and one line in `_MODULES`.
 """
 
 from __future__ import annotations
@@ -58,9 +60,10 @@ def make_config(name: str, **overrides: Any):
 
 
 def register_custom_objects() -> None:
-    """Import the modules that define serializable layers and models, registering them."""
-    for module in ("core.ml.variants.penalties", "core.ml.variants.tied", "core.ml.variants.vae"):
-        importlib.import_module(module)
+    """Import the modules that define serializable layers and models, registering them with
+    Keras under their `PACKAGE` names (the names the files in trained/ refer to)."""
+    for module in ("blocks", "penalties", "tied_model", "vae_model"):
+        importlib.import_module(f"core.ml.variants.{module}")
 
 
 def build(name: str, config=None):

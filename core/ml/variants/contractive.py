@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from core.ml.variants.base import Autoencoder, Variant, dense_autoencoder
+from core.ml.variants.base import Variant
 from core.ml.variants.options import CODE_SIZE, Setting
-from core.ml.variants.penalties import ContractiveDense
+
+if TYPE_CHECKING:
+    from core.ml.variants.blocks import Autoencoder
 
 
 @dataclass
@@ -18,6 +21,9 @@ class ContractiveConfig:
 
 def build(config: ContractiveConfig | None = None) -> Autoencoder:
     """784 -> code (sigmoid, contractive penalty) -> 784 (sigmoid)."""
+    from core.ml.variants.blocks import dense_autoencoder
+    from core.ml.variants.penalties import ContractiveDense
+
     config = config or ContractiveConfig()
 
     def code_layer(x):

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-import keras
-from keras import layers
+from core.ml.variants.base import IMAGE_SHAPE, Variant
 
-from core.ml.variants.base import IMAGE_SHAPE, Autoencoder, Variant
+if TYPE_CHECKING:
+    import keras
+
+    from core.ml.variants.blocks import Autoencoder
 
 # Convolutions cost ~10x more per image here than dense layers: a live run trains fewer epochs
 # on fewer images at a higher rate, so a classroom still sees digits within seconds.
@@ -27,6 +30,9 @@ class ConvConfig:
 
 def conv_encoder(filters: Sequence[int], kernel_size: int = 3) -> keras.Model:
     """Conv + 2x2 max-pooling per entry of `filters`: 28 -> 14 -> 7 -> 4 with three."""
+    import keras
+    from keras import layers
+
     inputs = keras.Input(shape=IMAGE_SHAPE, name="image")
     x = inputs
     for index, count in enumerate(filters, start=1):
@@ -43,6 +49,9 @@ def conv_decoder(filters: Sequence[int], code_shape: tuple, kernel_size: int = 3
     With three levels the code is 4x4, and 4 -> 8 -> 16 -> 32 overshoots 28, so the last conv
     before the final up-sampling uses 'valid' padding (16 -> 14), as in the Keras blog.
     """
+    import keras
+    from keras import layers
+
     code = keras.Input(shape=code_shape, name="code")
     x = code
     reversed_filters = list(reversed(filters))
@@ -59,6 +68,8 @@ def conv_decoder(filters: Sequence[int], code_shape: tuple, kernel_size: int = 3
 
 def conv_autoencoder(filters: Sequence[int], kernel_size: int, name: str) -> Autoencoder:
     """A convolutional autoencoder whose code shape follows from the number of levels."""
+    from core.ml.variants.blocks import Autoencoder
+
     encoder = conv_encoder(filters, kernel_size)
     decoder = conv_decoder(filters, tuple(encoder.output.shape[1:]), kernel_size)
     return Autoencoder(encoder, decoder, name=name)

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from core.ml.variants.base import Autoencoder, Variant, dense_autoencoder
+from core.ml.variants.base import Variant
 from core.ml.variants.options import CODE_SIZE
+
+if TYPE_CHECKING:
+    from core.ml.variants.blocks import Autoencoder
 
 
 @dataclass
@@ -19,6 +23,8 @@ class DeepConfig:
 
 def build(config: DeepConfig | None = None) -> Autoencoder:
     """Dense encoder 784-128-64-code, mirrored decoder."""
+    from core.ml.variants.blocks import dense_autoencoder
+
     config = config or DeepConfig()
     return dense_autoencoder(
         config.hidden, config.code_size, name="deep", code_activation=config.code_activation

@@ -7,10 +7,14 @@ what digits look like. The corruptions come from core.ml.noise, the same functio
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from core.ml.variants.base import Autoencoder, Variant
+from core.ml.variants.base import Variant
 from core.ml.variants.conv import HEAVY_LIVE, conv_autoencoder
 from core.ml.variants.options import NOISE_KIND, NOISE_LEVEL
+
+if TYPE_CHECKING:
+    from core.ml.variants.blocks import Autoencoder
 
 
 @dataclass

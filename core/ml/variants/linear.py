@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from core.ml.variants.base import Autoencoder, Variant, dense_decoder, dense_encoder
+from core.ml.variants.base import Variant
 from core.ml.variants.options import CODE_SIZE
+
+if TYPE_CHECKING:
+    from core.ml.variants.blocks import Autoencoder
 
 
 @dataclass
@@ -15,6 +19,8 @@ class LinearConfig:
 
 def build(config: LinearConfig | None = None) -> Autoencoder:
     """784 -> code -> 784, all linear."""
+    from core.ml.variants.blocks import Autoencoder, dense_decoder, dense_encoder
+
     config = config or LinearConfig()
     encoder = dense_encoder([], config.code_size, code_activation=None)
     decoder = dense_decoder([], config.code_size, output_activation=None)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from keras import layers
-
-from core.ml.variants.base import Autoencoder, Variant, dense_autoencoder
+from core.ml.variants.base import Variant
 from core.ml.variants.options import CODE_SIZE, Setting, grid
-from core.ml.variants.penalties import KLSparsity
+
+if TYPE_CHECKING:
+    from core.ml.variants.blocks import Autoencoder
 
 
 @dataclass
@@ -20,6 +21,11 @@ class SparseKLConfig:
 
 def build(config: SparseKLConfig | None = None) -> Autoencoder:
     """784 -> code (sigmoid) + KL sparsity -> 784 (sigmoid)."""
+    from keras import layers
+
+    from core.ml.variants.blocks import dense_autoencoder
+    from core.ml.variants.penalties import KLSparsity
+
     config = config or SparseKLConfig()
 
     def code_layer(x):

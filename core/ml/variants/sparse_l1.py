@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from keras import layers, regularizers
-
-from core.ml.variants.base import Autoencoder, Variant, dense_autoencoder
+from core.ml.variants.base import Variant
 from core.ml.variants.options import CODE_SIZE, Setting
+
+if TYPE_CHECKING:
+    from core.ml.variants.blocks import Autoencoder
 
 
 @dataclass
@@ -20,6 +22,10 @@ class SparseL1Config:
 
 def build(config: SparseL1Config | None = None) -> Autoencoder:
     """784 -> code (relu, L1 activity penalty) -> 784 (sigmoid)."""
+    from keras import layers, regularizers
+
+    from core.ml.variants.blocks import dense_autoencoder
+
     config = config or SparseL1Config()
     code = layers.Dense(
         config.code_size,

@@ -7,15 +7,13 @@ keep what digits share and drop the rest.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from core.ml.variants.base import (
-    Autoencoder,
-    Variant,
-    dense_autoencoder,
-    dense_decoder,
-    dense_encoder,
-)
+from core.ml.variants.base import Variant
 from core.ml.variants.options import CODE_SIZE
+
+if TYPE_CHECKING:
+    from core.ml.variants.blocks import Autoencoder
 
 
 @dataclass
@@ -26,6 +24,8 @@ class VanillaConfig:
 
 def build(config: VanillaConfig | None = None) -> Autoencoder:
     """784 -> code (relu) -> 784 (sigmoid)."""
+    from core.ml.variants.blocks import dense_autoencoder
+
     config = config or VanillaConfig()
     return dense_autoencoder(
         [], config.code_size, name="vanilla", code_activation=config.code_activation
@@ -79,6 +79,8 @@ class OvercompleteConfig:
 def build_overcomplete(config: OvercompleteConfig | None = None) -> Autoencoder:
     """784 -> 1024 (relu) -> 784 (linear): able to represent the identity exactly, since
     pixels are never negative and one ReLU unit per pixel passes it through unchanged."""
+    from core.ml.variants.blocks import Autoencoder, dense_decoder, dense_encoder
+
     config = config or OvercompleteConfig()
     encoder = dense_encoder([], config.code_size, "relu")
     decoder = dense_decoder([], config.code_size, output_activation=None)
