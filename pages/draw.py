@@ -88,8 +88,8 @@ def input_ui() -> np.ndarray | None:
 
 
 def reconstruct(ref: resources.ModelRef, image: np.ndarray) -> np.ndarray:
-    """One image through a model, called directly (no `predict`: ~40x slower per call)."""
-    return np.asarray(resources.fast(ref.model, ref.key)(as_batch(image)))[0, ..., 0]
+    """One image through a model (ONNX Runtime: ~0.1 ms for a dense one)."""
+    return ref.model(as_batch(image))[0, ..., 0]
 
 
 THUMB = 104  # CSS pixels per picture: three side by side fit a 360-pixel phone.

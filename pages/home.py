@@ -59,8 +59,8 @@ def showcase() -> None:
     image, label = chosen_image(found, labels)
     ref = resources.pretrained(SHOWCASE)
     batch = image[np.newaxis]
-    code = np.asarray(resources.fast(ref.model.encoder, f"{ref.key}/encoder")(batch))
-    output = np.asarray(resources.fast(ref.model.decoder, f"{ref.key}/decoder")(code))
+    code = ref.model.encode(batch)
+    output = ref.model.decode(code)
     size = code.shape[-1]
     pixels = image.size
 

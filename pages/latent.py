@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from core.ml import cards, choices, export, metrics, replay, variants
+from core.ml import cards, choices, export, replay, variants
 from core.ml.preprocess import as_batch
 from ui import (
     actions,
@@ -49,31 +49,31 @@ def test_choice(label: int) -> str:
     return f"Test {found.noun} {found.labels[label]}"
 
 
-def decode(decoder, key: str, z: np.ndarray) -> np.ndarray:
-    """Decode codes (N, 2) to images (N, 28, 28) with the decoder's compiled call."""
-    return np.asarray(resources.fast(decoder, f"{key}/decoder")(np.asarray(z, np.float32)))[..., 0]
+def decode(model, z: np.ndarray) -> np.ndarray:
+    """Decode codes (N, 2) to images (N, 28, 28)."""
+    return model.decode(np.asarray(z, np.float32))[..., 0]
 
 
 # Every cache below is keyed by the model's stable identity (a shipped name or a run id with
 # the epoch of its weights) and bounded: students' models come and go.
 @st.cache_resource(show_spinner="Decoding the manifold...", max_entries=32)
-def manifold(_decoder, key: str, size: int = GRID) -> np.ndarray:
+def manifold(_model, key: str, size: int = GRID) -> np.ndarray:
     """A size x size grid of decoded digits at Gaussian quantiles, z2 decreasing downwards."""
     quantiles = [NormalDist().inv_cdf(p) for p in np.linspace(0.05, 0.95, size)]
     codes = np.array([(z1, z2) for z2 in reversed(quantiles) for z1 in quantiles], np.float32)
-    return decode(_decoder, key, codes)
+    return decode(_model, codes)
 
 
 @st.cache_resource(show_spinner=False, max_entries=32)
-def manifold_picture(_decoder, key: str):
+def manifold_picture(_model, key: str):
     """The manifold as one RGB picture, composed once; the pad marks the cell in the browser."""
-    return images.grid(manifold(_decoder, key), GRID, size=28).convert("RGB")
+    return images.grid(manifold(_model, key), GRID, size=28).convert("RGB")
 
 
 @st.cache_resource(show_spinner="Encoding the test set...", max_entries=32)
 def test_scatter(_model, key: str) -> plots.Scatter:
     data = resources.test_set()
-    codes = metrics.encode(_model, data.x_test)
+    codes = _model.encode(data.x_test).reshape(len(data.x_test), -1)
     return plots.latent_scatter(codes, data.y_test, session.dataset().labels)
 
 
@@ -89,8 +89,8 @@ def pad_html(_model, key: str) -> str:
     ~1.6 MB, mostly the decoder's float16 weights."""
     quantiles = [NormalDist().inv_cdf(p) for p in np.linspace(0.05, 0.95, GRID)]
     return latent_pad.html(
-        export.dense_chain(_model.decoder),
-        jpeg(manifold_picture(_model.decoder, key)),
+        export.dense_chain(_model),
+        jpeg(manifold_picture(_model, key)),
         28,
         quantiles,
         test_scatter(_model, key),
@@ -105,8 +105,8 @@ def explorer_ui(ref: resources.ModelRef) -> None:
     ring = None
     drawing = session.last_input()
     if drawing is not None:
-        z_mean, _ = resources.fast(ref.model.encoder, f"{ref.key}/encoder")(as_batch(drawing))
-        ring = tuple(round(float(v), 2) for v in np.asarray(z_mean)[0])
+        z_mean = ref.model.encode(as_batch(drawing))
+        ring = tuple(round(float(v), 2) for v in z_mean[0])
     try:
         document = pad_html(ref.model, ref.key)
     except export.NotExportable as reason:  # Every VAE built here is a Dense chain; just in case.
@@ -145,15 +145,11 @@ def interpolation_ui(ref: resources.ModelRef) -> None:
         return
     weights = np.linspace(0.0, 1.0, steps, dtype=np.float32)[:, None]
     pair = np.stack([start, end])[..., None]
-    vae_codes = np.asarray(ref.model.encoder(pair, training=False)[0])
-    vae_strip = decode(
-        ref.model.decoder, ref.key, (1 - weights) * vae_codes[0] + weights * vae_codes[1]
-    )
+    vae_codes = ref.model.encode(pair)
+    vae_strip = decode(ref.model, (1 - weights) * vae_codes[0] + weights * vae_codes[1])
     plain = resources.pretrained("deep")
-    plain_codes = np.asarray(plain.model.encoder(pair, training=False))
-    plain_strip = decode(
-        plain.model.decoder, plain.key, (1 - weights) * plain_codes[0] + weights * plain_codes[1]
-    )
+    plain_codes = plain.model.encode(pair)
+    plain_strip = decode(plain.model, (1 - weights) * plain_codes[0] + weights * plain_codes[1])
     st.image(images.strip(vae_strip, size=72), caption="Variational autoencoder (2-D code)")
     st.image(images.strip(plain_strip, size=72), caption="Deep autoencoder (32-D code)")
     noun = session.dataset().noun

@@ -7,9 +7,7 @@ same link on another computer shows the same run, live.
 
 from __future__ import annotations
 
-import tempfile
 import time
-from pathlib import Path
 
 import pandas as pd
 import streamlit as st
@@ -117,20 +115,18 @@ def live_ui(run_id: int) -> None:
     st.rerun()  # The whole page, sidebar included, now shows the ended run.
 
 
-@st.cache_resource(show_spinner=False, max_entries=8)
-def weights_file(key: str, _model) -> bytes:
-    """The model's weights as a Keras `.weights.h5` file, once per model identity."""
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "model.weights.h5"
-        _model.save_weights(path)
-        return path.read_bytes()
-
-
 def actions_ui(run, me) -> None:
     """Use, download, continue or delete an ended run."""
     opened = services.live_store()
     row = st.container(horizontal=True, gap="small")  # Buttons at their natural width.
     usable = lab_runs.usable(run)
+    model = None
+    if usable:
+        try:
+            model = resources.run_model(run)  # Cached: the same object the other pages use.
+        except resources.NotServable:
+            usable = False
+            st.caption(words.NOT_SERVABLE)
     chosen = st.session_state.get(session.MODEL) == run.id
     row.button(
         "In use on every page" if chosen else "Use this model",
@@ -142,11 +138,10 @@ def actions_ui(run, me) -> None:
         help="The sidebar's model for this variant becomes this run: Draw, Latent space and "
         "the other pages use it.",
     )
-    if usable:
-        model = resources.run_model(run)  # Cached: the same object the other pages use.
+    if model is not None and model.keras_weights is not None:
         row.download_button(
             "Weights",
-            weights_file(run.key, model),
+            model.keras_weights,
             file_name=f"{run.variant}-run{run.id}.weights.h5",
             mime="application/octet-stream",
             icon=":material/download:",

@@ -173,16 +173,17 @@ def lab_store():
 @pytest.fixture
 def stored_run(lab_store):
     """Puts a model into the store as an ended run of a new (or given) student, the way a
-    worker leaves one; returns (token, run). The weights are the model's own, so a test can
-    tell which model a page shows."""
+    worker leaves one (its checkpoint and its served bundle); returns (token, run). The weights
+    are the model's own, so a test can tell which model a page shows."""
     import numpy as np
 
     from core.ml.choices import settings_for
+    from core.ml.onnx_export import bundle
     from core.ml.training import TrainConfig
 
-    def make(name, model, config, student=None, status="finished", epochs=1):
+    def make(name, model, config, student=None, status="finished", epochs=1, dataset="mnist"):
         student_id, token = student or lab_store.new_student()
-        settings = settings_for(TrainConfig(epochs=epochs), config)
+        settings = settings_for(TrainConfig(epochs=epochs, dataset=dataset), config)
         run_id = lab_store.create_run(student_id, name, settings, epochs)
         lab_store.claim(run_id, "test:0")
         lab_store.add_epoch(
@@ -193,6 +194,8 @@ def stored_run(lab_store):
             model.get_weights(),
             epochs_done=epochs,
         )
+        # What the web tier runs of it, as the worker exports it when a session ends.
+        lab_store.add_bundle(run_id, epochs, bundle(model, name))
         lab_store.finish(run_id, status, metrics={"bce": 0.2, "mse": 0.05})
         return token, lab_store.run(run_id)
 

@@ -21,22 +21,11 @@ LOG = logging.getLogger("autoencoder_lab")
 
 
 def prepare_server() -> None:
-    """Once per script run, from app.py (cheap after the first): keep TensorFlow's caches
-    across script runs and take what is loaded out of the garbage collector's scans. If an
-    upgrade of Streamlit has changed what the first one patches, the app logs a warning and
-    runs without it (slower pages, nothing wrong)."""
+    """Once per script run, from app.py (cheap after the first): take what is loaded out of
+    the garbage collector's scans. (The server runs no Keras: Streamlit's clearing of Keras's
+    session after each script run, which this once patched out, finds nothing to clear.)"""
     from ui.resources import freeze_heap
 
-    try:
-        keep_keras_caches()
-    except (ImportError, AttributeError) as error:
-        if not getattr(prepare_server, "warned", False):
-            prepare_server.warned = True
-            LOG.warning(
-                "Streamlit changed (%s): TensorFlow's caches will be cleared after every "
-                "script run, which makes model pages slower",
-                error,
-            )
     freeze_heap()
 
 
@@ -47,34 +36,3 @@ def ensure_navigation() -> None:
     if PagesManager.uses_pages_directory:
         PagesManager.uses_pages_directory = False
         st.rerun()
-
-
-def keep_keras_caches() -> None:
-    """Stop Streamlit from calling `keras.backend.clear_session()` after every script run.
-
-    Streamlit does that to reset apps that build Keras models in their script. This lab builds
-    none there, and the call throws away TensorFlow's kernel cache, so the next call of every
-    compiled model instantiates and optimises its graph again: measured on the Draw page, one
-    drawing through the ten models took ~200-300 ms of server CPU instead of ~7 ms, and every
-    latent-slider move paid the same tax for the decoder. Only the matplotlib clean-up, which
-    this app can use, is kept. (Patches a private Streamlit function; the test
-    `test_keras_caches_survive_a_script_run` fails if an upgrade changes it.)
-    """
-    import contextlib
-    import sys
-
-    from streamlit.runtime.scriptrunner import script_runner
-
-    script_runner._clean_problem_modules  # noqa: B018 (AttributeError if Streamlit changed it)
-    if getattr(script_runner._clean_problem_modules, "keeps_keras", False):
-        return
-
-    def clean_matplotlib_only() -> None:
-        pyplot = sys.modules.get("matplotlib.pyplot")
-        if pyplot is not None:
-            # As Streamlit does: a failed clean-up must not break the app.
-            with contextlib.suppress(Exception):
-                pyplot.close("all")
-
-    clean_matplotlib_only.keeps_keras = True
-    script_runner._clean_problem_modules = clean_matplotlib_only

@@ -27,7 +27,7 @@ def linear_and_pca(dataset: str) -> dict:
     # loads the 55,000 training images.
     pca = load_pca(components=len(directions), dataset=dataset)
     x_test = resources.test_set().x_test
-    linear_out = np.asarray(model.predict(x_test, batch_size=1000, verbose=0))
+    linear_out = model(x_test)
     return {
         "directions": directions,
         "components": pca.components,

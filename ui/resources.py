@@ -1,7 +1,8 @@
 """What every session shares, loaded once per server process and never modified: the shipped
-models and their cards, the test images, compiled calls, and students' runs rebuilt from their
-checkpoints. Every cache keys on a stable identity (a shipped name or a run's key), never
-`id()`."""
+models and their cards, the test images, and students' runs. Every model is a served one
+(core.ml.served: ONNX Runtime, no TensorFlow in the app server): the shipped ones from
+trained/*.onnx.zip, a run's from the bundle its worker stored. Every cache keys on a stable
+identity (a shipped name or a run's key), never `id()`."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import streamlit as st
 
-from core.ml import cards, data, variants
+from core.ml import cards, data, served, variants
 from ui.services import live_store
 from ui.session import current_dataset
 
@@ -19,10 +20,10 @@ from ui.session import current_dataset
 def freeze_heap() -> None:
     """Exclude everything loaded so far from Python's cyclic garbage collector.
 
-    Importing TensorFlow and Keras leaves millions of long-lived objects that every full
-    collection scanned again, pausing Streamlit's event loop: a trivial slider page went from
-    78 ms (p50) to ~400 ms per move once Keras was imported, and back to 75 ms after
-    `gc.freeze()`. Called after the imports and after each shared model or dataset is loaded.
+    Long-lived objects are scanned again by every full collection, pausing Streamlit's event
+    loop (with Keras imported, a trivial slider page went from 78 ms (p50) to ~400 ms per move,
+    and back to 75 ms after `gc.freeze()`). Called after the imports and after each shared
+    model or dataset is loaded.
     """
     gc.freeze()
 
@@ -33,20 +34,19 @@ class ModelRef:
     `id()` (CPython reuses the addresses of freed objects)."""
 
     key: str  # "shipped:<name>", or "run-<uid>@<epoch of its weights>"
-    model: object
+    model: served.Served
     label: str
     run_id: int | None = None  # The student's run it is, if it is one.
 
 
 @st.cache_resource(show_spinner="Loading the pretrained model...")
-def _pretrained_model(name: str, dataset: str):
-    model = cards.load_model(name, dataset=dataset)
-    model.trainable = False  # A guard: nothing in the app may fit a shared model.
+def _pretrained_model(name: str, dataset: str) -> served.Served:
+    model = served.load_shipped(name, dataset)
     freeze_heap()
     return model
 
 
-def pretrained_model(name: str, dataset: str | None = None):
+def pretrained_model(name: str, dataset: str | None = None) -> served.Served:
     """The shipped model `name` of the session's dataset (or `dataset`), loaded once for the
     whole server and never modified."""
     return _pretrained_model(name, dataset or current_dataset())
@@ -59,23 +59,8 @@ class TestSet:
 
 
 def pretrained(name: str, dataset: str | None = None) -> ModelRef:
-    dataset = dataset or current_dataset()
-    key = f"shipped:{name}" if dataset == "mnist" else f"shipped:{dataset}/{name}"
-    return ModelRef(key, pretrained_model(name, dataset), "Pretrained")
-
-
-# Bounded: students' models come and go; an evicted entry just gets traced again.
-@st.cache_resource(show_spinner=False, max_entries=64)
-def _compiled(_model, key: str):
-    from core.ml.serving import compiled_call
-
-    return compiled_call(_model)
-
-
-def fast(model, key: str):
-    """The compiled call of `model` (see core.ml.serving), made once per model identity `key`
-    (a ModelRef's key, with the part's name for an encoder or decoder)."""
-    return _compiled(model, key)
+    model = pretrained_model(name, dataset or current_dataset())
+    return ModelRef(model.key, model, "Pretrained")
 
 
 @st.cache_resource(show_spinner="Loading the test images...")
@@ -129,23 +114,24 @@ def bce_floor(dataset: str) -> float:
     return metrics.bce_floor(test_set(dataset).x_test)
 
 
+class NotServable(LookupError):
+    """The run has no model the web tier can run: trained before runs stored one, or its
+    export failed. Continuing it (even for one epoch) writes one."""
+
+
 @st.cache_resource(show_spinner="Loading your model...", max_entries=16)
-def _run_model(key: str, _run):
-    """A student's run rebuilt from its checkpoint, once per (run, epoch of its weights)."""
-    from core.ml.choices import build_model
-
-    model = build_model(_run.variant, _run.settings)
-    found = live_store().checkpoint(_run.id)
+def _run_model(key: str, _run) -> served.Served:
+    """A student's run as its worker exported it, once per (run, epoch of its weights)."""
+    found = live_store().bundle(_run.id)
     if found is None:
-        raise LookupError(f"run {_run.id} has no weights stored")
-    model.set_weights(found[1])
-    model.trainable = False
-    return model
+        raise NotServable(f"run {_run.id} has no exported model")
+    return served.Served(found[1], key)
 
 
-def run_model(run):
-    """A student's run as a model, rebuilt from the store once per (run, epoch of its weights);
-    the caller has checked that the run is the student's own."""
+def run_model(run) -> served.Served:
+    """A student's run as a served model, loaded from the store once per (run, epoch of its
+    weights); the caller has checked that the run is the student's own. Raises NotServable
+    (a LookupError) when the run has none."""
     return _run_model(run.key, run)
 
 

@@ -11,7 +11,15 @@ from core.lab.runs import usable
 from core.ml import cards, codegen, data, variants
 from ui.actions import my_runs
 from ui.identity import LINK, STUDENT, Student, ensure_student, lesson, start_fresh, student
-from ui.resources import ModelRef, card, dataset_npz, pretrained, run_model, shipped_code
+from ui.resources import (
+    ModelRef,
+    NotServable,
+    card,
+    dataset_npz,
+    pretrained,
+    run_model,
+    shipped_code,
+)
 from ui.services import engine, store, store_failed
 from ui.session import (
     CHOOSE,
@@ -23,7 +31,7 @@ from ui.session import (
     VARIANT,
     current_dataset,
 )
-from ui.words import metric_line, plain, run_label, title
+from ui.words import NOT_SERVABLE, metric_line, plain, run_label, title
 
 
 def dataset_problem(name: str) -> str | None:
@@ -152,6 +160,9 @@ def current_model(name: str) -> ModelRef:
                 return ModelRef(run.key, run_model(run), run_label(run), run.id)
         except StoreError as error:
             store_failed(error)
+        except NotServable:  # From before runs stored a served model: say so, use the shipped.
+            choose_model(PRETRAINED)
+            st.toast(NOT_SERVABLE, icon=":material/info:")
         except LookupError:  # Deleted in another tab since the sidebar listed it.
             choose_model(PRETRAINED)  # The sidebar's choice too, from the next run on.
             st.toast("That run is gone; showing the pretrained model.", icon=":material/info:")

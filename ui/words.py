@@ -80,6 +80,13 @@ def plain(text: str) -> str:
     return re.sub(r"([\\`*_{}\[\]()#+\-.!|<>~$:&])", r"\\\1", text)
 
 
+# A run without a served model (core.ml.served): trained before runs stored one, or its export
+# failed. Continuing it writes one at the end of the session.
+NOT_SERVABLE = (
+    "This run's model was saved in an older form the pages cannot show. Continue it (one more "
+    "epoch is enough) or train it again to use it here."
+)
+
 # What a table cell without a value shows (a racer with no BCE, PCA's parameters): Streamlit's
 # own placeholder is the word "None", which reads as a measurement. Every table passes it.
 MISSING = "—"

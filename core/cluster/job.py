@@ -277,6 +277,8 @@ def _train_run(store, run, splits, should_abort, heartbeat: Heartbeat) -> str | 
             status, message = "stopped", current.message or "stopped by you"
         else:
             status, message = "finished", None
+        if reporter.epochs_done > 0:
+            write_bundle(store, run_id, model, reporter.epochs_done, run.variant)
         metrics = None
         if reporter.epochs_done > 0:
             store.progress(run_id, phase="measuring")
@@ -315,6 +317,22 @@ def _train_run(store, run, splits, should_abort, heartbeat: Heartbeat) -> str | 
     except Exception as error:  # A bug or a bad setting: the run fails, the worker carries on.
         LOG.exception("run %s failed", run_id)
         return _end(store, run_id, "failed", f"{type(error).__name__}: {error}")
+
+
+def write_bundle(store, run_id: int, model, epoch: int, name: str) -> bool:
+    """Store what the web tier runs of the model (core.ml.served), once per training session:
+    the app server has no TensorFlow to rebuild it from the checkpoint. An export that fails
+    (a layer tf2onnx cannot convert) is logged and the run still ends with its checkpoint;
+    the pages then say its model cannot be shown. Store errors propagate as for any write."""
+    from core.ml.onnx_export import bundle
+
+    try:
+        data = bundle(model, name)
+    except Exception:
+        LOG.exception("run %s: its model could not be exported for the web tier", run_id)
+        return False
+    store.add_bundle(run_id, epoch, data)
+    return True
 
 
 def _end(store: Store, run_id: int, status: str, message: str) -> str | None:

@@ -138,14 +138,15 @@ def train_run(run_id: int, database: str) -> str | None:
 
 def few_labels(name: str, labelled: int, seed: int, dataset: str = "mnist") -> dict[str, float]:
     """Test accuracy with `labelled` labelled training images: raw pixels, the shipped
-    encoder frozen, and fine-tuned (`core.ml.inside.few_label_accuracies`)."""
-    from core.ml import cards, inside
+    encoder frozen, and fine-tuned (`core.ml.few_labels.few_label_accuracies`)."""
+    from core.ml import cards
+    from core.ml.few_labels import few_label_accuracies
 
     models = _cache.setdefault("models", {})
     if (name, dataset) not in models:
         models[name, dataset] = cards.load_model(name, dataset=dataset)
     data = splits(dataset)
-    return inside.few_label_accuracies(
+    return few_label_accuracies(
         models[name, dataset],
         data.x_train,
         data.y_train,

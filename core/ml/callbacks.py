@@ -29,6 +29,8 @@ from dataclasses import dataclass, field
 import keras
 import numpy as np
 
+from core.ml import replay
+
 # The metric trackers whose per-batch values are reported (the VAE's parts included).
 BATCH_SERIES = ("loss", "reconstruction_loss", "kl_loss")
 
@@ -308,3 +310,23 @@ class ProgressCallback(keras.callbacks.Callback):
     def on_train_end(self, logs=None):
         # A cut epoch reports its start: the fraction done counts completed epochs only.
         self._report(0 if self.cut else self.batches, None if self.cut else logs, done=True)
+
+
+class ReplayRecorder(keras.callbacks.Callback):
+    """Keeps the codes of `images` before training and after every epoch, when the model's
+    code is 2-D (a Keras callback; for other models it records nothing)."""
+
+    def __init__(self, images: np.ndarray):
+        super().__init__()
+        self.images = images[: replay.IMAGES]
+        self.frames: list[tuple[int, np.ndarray]] = []
+        self.active = False
+
+    def on_train_begin(self, logs=None):
+        self.active = replay.is_2d(self.model)
+        if self.active and not self.frames:
+            self.frames.append((0, replay.codes(self.model, self.images)))
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.active:
+            self.frames.append((epoch + 1, replay.codes(self.model, self.images)))

@@ -44,24 +44,18 @@ class DenseLayer:
 
 
 def dense_chain(model) -> list[DenseLayer]:
-    """The Dense layers of `model` in order, as float16; raises NotExportable otherwise."""
-    from keras import layers
-
-    chain = []
-    for layer in model.layers:
-        # A Reshape keeps the flat (row-major) order, so the browser can ignore it.
-        if isinstance(layer, (layers.InputLayer, layers.Reshape)):
-            continue
-        if not isinstance(layer, layers.Dense):
-            raise NotExportable(f"{layer.name} is a {type(layer).__name__}, not Dense")
-        activation = layer.activation.__name__
-        if activation not in ACTIVATIONS:
-            raise NotExportable(f"{layer.name} uses {activation}")
-        kernel, bias = layer.get_weights()
-        chain.append(DenseLayer(kernel.astype(np.float16), bias.astype(np.float16), activation))
+    """The decoder's Dense layers of a served model (core.ml.served) in order, as float16;
+    raises NotExportable when its decoder is not such a chain."""
+    chain = model.chain("decoder")
     if not chain:
-        raise NotExportable("no Dense layers")
-    return chain
+        raise NotExportable("the decoder is not a chain of Dense layers")
+    for layer in chain:
+        if layer.activation not in ACTIVATIONS:
+            raise NotExportable(f"a layer uses {layer.activation}")
+    return [
+        DenseLayer(layer.kernel.astype(np.float16), layer.bias.astype(np.float16), layer.activation)
+        for layer in chain
+    ]
 
 
 def forward(chain: list[DenseLayer], z: np.ndarray) -> np.ndarray:

@@ -1,15 +1,18 @@
 """What an autoencoder learned, as numbers a page can draw: the Inside page's computations.
 
-Each function takes trained models and images and returns plain numpy results; the page only
-draws them and the tests check them. Everything here runs in seconds on 2 CPU cores.
+Each function takes served models (core.ml.served: ONNX Runtime and NumPy, what the web tier
+runs) and images, and returns plain numpy results; the page only draws them and the tests check
+them against Keras. Everything here runs in seconds on 2 CPU cores, without TensorFlow. The one
+experiment that trains (pretraining with few labels) is core.ml.few_labels, run by a worker.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-import keras
 import numpy as np
+
+from core.ml.served import activate
 
 # A code activation counts as "off" below this share of the model's typical large activation
 # (its 99th percentile): codes differ in scale (sigmoid in [0, 1], ReLU up to ~20 here).
@@ -33,27 +36,22 @@ def scaled_images(rows: np.ndarray) -> np.ndarray:
 def first_layer_filters(model) -> np.ndarray:
     """The first layer's weights as images: (units, 28, 28) for dense encoders, or the first
     convolution's filters (filters, k, k). Each is scaled to [0, 1] around its own range."""
-    for layer in model.encoder.layers:
-        kernels = [w for w in layer.weights if w.name.endswith("kernel")] or [
-            w for w in layer.weights if len(w.shape) >= 2
-        ]
-        if not kernels:
-            continue
-        kernel = np.asarray(kernels[0])
-        if kernel.ndim == 4:  # Conv2D: (k, k, in, filters), one input channel here.
-            filters = np.moveaxis(kernel[:, :, 0, :], -1, 0)
-        else:  # Dense: (784, units) -> one 28x28 image per unit.
-            filters = kernel.T.reshape(-1, 28, 28)
-        return scaled_images(filters)
-    raise ValueError(f"{model.name} has no layer with a kernel in its encoder")
+    kernel = model.first_layer
+    if kernel.ndim == 4:  # Conv2D: (k, k, in, filters), one input channel here.
+        filters = np.moveaxis(kernel[:, :, 0, :], -1, 0)
+    else:  # Dense: (784, units) -> one 28x28 image per unit.
+        filters = kernel.T.reshape(-1, 28, 28)
+    return scaled_images(filters)
 
 
 def codes(model, images: np.ndarray, batch_size: int = 1000) -> np.ndarray:
-    """The encoder's output for each image, flattened to (N, units); the mean for a VAE."""
-    encoded = model.encoder.predict(images, batch_size=batch_size, verbose=0)
-    if isinstance(encoded, (list, tuple)):  # VAE: (z_mean, z_log_var, z).
-        encoded = encoded[0]
-    return np.asarray(encoded).reshape(len(images), -1)
+    """The encoder's output for each image, flattened to (N, units); the mean for a VAE.
+    In batches, so 10,000 test images never need one 10,000-image buffer of activations."""
+    parts = [
+        model.encode(images[start : start + batch_size])
+        for start in range(0, len(images), batch_size)
+    ]
+    return np.concatenate(parts).reshape(len(images), -1)
 
 
 def top_activating(code_values: np.ndarray, unit: int, count: int = 12) -> np.ndarray:
@@ -109,7 +107,7 @@ def noise_copying(model, count: int = 200, seed: int = 0) -> tuple[float, float]
     noise (1/12) than a half-copy, but a correlation of 0.
     """
     noise = np.random.default_rng(seed).random((count, 28, 28, 1)).astype(np.float32)
-    output = np.asarray(model(noise, training=False))
+    output = np.asarray(model(noise))
     a = noise.reshape(count, -1) - noise.reshape(count, -1).mean(axis=1, keepdims=True)
     b = output.reshape(count, -1) - output.reshape(count, -1).mean(axis=1, keepdims=True)
     correlation = (a * b).sum(axis=1) / np.sqrt((a * a).sum(axis=1) * (b * b).sum(axis=1) + 1e-12)
@@ -120,10 +118,7 @@ def noise_copying(model, count: int = 200, seed: int = 0) -> tuple[float, float]
 
 
 def _code_call(model, images):
-    encoded = model.encoder(images, training=False)
-    if isinstance(encoded, (list, tuple)):
-        encoded = encoded[0]
-    return keras.ops.reshape(encoded, (keras.ops.shape(images)[0], -1))
+    return model.encode(images).reshape(len(images), -1)
 
 
 def code_shift(model, image: np.ndarray, sigma: float, draws: int = 64, seed: int = 0):
@@ -141,16 +136,27 @@ def code_shift(model, image: np.ndarray, sigma: float, draws: int = 64, seed: in
     return float(shift.mean()), float(ratio.mean())
 
 
-def jacobian_norm(model, image: np.ndarray) -> float:
-    """Squared Frobenius norm of d code / d input at `image`, by automatic differentiation."""
-    import tensorflow as tf
-
-    x = tf.constant(np.asarray(image, np.float32).reshape(1, 28, 28, 1))
-    with tf.GradientTape() as tape:
-        tape.watch(x)
-        code = _code_call(model, x)
-    jacobian = tape.batch_jacobian(code, x)
-    return float(tf.reduce_sum(tf.square(jacobian)))
+def jacobian_norm(model, image: np.ndarray) -> float | None:
+    """Squared Frobenius norm of d code / d input at `image`, exactly, by the chain rule
+    through the encoder's Dense layers (J = W1 D1 W2 D2 ..., D the activations' slopes);
+    None for an encoder that is not a Dense chain (a convolutional one)."""
+    chain = model.chain("encoder")
+    if chain is None:
+        return None
+    x = np.asarray(image, np.float64).reshape(1, -1)
+    jacobian = np.eye(x.shape[1])
+    for layer in chain:
+        kernel = layer.kernel.astype(np.float64)
+        before = x @ kernel + layer.bias
+        x = activate(before, layer.activation)
+        if layer.activation == "relu":
+            slope = (before > 0).astype(np.float64)
+        elif layer.activation == "sigmoid":
+            slope = x * (1.0 - x)
+        else:
+            slope = np.ones_like(before)
+        jacobian = (jacobian @ kernel) * slope  # Each column scaled by its unit's slope.
+    return float((jacobian**2).sum())
 
 
 # Linear autoencoder and PCA --------------------------------------------------------------
@@ -158,11 +164,10 @@ def jacobian_norm(model, image: np.ndarray) -> float:
 
 def decoder_directions(linear_model) -> np.ndarray:
     """The rows of the linear decoder's weight matrix, (code, 784): the directions it adds."""
-    for layer in linear_model.decoder.layers:
-        kernels = [w for w in layer.weights if len(w.shape) == 2]
-        if kernels:
-            return np.asarray(kernels[0])
-    raise ValueError("the decoder has no dense kernel")
+    chain = linear_model.chain("decoder")
+    if not chain:
+        raise ValueError("the decoder is not a chain of Dense layers")
+    return chain[0].kernel
 
 
 def principal_angles(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -174,127 +179,3 @@ def principal_angles(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     qb, _ = np.linalg.qr(np.asarray(b, np.float64).T)
     cosines = np.clip(np.linalg.svd(qa.T @ qb, compute_uv=False), -1.0, 1.0)
     return np.degrees(np.arccos(cosines))
-
-
-# Pretraining with few labels -------------------------------------------------------------
-
-
-def balanced_subset(labels: np.ndarray, total: int, seed: int = 0) -> np.ndarray:
-    """Indices of `total` examples, the same number of each class (total must divide by 10)."""
-    if total % 10 or total < 10:
-        raise ValueError(f"choose a multiple of 10 labelled images, got {total}")
-    rng = np.random.default_rng(seed)
-    chosen = [
-        rng.choice(np.flatnonzero(labels == digit), total // 10, replace=False)
-        for digit in range(10)
-    ]
-    return rng.permutation(np.concatenate(chosen))
-
-
-REFERENCE_IMAGES = 5000  # Unlabelled training images that set each feature's scale.
-
-
-def _softmax_regression(
-    features: np.ndarray, labels: np.ndarray, steps: int = 300, l2: float = 1e-2, seed: int = 0
-) -> tuple[np.ndarray, np.ndarray]:
-    """Multinomial logistic regression by full-batch Adam in numpy: weights (d, 10), bias (10,).
-
-    A few hundred examples at most: a plain numpy loop takes well under a second, where
-    Keras's per-epoch overhead alone made the same fit take ~10 s.
-    """
-    rng = np.random.default_rng(seed)
-    count, dimension = features.shape
-    weights = 0.01 * rng.standard_normal((dimension, 10))
-    bias = np.zeros(10)
-    onehot = np.eye(10)[labels]
-    moments = [np.zeros_like(weights), np.zeros_like(bias)]
-    squares = [np.zeros_like(weights), np.zeros_like(bias)]
-    rate, beta1, beta2 = 0.05, 0.9, 0.999
-    for step in range(1, steps + 1):
-        logits = features @ weights + bias
-        logits -= logits.max(axis=1, keepdims=True)
-        probabilities = np.exp(logits)
-        probabilities /= probabilities.sum(axis=1, keepdims=True)
-        error = (probabilities - onehot) / count
-        gradients = [features.T @ error + l2 * weights, error.sum(axis=0)]
-        for i, (parameter, gradient) in enumerate(zip((weights, bias), gradients, strict=True)):
-            moments[i] = beta1 * moments[i] + (1 - beta1) * gradient
-            squares[i] = beta2 * squares[i] + (1 - beta2) * gradient**2
-            corrected = moments[i] / (1 - beta1**step)
-            parameter -= rate * corrected / (np.sqrt(squares[i] / (1 - beta2**step)) + 1e-8)
-    return weights, bias
-
-
-def _accuracy(features, labels, weights, bias) -> float:
-    return float(((features @ weights + bias).argmax(axis=1) == labels).mean())
-
-
-def few_label_accuracies(
-    autoencoder, x_train, y_train, x_test, y_test, labelled: int, seed: int = 0
-) -> dict[str, float]:
-    """Test accuracy of a softmax classifier trained on `labelled` balanced images, three ways:
-    on raw pixels, on the frozen encoder's codes, and with the encoder fine-tuned with it.
-
-    Features are standardised with the mean and spread of 5,000 unlabelled training images,
-    which a semi-supervised learner has for free; the classifier is the same in all three.
-    """
-    import tensorflow as tf
-
-    index = balanced_subset(y_train, labelled, seed)
-    x, y = x_train[index], y_train[index]
-    reference = x_train[np.random.default_rng(seed).choice(len(x_train), REFERENCE_IMAGES)]
-
-    def standardiser(values):
-        mean, spread = values.mean(axis=0), values.std(axis=0) + 1e-3
-        return lambda v: (v - mean) / spread
-
-    results = {}
-    flat = standardiser(reference.reshape(len(reference), -1))
-    pixels, pixels_test = flat(x.reshape(len(x), -1)), flat(x_test.reshape(len(x_test), -1))
-    weights, bias = _softmax_regression(pixels, y, seed=seed)
-    results["raw pixels"] = _accuracy(pixels_test, y_test, weights, bias)
-
-    scale = standardiser(codes(autoencoder, reference))
-    train_codes, test_codes = scale(codes(autoencoder, x)), scale(codes(autoencoder, x_test))
-    weights, bias = _softmax_regression(train_codes, y, seed=seed)
-    results["frozen encoder"] = _accuracy(test_codes, y_test, weights, bias)
-
-    # Fine-tuning: a copy of the encoder and the frozen solution's head, trained together for
-    # a few full-batch steps at a small rate (more would overfit a handful of labels).
-    encoder = keras.models.clone_model(autoencoder.encoder)
-    encoder.set_weights(autoencoder.encoder.get_weights())
-    reference_codes = codes(autoencoder, reference)
-    mean = tf.constant(reference_codes.mean(axis=0), tf.float32)
-    spread = tf.constant(reference_codes.std(axis=0) + 1e-3, tf.float32)
-    head_w, head_b = tf.Variable(weights, dtype=tf.float32), tf.Variable(bias, dtype=tf.float32)
-    optimizer = keras.optimizers.Adam(1e-4)
-    variables = [*encoder.trainable_variables, head_w, head_b]
-    x_tensor, y_tensor = tf.constant(x), tf.constant(y)
-
-    def logits_of(images):
-        encoded = encoder(images, training=False)
-        if isinstance(encoded, (list, tuple)):
-            encoded = encoded[0]
-        encoded = tf.reshape(encoded, (tf.shape(images)[0], -1))
-        return ((encoded - mean) / spread) @ head_w + head_b
-
-    @tf.function
-    def step():
-        with tf.GradientTape() as tape:
-            loss = tf.reduce_mean(
-                keras.losses.sparse_categorical_crossentropy(
-                    y_tensor, logits_of(x_tensor), from_logits=True
-                )
-            )
-        optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables, strict=True))
-
-    for _ in range(50):
-        step()
-    predicted = np.concatenate(
-        [
-            np.asarray(logits_of(x_test[i : i + 2000])).argmax(axis=1)
-            for i in range(0, len(x_test), 2000)
-        ]
-    )
-    results["fine-tuned encoder"] = float((predicted == y_test).mean())
-    return results

@@ -4,14 +4,14 @@ A model whose code has two numbers (the VAE, or vanilla and deep trained with co
 show its whole code on a plane. Recording where the same test images land after each epoch
 lets the Latent page play the training back: a grey cloud at epoch 0 that sorts itself into
 one region per class. Runs keep the frames in the store (`epochs.codes`); shipped models carry
-them in `<name>.replay.npz` beside the model, written by `python -m core.train`.
+them in `<name>.replay.npz` beside the model, written by `python -m core.train` (with
+`core.ml.callbacks.ReplayRecorder`). The pages read frames here without Keras.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import keras
 import numpy as np
 
 from core.ml import metrics
@@ -28,26 +28,6 @@ def is_2d(model) -> bool:
 def codes(model, images: np.ndarray) -> np.ndarray:
     """The (N, 2) codes of `images` (a VAE's means)."""
     return metrics.encode(model, images[:IMAGES]).astype(np.float32)
-
-
-class Recorder(keras.callbacks.Callback):
-    """Keeps the codes of `images` before training and after every epoch, when the model's
-    code is 2-D (a Keras callback; for other models it records nothing)."""
-
-    def __init__(self, images: np.ndarray):
-        super().__init__()
-        self.images = images[:IMAGES]
-        self.frames: list[tuple[int, np.ndarray]] = []
-        self.active = False
-
-    def on_train_begin(self, logs=None):
-        self.active = is_2d(self.model)
-        if self.active and not self.frames:
-            self.frames.append((0, codes(self.model, self.images)))
-
-    def on_epoch_end(self, epoch, logs=None):
-        if self.active:
-            self.frames.append((epoch + 1, codes(self.model, self.images)))
 
 
 def path_of(model_path: Path) -> Path:

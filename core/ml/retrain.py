@@ -14,7 +14,8 @@ import time
 from pathlib import Path
 
 from core.ml import cards, replay, variants
-from core.ml.callbacks import Progress
+from core.ml.callbacks import Progress, ReplayRecorder
+from core.ml.onnx_export import export_shipped
 from core.ml.training import TrainConfig, load_splits, train
 
 
@@ -72,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
             if value is not None:
                 recipe[key] = value
         started = time.perf_counter()
-        recorder = replay.Recorder(splits.x_test)
+        recorder = ReplayRecorder(splits.x_test)
         result = train(
             name,
             TrainConfig(**recipe),
@@ -88,6 +89,9 @@ def main(argv: list[str] | None = None) -> int:
             replay.save(
                 replay.path_of(cards.model_path(name, args.out, args.dataset)), recorder.frames
             )
+        # What the web tier runs (core.ml.served), from the file just written, checked
+        # against Keras before it is kept.
+        export_shipped(name, args.dataset, args.out)
         print(
             f"{name}: {result.epochs_completed} epochs in {result.seconds:.0f} s, "
             f"saved to {cards.model_path(name, args.out, args.dataset)}",

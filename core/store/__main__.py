@@ -35,6 +35,7 @@ def report(store: Store) -> str:
             else ""
         ),
         f"checkpoints: {megabytes(summary['bytes']['checkpoints'])}, "
+        f"served models: {megabytes(summary['bytes']['bundles'])}, "
         f"samples: {megabytes(summary['bytes']['samples'])}, "
         f"loss chunks: {summary['loss_chunks']}",
     ]

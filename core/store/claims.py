@@ -158,6 +158,9 @@ class Claimed:
     def add_epoch(self, run_id: int, *args: Any, **values: Any) -> None:
         self.store.add_epoch(run_id, *args, attempt=self.attempt, **values)
 
+    def add_bundle(self, run_id: int, epoch: int, data: bytes) -> None:
+        self.store.add_bundle(run_id, epoch, data, attempt=self.attempt)
+
     def stop_wanted(self, run_id: int) -> bool:
         return self.store.stop_wanted(run_id, attempt=self.attempt)
 

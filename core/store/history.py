@@ -24,7 +24,7 @@ from core.store.codecs import (
 )
 from core.store.database import Database
 from core.store.records import Epoch, Losses
-from core.store.schema import checkpoints, epochs, loss_chunks
+from core.store.schema import bundles, checkpoints, epochs, loss_chunks
 
 
 class History(Database):
@@ -97,7 +97,21 @@ class History(Database):
                     )
                 )
 
+    def add_bundle(self, run_id: int, epoch: int, data: bytes, attempt: int | None = None) -> None:
+        """Store the serving bundle (core.ml.served) of the run's checkpoint at `epoch`,
+        replacing an older one; nothing (Fenced) if `attempt` lost the run."""
+        with self.transaction() as connection:
+            heartbeat(connection, run_id, attempt)
+            connection.execute(bundles.delete().where(bundles.c.run_id == run_id))
+            connection.execute(bundles.insert().values(run_id=run_id, epoch=epoch, data=data))
+
     # The pages' reads ---------------------------------------------------------------------
+
+    def bundle(self, run_id: int) -> tuple[int, bytes] | None:
+        """(epoch, bytes) of the run's serving bundle, or None if it has none (a run trained
+        before bundles existed, or one whose session has not ended yet)."""
+        rows = self.rows(sa.select(bundles).where(bundles.c.run_id == run_id))
+        return (rows[0].epoch, bytes(rows[0].data)) if rows else None
 
     def losses(self, run_id: int, after: int = 0) -> Losses:
         """Every training batch's loss so far, in order; with `after`, only the chunks written

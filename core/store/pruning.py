@@ -16,7 +16,7 @@ from sqlalchemy.engine import make_url
 from core.store.database import Database
 from core.store.records import Run
 from core.store.runs import count_by_status, delete_runs
-from core.store.schema import ACTIVE, checkpoints, epochs, loss_chunks, runs, students
+from core.store.schema import ACTIVE, bundles, checkpoints, epochs, loss_chunks, runs, students
 
 
 class Housekeeping(Database):
@@ -86,6 +86,7 @@ class Housekeeping(Database):
             )
             for name, column in (
                 ("checkpoints", checkpoints.c.weights),
+                ("bundles", bundles.c.data),
                 ("samples", epochs.c.samples),
             )
         }

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from core.store.database import Database
 from core.store.errors import Busy, Conflict, LabBusy, Refused
 from core.store.records import Run
-from core.store.schema import ACTIVE, checkpoints, epochs, loss_chunks, runs, scores
+from core.store.schema import ACTIVE, bundles, checkpoints, epochs, loss_chunks, runs, scores
 
 # Statuses whose run ended and can be continued from its last checkpoint.
 CONTINUABLE = ("stopped", "interrupted")
@@ -262,7 +262,7 @@ def delete_runs(connection: sa.Connection, ids: list[int]) -> None:
     ignores ON DELETE by default)."""
     if not ids:
         return
-    for table in (loss_chunks, epochs, checkpoints, scores):
+    for table in (loss_chunks, epochs, checkpoints, bundles, scores):
         connection.execute(table.delete().where(table.c.run_id.in_(ids)))
     connection.execute(runs.delete().where(runs.c.id.in_(ids)))
 

@@ -159,3 +159,15 @@ checkpoints = sa.Table(
     sa.Column("epoch", sa.Integer, nullable=False),
     sa.Column("weights", sa.LargeBinary, nullable=False),
 )
+
+# What the web tier runs of a run's model (core.ml.served): its ONNX halves and the weights the
+# pages read, exported by the worker that trained it, so an app server without TensorFlow can
+# show it. Written when a training session ends (an export per epoch would cost more than some
+# epochs do); `epoch` says which checkpoint it is.
+bundles = sa.Table(
+    "bundles",
+    metadata,
+    sa.Column("run_id", sa.Integer, sa.ForeignKey("runs.id"), primary_key=True),
+    sa.Column("epoch", sa.Integer, nullable=False),
+    sa.Column("data", sa.LargeBinary, nullable=False),
+)

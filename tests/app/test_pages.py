@@ -285,23 +285,6 @@ def test_compare_page_table_and_grid():
     assert len(app.image) == 11  # Originals and one strip per variant.
 
 
-def test_keras_caches_survive_a_script_run(monkeypatch):
-    # Streamlit calls keras.backend.clear_session() after every run, which empties
-    # TensorFlow's kernel cache: each model call then re-optimises its graph (~10-100 ms
-    # instead of ~0.5 ms). ui.boot.keep_keras_caches stops that; an upgrade could undo it.
-    from tensorflow.python.eager import context
-
-    cleared = []
-    monkeypatch.setattr(
-        context.context(), "clear_kernel_cache", lambda: cleared.append(True), raising=False
-    )
-    app = run_page("pages/draw.py", draw_source="Test digit", random_index=5)
-    app.session_state["random_index"] = 6
-    app.run()
-    assert not app.exception
-    assert cleared == []
-
-
 # Every model of each section on the test set (Features renders in the fast page test).
 @pytest.mark.slow
 @pytest.mark.parametrize("section", list(INSIDE_SECTIONS))

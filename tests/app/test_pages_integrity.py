@@ -132,7 +132,8 @@ def test_a_run_without_weights_falls_back_to_the_shipped_model_without_the_latch
 
     token, run = stored_run("vanilla", vanilla(4.0), variants.make_config("vanilla"))
     with lab_store._transaction() as connection:  # Its weights went (another tab, a prune).
-        connection.execute(schema.checkpoints.delete().where(schema.checkpoints.c.run_id == run.id))
+        for table in (schema.checkpoints, schema.bundles):
+            connection.execute(table.delete().where(table.c.run_id == run.id))
     resources._run_model.clear()
     app = draw_test_digit(token, run.id)
     assert not app.exception

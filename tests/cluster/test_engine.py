@@ -25,6 +25,7 @@ from core.cluster.job import train_run
 from core.ml import metrics, variants
 from core.ml.choices import build_model, settings_for
 from core.ml.data import sample_indices
+from core.ml.served import Served
 from core.ml.training import TrainConfig
 from core.store import Store
 from tests.cluster.helpers import identity, worker_pid
@@ -94,6 +95,14 @@ def test_a_run_trains_in_a_worker_and_everything_lands_in_the_store(
     assert run.metrics["mse"] == pytest.approx(
         metrics.mse(splits.x_test, reconstructions).mean(), rel=1e-4
     )
+    # What the web tier runs of it (core.ml.served), exported by the worker: the checkpoint's
+    # model under ONNX Runtime, within float32 rounding of Keras.
+    bundle_epoch, data = store.bundle(run_id)
+    assert bundle_epoch == 2
+    served_model = Served(data)
+    np.testing.assert_allclose(
+        served_model(samples), np.asarray(model(samples, training=False)), atol=1e-5
+    )
 
 
 def test_the_embedded_cluster_refuses_peers_without_its_certificate(engine):
@@ -141,11 +150,13 @@ def test_stop_keeps_the_weights_and_continue_finishes_the_plan(store, engine, pr
     assert run.status == "stopped" and 1 <= run.epochs_done < 4 and run.metrics is not None
     stopped_at = run.epochs_done
     assert store.checkpoint(run_id)[0] == stopped_at
+    assert store.bundle(run_id)[0] == stopped_at  # A stopped run is shown as it stopped.
     batches_before = len(store.losses(run_id).x)
     store.continue_run(run_id, student)
     engine.submit(run_id)  # A new task under a new key: the first one's is spent.
     run = wait_for_run(store, run_id, ended)
     assert run.status == "finished" and run.epochs_done == 4, run.message
+    assert store.bundle(run_id)[0] == 4  # Replaced by the continued session's.
     assert [e.epoch for e in store.epochs(run_id)] == [0, 1, 2, 3, 4]
     losses = store.losses(run_id)
     # The cut epoch's batches were replaced by its redo: every epoch's batches once.

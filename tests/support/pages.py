@@ -34,14 +34,15 @@ FIXED_HEADERS = {
 def sparse_headline(dataset: str = "mnist") -> str:
     """The sparse-codes header the Inside page must show: ui.words.sparse_headline of the
     shipped models' measured shares of code values near zero (vanilla without a penalty,
-    then the L1 and the KL models), measured here the way the page measures them."""
-    from core.ml import cards, data, inside
+    then the L1 and the KL models), measured here from the Keras models the page's served
+    ones were exported from."""
+    from core.ml import cards, data, few_labels, inside
     from ui import words
 
     _, (x_test, _) = data.load(dataset)
     images = data.to_images(x_test)
     shares = [
-        inside.sparsity(inside.codes(cards.load_model(name, dataset=dataset), images)).near_zero
+        inside.sparsity(few_labels.codes(cards.load_model(name, dataset=dataset), images)).near_zero
         for name in ("vanilla", "sparse_l1", "sparse_kl")
     ]
     return words.sparse_headline(shares[1:], shares[0], data.get(dataset).noun)

@@ -1,30 +1,42 @@
-"""The numbers behind the Inside page, against independent computations on known inputs."""
+"""The numbers behind the Inside page, against independent computations on known inputs.
+
+The page computes on served models (ONNX Runtime and NumPy, core.ml.served); the references
+here are the Keras models they were exported from."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from core.ml import cards, inside
+from core.ml import cards, few_labels, inside, served
 from core.ml.pca import fit_pca
 
 
-@pytest.fixture(scope="module")
-def models():
+def _loader(load):
     loaded = {}
 
     def get(name):
         if name not in loaded:
-            loaded[name] = cards.load_model(name)
+            loaded[name] = load(name)
         return loaded[name]
 
     return get
 
 
-def test_dense_filters_are_the_kernel_columns_as_images(models):
-    model = models("vanilla")
-    filters = inside.first_layer_filters(model)
-    kernel = np.asarray(model.encoder.layers[-1].weights[0])  # (784, 32)
+@pytest.fixture(scope="module")
+def models():
+    """The shipped models as the page runs them."""
+    return _loader(served.load_shipped)
+
+
+@pytest.fixture(scope="module")
+def keras_models():
+    return _loader(cards.load_model)
+
+
+def test_dense_filters_are_the_kernel_columns_as_images(models, keras_models):
+    filters = inside.first_layer_filters(models("vanilla"))
+    kernel = np.asarray(keras_models("vanilla").encoder.layers[-1].weights[0])  # (784, 32)
     assert filters.shape == (32, 28, 28)
     column = kernel[:, 5].reshape(28, 28)
     expected = (column - column.min()) / (column.max() - column.min())
@@ -79,15 +91,33 @@ def test_linear_autoencoder_spans_the_principal_subspace(models, splits):
     assert inside.principal_angles(random, pca.components).max() > 60
 
 
-def test_jacobian_norm_matches_finite_differences(models, splits):
-    model = models("vanilla")
+def test_jacobian_norm_matches_finite_differences(models, keras_models, splits):
+    keras_model = keras_models("vanilla")
     digit = splits.x_test[0, ..., 0]
     step = 1e-3
-    base = np.asarray(model.encoder(digit.reshape(1, 28, 28, 1), training=False))[0]
+    base = np.asarray(keras_model.encoder(digit.reshape(1, 28, 28, 1), training=False))[0]
     bumped = np.repeat(digit.reshape(1, 784), 784, axis=0) + step * np.eye(784, dtype=np.float32)
-    outputs = np.asarray(model.encoder(bumped.reshape(-1, 28, 28, 1), training=False))
+    outputs = np.asarray(keras_model.encoder(bumped.reshape(-1, 28, 28, 1), training=False))
     numeric = ((outputs - base) / step) ** 2
-    assert inside.jacobian_norm(model, digit) == pytest.approx(numeric.sum(), rel=0.05)
+    assert inside.jacobian_norm(models("vanilla"), digit) == pytest.approx(numeric.sum(), rel=0.05)
+
+
+@pytest.mark.parametrize("name", ["vanilla", "contractive", "contractive_twin", "deep"])
+def test_jacobian_norm_equals_tensorflows_autodiff(name, models, keras_models, splits):
+    """The page's chain rule in NumPy against TensorFlow's GradientTape on the Keras model."""
+    import tensorflow as tf
+
+    digit = splits.x_test[3, ..., 0]
+    x = tf.constant(digit.reshape(1, 28, 28, 1))
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        code = tf.reshape(keras_models(name).encoder(x, training=False), (1, -1))
+    expected = float(tf.reduce_sum(tf.square(tape.batch_jacobian(code, x))))
+    assert inside.jacobian_norm(models(name), digit) == pytest.approx(expected, rel=1e-4)
+
+
+def test_jacobian_norm_is_none_for_a_convolutional_encoder(models, splits):
+    assert inside.jacobian_norm(models("conv"), splits.x_test[0, ..., 0]) is None
 
 
 def test_code_shift_follows_the_jacobian_for_small_noise(models, splits):
@@ -127,12 +157,15 @@ def test_overcomplete_lets_noise_through_where_constrained_models_cannot(models)
 
 
 def test_noise_copying_of_an_exact_copier_and_a_grey_output():
-    import keras
+    def identity(images):
+        return images
 
-    identity = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Identity()])
     mse, corr = inside.noise_copying(identity, count=20)
     assert mse == pytest.approx(0.0) and corr == pytest.approx(1.0)
-    grey = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Lambda(lambda x: x * 0 + 0.5)])
+
+    def grey(images):
+        return np.full_like(images, 0.5)
+
     mse, corr = inside.noise_copying(grey, count=200)
     assert mse == pytest.approx(1 / 12, rel=0.05) and abs(corr) < 1e-6
 
@@ -146,19 +179,19 @@ def test_probe_images_are_noise_blank_and_the_digit(splits):
 
 
 def test_balanced_subset_has_each_digit_equally_and_is_seeded(splits):
-    index = inside.balanced_subset(splits.y_train, 100, seed=3)
+    index = few_labels.balanced_subset(splits.y_train, 100, seed=3)
     assert len(set(index.tolist())) == 100
     assert np.bincount(splits.y_train[index], minlength=10).tolist() == [10] * 10
-    np.testing.assert_array_equal(index, inside.balanced_subset(splits.y_train, 100, seed=3))
-    assert not np.array_equal(index, inside.balanced_subset(splits.y_train, 100, seed=4))
+    np.testing.assert_array_equal(index, few_labels.balanced_subset(splits.y_train, 100, seed=3))
+    assert not np.array_equal(index, few_labels.balanced_subset(splits.y_train, 100, seed=4))
     with pytest.raises(ValueError, match="multiple of 10"):
-        inside.balanced_subset(splits.y_train, 15)
+        few_labels.balanced_subset(splits.y_train, 15)
 
 
 @pytest.mark.slow
-def test_few_labels_all_three_learn_and_the_code_helps_at_ten(models, splits):
-    scores = inside.few_label_accuracies(
-        models("deep"), splits.x_train, splits.y_train, splits.x_test, splits.y_test, 10
+def test_few_labels_all_three_learn_and_the_code_helps_at_ten(keras_models, splits):
+    scores = few_labels.few_label_accuracies(
+        keras_models("deep"), splits.x_train, splits.y_train, splits.x_test, splits.y_test, 10
     )
     assert set(scores) == {"raw pixels", "frozen encoder", "fine-tuned encoder"}
     assert all(0.2 < value <= 1.0 for value in scores.values()), scores  # Chance is 0.1.

@@ -148,6 +148,13 @@ def test_no_module_is_over_about_400_lines():
         "core.cluster.scheduler",
         "core.ml.choices",
         "core.ml.variants",
+        # What the pages compute with (issue 28: the web tier runs without TensorFlow).
+        "core.ml.served",
+        "core.ml.inside",
+        "core.ml.export",
+        "core.ml.replay",
+        "core.ml.codegen",
+        "core.ml.preprocess",
     ],
 )
 def test_light_modules_load_no_keras_or_tensorflow(module):
