@@ -79,7 +79,7 @@ def input_ui() -> np.ndarray | None:
         index = st.session_state["random_index"]
         label = session.dataset().labels[data.y_test[index]]
         st.caption(f"Test image #{index}, labelled {label}")
-        return data.x_test[index, ..., 0]
+        return data.images(index)[..., 0]
     except EmptyDrawing as problem:  # Blank, a dot, or a filled square: say which.
         st.info(str(problem), icon=":material/draw:")
     except UploadError as error:

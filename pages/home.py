@@ -36,7 +36,7 @@ def chosen_image(found, labels) -> tuple[np.ndarray, str]:
     klass = labels.index(label)
     shown = np.flatnonzero(found.y_test == klass)
     nth = st.session_state.get(ANOTHER, {}).get(label, 0) % len(shown)
-    return found.x_test[shown[nth]], label
+    return found.images(shown[nth]), label
 
 
 def another(label: str) -> None:

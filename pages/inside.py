@@ -38,7 +38,7 @@ def digit_picker(key: str) -> tuple[str, np.ndarray]:
     if choice == mine:
         return choice, np.asarray(drawing, np.float32)
     label = choices.index(choice) - (1 if drawing is not None else 0)
-    return choice, data.x_test[int((data.y_test == label).argmax()), ..., 0]
+    return choice, data.images(int((data.y_test == label).argmax()))[..., 0]
 
 
 # Features --------------------------------------------------------------------------------
@@ -88,7 +88,7 @@ def features_ui() -> None:
     top = inside.top_activating(values, unit, 12)
     data = resources.test_set()
     st.image(
-        images.strip(data.x_test[top, ..., 0], size=56),
+        images.strip(data.images(top)[..., 0], size=56),
         caption=f"The 12 test {session.dataset().noun}s that activate code unit {unit} most "
         f"(values {values[top[0], unit]:.2f} to {values[top[-1], unit]:.2f})",
     )

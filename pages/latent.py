@@ -129,7 +129,7 @@ def interpolation_ui(ref: resources.ModelRef) -> None:
         if choice == picks[0]:
             return session.last_input()
         label = picks.index(choice) - 1
-        return data.x_test[int((data.y_test == label).argmax()), ..., 0]
+        return data.images(int((data.y_test == label).argmax()))[..., 0]
 
     start, end = pick(first), pick(second)
     if start is None or end is None:

@@ -26,7 +26,28 @@ def prepare_server() -> None:
     session after each script run, which this once patched out, finds nothing to clear.)"""
     from ui.resources import freeze_heap
 
+    return_freed_memory()
     freeze_heap()
+
+
+def return_freed_memory() -> None:
+    """Once per process: make glibc serve every allocation of 1 MB or more (an array of test
+    images, a batch of reconstructions) from its own mapping, which goes back to the system
+    when freed. By default glibc raises that threshold as large blocks come and go, then
+    keeps them in its heap: the server grew by each page's largest temporary arrays and never
+    shrank. No-op off glibc."""
+    if getattr(return_freed_memory, "done", False):
+        return
+    return_freed_memory.done = True
+    import ctypes
+    import ctypes.util
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        m_mmap_threshold = -3  # From glibc's malloc.h; setting it also fixes it.
+        libc.mallopt(m_mmap_threshold, 1 << 20)
+    except (OSError, AttributeError):  # Not glibc (macOS, musl): its own allocator decides.
+        pass
 
 
 def ensure_navigation() -> None:

@@ -61,6 +61,9 @@ def _session(model: bytes):
     # the life of the session, and the server holds dozens of sessions.
     options.enable_cpu_mem_arena = False
     options.inter_op_num_threads = 1
+    # Nor pre-packed copies of the weights (a speed-up for large batches the pages never run):
+    # measured, they doubled what the shipped models hold.
+    options.add_session_config_entry("session.disable_prepacking", "1")
     options.log_severity_level = 3  # Errors only: tf2onnx's graphs make ORT chatty.
     return ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
 
