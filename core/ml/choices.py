@@ -97,7 +97,7 @@ def live_note(variant: str) -> str:
 
 def configs(variant: str, values: dict, dataset: str = "mnist"):
     """(TrainConfig, variant config) of a run with these choices (missing ones: defaults)."""
-    from core.ml.training import TrainConfig
+    from core.ml.train_config import TrainConfig
 
     chosen = {**defaults(variant), **values}
     train = TrainConfig(

@@ -144,7 +144,7 @@ def for_shipped(name: str, dataset: str = "mnist") -> str:
     if card is not None:
         model_config, train_config = card["config"], {**card["training"], "dataset": dataset}
     else:
-        from core.ml.training import TrainConfig
+        from core.ml.train_config import TrainConfig
 
         recipe = variants.get(name).recipe_config(dataset)
         model_config = asdict(variants.make_config(name, **recipe))

@@ -16,6 +16,7 @@ import io
 import json
 import logging
 import tempfile
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -59,9 +60,12 @@ def _export_half(half, example: np.ndarray) -> bytes:
     half(example, training=False)
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / f"{half.name}.onnx"
-        # tf2onnx logs every graph rewrite at INFO; a worker's log needs none of it.
+        # tf2onnx logs every graph rewrite at INFO, and Keras's shim for it warns about
+        # np.object on every export: a worker's log needs neither.
         logging.getLogger("tf2onnx").setLevel(logging.ERROR)
-        half.export(str(path), format="onnx", verbose=False)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*np.object.*", category=FutureWarning)
+            half.export(str(path), format="onnx", verbose=False)
         return path.read_bytes()
 
 

@@ -32,26 +32,13 @@ from core.ml.callbacks import (
     restore_optimizer_state,
 )
 
+# Re-exported: TrainConfig lives without Keras, for the app server (core.ml.train_config).
+from core.ml.train_config import TrainConfig
+
 VALIDATION_SIZE = 5000  # The last 5000 training images; the test set is never trained on.
 
 
 VALIDATION_BATCH = 1000
-
-
-@dataclass
-class TrainConfig:
-    epochs: int = 20
-    batch_size: int = 128  # Small enough for many updates per epoch, large enough for speed.
-    learning_rate: float = 2e-3  # Adam's peak rate; the cosine schedule decays it to 1%.
-    subset: int | None = None  # Training images to use (None: all 55000).
-    seed: int = 0  # Seeds weights, subset choice, shuffling and noise.
-    keep_best: bool = False  # End with the weights of the best validation epoch.
-    validation: bool = True  # Evaluate on the held-out 5000 images after each epoch.
-    # Evaluate on only the first N of them (None: all). The Train page's live runs use 1,000:
-    # a pass over 5,000 cost a third of a short conv run (bench/engine.py), and the chart says so.
-    validation_images: int | None = None
-    jit_compile: bool = False  # XLA-compile the train step (faster for some models on CPU).
-    dataset: str = "mnist"  # core.ml.data's name: "mnist" or "fashion".
 
 
 @dataclass

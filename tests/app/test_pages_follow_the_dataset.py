@@ -13,22 +13,7 @@ import pytest
 from google.protobuf.message import Message
 
 from core.ml import variants
-from tests.support.pages import FIXED_HEADERS, PAGES, run_page
-
-# The states each page is looked at in: every section of Inside, each input and mode of Draw.
-VIEWS = {
-    "pages/home.py": [{}],
-    "pages/train.py": [{}],
-    "pages/race.py": [{}],
-    "pages/draw.py": [
-        {"draw_source": "Test digit", "random_index": 0},
-        {"draw_source": "Test digit", "random_index": 0, "draw_mode": "Noise and denoise"},
-        {"draw_source": "Upload"},
-    ],
-    "pages/latent.py": [{}],
-    "pages/inside.py": [{"inside_section": section} for section in FIXED_HEADERS],
-    "pages/compare.py": [{}],
-}
+from tests.support.pages import PAGES, VIEWS, run_page
 
 # Sentences about MNIST on purpose, shown whatever the dataset: each must name MNIST.
 ABOUT_MNIST = (

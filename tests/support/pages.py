@@ -48,6 +48,23 @@ def sparse_headline(dataset: str = "mnist") -> str:
     return words.sparse_headline(shares[1:], shares[0], data.get(dataset).noun)
 
 
+# The states each page is looked at in: every section of Inside, each input and mode of Draw
+# (the dataset sweep and the no-TensorFlow visit).
+VIEWS = {
+    "pages/home.py": [{}],
+    "pages/train.py": [{}],
+    "pages/race.py": [{}],
+    "pages/draw.py": [
+        {"draw_source": "Test digit", "random_index": 0},
+        {"draw_source": "Test digit", "random_index": 0, "draw_mode": "Noise and denoise"},
+        {"draw_source": "Upload"},
+    ],
+    "pages/latent.py": [{}],
+    "pages/inside.py": [{"inside_section": section} for section in FIXED_HEADERS],
+    "pages/compare.py": [{}],
+}
+
+
 def inside_header(section: str, dataset: str = "mnist") -> str:
     return FIXED_HEADERS[section] or sparse_headline(dataset)
 
