@@ -54,8 +54,9 @@ class Settings:
     max_runs_per_student: int = 30  # The oldest ended runs beyond this are deleted.
     run_retention_days: int = 30  # Ended runs older than this are deleted.
     # An embedded training worker exits after this long without work, handing back its
-    # memory (about 800 MB with TensorFlow); the next run starts a new one.
-    worker_idle_minutes: int = 10
+    # memory (about 800 MB with TensorFlow); the next run starts a new one. Decimals allowed
+    # (the app hands its workers this as a float: "10.0" was refused with a warning).
+    worker_idle_minutes: float = 10
     # Runs waiting to train, server-wide (every app server of one store shares the queue):
     # beyond it a new run is refused with "the lab is busy, try again in a minute", so a
     # public demo's queue cannot be filled by new links faster than it trains. A class of 30

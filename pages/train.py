@@ -37,10 +37,16 @@ def _start_value(choices: tuple, default):
 def setting_ui(name: str, item, choices: tuple, default, locked: bool):
     """One setting's widget; a locked one shows the teacher's value, disabled."""
     key = f"{item.name}_{name}"
+    # The default it was started from: when that changes (the dataset switched, and the
+    # variant starts elsewhere on it), the widget starts again from the new one.
+    seeded = f"{key}_default"
     if locked:
         st.session_state[key] = default  # The teacher's value, whatever the session held.
-    elif st.session_state.get(key) not in choices:  # New, or out of range after a limit changed.
-        st.session_state[key] = _start_value(choices, default)
+    elif (
+        st.session_state.get(key) not in choices or st.session_state.get(seeded, default) != default
+    ):
+        st.session_state[key] = _start_value(choices, default)  # New, out of range, or moved.
+    st.session_state[seeded] = default
     if len(choices) == 1 and not locked:
         st.caption(f"{item.label}: {item.show(choices[0])} (the most allowed here)")
         return choices[0]
@@ -64,7 +70,7 @@ def hyperparameters_ui(name: str, setup) -> dict:
     """The settings that matter for this variant, within the server's and the class's limits;
     returns the chosen values (`core.ml.choices`)."""
     locked = setup.locked(name)
-    start = {**choices.defaults(name), **locked}
+    start = {**choices.defaults(name, session.current_dataset()), **locked}
     values = {}
     for item in choices.for_variant(name):
         values[item.name] = setting_ui(

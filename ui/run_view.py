@@ -8,7 +8,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from core.ml import curves, data, variants
+from core.ml import choices, curves, data, variants
 from ui import images, resources, services, words
 
 SMOOTHING = 0.9  # Weight of the exponential moving average drawn over the per-batch loss.
@@ -118,6 +118,28 @@ def timing_text(run) -> str:
     return "estimating time" if left is None else f"about {left:.0f} s left"
 
 
+def diverged_text(run) -> str:
+    """Why a run stopped with an exploded loss, what was kept, and a rate to try that the
+    page offers below the run's own (it once said "try 0.01 or lower" to a run at 0.005)."""
+    rate = run.settings.get("train", {}).get("learning_rate")
+    calmer = choices.calmer_rate(rate)
+    kept = (
+        f"the weights of its last good epoch ({run.epochs_done}) are kept"
+        if run.epochs_done
+        else "no epoch had finished, so there are no weights to keep"
+    )
+    advice = (
+        f"This run's learning rate was {rate:g}: try {calmer:g} or lower."
+        if calmer is not None
+        else "Try a lower learning rate."
+    )
+    return (
+        "The loss exploded: it became infinite or NaN (not a number), or grew far above where "
+        "it started, so the learning rate is too high for this model. Training stopped and "
+        f"{kept}. {advice}"
+    )
+
+
 def status_ui(run) -> None:
     """One message saying where the run is, and why it ended if it did."""
     if run.status == "queued":
@@ -152,13 +174,7 @@ def status_ui(run) -> None:
             icon=":material/check_circle:",
         )
     elif run.status == "diverged":
-        st.error(
-            "The loss exploded: it became infinite or NaN (not a number), or grew far above "
-            "where it started. The learning rate is too high for this model. Training stopped "
-            "and the weights of the last good epoch were kept. Try a learning rate of 0.01 or "
-            "lower.",
-            icon=":material/warning:",
-        )
+        st.error(diverged_text(run), icon=":material/warning:")
     elif run.status == "failed":
         st.error(f"Training failed: {run.message}. Try other settings.", icon=":material/error:")
     elif run.status in ("stopped", "interrupted"):

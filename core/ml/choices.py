@@ -79,14 +79,24 @@ def setting(variant: str, name: str) -> Setting:
     return found[name]
 
 
-def defaults(variant: str) -> dict:
-    """The values the Train page starts from: quick live runs, the variant's own model."""
+def defaults(variant: str, dataset: str = "mnist") -> dict:
+    """The values the Train page starts from on `dataset`: quick live runs, the variant's own
+    model."""
     declared = variants.get(variant)
     config = asdict(variants.make_config(variant))
-    values = {**LIVE_DEFAULTS, **declared.live}
+    values = {**LIVE_DEFAULTS, **declared.live, **declared.live_on.get(dataset, {})}
     for item in declared.settings:
         values[item.name] = item.read(config)
     return values
+
+
+def calmer_rate(rate: float | None) -> float | None:
+    """The next learning rate the Train page offers below `rate` (what to try after a run
+    diverged), or None below the smallest."""
+    if rate is None:
+        return None
+    below = [value for value in LEARNING_RATES if value < rate * (1 - 1e-9)]
+    return below[-1] if below else None
 
 
 def live_note(variant: str) -> str:
@@ -99,7 +109,7 @@ def configs(variant: str, values: dict, dataset: str = "mnist"):
     """(TrainConfig, variant config) of a run with these choices (missing ones: defaults)."""
     from core.ml.train_config import TrainConfig
 
-    chosen = {**defaults(variant), **values}
+    chosen = {**defaults(variant, dataset), **values}
     train = TrainConfig(
         epochs=int(chosen["epochs"]),
         batch_size=int(chosen["batch_size"]),

@@ -220,7 +220,10 @@ def test_learning_rate_ten_stops_says_so_and_keeps_the_shared_model():
     app = train_page()
     run = press_train(app, learning_rate_vanilla=10.0, subset_vanilla=1000, epochs_vanilla=3)
     assert finish(app, run).status == "diverged"
-    assert any("loss exploded" in e.value for e in app.error), [e.value for e in app.error]
+    said = [e.value for e in app.error if "loss exploded" in e.value]
+    assert said, [e.value for e in app.error]
+    # A rate the slider offers below the run's own, never one above it.
+    assert "This run's learning rate was 10: try 1 or lower." in said[0], said
     assert weights_digest(shared) == before  # The server-wide model is untouched.
 
 

@@ -75,3 +75,25 @@ def test_the_default_vae_run_reconstructs_recognisable_digits(splits):
     assert recognised(np.asarray(vae.predict(splits.x_val, verbose=0))) == pytest.approx(
         0.716, abs=0.05
     )
+
+
+def test_the_default_vae_run_on_fashion_mnist_trains_without_exploding():
+    """At MNIST's 5e-3 the default Fashion-MNIST VAE run (seed 0) diverged in its first epoch
+    (the browser walkthrough met it twice); its own default rate trains."""
+    from core.ml.training import load_splits, train
+
+    values = choices.defaults("vae", "fashion")
+    assert values["learning_rate"] == 2e-3 and choices.defaults("vae")["learning_rate"] == 5e-3
+    train_config, model_config = choices.configs("vae", {"epochs": 2}, dataset="fashion")
+    assert train_config.learning_rate == 2e-3 and train_config.seed == 0
+    result = train("vae", train_config, model_config, splits=load_splits("fashion"))
+    assert not result.diverged and result.epochs_completed == 2
+    assert result.history["val_loss"][-1] < 300  # nats per image; 275-281 measured here
+
+
+def test_a_diverged_run_is_offered_the_next_rate_down():
+    assert choices.calmer_rate(5e-3) == 2e-3
+    assert choices.calmer_rate(10.0) == 1.0
+    assert choices.calmer_rate(1e-2) == 5e-3
+    assert choices.calmer_rate(min(choices.LEARNING_RATES)) is None
+    assert choices.calmer_rate(None) is None

@@ -45,6 +45,8 @@ class Variant:
     settings: tuple = ()
     # The Train page's starting values for a short live run, over core.ml.choices.LIVE_DEFAULTS.
     live: dict[str, Any] = field(default_factory=dict)
+    # Per dataset, changes to `live` (another dataset can need a calmer start).
+    live_on: dict[str, dict[str, Any]] = field(default_factory=dict)
     # Shown under the Train page's settings when a lesson needs more than a short default run
     # (more epochs, a longer wait), with the measured figures that say why.
     live_note: str = ""
