@@ -294,7 +294,18 @@ def contraction_ui() -> None:
                 f"‖J‖² at this {noun}": inside.jacobian_norm(model, digit),
             }
         )
-    st.dataframe(pd.DataFrame(rows), hide_index=True, placeholder=words.MISSING)
+    # Fixed decimals: Streamlit drops trailing zeros, and 3.558 stood beside 25.5301.
+    shift, ratio, norm = list(rows[0])[1:]
+    st.dataframe(
+        pd.DataFrame(rows),
+        hide_index=True,
+        placeholder=words.MISSING,
+        column_config={
+            shift: st.column_config.NumberColumn(format="%.4f"),
+            ratio: st.column_config.NumberColumn(format="%.4f"),
+            norm: st.column_config.NumberColumn(format="%.2f"),
+        },
+    )
     st.caption(
         "64 random perturbations. The contractive model and its twin are the same network "
         "(sigmoid code of 64 units), trained with and without the penalty; vanilla has a "

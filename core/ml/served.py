@@ -60,7 +60,14 @@ def _session(model: bytes):
     # No memory arena: it keeps the largest batch ever run (10,000 test images on Inside) for
     # the life of the session, and the server holds dozens of sessions.
     options.enable_cpu_mem_arena = False
+    # One thread per call, and no spinning: by default each session keeps a pool of a
+    # thread per core that busy-waits after every call, and a server holds dozens of sessions
+    # on 2 cores. The browser tests' Firefox, sharing the machine, then missed its reruns'
+    # deadlines. The pages run one image at a time, or a cached pass over the test set.
+    options.intra_op_num_threads = 1
     options.inter_op_num_threads = 1
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    options.add_session_config_entry("session.inter_op.allow_spinning", "0")
     # Nor pre-packed copies of the weights (a speed-up for large batches the pages never run):
     # measured, they doubled what the shipped models hold.
     options.add_session_config_entry("session.disable_prepacking", "1")
