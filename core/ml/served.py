@@ -98,7 +98,6 @@ class Served:
                 self._decoder = _session(bundle.read("decoder.onnx"))
         except (zipfile.BadZipFile, KeyError, json.JSONDecodeError) as error:
             raise BundleError(f"not a serving bundle: {error}") from error
-        self.nbytes = len(data)
 
     @classmethod
     def load(cls, path: Path, key: str = "") -> Served:
@@ -106,14 +105,11 @@ class Served:
 
     # The halves ----------------------------------------------------------------------------
 
-    def encode_all(self, images: np.ndarray) -> list[np.ndarray]:
-        """Every output of the encoder (a VAE's: z_mean and z_log_var)."""
-        batch = np.ascontiguousarray(images, np.float32).reshape(-1, 28, 28, 1)
-        return self._encoder.run(None, {self._encoder.get_inputs()[0].name: batch})
-
     def encode(self, images: np.ndarray) -> np.ndarray:
-        """The code of each image, as the model's code layer shapes it; a VAE's mean."""
-        return self.encode_all(images)[0]
+        """The code of each image, as the model's code layer shapes it; a VAE's mean (its
+        encoder's first output; the second, the log-variance, no page shows)."""
+        batch = np.ascontiguousarray(images, np.float32).reshape(-1, 28, 28, 1)
+        return self._encoder.run(None, {self._encoder.get_inputs()[0].name: batch})[0]
 
     def decode(self, codes: np.ndarray) -> np.ndarray:
         """Images (N, 28, 28, 1) from codes of the decoder's input shape."""
@@ -130,12 +126,8 @@ class Served:
 
     @property
     def code_size(self) -> int:
-        """How many numbers the code holds (7x7x32 = 1,568 for a convolutional one)."""
+        """How many numbers the code holds (4x4x8 = 128 for the shipped convolutional one)."""
         return int(np.prod(self.code_shape))
-
-    @property
-    def name(self) -> str:
-        return self.meta.get("name", "")
 
     # Weights the pages read ----------------------------------------------------------------
 
