@@ -42,9 +42,13 @@ const pictures = images.filter(i => i.complete && i.naturalWidth > 0);
 return {text: results.innerText, pictures: pictures.length, loading: images.some(i => !i.complete),
         sizes: pictures.map(i => Math.round(i.getBoundingClientRect().width))};
 """
-# The results once every picture in them has loaded (or failed to): counted after that.
+# The results once every picture in them has loaded (or failed to) and the page's script has
+# finished: counted after that. They appear only after a stroke, so they also prove the rerun.
 RESULTS_LOADED = (
-    f"const r = (function() {{ {RESULTS} }})();return r && !r.loading && r.pictures >= 3 && r;"
+    f"const r = (function() {{ {RESULTS} }})();"
+    "const app = document.querySelector('[data-testid=stApp]');"
+    "return r && !r.loading && r.pictures >= 3"
+    " && app.getAttribute('data-test-script-state') === 'notRunning' && r;"
 )
 
 PAD_FRAME = """
@@ -158,11 +162,7 @@ def test_every_page_a_drawing_and_the_pad_in(engine, display, app_server, artifa
         # Draw a digit with the pointer and see it reconstructed.
         browser.open(f"{app_server}/draw")
         draw(browser, SEVEN)
-        browser.idle()
-        shown = browser.wait(
-            RESULTS_LOADED,
-            what="the reconstruction",
-        )
+        shown = browser.wait(RESULTS_LOADED, timeout=120, what="the reconstruction")
         assert "Vanilla reconstruction" in shown["text"]
         assert "Every variant on the same input" in shown["text"]
         assert shown["pictures"] == 3 + 10  # Input, reconstruction, error; ten variants.
@@ -256,11 +256,7 @@ def test_layout_and_screenshots_in(engine, display, app_server, artifacts):
                     browser.wait(f"return (function() {{ {PAD_CORNERS} }})()", what="the pad")
                     check_pad(browser.body, engine, size)
                     draw(browser, SEVEN)
-                    browser.idle()
-                    browser.wait(
-                        RESULTS_LOADED,
-                        what="the reconstruction",
-                    )
+                    browser.wait(RESULTS_LOADED, timeout=120, what="the reconstruction")
                 else:
                     browser.wait(
                         f"return (function() {{ {PAD_FRAME} }})()",

@@ -19,7 +19,6 @@ import subprocess
 import time
 from pathlib import Path
 
-from tests.support.servers import COUNT_SCRIPT_RUNS as SCRIPT_RUN_COUNTER
 from tests.support.servers import free_port
 
 WEBKIT_DRIVER = "/usr/bin/WebKitWebDriver"
@@ -30,16 +29,6 @@ WEBKIT_BROWSERS = [  # MiniBrowser, WebKitGTK's own shell, by Debian's multiarch
 FIREFOX = "/usr/bin/firefox-esr"
 ENGINES = ("webkit", "firefox")
 PHONE_FRAME_BELOW = 520  # CSS pixels: narrower viewports are framed (`Engine.narrow`).
-
-# The page's script runs, counted as in Chromium (tests.support.servers); WebDriver has no
-# init scripts, so `open` adds the counter once the page is up.
-COUNT_SCRIPT_RUNS = "if (window.aeScriptRuns === undefined) {" + SCRIPT_RUN_COUNTER + "}"
-RUNS_SEEN = "window.aeScriptRunsSeen = window.aeScriptRuns;"
-RERUN_ENDED = """
-const app = document.querySelector('[data-testid=stApp]');
-return window.aeScriptRuns > window.aeScriptRunsSeen
-  && Boolean(app && app.getAttribute('data-test-script-state') === 'notRunning');
-"""
 
 IDLE_SCRIPT = """
 const app = document.querySelector('[data-testid=stApp]');
@@ -142,13 +131,6 @@ class Engine:
                 raise TimeoutError(f"{self.name}: waited {timeout} s for {what or script}")
             time.sleep(0.2)
 
-    def idle(self, timeout: float = 60.0) -> None:
-        """Waits until Streamlit has finished the rerun the last interaction caused: a script
-        run started since the last wait (counted by `COUNT_SCRIPT_RUNS`, which `open` puts in
-        the page) and none is running now."""
-        self.wait(RERUN_ENDED, timeout=timeout, what="Streamlit to rerun and finish the page")
-        self.js(RUNS_SEEN)
-
     framed: tuple[int, int] | None = None  # A phone's viewport inside a frame (see `narrow`).
 
     def narrow(self, width: int, height: int) -> None:
@@ -186,7 +168,6 @@ class Engine:
             what="the lab's sidebar",
         )
         self.wait(IDLE_SCRIPT, what="Streamlit to finish the page")
-        self.js(COUNT_SCRIPT_RUNS + RUNS_SEEN)
 
     def body(self, body: str):
         """Runs one of tests/support/layout_checks.py's function bodies; returns its value."""

@@ -34,12 +34,15 @@ CHROMIUM_ARGS = [
 COUNT_SCRIPT_RUNS = """
 window.aeScriptRuns = 0;
 new MutationObserver(changes => {
+  // A run that starts and ends before this callback leaves its mark only in the old value
+  // of the second change: count both a change to 'running' and one away from it.
   for (const change of changes) {
-    if (change.target.getAttribute('data-test-script-state') === 'running') {
+    const now = change.target.getAttribute('data-test-script-state');
+    if (change.oldValue === 'running' || (now === 'running' && change.oldValue !== now)) {
       window.aeScriptRuns += 1;
     }
   }
-}).observe(document, {subtree: true, attributes: true,
+}).observe(document, {subtree: true, attributes: true, attributeOldValue: true,
                       attributeFilter: ['data-test-script-state']});
 """
 
