@@ -212,7 +212,8 @@ async def trainer(browser, url: str, index: int, found: Findings, context=None, 
         await page.screenshot(path=str(ARTIFACTS / f"soak-trainer-{index}.png"))
         raise
     deadline = time.monotonic() + 600
-    while not await page.get_by_text(re.compile(r"Trained \d+ epoch")).count():
+    # "Test set:" joins "Trained" once the worker has measured the run: it is ended then.
+    while not await page.get_by_text(re.compile(r"Trained \d+ epoch.*Test set:")).count():
         if await page.get_by_text("Waiting for a free training slot").count():
             found.queue_seen = True
         if time.monotonic() > deadline:

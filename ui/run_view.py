@@ -140,6 +140,27 @@ def diverged_text(run) -> str:
     )
 
 
+def trained_text(run) -> str:
+    speed = f" ({run.samples_per_second:,.0f} images/s)" if run.samples_per_second else ""
+    return f"Trained {words.count(run.epochs_done, 'epoch')} in {run.seconds:.1f} s{speed}."
+
+
+def measuring_ui(run) -> None:
+    """Training is over and the worker measures the model: the run is shown trained at once
+    (its curves and samples are in the store), the test metrics a moment later."""
+    if run.epochs_done >= run.epochs_total and not run.stop_requested:
+        st.success(trained_text(run), icon=":material/check_circle:")
+    else:
+        st.info(
+            f"Training ended after {run.epochs_done} of {words.count(run.epochs_total, 'epoch')}.",
+            icon=":material/stop_circle:",
+        )
+    st.progress(
+        1.0,
+        text="Measuring it on the 10,000 test images: its test metrics appear here in a moment.",
+    )
+
+
 def status_ui(run) -> None:
     """One message saying where the run is, and why it ended if it did."""
     if run.status == "queued":
@@ -159,7 +180,7 @@ def status_ui(run) -> None:
         if run.phase == "starting" or run.batches is None:
             st.progress(0.0, text="Starting the training process...")
         elif run.phase == "measuring":
-            st.progress(1.0, text="Measuring the trained model on the 10,000 test images...")
+            measuring_ui(run)
         else:
             st.progress(
                 run.fraction,
@@ -167,9 +188,8 @@ def status_ui(run) -> None:
                 f"batch {run.batch or 0}/{run.batches} · {timing_text(run)}",
             )
     elif run.status == "finished":
-        speed = f" ({run.samples_per_second:,.0f} images/s)" if run.samples_per_second else ""
         st.success(
-            f"Trained {words.count(run.epochs_done, 'epoch')} in {run.seconds:.1f} s{speed}."
+            trained_text(run)
             + (f" Test set: {words.metric_line(run.metrics)}." if run.metrics else ""),
             icon=":material/check_circle:",
         )

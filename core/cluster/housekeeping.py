@@ -36,7 +36,7 @@ def interrupt_lost(store: Store, workers: set[str]) -> None:
     """A run whose worker is no longer in the cluster (killed, machine gone) and has been
     silent a while ends as interrupted; so does one whose worker is still listed but has
     written no heartbeat for longer (frozen, hung, or cut off from the database: a live
-    worker beats every core.cluster.job.HEARTBEAT_SECONDS from a thread of its own). Its last
+    worker beats every core.cluster.beside.HEARTBEAT_SECONDS from a thread of its own). Its last
     checkpoint stays usable, and the claim's fence stops that worker from writing should
     it come back."""
     now = time.time()

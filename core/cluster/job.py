@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import logging
 import math
-import threading
 import time
 from collections.abc import Callable
 
 import numpy as np
 
+from core.cluster.beside import Heartbeat, Throttled, Writes
 from core.ml.callbacks import Progress
 from core.ml.choices import build_model, model_config
 from core.ml.data import sample_indices
@@ -27,11 +27,6 @@ LOG = logging.getLogger("autoencoder_lab.runs")
 HELD_OUT_IMAGES = 1000  # Images of the per-epoch MSE when a run validates on all 5,000.
 REPORT_INTERVAL = 0.5  # Seconds between progress writes: a live chart twice as fresh as its redraw.
 STOP_POLL = 0.5  # Seconds between looks at the stop flag (one indexed read each).
-# A run's heartbeat is written this often by a thread of its own, whatever the training loop
-# is doing (measuring the test metrics included), so a run silent for
-# core.cluster.tasks.lost_seconds() means its worker is dead, frozen or cut off, never that it
-# is busy.
-HEARTBEAT_SECONDS = 2.0
 # How long a worker keeps trying to record how a run ended while the store is unreachable (a
 # PostgreSQL restart): a run left "running" would block its student's Train button.
 END_RETRY_SECONDS = 120.0
@@ -43,26 +38,15 @@ def finite(values: list[float]) -> list[float | None]:
     return [float(f"{value:.5g}") if math.isfinite(value) else None for value in values]
 
 
-class Throttled:
-    """Calls `check` at most every `interval` seconds, repeating its last answer in between."""
-
-    def __init__(self, check: Callable[[], bool], interval: float):
-        self.check, self.interval = check, interval
-        self.last, self.answer = 0.0, False
-
-    def __call__(self) -> bool:
-        now = time.monotonic()
-        if not self.answer and now - self.last >= self.interval:
-            self.last, self.answer = now, bool(self.check())
-        return self.answer
-
-
 class StoreReporter:
-    """The `on_progress` of a run: mirrors training into the store."""
+    """The `on_progress` of a run: mirrors training into the store. What needs the model (its
+    samples, codes and weights at an epoch's end) is read on the training thread; the writes
+    go to `writes`."""
 
     def __init__(
         self,
         store: Store,
+        writes: Writes,
         run_id: int,
         model,
         samples: np.ndarray,
@@ -72,6 +56,7 @@ class StoreReporter:
         held_out: np.ndarray | None = None,
     ):
         self.store, self.run_id, self.model, self.samples = store, run_id, model, samples
+        self.writes = writes
         # The replay's test images when the code is 2-D (core.ml.replay), else None.
         self.replay_images = replay_images
         # Clean held-out images whose reconstruction MSE is logged every epoch: one measure
@@ -97,7 +82,8 @@ class StoreReporter:
 
     def __call__(self, progress: Progress) -> None:
         if progress.batch_losses:
-            self.store.add_losses(
+            self.writes.submit(
+                self.store.add_losses,
                 self.run_id,
                 progress.epoch,
                 progress.first_batch,
@@ -110,7 +96,8 @@ class StoreReporter:
             self.epochs_done = finished
             logs = {key: values[-1] for key, values in progress.history.items()}
             logs.update(self.held_out_mse())
-            self.store.add_epoch(
+            self.writes.submit(
+                self.store.add_epoch,
                 self.run_id,
                 finished,
                 {key: value for key, value in logs.items() if math.isfinite(value)},
@@ -127,7 +114,8 @@ class StoreReporter:
                 phase="training",
             )
         elif not progress.done:
-            self.store.progress(
+            self.writes.submit(
+                self.store.progress,
                 self.run_id,
                 phase="training",
                 epochs_done=finished,
@@ -138,36 +126,6 @@ class StoreReporter:
 
 
 _extras: dict = {}  # What measurements compare against (PCA's error), once per worker.
-
-
-class Heartbeat:
-    """Writes the run's heartbeat every HEARTBEAT_SECONDS from its own thread while the task
-    runs; `lost` turns true once the store says the claim is gone (Fenced), which stops the
-    training at its next batch. A store error is left to the training loop's own writes."""
-
-    def __init__(self, store, run_id: int, every: float = HEARTBEAT_SECONDS):
-        self.store, self.run_id, self.every = store, run_id, every
-        self.lost = False
-        self._done = threading.Event()
-        self._thread = threading.Thread(target=self._beat, name=f"heartbeat-{run_id}", daemon=True)
-
-    def _beat(self) -> None:
-        while not self._done.wait(self.every):
-            try:
-                self.store.progress(self.run_id)
-            except Fenced:
-                self.lost = True
-                return
-            except StoreError as error:
-                LOG.warning("run %s: heartbeat not written: %s", self.run_id, error)
-
-    def __enter__(self) -> Heartbeat:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_exc) -> None:
-        self._done.set()
-        self._thread.join(timeout=self.every + 10)
 
 
 def train_run(
@@ -190,11 +148,13 @@ def train_run(
     run = store.run(run_id)
     if run is None or run.status != "running":
         return None
-    with Heartbeat(store, run_id) as heartbeat:
-        return _train_run(store, run, splits, should_abort, heartbeat)
+    with Heartbeat(store, run_id) as heartbeat, Writes() as writes:
+        return _train_run(store, run, splits, should_abort, heartbeat, writes)
 
 
-def _train_run(store, run, splits, should_abort, heartbeat: Heartbeat) -> str | None:
+def _train_run(
+    store, run, splits, should_abort, heartbeat: Heartbeat, writes: Writes
+) -> str | None:
     from core.ml import replay
     from core.ml.evaluate import measure
     from core.ml.training import TrainConfig, train
@@ -226,6 +186,7 @@ def _train_run(store, run, splits, should_abort, heartbeat: Heartbeat) -> str | 
         samples = splits.x_test[sample_indices(splits.y_test)]
         reporter = StoreReporter(
             store,
+            writes,
             run_id,
             model,
             samples,
@@ -260,6 +221,7 @@ def _train_run(store, run, splits, should_abort, heartbeat: Heartbeat) -> str | 
             optimizer_state=optimizer_state,
             reference_loss=reference_loss,
         )
+        writes.flush()
         if heartbeat.lost:
             raise Fenced(f"run {run_id}: the claim was lost during training")
         if aborted():
@@ -277,11 +239,21 @@ def _train_run(store, run, splits, should_abort, heartbeat: Heartbeat) -> str | 
             status, message = "stopped", current.message or "stopped by you"
         else:
             status, message = "finished", None
-        if reporter.epochs_done > 0:
-            write_bundle(store, run_id, model, reporter.epochs_done, run.variant)
+        seconds = run.seconds + result.seconds
+        samples_per_second = round(result.samples_per_second, 1)
         metrics = None
         if reporter.epochs_done > 0:
-            store.progress(run_id, phase="measuring")
+            # The page shows the run trained from here (its curves and samples are stored);
+            # the serving bundle and the test metrics follow, and the page says they will.
+            store.progress(
+                run_id,
+                phase="measuring",
+                epochs_done=reporter.epochs_done,
+                batch=0,
+                seconds=seconds,
+                samples_per_second=samples_per_second,
+            )
+            write_bundle(store, run_id, model, reporter.epochs_done, run.variant)
             metrics = _json_safe(measure(run.variant, model, splits, _extras))
             if status == "finished" and run.class_id is not None:
                 from core.lab.classroom import score_run
@@ -295,8 +267,8 @@ def _train_run(store, run, splits, should_abort, heartbeat: Heartbeat) -> str | 
             metrics=metrics,
             epochs_done=reporter.epochs_done,
             batch=0,
-            seconds=run.seconds + result.seconds,
-            samples_per_second=round(result.samples_per_second, 1),
+            seconds=seconds,
+            samples_per_second=samples_per_second,
         )
         return status
     except Fenced as error:  # Another claim holds the run now: leave it to that one.

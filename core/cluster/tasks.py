@@ -31,7 +31,7 @@ RESOURCE = "training"
 def lost_seconds() -> float:
     """How long a running run's worker may be silent before it is taken for dead
     (`AE_LOST_WORKER_SECONDS`): its heartbeat is written every
-    `core.cluster.job.HEARTBEAT_SECONDS` whatever the training loop is doing."""
+    `core.cluster.beside.HEARTBEAT_SECONDS` whatever the training loop is doing."""
     return settings().lost_worker_seconds
 
 

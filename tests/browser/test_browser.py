@@ -16,6 +16,7 @@ from tests.support.browser import (
     open_page,
     set_slider_to_minimum,
     wait_idle,
+    wait_trained,
 )
 from tests.support.pages import INSIDE_SECTIONS
 from tests.support.servers import new_tab, serve
@@ -161,7 +162,7 @@ def test_train_one_epoch_then_stop_a_long_run(app_server, page, artifacts):
     set_slider_to_minimum(page, "Epochs")
     page.get_by_role("button", name="Train", exact=True).click()
     page.wait_for_selector("[data-testid=stProgress]", timeout=30_000)
-    page.wait_for_selector("text=Trained 1 epoch in", timeout=120_000)
+    wait_trained(page, "1 epoch in", timeout=120_000)
     wait_idle(page)
     no_exceptions(page)
     assert page.locator("[data-testid=stVegaLiteChart]").count() >= 1  # The loss chart.
@@ -286,8 +287,8 @@ def test_a_run_survives_a_reload_a_second_browser_and_a_restart(
         second.goto(link, wait_until="domcontentloaded")
         second.wait_for_selector(LIVE, timeout=60_000)
 
-        page.wait_for_selector("text=Trained 12 epochs in", timeout=180_000)
-        second.wait_for_selector("text=Trained 12 epochs in", timeout=30_000)
+        wait_trained(page, "12 epochs in", timeout=180_000)
+        wait_trained(second, "12 epochs in", timeout=30_000)
         wait_idle(page)
         no_exceptions(page)
         assert page.locator("[data-testid=stVegaLiteChart]").count() >= 1

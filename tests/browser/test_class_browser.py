@@ -15,6 +15,7 @@ from tests.support.browser import (
     slider_keys,
     wait_for_board_rows,
     wait_idle,
+    wait_trained,
 )
 from tests.support.servers import new_tab
 
@@ -55,9 +56,7 @@ def test_a_teacher_and_three_students_run_a_challenge(app_server, browser, artif
             student.get_by_test_id("stBaseButton-primaryFormSubmit").click()
             wait_idle(student, timeout=120_000)
         for student in students:
-            student.wait_for_selector(
-                "[data-testid=stAlert]:has-text('Trained 5 epoch')", timeout=300_000
-            )
+            wait_trained(student, "5 epoch")
 
         # The board ranks the three, on the teacher's view and on a student's, within seconds.
         teacher.get_by_role("tab", name="Board").click()

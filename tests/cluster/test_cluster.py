@@ -23,6 +23,7 @@ from tests.support.browser import (
     no_exceptions,
     open_page,
     slider_keys,
+    wait_trained,
 )
 from tests.support.servers import new_tab
 
@@ -139,9 +140,7 @@ def test_students_on_two_servers_share_a_lesson_and_survive_a_server_crash(
             idle(student)
         assert [server_of(context) for context in contexts[1:]] == ["a", "b"]
         for student in students:
-            student.wait_for_selector(
-                "[data-testid=stAlert]:has-text('Trained 5 epoch')", timeout=300_000
-            )
+            wait_trained(student, "5 epoch")
         run_titles = [
             student.locator("h3", has_text=re.compile(r"^Run \d+")).first.inner_text()
             for student in students
@@ -248,14 +247,14 @@ def test_a_killed_worker_interrupts_its_run_and_the_other_trains_on(cluster, bro
         )
         lost = store.run(runs[0])
         assert lost.status == "interrupted" and lost.epochs_done >= 1
-        pages[1].wait_for_selector("text=Trained 10 epochs in", timeout=300_000)
+        wait_trained(pages[1], "10 epochs in")
 
         # The first student trains again (5 epochs: a run to its end, not a long one): the
         # remaining worker takes it.
         idle(pages[0])
         slider_keys(pages[0], "Epochs", *["ArrowLeft"] * 5)
         pages[0].get_by_role("button", name="Train", exact=True).click()
-        pages[0].wait_for_selector("text=Trained 5 epochs in", timeout=300_000)
+        wait_trained(pages[0], "5 epochs in")
         newest = store.runs(students[0])[0]
         assert newest.id != runs[0] and newest.status == "finished"
         assert newest.worker == workers[1]

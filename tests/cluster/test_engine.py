@@ -286,6 +286,35 @@ def test_the_task_body_trains_without_dask(tmp_path, splits):
     assert 0 < run.metrics["bce"] < 0.7
 
 
+class SeesTheRunAtItsBundle(Store):
+    """A store that notes how the run looks when its serving bundle arrives."""
+
+    seen = None
+
+    def add_bundle(self, run_id, epoch, data, attempt=None):
+        self.seen = self.run(run_id)
+        super().add_bundle(run_id, epoch, data, attempt=attempt)
+
+
+def test_a_run_is_shown_trained_before_its_bundle_and_test_metrics(tmp_path, splits):
+    """The page says "Trained" from the measuring phase on (ui.run_view.measuring_ui): by then
+    every epoch, the training time and the last checkpoint are stored; the bundle and the
+    metrics come after."""
+    store = SeesTheRunAtItsBundle(f"sqlite:///{tmp_path / 'runs.sqlite'}")
+    student = store.new_student()[0]
+    config = TrainConfig(epochs=2, subset=500, batch_size=100)
+    run_id = store.create_run(
+        student, "vanilla", settings_for(config, variants.make_config("vanilla")), 2
+    )
+    assert train_run(store, run_id, splits, attempt=store.claim(run_id, "test:0")) == "finished"
+    seen = store.seen
+    assert (seen.status, seen.phase, seen.epochs_done, seen.batch) == ("running", "measuring", 2, 0)
+    assert seen.metrics is None and seen.seconds > 0 and seen.samples_per_second > 0
+    assert len(store.losses(run_id).x) == 10 and store.checkpoint(run_id)[0] == 2
+    finished = store.run(run_id)
+    assert finished.seconds == seen.seconds and finished.metrics["bce"] > 0
+
+
 def test_a_store_error_during_a_run_fails_it_with_a_message(tmp_path, splits):
     import sqlalchemy as sa
 

@@ -55,6 +55,17 @@ def wait_idle(page, timeout: float = 60_000) -> None:
     mark_runs_seen(page)
 
 
+def wait_trained(page, epochs: str = "", timeout: float = 300_000) -> None:
+    """Wait until the page shows the run finished: "Trained ..." appears while the worker
+    still measures the test metrics (ui.run_view.measuring_ui), and the run is the student's
+    active one until "Test set: ..." joins it. `epochs`: "5 epochs", "1 epoch"."""
+    page.wait_for_selector(f"text=Trained {epochs}", timeout=timeout)
+    page.wait_for_selector(
+        f"[data-testid=stAlert]:has-text('Trained {epochs}'):has-text('Test set:')",
+        timeout=timeout,
+    )
+
+
 def no_exceptions(page) -> None:
     errors = page.locator("[data-testid=stException]")
     assert errors.count() == 0, errors.first.inner_text()

@@ -91,6 +91,10 @@ def status_script(status: str, done: int, total: int, metrics: dict | None) -> N
             samples_per_second=None,
             metrics=metrics,
             message="",
+            # A running run is past training: its worker measures it (core.cluster.job).
+            phase="measuring",
+            batches=10,
+            stop_requested=False,
         )
     )
 
@@ -102,6 +106,9 @@ def status_script(status: str, done: int, total: int, metrics: dict | None) -> N
         ("finished", 5, 5, None, "Trained 5 epochs in 12.5 s."),
         ("stopped", 0, 1, None, "Stopped after 0 of 1 epoch."),
         ("interrupted", 2, 5, None, "Interrupted after 2 of 5 epochs."),
+        # Shown trained while the test metrics are measured (a stopped run is not "trained").
+        ("running", 5, 5, None, "Trained 5 epochs in 12.5 s."),
+        ("running", 3, 5, None, "Training ended after 3 of 5 epochs."),
         (
             "finished",
             3,
@@ -118,6 +125,12 @@ def test_run_status_counts_epochs_in_words(status, done, total, metrics, expecte
     text = " ".join(item.value for kind in ("success", "info") for item in getattr(app, kind))
     assert text.startswith(expected), text
     assert "(s)" not in text
+    measuring = [bar.text for bar in app.get("progress")] if status == "running" else []
+    assert measuring == (
+        ["Measuring it on the 10,000 test images: its test metrics appear here in a moment."]
+        if status == "running"
+        else []
+    )
 
 
 # One colour per class ---------------------------------------------------------------------
