@@ -6,9 +6,13 @@ identity (a shipped name or a run's key), never `id()`."""
 
 from __future__ import annotations
 
+import contextlib
 import gc
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 
+import cachetools
 import numpy as np
 import streamlit as st
 
@@ -39,14 +43,55 @@ class ModelRef:
     run_id: int | None = None  # The student's run it is, if it is one.
 
 
-# Bounded: 13 shipped models per dataset, 26 in all (~130 MB under ONNX Runtime); one dataset's
-# whole set fits (Compare shows them all), and a model evicted by the other dataset's reloads
-# in ~20 ms.
-@st.cache_resource(show_spinner="Loading the pretrained model...", max_entries=16)
+class Bounded:
+    """A least-recently-used cache bounded by its entries and by their bytes, shared by the
+    server's sessions. Streamlit's caches bound entries only, and a student's model can be 20
+    times another's. cachetools' LRUCache bounds the sum of `size`; weighing each entry at least
+    max_bytes / max_entries makes it hold both bounds. A value bigger than the whole budget is
+    returned and not kept."""
+
+    def __init__(self, max_entries: int, max_bytes: int, size: Callable[[object], int]):
+        floor = max(1, max_bytes // max_entries)
+        self.cache = cachetools.LRUCache(max_bytes, getsizeof=lambda value: max(size(value), floor))
+        self.lock = threading.Lock()  # cachetools' caches are not thread-safe.
+
+    def get(self, key, make: Callable[[], object]):
+        with self.lock:
+            found = self.cache.get(key)
+        if found is not None:
+            return found
+        value = make()  # Outside the lock: two sessions may both build it, once each.
+        with self.lock, contextlib.suppress(ValueError):  # ValueError: bigger than the budget.
+            self.cache[key] = value
+        return value
+
+    def __len__(self) -> int:
+        return len(self.cache)
+
+    def clear(self) -> None:
+        with self.lock:
+            self.cache.clear()
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.cache.currsize)
+
+
+# 13 shipped models per dataset, 26 in all (58 MB of bundles); one dataset's whole set fits
+# (Compare shows them all), and a model evicted by the other dataset's reloads in ~20 ms.
+SHIPPED_MODELS = Bounded(16, 64 * 2**20, lambda model: model.nbytes)
+# Students' runs: a conv run's bundle is ~0.6 MB, a 2-D VAE's several MB.
+RUN_MODELS = Bounded(16, 64 * 2**20, lambda model: model.nbytes)
+
+
 def _pretrained_model(name: str, dataset: str) -> served.Served:
-    model = served.load_shipped(name, dataset)
-    freeze_heap()
-    return model
+    def load() -> served.Served:
+        with st.spinner("Loading the pretrained model..."):
+            model = served.load_shipped(name, dataset)
+        freeze_heap()
+        return model
+
+    return SHIPPED_MODELS.get((name, dataset), load)
 
 
 def pretrained_model(name: str, dataset: str | None = None) -> served.Served:
@@ -135,20 +180,19 @@ class NotServable(LookupError):
     export failed. Continuing it (even for one epoch) writes one."""
 
 
-@st.cache_resource(show_spinner="Loading your model...", max_entries=16)
-def _run_model(key: str, _run) -> served.Served:
-    """A student's run as its worker exported it, once per (run, epoch of its weights)."""
-    found = live_store().bundle(_run.id)
-    if found is None:
-        raise NotServable(f"run {_run.id} has no exported model")
-    return served.Served(found[1], key)
-
-
 def run_model(run) -> served.Served:
     """A student's run as a served model, loaded from the store once per (run, epoch of its
     weights); the caller has checked that the run is the student's own. Raises NotServable
     (a LookupError) when the run has none."""
-    return _run_model(run.key, run)
+
+    def load() -> served.Served:
+        with st.spinner("Loading your model..."):
+            found = live_store().bundle(run.id)
+        if found is None:
+            raise NotServable(f"run {run.id} has no exported model")
+        return served.Served(found[1], run.key)
+
+    return RUN_MODELS.get(run.key, load)
 
 
 @st.cache_data(show_spinner=False)

@@ -20,7 +20,7 @@ import numpy as np
 from core.cluster.beside import Heartbeat, Throttled, Writes
 from core.ml.callbacks import Progress
 from core.ml.choices import build_model, model_config
-from core.ml.data import sample_indices
+from core.ml.data import sample_indices, to_images
 from core.store import Claimed, Fenced, Store, StoreError, StoreUnavailable
 
 LOG = logging.getLogger("autoencoder_lab.runs")
@@ -183,7 +183,8 @@ def _train_run(
             first = store.first_loss(run_id)  # One chunk, not the run's every batch loss.
             if first is not None and np.isfinite(first):
                 reference_loss = float(first)
-        samples = splits.x_test[sample_indices(splits.y_test)]
+        # Only the images each use needs become floats: the worker keeps uint8 pixels.
+        samples = to_images(splits.pixels_test[sample_indices(splits.y_test)])
         reporter = StoreReporter(
             store,
             writes,
@@ -192,8 +193,8 @@ def _train_run(
             samples,
             initial_epoch,
             run.seconds,
-            splits.x_test[: replay.IMAGES] if replay.is_2d(model) else None,
-            splits.x_val[: config.validation_images or HELD_OUT_IMAGES],
+            to_images(splits.pixels_test[: replay.IMAGES]) if replay.is_2d(model) else None,
+            to_images(splits.pixels_val[: config.validation_images or HELD_OUT_IMAGES]),
         )
         if initial_epoch == 0:
             store.add_epoch(

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from core.ml import cards, metrics, noise, variants
+from core.ml import cards, data, metrics, noise, variants
 from core.ml.pca import fit_pca
 
 DENOISE_LEVEL = 0.5  # The level the denoising bar is stated at.
@@ -59,28 +59,29 @@ def denoising_metrics(model, images: np.ndarray) -> dict[str, dict[str, float]]:
     return results
 
 
-def pca_metric(model, splits, extras: dict) -> dict[str, float]:
+def pca_metric(model, splits, extras: dict, x_test: np.ndarray) -> dict[str, float]:
     """PCA's test MSE at the model's code size, fitted on the same 60,000 training images."""
     components = int(model.encoder.output.shape[-1])
-    key = ("pca", components, len(splits.x_train))
+    key = ("pca", components, len(splits.pixels_train))
     if key not in extras:
-        pca = fit_pca(np.concatenate([splits.x_train, splits.x_val]), components)
-        extras[key] = float(metrics.mse(splits.x_test, pca.reconstruct(splits.x_test)).mean())
+        pixels = np.concatenate([splits.pixels_train, splits.pixels_val])
+        pca = fit_pca(data.to_images(pixels), components)
+        extras[key] = float(metrics.mse(x_test, pca.reconstruct(x_test)).mean())
     return {"pca_mse": extras[key]}
 
 
 # The extra measurements a variant can ask for in its `measures`: name -> (model, splits,
 # extras) -> metrics. `extras` caches what several models compare against.
 MEASURES: dict[str, Callable] = {
-    "elbo": lambda model, splits, extras: metrics.negative_elbo(model, splits.x_test),
-    "code_activity": lambda model, splits, extras: code_metrics(model, splits.x_test),
-    "jacobian": lambda model, splits, extras: {
-        "jacobian_frobenius_sq": jacobian_metric(model, splits.x_test)
+    "elbo": lambda model, x_test, splits, extras: metrics.negative_elbo(model, x_test),
+    "code_activity": lambda model, x_test, splits, extras: code_metrics(model, x_test),
+    "jacobian": lambda model, x_test, splits, extras: {
+        "jacobian_frobenius_sq": jacobian_metric(model, x_test)
     },
-    "denoising": lambda model, splits, extras: {
-        "denoising": denoising_metrics(model, splits.x_test)
+    "denoising": lambda model, x_test, splits, extras: {
+        "denoising": denoising_metrics(model, x_test)
     },
-    "pca": pca_metric,
+    "pca": lambda model, x_test, splits, extras: pca_metric(model, splits, extras, x_test),
 }
 
 
@@ -90,7 +91,7 @@ def measure(name: str, model, splits, extras: dict) -> dict:
     x_test = splits.x_test
     result = reconstruction_metrics(model, x_test)
     for measurement in variants.get(name).measures:
-        result.update(MEASURES[measurement](model, splits, extras))
+        result.update(MEASURES[measurement](model, x_test, splits, extras))
     result["code_size"] = metrics.code_size(model)
     result["parameters"] = cards.count_parameters(model)
     # The lowest BCE any model can reach on these images, so BCE can be read above it.

@@ -134,7 +134,7 @@ def test_a_run_without_weights_falls_back_to_the_shipped_model_without_the_latch
     with lab_store._transaction() as connection:  # Its weights went (another tab, a prune).
         for table in (schema.checkpoints, schema.bundles):
             connection.execute(table.delete().where(table.c.run_id == run.id))
-    resources._run_model.clear()
+    resources.RUN_MODELS.clear()
     app = draw_test_digit(token, run.id)
     assert not app.exception
     assert services._store_failure is None

@@ -418,3 +418,16 @@ def test_a_validation_subset_is_the_first_held_out_images(splits):
         keras.losses.BinaryCrossentropy()(splits.x_val, result.model(splits.x_val, training=False))
     )
     assert abs(every - expected) > 1e-3 * expected
+
+
+def test_splits_keep_uint8_pixels_and_convert_only_what_a_run_uses(splits):
+    """A worker keeps every dataset it trains on as uint8 (a quarter of float32's memory);
+    a run's subset is chosen on the pixels and converted alone, the same images as before."""
+    assert splits.pixels_train.dtype == np.uint8 and splits.pixels_train.shape == (55000, 28, 28)
+    assert len(splits.pixels_val) == 5000 and len(splits.pixels_test) == 10000
+    chosen = splits.train_images(100, 3)
+    assert chosen.dtype == np.float32 and chosen.shape == (100, 28, 28, 1)
+    np.testing.assert_array_equal(chosen, training.choose_subset(splits.x_train, 100, 3))
+    test = splits.x_test
+    assert test.min() == 0.0 and test.max() == 1.0
+    np.testing.assert_allclose(test[0, :, :, 0] * 255, splits.pixels_test[0], atol=1e-4)
