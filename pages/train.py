@@ -17,13 +17,17 @@ from core.ml import choices, codegen, data
 from core.store import Refused, StoreError
 from ui import actions, identity, images, resources, scroll, services, session, sidebar, words
 from ui.boot import ensure_navigation
-from ui.run_view import run_view
+from ui.run_view import details_ui, run_view, status_ui
 
 OPEN = "open_run"  # The run shown beside the settings.
 SCROLL_TO = "train_scroll_to"  # A run just started: bring its live view into view (phones).
 PANEL = "run_panel"  # The run panel's container key.
 NOTICE = actions.TRAIN_NOTICE
 LOCKED_HELP = "Locked by your teacher for this lesson."
+# The live chart's redraw period (the status line redraws every second): a chart redraw cost
+# Chromium ~0.24 s of script each (VAE, 1,500 points) on the machine that trains; every 2 s
+# with fewer points (ui.run_view.LIVE_POINTS) left the worker more of the two cores.
+LIVE_CHART_SECONDS = 2.0
 
 
 def _start_value(choices: tuple, default):
@@ -98,19 +102,21 @@ def stop_ui(run, me) -> None:
 
 @st.fragment(run_every=1.0)
 def live_ui(run_id: int) -> None:
-    """Redraws once a second while the run is queued or training; hands over when it ends.
-
-    Once a second is what the eye needs from a loss curve; each redraw reads the run from the
-    store, so every tab and every server process shows the same live run.
-    """
+    """The run's status, redrawn once a second while it is queued or training (a cheap
+    redraw: a line and a bar); hands the page over when it ends. Each redraw reads the run
+    from the store, so every tab and every server process shows the same live run."""
     me, opened = st.session_state.get(identity.STUDENT), services.store()
     if me is None or opened is None:
         return
     try:
         run = opened.run(run_id, me.id)
         if run is not None and run.active:
+            if run.status != "queued":
+                st.session_state.pop(NOTICE, None)
+            elif notice := st.session_state.get(NOTICE):
+                st.warning(notice, icon=":material/cloud_off:")
             stop_ui(run, me)
-            run_view(run)
+            status_ui(run)
             return
     except StoreError as error:  # A fragment rerun is outside the page's own guard below.
         services.store_failed(error)
@@ -119,6 +125,21 @@ def live_ui(run_id: int) -> None:
     if run is not None and run.epochs_done:
         sidebar.choose_model(run.id)  # The new model becomes the sidebar's.
     st.rerun()  # The whole page, sidebar included, now shows the ended run.
+
+
+@st.fragment(run_every=LIVE_CHART_SECONDS)
+def live_details_ui(run_id: int) -> None:
+    """The live run's loss chart and samples, redrawn every LIVE_CHART_SECONDS: each redraw
+    costs the browser far more than the status line, on a machine that may be training."""
+    me, opened = st.session_state.get(identity.STUDENT), services.store()
+    if me is None or opened is None:
+        return
+    try:
+        run = opened.run(run_id, me.id)
+        if run is not None and run.active:
+            details_ui(run)
+    except StoreError:  # live_ui above says so, and reconnects.
+        return
 
 
 def actions_ui(run, me) -> None:
@@ -287,10 +308,11 @@ def main() -> None:
             "every page works; Train comes back when your teacher resumes.",
             icon=":material/pause_circle:",
         )
-    if notice := st.session_state.pop(NOTICE, None):
-        st.warning(notice, icon=":material/cloud_off:")
     runs = actions.my_runs()  # Every dataset's: one run at a time, whatever it trains on.
     active = next((run for run in runs if run.active), None)
+    # Said of a queued run, the notice stays with it while it waits (live_ui), not after.
+    if active is None and (notice := st.session_state.pop(NOTICE, None)):
+        st.warning(notice, icon=":material/cloud_off:")
     if active is None and engine is not None:
         engine.prewarm()  # TensorFlow loads in a worker now, not after Train is pressed.
     settings, results = st.columns([1, 1.3], gap="large")
@@ -328,6 +350,7 @@ def main() -> None:
             st.caption(settings_text(shown))
             if shown.active:
                 live_ui(shown.id)
+                live_details_ui(shown.id)
             else:
                 run_view(shown)
                 actions_ui(shown, me)

@@ -12,16 +12,23 @@ from core.ml import choices, curves, data, variants
 from ui import images, resources, services, words
 
 SMOOTHING = 0.9  # Weight of the exponential moving average drawn over the per-batch loss.
+# While a run trains, its curves are redrawn every few seconds in the browser that shares the
+# machine with training (here, two cores): drawn with at most this many points each. A VAE's
+# 1,500-point curves cost Chromium twice the script time of 300-point ones per redraw
+# (its Performance metrics), time the worker's training lost.
+LIVE_POINTS = 400
+ALL_POINTS = 1500
 
 
-def curve_frame(losses, epochs, keys: tuple[str, str]) -> pd.DataFrame:
+def curve_frame(losses, epochs, keys: tuple[str, str], most: int = ALL_POINTS) -> pd.DataFrame:
     """Chart rows (epoch, value, series) for one loss: each batch's value and its moving
-    average (or, on long runs, means of consecutive batches), and validation per epoch."""
+    average (or, beyond `most` batches, means of consecutive batches), and validation per
+    epoch."""
     batch_key, val_key = keys
     frames = []
     values = losses.series.get(batch_key)
     if values is not None and len(values):
-        x, raw, bucket = curves.thin(losses.x, values)
+        x, raw, bucket = curves.thin(losses.x, values, most)
         if bucket == 1:  # Every batch drawn, with its moving average over it.
             frames.append(pd.DataFrame({"epoch": x, "value": raw, "series": "each batch"}))
             smoothed = curves.smooth(values, SMOOTHING)
@@ -35,7 +42,9 @@ def curve_frame(losses, epochs, keys: tuple[str, str]) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
-def loss_chart(losses, epochs, name: str, validation_images: int | None = None) -> None:
+def loss_chart(
+    losses, epochs, name: str, validation_images: int | None = None, most: int = ALL_POINTS
+) -> None:
     """The loss of every training batch (faint), its moving average, and validation per
     epoch, in the panels the variant declares (the VAE's two parts apart)."""
     groups = list(variants.get(name).curves)
@@ -43,7 +52,7 @@ def loss_chart(losses, epochs, name: str, validation_images: int | None = None) 
         st.caption("The loss curve appears after the first batches.")
         return
     for column, (label, keys) in zip(st.columns(len(groups)), groups, strict=True):
-        frame = curve_frame(losses, epochs, keys)
+        frame = curve_frame(losses, epochs, keys, most)
         if frame.empty:
             continue
         names = list(dict.fromkeys(frame["series"]))
@@ -213,10 +222,21 @@ def status_ui(run) -> None:
 
 def run_view(run) -> None:
     """Everything about one run, read from the store."""
-    opened = services.live_store()
     status_ui(run)
+    details_ui(run)
+
+
+def details_ui(run) -> None:
+    """The run's loss chart and sample reconstructions (a live run's with fewer points)."""
+    opened = services.live_store()
     if run.status == "queued" or opened is None:
         return
     epochs = opened.epochs(run.id, with_samples=False)
-    loss_chart(losses_of(run), epochs, run.variant, run.settings["train"].get("validation_images"))
+    loss_chart(
+        losses_of(run),
+        epochs,
+        run.variant,
+        run.settings["train"].get("validation_images"),
+        LIVE_POINTS if run.active else ALL_POINTS,
+    )
     samples_ui(run, epochs)

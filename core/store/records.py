@@ -9,6 +9,8 @@ import numpy as np
 
 from core.store.schema import ACTIVE
 
+ESTIMATE_AFTER = 0.05  # Share of a run's batches done before its time left is estimated.
+
 
 @dataclass(frozen=True)
 class Run:
@@ -71,8 +73,10 @@ class Run:
 
     @property
     def seconds_left(self) -> float | None:
-        """Estimated training time left from the pace so far (as `Progress.seconds_left`)."""
-        if self.fraction <= 0 or not self.seconds:
+        """Estimated training time left from the pace so far (as `Progress.seconds_left`);
+        None for the first ESTIMATE_AFTER of the run, whose first batch carries the model's
+        compilation (a VAE's first batch said "about 5204 s left" of a 35 s run)."""
+        if self.fraction < ESTIMATE_AFTER or not self.seconds:
             return None
         return self.seconds * (1.0 - self.fraction) / self.fraction
 
