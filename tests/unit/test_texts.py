@@ -198,3 +198,35 @@ def test_every_table_of_the_pages_shows_a_dash_for_a_missing_value():
                 missing.append(f"{path.relative_to(root)}:{node.lineno}")
     assert not missing
     assert len(list(root.glob("pages/*.py"))) >= 8  # The check read the pages.
+
+
+def test_time_left_waits_for_a_twentieth_of_the_run_then_follows_the_pace():
+    """The first batch carries the model's compilation: estimated from it, a 35 s run said
+    "about 5204 s left"."""
+    from dataclasses import replace
+
+    from core.store.records import Run
+    from ui.run_view import timing_text
+
+    start = Run(
+        **dict.fromkeys(("id", "student_id", "created_at", "queued_at", "epochs_done"), 0),
+        variant="vae",
+        settings={},
+        status="running",
+        phase="training",
+        message=None,
+        stop_requested=False,
+        started_at=0.0,
+        finished_at=None,
+        heartbeat_at=None,
+        worker=None,
+        epochs_total=10,
+        batches=100,
+        batch=1,
+        seconds=3.0,
+        samples_per_second=None,
+        metrics=None,
+    )
+    assert timing_text(start) == "estimating time"
+    halfway = replace(start, epochs_done=5, batch=0, seconds=20.0)
+    assert timing_text(halfway) == "about 20 s left"
