@@ -105,11 +105,11 @@ def live_ui(run_id: int) -> None:
     """The run's status, redrawn once a second while it is queued or training (a cheap
     redraw: a line and a bar); hands the page over when it ends. Each redraw reads the run
     from the store, so every tab and every server process shows the same live run."""
-    me, opened = st.session_state.get(identity.STUDENT), services.store()
-    if me is None or opened is None:
+    me = st.session_state.get(identity.STUDENT)
+    if me is None or services.store() is None:
         return
     try:
-        run = opened.run(run_id, me.id)
+        run = my_run(run_id, me)
         if run is not None and run.active:
             if run.status != "queued":
                 st.session_state.pop(NOTICE, None)
@@ -131,15 +131,18 @@ def live_ui(run_id: int) -> None:
 def live_details_ui(run_id: int) -> None:
     """The live run's loss chart and samples, redrawn every LIVE_CHART_SECONDS: each redraw
     costs the browser far more than the status line, on a machine that may be training."""
-    me, opened = st.session_state.get(identity.STUDENT), services.store()
-    if me is None or opened is None:
-        return
+    me = st.session_state.get(identity.STUDENT)
     try:
-        run = opened.run(run_id, me.id)
+        run = my_run(run_id, me) if me is not None and services.store() else None
         if run is not None and run.active:
             details_ui(run)
     except StoreError:  # live_ui above says so, and reconnects.
         return
+
+
+def my_run(run_id: int, me):
+    """The student's run `run_id` as the store has it now (None if it is not theirs)."""
+    return services.store().run(run_id, me.id)
 
 
 def actions_ui(run, me) -> None:
