@@ -1,5 +1,6 @@
 """The threads a training task keeps beside its training loop: the run's heartbeat, its store
-writes, and a throttle for the questions it asks the store between batches."""
+writes (with the serving bundle of each checkpoint), and a throttle for the questions it asks
+the store between batches."""
 
 from __future__ import annotations
 
@@ -7,7 +8,10 @@ import logging
 import queue
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
 
 from core.store import Fenced, StoreError
 
@@ -110,3 +114,70 @@ class Heartbeat:
     def __exit__(self, *_exc) -> None:
         self._done.set()
         self._thread.join(timeout=self.every + 10)
+
+
+class Bundles:
+    """The serving bundle (core.ml.served) of each checkpoint of a run, made on the writer
+    thread: a page can use a run as soon as it has a checkpoint, including one whose worker
+    was killed. Exporting through tf2onnx takes 0.3-3 s a model, longer than an epoch of a
+    small one; so once per architecture per worker process, a spare model's halves are
+    exported with marked weights (core.ml.onnx_export.refill_for) on a thread of its own
+    while the first epoch trains, and each checkpoint then fills its weights into those
+    graphs (tens of milliseconds)."""
+
+    # Architectures kept: a spare model and its graphs, 0.3-40 MB each (a race has four).
+    ENTRIES = 4
+
+    def __init__(self):
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="refill")
+        self._entries: OrderedDict[str, BundleMaker] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def maker(self, key: str, build: Callable[[], Any], name: str) -> BundleMaker:
+        """The maker of bundles for the architecture `key`; `build()` makes its spare model
+        (on the caller's thread: building draws from Keras's random state, which the caller
+        then seeds for its own model)."""
+        from core.ml.onnx_export import refill_for
+
+        with self._lock:
+            found = self._entries.get(key)
+            if found is None:
+                spare = build()
+                found = BundleMaker(spare, self._pool.submit(refill_for, spare), name)
+                self._entries[key] = found
+                while len(self._entries) > self.ENTRIES:
+                    self._entries.popitem(last=False)
+            self._entries.move_to_end(key)
+            return found
+
+
+class BundleMaker:
+    """Makes one architecture's bundles from checkpoint weights; thread-safe."""
+
+    def __init__(self, spare, refill: Future, name: str):
+        self.spare, self.refill, self.name = spare, refill, name
+        self._lock = threading.Lock()
+
+    def ready(self) -> bool:
+        """Whether checkpoints get bundles: False once the graphs could not be found or
+        checked, and then the run's bundle is exported in full when its session ends."""
+        try:
+            return self.refill.result() is not None
+        except Exception:
+            LOG.exception("%s: its graphs could not be exported to refill", self.name)
+            return False
+
+    def __call__(self, weights: list) -> bytes | None:
+        """The bundle of `weights`, or None (logged) if it could not be made: a run is not
+        failed for what only its pages need."""
+        from core.ml.onnx_export import bundle
+
+        if not self.ready():
+            return None
+        try:
+            with self._lock:
+                self.spare.set_weights(weights)
+                return bundle(self.spare, self.name, refill=self.refill.result())
+        except Exception:
+            LOG.exception("%s: a checkpoint's bundle could not be made", self.name)
+            return None

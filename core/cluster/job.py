@@ -10,6 +10,7 @@ request, or the run no longer being ours, is honoured between batches.
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import time
@@ -17,7 +18,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from core.cluster.beside import Heartbeat, Throttled, Writes
+from core.cluster.beside import BundleMaker, Bundles, Heartbeat, Throttled, Writes
 from core.ml.callbacks import Progress
 from core.ml.choices import build_model, model_config
 from core.ml.data import sample_indices, to_images
@@ -54,9 +55,13 @@ class StoreReporter:
         seconds_before: float,
         replay_images: np.ndarray | None = None,
         held_out: np.ndarray | None = None,
+        bundles: BundleMaker | None = None,
     ):
         self.store, self.run_id, self.model, self.samples = store, run_id, model, samples
         self.writes = writes
+        # Makes each checkpoint's serving bundle on the writer thread; `bundled` is the
+        # epoch of the last one written (read after `writes.flush()`).
+        self.bundles, self.bundled = bundles, None
         # The replay's test images when the code is 2-D (core.ml.replay), else None.
         self.replay_images = replay_images
         # Clean held-out images whose reconstruction MSE is logged every epoch: one measure
@@ -97,7 +102,7 @@ class StoreReporter:
             logs = {key: values[-1] for key, values in progress.history.items()}
             logs.update(self.held_out_mse())
             self.writes.submit(
-                self.store.add_epoch,
+                self._add_checkpoint,
                 self.run_id,
                 finished,
                 {key: value for key, value in logs.items() if math.isfinite(value)},
@@ -124,8 +129,17 @@ class StoreReporter:
                 seconds=seconds,
             )
 
+    def _add_checkpoint(self, run_id: int, epoch: int, logs, samples, weights, **kwargs) -> None:
+        """On the writer thread: the epoch, its checkpoint and the checkpoint's bundle, in one
+        transaction."""
+        data = self.bundles(weights) if self.bundles is not None else None
+        self.store.add_epoch(run_id, epoch, logs, samples, weights, bundle=data, **kwargs)
+        if data is not None:
+            self.bundled = epoch
+
 
 _extras: dict = {}  # What measurements compare against (PCA's error), once per worker.
+BUNDLES = Bundles()  # Per worker process: each architecture's graphs are exported once.
 
 
 def train_run(
@@ -167,6 +181,12 @@ def _train_run(
             splits = splits(config.dataset)
         import keras
 
+        # Before the seed is set: building the spare model draws from Keras's random state.
+        bundles = BUNDLES.maker(
+            json.dumps([run.variant, settings["model"]], sort_keys=True),
+            lambda: build_model(run.variant, settings),
+            run.variant,
+        )
         # The run's seed picks its initial weights (as `train` does for a model it builds), so
         # runs with the same settings start alike whatever the worker trained before.
         keras.utils.set_random_seed(config.seed)
@@ -195,6 +215,7 @@ def _train_run(
             run.seconds,
             to_images(splits.pixels_test[: replay.IMAGES]) if replay.is_2d(model) else None,
             to_images(splits.pixels_val[: config.validation_images or HELD_OUT_IMAGES]),
+            bundles,
         )
         if initial_epoch == 0:
             store.add_epoch(
@@ -254,7 +275,8 @@ def _train_run(
                 seconds=seconds,
                 samples_per_second=samples_per_second,
             )
-            write_bundle(store, run_id, model, reporter.epochs_done, run.variant)
+            if reporter.bundled != reporter.epochs_done:  # None made with the checkpoints.
+                write_bundle(store, run_id, model, reporter.epochs_done, run.variant)
             metrics = _json_safe(measure(run.variant, model, splits, _extras))
             if status == "finished" and run.class_id is not None:
                 from core.lab.classroom import score_run
@@ -293,10 +315,12 @@ def _train_run(
 
 
 def write_bundle(store, run_id: int, model, epoch: int, name: str) -> bool:
-    """Store what the web tier runs of the model (core.ml.served), once per training session:
-    the app server has no TensorFlow to rebuild it from the checkpoint. An export that fails
-    (a layer tf2onnx cannot convert) is logged and the run still ends with its checkpoint;
-    the pages then say its model cannot be shown. Store errors propagate as for any write."""
+    """Store what the web tier runs of the model (core.ml.served), exported in full: when a
+    session ends without its checkpoint's bundle (its architecture's graphs could not be
+    refilled). The app server has no TensorFlow to rebuild it from the checkpoint. An export
+    that fails (a layer tf2onnx cannot convert) is logged and the run still ends with its
+    checkpoint; the pages then say its model cannot be shown. Store errors propagate as for
+    any write."""
     from core.ml.onnx_export import bundle
 
     try:

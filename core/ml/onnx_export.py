@@ -1,7 +1,8 @@
 """Write a trained Keras autoencoder as a serving bundle (see core.ml.served) for the web tier.
 
 Runs where Keras lives: the retraining command and `make onnx` for the shipped models, a worker
-for each checkpoint of a student's run. Keras exports each half itself (`Model.export(...,
+for each checkpoint of a student's run (by refilling one export's graphs with each
+checkpoint's weights: `Refill`). Keras exports each half itself (`Model.export(...,
 format="onnx")`, through tf2onnx); the whole subclassed `Autoencoder` refuses to export, and the
 page needs the halves anyway (the code on Home, the decoder on Latent).
 
@@ -27,6 +28,7 @@ from core.ml.served import ACTIVATIONS, FORMAT, Served, shipped_path
 # The layers a Dense chain may hold besides Dense ones: they do nothing at inference (a
 # flatten or reshape keeps the row-major order; KLSparsity only adds a training loss).
 PASS_THROUGH = ("InputLayer", "Flatten", "Reshape", "KLSparsity")
+LOG = logging.getLogger("autoencoder_lab.onnx_export")
 
 
 def _for_inference(half):
@@ -102,13 +104,119 @@ def _first_kernel(encoder) -> np.ndarray:
     raise ValueError(f"{encoder.name} has no layer with a kernel")
 
 
-def bundle(model, name: str = "", keras_weights: bool = True) -> bytes:
+def _example_code(model, images: np.ndarray) -> np.ndarray:
+    code = model.encoder(images, training=False)
+    return np.asarray(code[0] if isinstance(code, (list, tuple)) else code)
+
+
+def _halves(model) -> dict[str, bytes]:
+    images = np.zeros((1, 28, 28, 1), np.float32)
+    return {
+        "encoder": _export_half(model.encoder, images),
+        "decoder": _export_half(model.decoder, _example_code(model, images)[:1]),
+    }
+
+
+class Refill:
+    """One architecture's exported halves with their weights left to fill in: a worker writes
+    a bundle with every checkpoint of a run (an epoch of a small model takes about a second,
+    and exporting through tf2onnx 0.3-1.2 s), and only the weights change between them.
+
+    `slots[part]` lists, for each initializer of that half's graph that holds a weight, the
+    index of the weight in `model.get_weights()` and the axes permutation tf2onnx applied to
+    it (a convolution's kernel becomes (out, in, h, w); a tied decoder reads the encoder's
+    kernel transposed)."""
+
+    def __init__(self, graphs: dict[str, bytes], slots: dict[str, list[tuple[str, int, tuple]]]):
+        self.graphs, self.slots = graphs, slots
+
+    def halves(self, weights: list[np.ndarray]) -> dict[str, bytes]:
+        import onnx
+        from onnx import numpy_helper
+
+        out = {}
+        for part, graph in self.graphs.items():
+            proto = onnx.load_from_string(graph)
+            initializers = {init.name: init for init in proto.graph.initializer}
+            for init_name, index, axes in self.slots[part]:
+                init = initializers[init_name]
+                value = np.transpose(weights[index], axes).reshape(tuple(init.dims))
+                init.CopyFrom(numpy_helper.from_array(value.astype(np.float32), init_name))
+            out[part] = proto.SerializeToString()
+        return out
+
+
+def _marked(weights: list[np.ndarray], seed: int) -> list[np.ndarray]:
+    """Distinct small random values in place of every float weight: none is zero (tf2onnx folds
+    away an addition of zeros) and no two are equal, so each initializer shows whose it is."""
+    rng = np.random.default_rng(seed)
+    return [
+        (rng.uniform(0.01, 0.05, w.shape) * rng.choice([-1, 1], w.shape)).astype(w.dtype)
+        if np.issubdtype(w.dtype, np.floating)
+        else w
+        for w in weights
+    ]
+
+
+def _initializers(graph: bytes) -> dict[str, np.ndarray]:
+    import onnx
+    from onnx import numpy_helper
+
+    proto = onnx.load_from_string(graph)
+    return {init.name: numpy_helper.to_array(init) for init in proto.graph.initializer}
+
+
+def _find_slot(value: np.ndarray, marks: list[np.ndarray]) -> tuple[int, tuple] | None:
+    """(weight index, axes) of the marked weight that, so permuted, is `value`; None when
+    none is (a constant of the graph: a shape, a scale)."""
+    from itertools import permutations
+
+    for index, weight in enumerate(marks):
+        if weight.size != value.size or not np.issubdtype(weight.dtype, np.floating):
+            continue
+        for axes in permutations(range(weight.ndim)):
+            if np.array_equal(np.transpose(weight, axes).ravel(), value.ravel()):
+                return index, axes
+    return None
+
+
+def refill_for(model) -> Refill | None:
+    """The Refill of `model`'s architecture, found by exporting it with marked weights (so
+    `model` must be a spare one: its weights are overwritten), then checked by filling in
+    other marks and comparing ONNX Runtime with Keras on random images. None when that check
+    fails (an initializer that tf2onnx computed from a weight instead of copying it): the
+    caller then exports every bundle in full."""
+    weights = model.get_weights()
+    marks, check = _marked(weights, 1), _marked(weights, 2)
+    model.set_weights(marks)
+    graphs = _halves(model)
+    slots = {}
+    for part, graph in graphs.items():
+        slots[part] = []
+        for init_name, value in _initializers(graph).items():
+            found = _find_slot(value, marks)
+            if found is not None:
+                slots[part].append((init_name, *found))
+    refill = Refill(graphs, slots)
+    model.set_weights(check)
+    images = np.random.default_rng(3).uniform(0, 1, (8, 28, 28, 1)).astype(np.float32)
+    measured = differences(model, Served(bundle(model, refill=refill, keras_weights=False)), images)
+    if any(value > TOLERANCE[part] for part, value in measured.items()):
+        LOG.warning("%s: refilled halves differ from Keras by %s", model.name, measured)
+        return None
+    return refill
+
+
+def bundle(
+    model, name: str = "", keras_weights: bool = True, refill: Refill | None = None
+) -> bytes:
     """The serving bundle of a Keras autoencoder (one with `encoder` and `decoder` halves).
     With `keras_weights`, it also carries the model's Keras `.weights.h5` file: a student
-    downloads their run's weights from the Train page, and the server cannot write one."""
+    downloads their run's weights from the Train page, and the server cannot write one.
+    With `refill` (the Refill of the model's architecture), the halves are its graphs with
+    the model's weights filled in instead of a new export."""
     images = np.zeros((1, 28, 28, 1), np.float32)
-    code = model.encoder(images, training=False)
-    code = np.asarray(code[0] if isinstance(code, (list, tuple)) else code)
+    code = _example_code(model, images)
     arrays = {}
     meta = {"format": FORMAT, "name": name, "code_shape": list(code.shape[1:])}
     for part in ("encoder", "decoder"):
@@ -126,8 +234,9 @@ def bundle(model, name: str = "", keras_weights: bool = True) -> bytes:
     with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as archive:
         archive.writestr("meta.json", json.dumps(meta))
         archive.writestr("layers.npz", weights.getvalue())
-        archive.writestr("encoder.onnx", _export_half(model.encoder, images))
-        archive.writestr("decoder.onnx", _export_half(model.decoder, code[:1]))
+        halves = _halves(model) if refill is None else refill.halves(model.get_weights())
+        archive.writestr("encoder.onnx", halves["encoder"])
+        archive.writestr("decoder.onnx", halves["decoder"])
         if keras_weights:
             with tempfile.TemporaryDirectory() as folder:
                 path = Path(folder) / "model.weights.h5"

@@ -27,6 +27,11 @@ from core.store.records import Epoch, Losses
 from core.store.schema import bundles, checkpoints, epochs, loss_chunks
 
 
+def _replace_bundle(connection, run_id: int, epoch: int, data: bytes) -> None:
+    connection.execute(bundles.delete().where(bundles.c.run_id == run_id))
+    connection.execute(bundles.insert().values(run_id=run_id, epoch=epoch, data=data))
+
+
 class History(Database):
     """A run's losses, epochs and checkpoint."""
 
@@ -68,11 +73,14 @@ class History(Database):
         codes: np.ndarray | None = None,
         attempt: int | None = None,
         optimizer_state: list[np.ndarray] | None = None,
+        bundle: bytes | None = None,
         **progress: Any,
     ) -> None:
         """Record a finished epoch: its logs, samples, the 2-D codes of the replay's images
         (when the code is 2-D) and (after training) the checkpoint, with the optimizer's state
-        when given; all or nothing, and nothing (Fenced) if `attempt` lost the run."""
+        and the serving bundle of those weights when given; all or nothing, so a page never
+        serves other weights than the checkpoint's, and nothing (Fenced) if `attempt` lost the
+        run."""
         with self.transaction() as connection:
             heartbeat(connection, run_id, attempt, **progress)
             connection.execute(
@@ -96,20 +104,21 @@ class History(Database):
                         weights=weights_to_bytes(weights, optimizer_state),
                     )
                 )
+            if bundle is not None:
+                _replace_bundle(connection, run_id, epoch, bundle)
 
     def add_bundle(self, run_id: int, epoch: int, data: bytes, attempt: int | None = None) -> None:
         """Store the serving bundle (core.ml.served) of the run's checkpoint at `epoch`,
         replacing an older one; nothing (Fenced) if `attempt` lost the run."""
         with self.transaction() as connection:
             heartbeat(connection, run_id, attempt)
-            connection.execute(bundles.delete().where(bundles.c.run_id == run_id))
-            connection.execute(bundles.insert().values(run_id=run_id, epoch=epoch, data=data))
+            _replace_bundle(connection, run_id, epoch, data)
 
     # The pages' reads ---------------------------------------------------------------------
 
     def bundle(self, run_id: int) -> tuple[int, bytes] | None:
         """(epoch, bytes) of the run's serving bundle, or None if it has none (a run trained
-        before bundles existed, or one whose session has not ended yet)."""
+        before bundles existed, or one whose export failed)."""
         rows = self.rows(sa.select(bundles).where(bundles.c.run_id == run_id))
         return (rows[0].epoch, bytes(rows[0].data)) if rows else None
 

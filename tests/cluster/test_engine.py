@@ -22,7 +22,7 @@ import pytest
 
 from core.cluster import housekeeping, tasks
 from core.cluster.job import train_run
-from core.ml import metrics, variants
+from core.ml import metrics, onnx_export, variants
 from core.ml.choices import build_model, settings_for
 from core.ml.data import sample_indices
 from core.ml.served import Served
@@ -244,7 +244,7 @@ def test_a_second_task_for_a_running_run_leaves_it_alone(store, engine, presence
 
 
 def test_a_killed_worker_interrupts_its_run_and_the_next_run_trains(
-    store, engine, presence, monkeypatch
+    store, engine, presence, splits, monkeypatch
 ):
     """Last here: the engine starts a worker again, cold, for the tests after it. The engine's
     housekeeping (in this process) takes a run silent 8 s for lost, instead of 15."""
@@ -254,7 +254,15 @@ def test_a_killed_worker_interrupts_its_run_and_the_next_run_trains(
     os.kill(worker_pid(engine, run.worker), signal.SIGKILL)
     run = wait_for_run(store, run_id, ended, timeout=60)
     assert run.status == "interrupted" and "training worker stopped" in run.message
-    assert store.checkpoint(run_id)[0] >= 1
+    checkpoint = store.checkpoint(run_id)
+    assert checkpoint[0] >= 1
+    # Its pages can use it: the bundle of the checkpoint's weights was written with it.
+    bundle_epoch, data = store.bundle(run_id)
+    assert bundle_epoch == checkpoint[0]
+    model = build_model(run.variant, run.settings)
+    model.set_weights(checkpoint[1])
+    measured = onnx_export.differences(model, Served(data), splits.x_test[:32])
+    assert all(measured[part] <= onnx_export.TOLERANCE[part] for part in measured), measured
     _, following = queue(store, presence, engine=engine, epochs=1, subset=500)
     assert wait_for_run(store, following, ended).status == "finished"
     store.continue_run(run_id, student)  # From its checkpoint, in whichever worker is free.
@@ -286,27 +294,53 @@ def test_the_task_body_trains_without_dask(tmp_path, splits):
     assert 0 < run.metrics["bce"] < 0.7
 
 
-class SeesTheRunAtItsBundle(Store):
-    """A store that notes how the run looks when its serving bundle arrives."""
+class SeesEachCheckpoint(Store):
+    """A store that notes what each epoch's write carries, and how the run looks just before
+    it is marked ended."""
 
     seen = None
 
-    def add_bundle(self, run_id, epoch, data, attempt=None):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.writes = []
+
+    def add_epoch(self, run_id, epoch, logs, samples, weights=None, **kwargs):
+        self.writes.append((epoch, weights is not None, kwargs.get("bundle")))
+        super().add_epoch(run_id, epoch, logs, samples, weights, **kwargs)
+
+    def finish(self, run_id, *args, **kwargs):
         self.seen = self.run(run_id)
-        super().add_bundle(run_id, epoch, data, attempt=attempt)
+        return super().finish(run_id, *args, **kwargs)
 
 
-def test_a_run_is_shown_trained_before_its_bundle_and_test_metrics(tmp_path, splits):
-    """The page says "Trained" from the measuring phase on (ui.run_view.measuring_ui): by then
-    every epoch, the training time and the last checkpoint are stored; the bundle and the
-    metrics come after."""
-    store = SeesTheRunAtItsBundle(f"sqlite:///{tmp_path / 'runs.sqlite'}")
+def test_each_checkpoint_has_its_bundle_and_the_run_is_shown_trained_before_its_metrics(
+    tmp_path, splits
+):
+    """A page can use a run from its first checkpoint on, a killed worker's included: each
+    checkpoint is written with the serving bundle of its weights, in one transaction. And
+    the page says "Trained" from the measuring phase on (ui.run_view.measuring_ui): by then
+    every epoch and the training time are stored; the test metrics come after."""
+    store = SeesEachCheckpoint(f"sqlite:///{tmp_path / 'runs.sqlite'}")
     student = store.new_student()[0]
     config = TrainConfig(epochs=2, subset=500, batch_size=100)
     run_id = store.create_run(
         student, "vanilla", settings_for(config, variants.make_config("vanilla")), 2
     )
     assert train_run(store, run_id, splits, attempt=store.claim(run_id, "test:0")) == "finished"
+    # Epoch 0 (the untrained samples) has no checkpoint; epochs 1 and 2 have both.
+    assert [(epoch, checkpoint) for epoch, checkpoint, _ in store.writes] == [
+        (0, False),
+        (1, True),
+        (2, True),
+    ]
+    first, second = (Served(bundle) for _, _, bundle in store.writes[1:])
+    images = splits.x_test[:32]
+    assert np.abs(first(images) - second(images)).max() > 1e-3  # Each epoch's own weights.
+    model = build_model("vanilla", store.run(run_id).settings)
+    model.set_weights(store.checkpoint(run_id)[1])
+    measured = onnx_export.differences(model, Served(store.bundle(run_id)[1]), images)
+    assert all(measured[part] <= onnx_export.TOLERANCE[part] for part in measured), measured
+    assert store.bundle(run_id)[0] == 2
     seen = store.seen
     assert (seen.status, seen.phase, seen.epochs_done, seen.batch) == ("running", "measuring", 2, 0)
     assert seen.metrics is None and seen.seconds > 0 and seen.samples_per_second > 0

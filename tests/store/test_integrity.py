@@ -210,15 +210,31 @@ def test_a_worker_that_lost_its_claim_writes_nothing(store):
     new = store.claim(run_id, "new:1")
     assert new == old + 1
     store.add_epoch(
-        run_id, 2, {"loss": 0.5}, SAMPLES, [np.full(2, 2.0)], attempt=new, epochs_done=2
+        run_id,
+        2,
+        {"loss": 0.5},
+        SAMPLES,
+        [np.full(2, 2.0)],
+        attempt=new,
+        epochs_done=2,
+        bundle=b"epoch 2's",
     )
     # The old worker wakes up (SIGCONT, a healed network split) and writes.
     with pytest.raises(Fenced):
         store.progress(run_id, attempt=old, epochs_done=9, batch=3)
     with pytest.raises(Fenced):
         store.add_epoch(
-            run_id, 3, {"loss": 9.0}, SAMPLES, [np.full(2, 9.0)], attempt=old, epochs_done=3
+            run_id,
+            3,
+            {"loss": 9.0},
+            SAMPLES,
+            [np.full(2, 9.0)],
+            attempt=old,
+            epochs_done=3,
+            bundle=b"stale",
         )
+    with pytest.raises(Fenced):
+        store.add_bundle(run_id, 3, b"stale", attempt=old)
     with pytest.raises(Fenced):
         store.add_losses(run_id, 2, 0, 10, {"loss": [9.0]}, attempt=old)
     assert store.stop_wanted(run_id, attempt=old)
@@ -227,6 +243,7 @@ def test_a_worker_that_lost_its_claim_writes_nothing(store):
     assert (run.status, run.epochs_done, run.worker, run.batch) == ("running", 2, "new:1", None)
     assert store.checkpoint(run_id)[0] == 2
     np.testing.assert_array_equal(store.checkpoint(run_id)[1][0], np.full(2, 2.0))
+    assert store.bundle(run_id) == (2, b"epoch 2's")  # The checkpoint's, written with it.
     assert [epoch.epoch for epoch in store.epochs(run_id)] == [1, 2]
     assert len(store.losses(run_id).x) == 0
     assert not store.stop_wanted(run_id, attempt=new)

@@ -115,6 +115,58 @@ def test_a_fresh_model_exports_with_its_keras_weights(tmp_path):
     np.testing.assert_allclose(np.asarray(copy(images)), np.asarray(model(images)), atol=1e-6)
 
 
+def shifted(model, seed: int) -> None:
+    """Moves every float weight of `model` off its initial value, as training does (biases
+    start at zero, which tf2onnx folds away)."""
+    rng = np.random.default_rng(seed)
+    model.set_weights(
+        [
+            w + rng.normal(0, 0.05, w.shape).astype(w.dtype) if w.dtype.kind == "f" else w
+            for w in model.get_weights()
+        ]
+    )
+
+
+# A Dense chain, convolutions, a VAE's two heads, a tied decoder (the encoder's kernel read
+# transposed), noise layers, and an activity regulariser stripped before the export.
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["vanilla", "conv", "vae", "tied", "denoising", "sparse_l1"])
+def test_a_refilled_bundle_runs_like_keras_with_each_checkpoints_weights(name):
+    """What a worker writes with each checkpoint: the graphs of one export (of a spare model
+    with marked weights) with the checkpoint's weights filled in. It must run like Keras with
+    those weights, checkpoint after checkpoint."""
+    refill = onnx_export.refill_for(variants.build(name))
+    assert refill is not None and all(refill.slots[part] for part in ("encoder", "decoder"))
+    model = variants.build(name)
+    images = np.random.default_rng(2).random((16, 28, 28, 1)).astype(np.float32)
+    before = None
+    for seed in (5, 6):  # Two checkpoints of one run.
+        shifted(model, seed)
+        refilled = served.Served(onnx_export.bundle(model, name, refill=refill))
+        measured = onnx_export.differences(model, refilled, images)
+        assert all(measured[part] <= onnx_export.TOLERANCE[part] for part in measured), measured
+        if before is not None:  # The second is not the first's weights again.
+            assert np.abs(refilled(images) - before).max() > 1e-3
+        before = refilled(images)
+
+
+@pytest.mark.slow
+def test_graphs_whose_weights_are_not_plain_copies_are_not_refilled(monkeypatch):
+    """Were an initializer computed from a weight (scaled, say, as a fold would leave it),
+    filling in copies would serve wrong weights: the check against Keras must refuse the
+    graphs, and the worker then exports each checkpoint's bundle in full."""
+    real = onnx_export._initializers
+
+    def scaled(graph):
+        return {
+            key: value * 2 if value.dtype.kind == "f" else value
+            for key, value in real(graph).items()
+        }
+
+    monkeypatch.setattr(onnx_export, "_initializers", scaled)
+    assert onnx_export.refill_for(variants.build("vanilla")) is None
+
+
 @pytest.mark.parametrize(
     "broken",
     [b"", b"not a zip", b"PK\x03\x04 truncated"],
