@@ -276,6 +276,7 @@ def web_tier(rows: list[Row], soak_sessions: int) -> None:
     memory after the same views again once `make soak`'s sessions have used it."""
     import asyncio
     import tempfile
+    from concurrent.futures import ThreadPoolExecutor
 
     from bench import soak
     from core.store import Store
@@ -320,7 +321,11 @@ def web_tier(rows: list[Row], soak_sessions: int) -> None:
                 page.close()
                 # `make soak`'s classroom on the same server (two of them train), then the
                 # same views again: what the server keeps of a class's use.
-                asyncio.run(soak.soak(url, soak_sessions, 2, 3, 1.0, process.pid))
+                # On a thread of its own: Playwright's sync API runs an event loop on this one.
+                with ThreadPoolExecutor(1) as pool:
+                    pool.submit(
+                        asyncio.run, soak.soak(url, soak_sessions, 2, 3, 1.0, process.pid)
+                    ).result()
                 page = chromium.new_page(viewport={"width": 1280, "height": 900})
                 visit_every_page(page, url, runs)
                 soaked = browser.rss_mb(process.pid)

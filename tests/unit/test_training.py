@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from core.ml import cards, training
+from core.ml import cards, metrics, training
 from core.ml.callbacks import (
     KeepBest,
     LastCompletedEpoch,
@@ -431,3 +431,20 @@ def test_splits_keep_uint8_pixels_and_convert_only_what_a_run_uses(splits):
     test = splits.x_test
     assert test.min() == 0.0 and test.max() == 1.0
     np.testing.assert_allclose(test[0, :, :, 0] * 255, splits.pixels_test[0], atol=1e-4)
+
+
+def test_per_image_metrics_in_chunks_are_the_whole_arrays_formulas():
+    """bce, mse and psnr run CHUNK images at a time (their float64 temporaries on the test set
+    were the worker's peak): on more images than a chunk, with an uneven last chunk, each
+    image's value is the float64 formula's on the whole arrays."""
+    rng = np.random.default_rng(0)
+    count = 2 * metrics.CHUNK + 37
+    images = rng.random((count, 28, 28, 1)).astype(np.float32)
+    outputs = rng.random((count, 28, 28, 1)).astype(np.float32)
+    x, p = images.reshape(count, -1).astype(np.float64), outputs.reshape(count, -1)
+    squared = ((x - p) ** 2).mean(axis=1)
+    np.testing.assert_allclose(metrics.mse(images, outputs), squared, rtol=1e-6)
+    np.testing.assert_allclose(metrics.psnr(images, outputs), 10 * np.log10(1 / squared), rtol=1e-6)
+    q = np.clip(p.astype(np.float64), 1e-7, 1 - 1e-7)
+    expected = -(x * np.log(q) + (1 - x) * np.log(1 - q)).mean(axis=1)
+    np.testing.assert_allclose(metrics.bce(images, outputs), expected, rtol=1e-5)
