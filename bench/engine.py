@@ -30,6 +30,15 @@ SPEED_VARIANTS = ("vanilla", "conv", "vae")
 PAGES = ("train", "draw", "latent", "compare", "inside")
 
 
+def command_line(process) -> str:
+    """The process's command line, "" once it has ended (a retired worker is a zombie until
+    its parent reaps it, and psutil then refuses to read it)."""
+    try:
+        return " ".join(process.cmdline())
+    except psutil.Error:
+        return ""
+
+
 def tree_rss_mb(pid: int) -> float:
     """Resident memory of a process and all its descendants, in MB."""
     root = psutil.Process(pid)
@@ -206,12 +215,13 @@ def memory(rows: list, row_class) -> None:
         # Wait for the worker to retire (1 idle minute, checked every 5 s).
         deadline = time.monotonic() + 150
         while time.monotonic() < deadline and any(
-            "core.cluster.worker" in " ".join(c.cmdline())
+            "core.cluster.worker" in command_line(c)
             for c in psutil.Process(process.pid).children(recursive=True)
         ):
             time.sleep(2)
         idle = tree_rss_mb(process.pid)
-        processes = len(psutil.Process(process.pid).children(recursive=True)) + 1
+        children = psutil.Process(process.pid).children(recursive=True)
+        processes = 1 + sum(1 for c in children if command_line(c))
     rows.append(
         row_class(
             "Memory of the whole app (server, scheduler, workers): idle after every page, "

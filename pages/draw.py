@@ -201,6 +201,13 @@ def main() -> None:
         key="draw_mode",
         required=True,
     )
+    drawing_ui(name, mode)
+
+
+@st.fragment
+def drawing_ui(name: str, mode: str) -> None:
+    """The input and its results. A fragment: a stroke reruns this alone, not the sidebar and
+    its store lookups (bench/run.py's stroke row compares a stroke with a floor page)."""
     # Not st.columns: below 640 pixels of window those stack, whatever room the main column
     # has, and above it they split the main column even when the sidebar leaves 450 pixels.
     # A wrapping row puts the results beside the pad while they have 22rem (ui/layout.css)
