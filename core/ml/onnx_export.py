@@ -105,6 +105,7 @@ def _first_kernel(encoder) -> np.ndarray:
 
 
 def _example_code(model, images: np.ndarray) -> np.ndarray:
+    """The code of `images` (a VAE's mean code)."""
     code = model.encoder(images, training=False)
     return np.asarray(code[0] if isinstance(code, (list, tuple)) else code)
 
@@ -120,7 +121,7 @@ def _halves(model) -> dict[str, bytes]:
 class Refill:
     """One architecture's exported halves with their weights left to fill in: a worker writes
     a bundle with every checkpoint of a run (an epoch of a small model takes about a second,
-    and exporting through tf2onnx 0.3-1.2 s), and only the weights change between them.
+    and exporting through tf2onnx 0.3-3 s), and only the weights change between them.
 
     `slots[part]` lists, for each initializer of that half's graph that holds a weight, the
     index of the weight in `model.get_weights()` and the axes permutation tf2onnx applied to
@@ -259,8 +260,7 @@ TOLERANCE = {"encoder": 1e-5, "decoder": 1e-5, "reconstruction": 1e-4}
 def differences(model, served: Served, images: np.ndarray) -> dict[str, float]:
     """max |Keras - ONNX Runtime| on `images`, per part (the encoder's relative to its code's
     largest magnitude, at least 1)."""
-    code = model.encoder(images, training=False)
-    code = np.asarray(code[0] if isinstance(code, (list, tuple)) else code)
+    code = _example_code(model, images)
     return {
         "encoder": float(np.abs(served.encode(images) - code).max() / max(1.0, np.abs(code).max())),
         "decoder": float(
