@@ -77,12 +77,14 @@ def class_code(teacher_key: str) -> str:
     return base64.urlsafe_b64encode(digest.digest()).decode()[:CODE_CHARS]
 
 
-def links(base_url: str, teacher_key: str) -> tuple[str, str]:
-    """(student link, teacher link) on the app at `base_url`."""
+def links(base_url: str, teacher_key: str, language: str | None = None) -> tuple[str, str]:
+    """(student link, teacher link) on the app at `base_url`; with `language` ("zh", "en"),
+    both open in it (`?lang=`), else each reader's browser decides."""
     base = base_url.rstrip("/")
+    lang = {"lang": language} if language else {}
     return (
-        f"{base}/?{urlencode({'class': class_code(teacher_key)})}",
-        f"{base}/class?{urlencode({'teacher': teacher_key})}",
+        f"{base}/?{urlencode({'class': class_code(teacher_key), **lang})}",
+        f"{base}/class?{urlencode({'teacher': teacher_key, **lang})}",
     )
 
 

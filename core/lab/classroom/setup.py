@@ -8,6 +8,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 
+from core.i18n import LANGUAGES, N_
 from core.ml import choices, variants
 from core.ml.choices import MOST_EPOCHS
 from core.ml.data import ALL_IMAGES
@@ -16,12 +17,12 @@ from core.store import Refused
 # Home and Class are always shown.
 PAGES = ("train", "race", "draw", "latent", "inside", "compare")
 PAGE_TITLES = {
-    "train": "Train",
-    "race": "Race",
-    "draw": "Draw",
-    "latent": "Latent space",
-    "inside": "Inside",
-    "compare": "Compare",
+    "train": N_("Train"),
+    "race": N_("Race"),
+    "draw": N_("Draw"),
+    "latent": N_("Latent space"),
+    "inside": N_("Inside"),
+    "compare": N_("Compare"),
 }
 
 
@@ -43,6 +44,8 @@ class Setup:
     locks: dict = field(default_factory=dict)  # {variant: {setting: value}}
     max_epochs: int = MOST_EPOCHS
     max_subset: int = ALL_IMAGES
+    # The language every page of the class is in ("zh", "en"), or None: each student's own.
+    language: str | None = None
 
     def to_json(self) -> dict:
         return {
@@ -51,6 +54,7 @@ class Setup:
             "locks": {name: dict(values) for name, values in self.locks.items()},
             "max_epochs": self.max_epochs,
             "max_subset": self.max_subset,
+            "language": self.language,
         }
 
     @classmethod
@@ -71,7 +75,10 @@ class Setup:
         max_subset = int(data.get("max_subset", ALL_IMAGES))
         if not 1 <= max_epochs <= MOST_EPOCHS or max_subset not in choices.SUBSETS:
             raise ClassError("class limits out of range")
-        return cls(pages, names, locks, max_epochs, max_subset)
+        language = data.get("language")
+        if language is not None and language not in LANGUAGES:
+            raise ClassError(f"unknown language {language!r}")
+        return cls(pages, names, locks, max_epochs, max_subset, language)
 
     def locked(self, variant: str) -> dict:
         return dict(self.locks.get(variant, {}))
