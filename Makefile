@@ -11,7 +11,7 @@ PORT   ?= 8501
 RUNTIME_STAMP := $(VENV)/.runtime-installed
 DEV_STAMP     := $(VENV)/.dev-installed
 
-.PHONY: run dev test test-fast lint format bench lesson-defaults onnx soak chaos cluster cluster-down install install-dev chromium browsers postgresql haproxy fashion-mnist clean
+.PHONY: run dev test test-fast lint format translations bench lesson-defaults onnx soak chaos cluster cluster-down install install-dev chromium browsers fonts postgresql haproxy fashion-mnist clean
 
 run: $(RUNTIME_STAMP) fashion-mnist
 	$(BIN)/streamlit run app.py --server.port=$(PORT)
@@ -22,7 +22,7 @@ dev: $(RUNTIME_STAMP)
 	$(BIN)/streamlit run app.py --server.port=$(PORT) --server.fileWatcherType=auto --server.runOnSave=true
 
 # The store's tests run against SQLite and a throwaway PostgreSQL server started for the run.
-test: $(DEV_STAMP) chromium browsers postgresql haproxy fashion-mnist
+test: $(DEV_STAMP) chromium browsers fonts postgresql haproxy fashion-mnist
 	scripts/with-postgresql $(BIN)/python -m pytest
 
 # Skips the tests marked slow (training, TensorFlow in a subprocess, served apps, real browsers):
@@ -70,9 +70,22 @@ cluster: $(RUNTIME_STAMP) postgresql haproxy fashion-mnist
 cluster-down:
 	@if [ -x $(BIN)/python ]; then $(BIN)/python -m deploy.cluster down; else echo "no cluster (no $(VENV))"; fi
 
+# Besides ruff: no user-visible text in pages/ or ui/ outside the message catalogue
+# (scripts/check-messages).
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/python scripts/check-messages
+
+# After changing a user-visible text: extract every marked message into locale/messages.pot,
+# merge it into each language's catalogue (a new message arrives empty, a changed one marked
+# fuzzy: translate both in locale/LANG/LC_MESSAGES/messages.po), and compile. `make test` fails
+# while a catalogue misses a message or keeps a fuzzy one (tests/unit/test_catalogue.py).
+translations: $(RUNTIME_STAMP)
+	$(BIN)/pybabel extract -F babel.cfg --add-comments=Translators: --sort-by-file \
+		--project="Autoencoder Lab" --msgid-bugs-address="" -o locale/messages.pot .
+	$(BIN)/pybabel update -i locale/messages.pot -d locale -D messages --no-wrap
+	$(BIN)/pybabel compile -d locale -D messages --statistics
 
 format: $(DEV_STAMP)
 	$(BIN)/ruff check --fix .
@@ -96,6 +109,10 @@ $(DEV_STAMP): requirements-dev.txt $(RUNTIME_STAMP)
 # The browser tests drive a system Chromium (Playwright cannot download its own here).
 chromium:
 	@scripts/ensure-chromium
+
+# Chinese fonts (Debian's fonts-noto-cjk) for the browsers' screenshots of the Chinese pages.
+fonts:
+	@scripts/ensure-fonts
 
 # WebKit (Safari's engine) and Firefox ESR for the cross-engine tests (tests/browser/test_browser_engines.py).
 browsers:

@@ -10,7 +10,8 @@ import streamlit as st
 from core.i18n import N_, _
 from ui import boot, identity, language, layout, notices, sidebar
 
-st.set_page_config(page_title="Autoencoder Lab", page_icon=":material/hub:", layout="wide")
+# The page title is set once the language is known (below).
+st.set_page_config(page_icon=":material/hub:", layout="wide")
 boot.prepare_server()
 
 # (script, title, icon, URL path): the titles are translated on every run.
@@ -28,6 +29,7 @@ PAGES = [
 # The student (and their class) first: a class's students see only the lesson's pages, and a
 # hidden page's URL falls back to Home, because it is not in this session's navigation at all.
 # Then the language, which the class's teacher may have fixed: nothing is drawn before it.
+language.apply()  # The reader's own, for what opening the store may show (a spinner).
 identity.student()
 lesson = identity.read_lesson()
 language.apply(lesson.setup.language)

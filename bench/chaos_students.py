@@ -162,8 +162,19 @@ async def follow(lab: Lab, page, index: int, tracked: Tracked) -> None:
 
     found = lab.found
     last_view = 0.0
-    deadline = time.monotonic() + RUN_TIMEOUT
+    started = time.monotonic()
+    deadline = started + RUN_TIMEOUT
+    next_note = started + 120  # A run this slow is worth a line in the timeline, each minute.
     while True:
+        if time.monotonic() > next_note:
+            next_note += 60
+            run = await lab.db(lab.store.run, tracked.id)
+            if run is not None:
+                found.log(
+                    f"student {index}: run {run.id} still {run.status} ({run.phase}) after "
+                    f"{time.monotonic() - started:.0f} s: epoch {run.epochs_done}/"
+                    f"{run.epochs_total}, worker {run.worker}, message {run.message!r}"
+                )
         if time.monotonic() - last_view > 5:
             last_view = time.monotonic()
             await check_view(lab, page, index)

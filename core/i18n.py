@@ -114,7 +114,15 @@ def _load(code: str) -> gettext.NullTranslations:
     folder = LOCALE_DIR / locale_name(code) / "LC_MESSAGES"
     po, mo = folder / f"{DOMAIN}.po", folder / f"{DOMAIN}.mo"
     if po.exists() and (not mo.exists() or mo.stat().st_mtime < po.stat().st_mtime):
-        compile_catalogue(po, mo)  # A checkout without `make translations`: compile now.
+        try:
+            compile_catalogue(po, mo)  # A checkout without `make translations`: compile now.
+        except OSError:  # A read-only install: compiled in memory, for this process.
+            import io
+
+            compiled = io.BytesIO()
+            _write_mo(po, compiled)
+            compiled.seek(0)
+            return gettext.GNUTranslations(compiled)
     with mo.open("rb") as file:
         return gettext.GNUTranslations(file)
 
@@ -125,15 +133,18 @@ def compile_catalogue(po: Path, mo: Path) -> None:
     import os
     import tempfile
 
+    handle, temporary = tempfile.mkstemp(dir=mo.parent, suffix=".mo")
+    with os.fdopen(handle, "wb") as file:
+        _write_mo(po, file)
+    os.replace(temporary, mo)
+
+
+def _write_mo(po: Path, file) -> None:
     from babel.messages.mofile import write_mo
     from babel.messages.pofile import read_po
 
-    with po.open("rb") as file:
-        read = read_po(file, locale=po.parent.parent.name)
-    handle, temporary = tempfile.mkstemp(dir=mo.parent, suffix=".mo")
-    with os.fdopen(handle, "wb") as file:
-        write_mo(file, read)
-    os.replace(temporary, mo)
+    with po.open("rb") as source:
+        write_mo(file, read_po(source, locale=po.parent.parent.name))
 
 
 def number(value: float, digits: int | None = None) -> str:
@@ -146,7 +157,7 @@ def number(value: float, digits: int | None = None) -> str:
 
 
 def moment(timestamp: float) -> str:
-    """A date and time of day, short, in this language: "3 Dec 15:20", "12月3日 15:20"."""
+    """A date and time of day, short, in this language: "Dec 3 15:20", "12月3日 15:20"."""
     from datetime import datetime
 
     from babel.dates import format_skeleton

@@ -6,9 +6,16 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
+from core.i18n import _
 from core.ml import variants
 from ui import actions, images, resources, session, words
 from ui.boot import ensure_navigation
+
+# The frames' columns: English keys (tests read them); `columns()` shows them translated.
+SIZE = "code size"  # i18n: not shown
+BCE = "BCE per pixel"  # i18n: not shown
+MSE = "MSE per pixel"  # i18n: not shown
+SECONDS = "training time (s)"  # i18n: not shown
 
 
 def code_size(name: str) -> int:
@@ -26,27 +33,29 @@ def metrics_table() -> pd.DataFrame:
         measured = info.get("metrics", {})
         rows.append(
             {
-                "variant": info["title"],
-                "code size": code_size(name),
+                "variant": words.title(name),  # The card's title, in the reader's language.
+                SIZE: code_size(name),
                 "parameters": info.get("parameters"),
-                "BCE per pixel": measured.get("bce"),
-                "MSE per pixel": measured.get("mse"),
+                BCE: measured.get("bce"),
+                MSE: measured.get("mse"),
                 "PSNR (dB)": measured.get("psnr_db"),
                 "epochs": info["training"].get("epochs_completed"),
-                "training time (s)": info["training"].get("seconds"),
+                SECONDS: info["training"].get("seconds"),
             }
         )
         if "pca_mse" in measured:
             rows.append(
                 {
-                    "variant": f"PCA ({code_size(name)} components)",
-                    "code size": code_size(name),
+                    "variant": _("PCA ({components} components)").format(
+                        components=code_size(name)
+                    ),
+                    SIZE: code_size(name),
                     "parameters": None,
-                    "BCE per pixel": None,
-                    "MSE per pixel": measured["pca_mse"],
+                    BCE: None,
+                    MSE: measured["pca_mse"],
                     "PSNR (dB)": None,
                     "epochs": None,
-                    "training time (s)": None,
+                    SECONDS: None,
                 }
             )
     return pd.DataFrame(rows)
@@ -61,27 +70,35 @@ def own_rows() -> pd.DataFrame:
             continue
         rows.append(
             {
-                "variant": f"{words.title(run.variant)} (your run {run.id})",
-                "code size": found["code_size"],
+                "variant": _("{variant} (your run {id})").format(
+                    variant=words.title(run.variant), id=run.id
+                ),
+                SIZE: found["code_size"],
                 "parameters": found.get("parameters"),
-                "BCE per pixel": found.get("bce"),
-                "MSE per pixel": found.get("mse"),
+                BCE: found.get("bce"),
+                MSE: found.get("mse"),
                 "PSNR (dB)": found.get("psnr_db"),
                 "epochs": run.epochs_done,
-                "training time (s)": run.seconds,
+                SECONDS: run.seconds,
             }
         )
     return pd.DataFrame(rows)
 
 
-COLUMNS = {
-    "BCE per pixel": st.column_config.NumberColumn(format="%.4f"),
-    "MSE per pixel": st.column_config.NumberColumn(format="%.4f"),
-    "PSNR (dB)": st.column_config.NumberColumn(format="%.1f"),
-    "parameters": st.column_config.NumberColumn(format="localized"),
-    "code size": st.column_config.NumberColumn(format="%d"),
-    "training time (s)": st.column_config.NumberColumn(format="%.0f"),
-}
+def columns() -> dict:
+    """The tables' columns: their English keys (the frames'), the headers shown translated."""
+    number = st.column_config.NumberColumn
+    return {
+        "variant": _("variant"),
+        SIZE: number(_("code size"), format="%d"),
+        "parameters": number(_("parameters"), format="localized"),
+        BCE: number(_("BCE per pixel"), format="%.4f"),
+        MSE: number(_("MSE per pixel"), format="%.4f"),
+        "PSNR (dB)": number(_("PSNR (dB)"), format="%.1f"),
+        "epochs": _("epochs"),
+        SECONDS: number(_("training time (s)"), format="%.0f"),
+    }
+
 
 # What a cell without a value shows (PCA has no parameters, epochs or BCE): ui.words.MISSING,
 # a dash; Streamlit's own placeholder is the word "None", which reads as a measurement.
@@ -94,72 +111,86 @@ def table(frame: pd.DataFrame) -> None:
         hide_index=True,
         height=(len(frame) + 1) * 35 + 3,  # Every row visible: no scrolling inside the table.
         width="stretch",
-        column_config=COLUMNS,
+        column_config=columns(),
         placeholder=MISSING,
     )
 
 
 def fair_ui(shipped: pd.DataFrame) -> None:
     """The comparison at one code size: shipped models and the student's own runs."""
-    st.subheader("At equal code size")
+    st.subheader(_("At equal code size"))
     st.markdown(
-        "A bigger code makes reconstruction easier: the sparse models keep 64 or 128 numbers, "
-        "the denoising one 1,568, the VAE only 2. Compare variants that keep the **same "
-        "number** of numbers. Race one variant at several code sizes, or several variants at "
-        "one, and your runs join the table."
+        _(
+            "A bigger code makes reconstruction easier: the sparse models keep 64 or 128 "
+            "numbers, the denoising one 1,568, the VAE only 2. Compare variants that keep the "
+            "**same number** of numbers. Race one variant at several code sizes, or several "
+            "variants at one, and your runs join the table."
+        )
     )
     frame = pd.concat([shipped, own_rows()], ignore_index=True)
-    counts = frame["code size"].value_counts()
+    counts = frame[SIZE].value_counts()
     sizes = sorted(int(size) for size in counts.index)
     best = int(counts.idxmax())  # The size most models share (32 for the shipped ones).
     size = st.segmented_control(
-        "Code size", sizes, default=best, key="fair_code_size", required=True
+        _("Code size"), sizes, default=best, key="fair_code_size", required=True
     )
-    same = frame[frame["code size"] == size].sort_values("MSE per pixel")
+    same = frame[frame[SIZE] == size].sort_values(MSE)
     table(same)
     if len(same) < 2:
         st.caption(
-            "Only one model keeps this many numbers: train or race another variant with "
-            "this code size to compare it fairly."
+            _(
+                "Only one model keeps this many numbers: train or race another variant with "
+                "this code size to compare it fairly."
+            )
         )
 
 
 def main() -> None:
     found = session.dataset()
-    st.title("Compare variants")
+    st.title(_("Compare variants"))
+    dataset, noun = _(found.title), _(found.noun)
     st.markdown(
-        f"Every shipped model measured on the 10,000 {found.title} test images (numbers from "
-        "each model's card, written by `python -m core.evaluate`), and the same eight test "
-        f"{found.noun}s reconstructed by each of them."
+        _(
+            "Every shipped model measured on the 10,000 {dataset} test images (numbers from "
+            "each model's card, written by `python -m core.evaluate`), and the same eight test "
+            "{noun}s reconstructed by each of them."
+        ).format(dataset=dataset, noun=noun)
     )
     shipped = metrics_table()
     if shipped.empty:
-        st.warning(f"No trained models were found for {found.title}.")
+        st.warning(_("No trained models were found for {dataset}.").format(dataset=dataset))
         return
     table(shipped)
     st.caption(
-        f"BCE cannot go below {resources.bce_floor(found.name):.3f} nats on these images: their "
-        "own grey pixels are uncertain (the mean pixel entropy), so read BCE as its distance "
-        "above that floor; MSE has no such floor."
+        _(
+            "BCE cannot go below {floor:.3f} nats on these images: their own grey pixels are "
+            "uncertain (the mean pixel entropy), so read BCE as its distance above that floor; "
+            "MSE has no such floor."
+        ).format(floor=resources.bce_floor(found.name))
     )
     chart = (
-        alt.Chart(
-            shipped.dropna(subset=["MSE per pixel"]), title="Test MSE per pixel (lower is better)"
-        )
+        alt.Chart(shipped.dropna(subset=[MSE]), title=_("Test MSE per pixel (lower is better)"))
         .mark_bar()
         .encode(
-            x=alt.X("MSE per pixel:Q"),
-            y=alt.Y("variant:N", sort="x", title=None, axis=alt.Axis(labelLimit=260)),
+            x=alt.X(f"{MSE}:Q", title=_("MSE per pixel")),
+            y=alt.Y(
+                "variant:N",  # i18n: not shown
+                sort="x",
+                title=None,
+                axis=alt.Axis(labelLimit=260),
+            ),
             # Four code sizes a row: in one row the last ones ran off a 360-pixel phone.
             color=alt.Color(
-                "code size:O",
+                f"{SIZE}:O",
                 scale=alt.Scale(scheme="viridis"),
-                legend=alt.Legend(orient="bottom", direction="horizontal", columns=4),
+                legend=alt.Legend(
+                    title=_("code size"), orient="bottom", direction="horizontal", columns=4
+                ),
             ),
             tooltip=[
-                "variant",
-                "code size",
-                alt.Tooltip("MSE per pixel:Q", format=".4f"),
+                alt.Tooltip("variant", title=_("variant")),
+                alt.Tooltip(SIZE, title=_("code size")),
+                alt.Tooltip(f"{MSE}:Q", title=_("MSE per pixel"), format=".4f"),
             ],
         )
         .properties(height=28 * len(shipped))  # Room for every variant's label.
@@ -169,9 +200,16 @@ def main() -> None:
     st.altair_chart(chart, width="stretch", height=34 * len(shipped) + 170)
     fair_ui(shipped)
 
-    st.subheader(f"The same eight test {found.noun}s")
+    st.subheader(_("The same eight test {noun}s").format(noun=noun))
+    st.caption(
+        # Translators: the source text (docs/GLOSSARY.md, "Which chapter teaches what")
+        _(
+            "Source text: chapter 15 “自编码器” (Autoencoders), section “可视化重建” "
+            "(Visualizing reconstructions)"
+        )
+    )
     digits = resources.sample_digits()
-    st.image(images.strip(digits, size=64), caption="Originals")
+    st.image(images.strip(digits, size=64), caption=_("Originals"))
     for name in resources.shipped_names():
         reconstructions = resources.pretrained_model(name)(digits)
         st.image(images.strip(reconstructions, size=64), caption=words.title(name))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
+from core.i18n import N_, _
 from core.ml import metrics, noise
 from core.ml.preprocess import (
     EmptyDrawing,
@@ -18,10 +19,32 @@ from ui import images, resources, session, sidebar, words
 from ui.boot import ensure_navigation
 from ui.drawing_pad import drawing_pad
 
-SOURCES = ["Draw", "Upload", "Test digit"]
+# The inputs and modes are the widgets' values (session_state, links, tests): stable English,
+# shown translated through format_func.
+SOURCES = [N_("Draw"), N_("Upload"), N_("Test digit")]
+MODES = [N_("Reconstruct"), N_("Noise and denoise")]
 PAD_COLUMN = 300  # CSS pixels: the 280-pixel pad and the input choices.
-UPLOAD_HINT_DIGIT = "Dark ink on light paper or light ink on dark both work."
-UPLOAD_HINT_FASHION = "One garment on a plain background, light or dark."
+UPLOAD_HINT_DIGIT = N_("Dark ink on light paper or light ink on dark both work.")
+UPLOAD_HINT_FASHION = N_("One garment on a plain background, light or dark.")
+# core.ml.noise's kinds as the noise picker names them, and inside a sentence.
+NOISE_NAMES = {
+    # Translators: options of Draw's "Noise" picker
+    "gaussian": N_("Gaussian"),
+    "salt_and_pepper": N_("Salt and pepper"),
+    "masking": N_("Masking"),
+}
+NOISE_WORDS = {
+    "gaussian": N_("Gaussian"),
+    # Translators: a noise kind inside "… learned to map digits with {kinds} noise …" (the
+    # same message as the Train page's noise kind)
+    "salt_and_pepper": N_("salt and pepper"),
+    "masking": N_("masking"),
+}
+
+
+def noun() -> str:
+    """What one image of the session's dataset shows, in the reader's language: "digit"."""
+    return _(session.dataset().noun)
 
 
 def canvas_ui() -> np.ndarray | None:
@@ -30,10 +53,10 @@ def canvas_ui() -> np.ndarray | None:
     image = drawing_pad(key=f"canvas_{generation}")
     # The button and the hint share a row: on a phone every line above the results counts.
     row = st.container(horizontal=True, vertical_alignment="center", gap="small")
-    if row.button("Clear", icon=":material/ink_eraser:", key="clear_canvas"):
+    if row.button(_("Clear"), icon=":material/ink_eraser:", key="clear_canvas"):
         st.session_state["canvas_generation"] = generation + 1  # A new key empties it.
         st.rerun()
-    row.caption("One large digit, in the middle.", width="content")
+    row.caption(_("One large digit, in the middle."), width="content")
     return image
 
 
@@ -45,20 +68,22 @@ def input_ui() -> np.ndarray | None:
     if st.session_state.get("draw_source") not in offered:
         st.session_state["draw_source"] = offered[-1] if fashion else offered[0]
     source = st.segmented_control(
-        "Input",
+        _("Input"),
         offered,
         key="draw_source",
         required=True,
-        format_func=lambda choice: "Test image" if choice == SOURCES[2] and fashion else choice,
+        format_func=lambda choice: (
+            _("Test image") if choice == SOURCES[2] and fashion else _(choice)
+        ),
     )
     try:
         if source == SOURCES[0]:
             return canvas_to_mnist(canvas_ui())
         if source == SOURCES[1]:
             label, hint, prepare = (
-                ("A PNG or JPEG photo of one garment", UPLOAD_HINT_FASHION, upload_to_fashion)
+                (_("A PNG or JPEG photo of one garment"), UPLOAD_HINT_FASHION, upload_to_fashion)
                 if fashion
-                else ("A PNG or JPEG of one digit", UPLOAD_HINT_DIGIT, upload_to_mnist)
+                else (_("A PNG or JPEG of one digit"), UPLOAD_HINT_DIGIT, upload_to_mnist)
             )
             upload = st.file_uploader(
                 label,
@@ -67,18 +92,18 @@ def input_ui() -> np.ndarray | None:
                 max_upload_size=5,
             )
             if upload is None:
-                st.caption(hint)
+                st.caption(_(hint))
                 return None
             return prepare(upload.getvalue())
         data = resources.test_set()
-        another = f"Another {session.dataset().noun}"
+        another = _("Another {noun}").format(noun=noun())
         if st.button(another, icon=":material/casino:", key="random_digit") or (
             "random_index" not in st.session_state
         ):
             st.session_state["random_index"] = int(np.random.default_rng().integers(10000))
         index = st.session_state["random_index"]
-        label = session.dataset().labels[data.y_test[index]]
-        st.caption(f"Test image #{index}, labelled {label}")
+        label = _(session.dataset().labels[data.y_test[index]])
+        st.caption(_("Test image #{index}, labelled {label}").format(index=index, label=label))
         return data.images(index)[..., 0]
     except EmptyDrawing as problem:  # Blank, a dot, or a filled square: say which.
         st.info(str(problem), icon=":material/draw:")
@@ -100,25 +125,29 @@ def reconstruct_ui(name: str, image: np.ndarray) -> None:
     ref = sidebar.current_model(name)
     output = reconstruct(ref, image)
     error = np.abs(output - image)
-    which = "" if ref.key.startswith("shipped:") else f" ({ref.label.split(' · ')[0]})"
+    title = words.title(name)
+    caption = (
+        _("{variant} reconstruction").format(variant=title)
+        if ref.key.startswith("shipped:")
+        # Translators: {run} names the student's run, e.g. "Run 12"
+        else _("{variant} ({run}) reconstruction").format(
+            variant=title, run=ref.label.split(" · ")[0]
+        )
+    )
     # Horizontal containers wrap instead of stacking like st.columns does below 640 pixels,
     # and every picture gets one size, so a phone shows them in a row under the pad.
     pictures = st.container(horizontal=True, gap="small")
-    pictures.image(images.to_pil(image), caption="Input (28x28)", width=THUMB)
-    pictures.image(
-        images.to_pil(output),
-        caption=f"{words.title(name)}{which} reconstruction",
-        width=THUMB,
-    )
-    pictures.image(images.heatmap(error), caption="Error per pixel (bright: wrong)", width=THUMB)
+    pictures.image(images.to_pil(image), caption=_("Input (28x28)"), width=THUMB)
+    pictures.image(images.to_pil(output), caption=caption, width=THUMB)
+    pictures.image(images.heatmap(error), caption=_("Error per pixel (bright: wrong)"), width=THUMB)
     batch, recon = as_batch(image), as_batch(output)
     figures = st.container(horizontal=True, gap="medium")
-    figures.metric("BCE per pixel", f"{metrics.bce(batch, recon)[0]:.3f}", width="content")
-    figures.metric("MSE per pixel", f"{metrics.mse(batch, recon)[0]:.4f}", width="content")
+    figures.metric(_("BCE per pixel"), f"{metrics.bce(batch, recon)[0]:.3f}", width="content")
+    figures.metric(_("MSE per pixel"), f"{metrics.mse(batch, recon)[0]:.4f}", width="content")
     figures.metric("PSNR", f"{metrics.psnr(batch, recon)[0]:.1f} dB", width="content")
 
-    st.subheader("Every variant on the same input")
-    st.caption("Pretrained models; lower mean squared error (MSE) is a closer copy.")
+    st.subheader(_("Every variant on the same input"))
+    st.caption(_("Pretrained models; lower mean squared error (MSE) is a closer copy."))
     everyone = st.container(horizontal=True, gap="small")
     for other in resources.shipped_names():
         out = reconstruct(resources.pretrained(other), image)
@@ -127,6 +156,12 @@ def reconstruct_ui(name: str, image: np.ndarray) -> None:
             caption=f"{words.title(other)} · MSE {metrics.mse(batch, as_batch(out))[0]:.4f}",
             width=SMALL,
         )
+    st.caption(
+        _(
+            "Source texts: chapter 十五、自编码器, section “可视化重建”; chapter "
+            "十、使用自编码器重构输入, section “绘制重建图像”."
+        )
+    )
 
 
 def denoise_ui(image: np.ndarray) -> None:
@@ -135,17 +170,19 @@ def denoise_ui(image: np.ndarray) -> None:
     pictures = st.container(horizontal=True, gap="small")
     left, middle, right = st.columns([2, 2, 1.2], vertical_alignment="bottom")
     kind = left.selectbox(
-        "Noise",
+        _("Noise"),
         noise.KINDS,
         key="noise_kind",
-        format_func=lambda k: k.replace("_", " ").capitalize(),
+        format_func=lambda k: (
+            _(NOISE_NAMES[k]) if k in NOISE_NAMES else k.replace("_", " ").capitalize()
+        ),
     )
-    level = middle.slider("Level", 0.0, 1.0, 0.5, 0.05, key="noise_level")
+    level = middle.slider(_("Level"), 0.0, 1.0, 0.5, 0.05, key="noise_level")
     if right.button(
-        "Re-roll",
+        _("Re-roll"),
         icon=":material/refresh:",
         key="noise_seed_button",
-        help="Draw new random noise at the same level",
+        help=_("Draw new random noise at the same level"),
     ):
         st.session_state["noise_seed"] = st.session_state.get("noise_seed", 0) + 1
     noisy = noise.corrupt(image, kind, level, seed=st.session_state.get("noise_seed", 0))
@@ -154,52 +191,64 @@ def denoise_ui(image: np.ndarray) -> None:
     plain = reconstruct(resources.pretrained("conv"), noisy)
     clean = as_batch(image)
 
-    def psnr(candidate) -> str:
-        return f"PSNR {metrics.psnr(clean, as_batch(candidate))[0]:.1f} dB"
+    def psnr(candidate) -> float:
+        return float(metrics.psnr(clean, as_batch(candidate))[0])
 
     for picture, caption in [
-        (noisy, f"Noisy input · {psnr(noisy)}"),
-        (denoised, f"Denoising autoencoder · {psnr(denoised)}"),
-        (plain, f"Plain convolutional · {psnr(plain)}"),
-        (image, "Clean input"),
+        (noisy, _("Noisy input · PSNR {psnr:.1f} dB").format(psnr=psnr(noisy))),
+        (denoised, _("Denoising autoencoder · PSNR {psnr:.1f} dB").format(psnr=psnr(denoised))),
+        (plain, _("Plain convolutional · PSNR {psnr:.1f} dB").format(psnr=psnr(plain))),
+        (image, _("Clean input")),
     ]:
         pictures.image(images.to_pil(picture), caption=caption, width=THUMB)
-    noun = session.dataset().noun
-    st.caption(
-        "PSNR compares each image with the clean input: higher is closer. "
-        f"{denoiser_learned(denoiser, noun)}; the plain convolutional one only ever saw clean "
-        f"{noun}s. Try the other noise kinds and levels to see how far what the denoiser "
-        "learned carries over to corruptions it never saw."
-    )
+    st.caption(denoiser_learned(denoiser, noun()))
+    st.caption(_("Source text: chapter 十、使用自编码器重构输入, section “探索降噪自编码器”."))
 
 
 def denoiser_learned(ref: resources.ModelRef, noun: str) -> str:
-    """What the denoiser on view was trained on: the shipped model's card says which noise
-    at which level (the same on both datasets today, but read, not assumed)."""
+    """The caption under the pictures: what PSNR says, and what the denoiser on view was
+    trained on: the shipped model's card says which noise at which level (the same on both
+    datasets today, but read, not assumed). `noun` is in the reader's language."""
     if not ref.key.startswith("shipped:"):
-        return f"Your denoising run ({ref.label.split(' · ')[0]}) learned to clean noisy {noun}s"
+        return _(
+            "PSNR compares each image with the clean input: higher is closer. Your denoising "
+            "run ({run}) learned to clean noisy {noun}s; the plain convolutional one only ever "
+            "saw clean {noun}s. Try the other noise kinds and levels to see how far what the "
+            "denoiser learned carries over to corruptions it never saw."
+        ).format(run=ref.label.split(" · ")[0], noun=noun)
     config = (resources.card("denoising") or {}).get("config") or {}
-    kinds = " or ".join(
-        "Gaussian" if kind == "gaussian" else kind.replace("_", " ")
-        for kind in config.get("noise_kinds", [])
-    )
+    kinds = ""
+    for kind in config.get("noise_kinds", []):
+        word = _(NOISE_WORDS[kind]) if kind in NOISE_WORDS else kind.replace("_", " ")
+        # Translators: a list of noise kinds, e.g. "Gaussian or masking"
+        kinds = _("{kinds} or {kind}").format(kinds=kinds, kind=word) if kinds else word
     low, high = config.get("min_noise_level"), config.get("noise_level")
-    levels = f"level {high}" if low in (None, high) else f"levels {low} to {high}"
-    return (
-        f"The pretrained denoising model learned to map {noun}s with {kinds or 'random'} noise "
-        f"at {levels} to clean ones"
+    levels = (
+        _("level {level}").format(level=high)
+        if low in (None, high)
+        else _("levels {low} to {high}").format(low=low, high=high)
     )
+    # Translators: {kinds} lists the noise kinds ("Gaussian or masking"), {levels} is "level
+    # 0.5" or "levels 0.1 to 0.5"
+    return _(
+        "PSNR compares each image with the clean input: higher is closer. The pretrained "
+        "denoising model learned to map {noun}s with {kinds} noise at {levels} to clean ones; "
+        "the plain convolutional one only ever saw clean {noun}s. Try the other noise kinds "
+        "and levels to see how far what the denoiser learned carries over to corruptions it "
+        "never saw."
+    ).format(noun=noun, kinds=kinds or _("random"), levels=levels)
 
 
 def main() -> None:
     name = sidebar.current_variant()
     st.title(session.draw_title())
     mode = st.segmented_control(
-        "Mode",
-        ["Reconstruct", "Noise and denoise"],
-        default="Reconstruct",
+        _("Mode"),
+        MODES,
+        default=MODES[0],
         key="draw_mode",
         required=True,
+        format_func=lambda value: _(value),
     )
     drawing_ui(name, mode)
 
@@ -219,10 +268,10 @@ def drawing_ui(name: str, mode: str) -> None:
         image = input_ui()
     with right:
         if image is None:
-            st.caption("The reconstructions appear here.")
+            st.caption(_("The reconstructions appear here."))
             return
         session.keep_last_input(image)  # Inside and Latent offer it on this dataset.
-        if mode == "Reconstruct":
+        if mode == MODES[0]:
             reconstruct_ui(name, image)
         else:
             denoise_ui(image)

@@ -8,6 +8,7 @@ import numpy as np
 import streamlit as st
 from PIL import Image
 
+from core.i18n import _
 from core.ml import metrics, variants
 from ui import identity, images, resources, session, words
 from ui.boot import ensure_navigation
@@ -49,10 +50,13 @@ def showcase() -> None:
     dataset = session.dataset()
     found = resources.test_set()
     labels = list(dataset.labels)
+    noun = _(dataset.noun)
+    # The class names stay the pills' values (tests and session_state know them); shown translated.
     st.pills(
-        f"Pick a {dataset.noun}",
+        _("Pick a {noun}").format(noun=noun),
         labels,
         default=labels[0],
+        format_func=lambda value: _(value),
         key=PICK,
         required=True,
     )
@@ -65,70 +69,92 @@ def showcase() -> None:
     pixels = image.size
 
     flow = st.container(horizontal=True, gap="small", vertical_alignment="center", key="idea")
-    flow.image(images.to_pil(image, PICTURE), caption=f"In: {pixels} pixels", width=PICTURE)
-    flow.markdown(f"**Encoder** →  \n:small[{pixels} → {size}]", width="content")
-    flow.image(code_picture(code), caption=f"The code: {size} numbers", width="content")
-    flow.markdown(f"**Decoder** →  \n:small[{size} → {pixels}]", width="content")
-    flow.image(images.to_pil(output, PICTURE), caption="Out: rebuilt", width=PICTURE)
+    flow.image(
+        images.to_pil(image, PICTURE),
+        caption=_("In: {pixels} pixels").format(pixels=pixels),
+        width=PICTURE,
+    )
+    # Translators: an arrow from the input to the code, with how many numbers go in and out.
+    flow.markdown(
+        _("**Encoder** →  \n:small[{pixels} → {size}]").format(pixels=pixels, size=size),
+        width="content",
+    )
+    flow.image(
+        code_picture(code), caption=_("The code: {size} numbers").format(size=size), width="content"
+    )
+    flow.markdown(
+        _("**Decoder** →  \n:small[{size} → {pixels}]").format(pixels=pixels, size=size),
+        width="content",
+    )
+    flow.image(images.to_pil(output, PICTURE), caption=_("Out: rebuilt"), width=PICTURE)
     mse = float(metrics.mse(batch, output)[0])
+    # Translators: {label} is the class picked ("7", "Sneaker"); {noun} is "digit" or "garment".
     st.markdown(
-        f"This {label} went in as {pixels:,} numbers, one per pixel. The **encoder** squeezed "
-        f"it into the **code**: {size} numbers, {pixels / size:.1f} times fewer (the squares "
-        f"above, dark for small and bright for large). The **decoder** rebuilt the {dataset.noun} "
-        f"from those {size} numbers alone, with a mean squared error of {mse:.4f} per pixel. "
-        f"Since {size} numbers cannot store {pixels:,} pixels one by one, the network had to "
-        f"learn what {dataset.noun}s have in common: that is an **autoencoder**."
+        _(
+            "This {label} went in as {pixels:,} numbers, one per pixel. The **encoder** squeezed "
+            "it into the **code**: {size} numbers, {ratio:.1f} times fewer (the squares above, "
+            "dark for small and bright for large). The **decoder** rebuilt the {noun} from those "
+            "{size} numbers alone, with a mean squared error of {mse:.4f} per pixel. Since {size} "
+            "numbers cannot store {pixels:,} pixels one by one, the network had to learn what "
+            "{noun}s have in common: that is an **autoencoder**."
+        ).format(label=_(label), pixels=pixels, size=size, ratio=pixels / size, noun=noun, mse=mse)
     )
     st.button(
-        f"Another {label}",
+        _("Another {label}").format(label=_(label)),
         icon=":material/shuffle:",
         on_click=another,
         args=(label,),
         key="home_another_button",
     )
+    st.caption(
+        _(
+            "Source text: chapter 10 “使用自编码器重构输入” (Reconstructing inputs using "
+            "autoencoders), section “什么是自编码器？” (What is an autoencoder?)"
+        )
+    )
 
 
 def start_here() -> None:
     """The path of a first lesson, in order, then the rest; a class shows its lesson's pages."""
-    noun = session.dataset().noun
+    noun = _(session.dataset().noun)
     # The Draw page's own title, so the link and the page it opens say the same.
     if session.drawable():
-        how = "Draw one and watch it rebuilt."
+        how = _("Draw one and watch it rebuilt.")
     else:  # No drawing pad for garments: an upload or a test image.
-        how = "Upload a photo or pick one and watch it rebuilt."
+        how = _("Upload a photo or pick one and watch it rebuilt.")
     steps = [
         ("pages/draw.py", session.draw_title(), ":material/draw:", how),
         (
             "pages/train.py",
-            "Train a model",
+            _("Train a model"),
             ":material/model_training:",
-            "Train your own and watch its loss fall.",
+            _("Train your own and watch its loss fall."),
         ),
         (
             "pages/race.py",
-            "Race variants",
+            _("Race variants"),
             ":material/sports_score:",
-            "Two to four kinds of autoencoder on the same images.",
+            _("Two to four kinds of autoencoder on the same images."),
         ),
         (
             "pages/latent.py",
-            "Explore the latent space",
+            _("Explore the latent space"),
             ":material/scatter_plot:",
-            f"Drag two sliders and invent new {noun}s.",
+            _("Drag two sliders and invent new {noun}s.").format(noun=noun),
         ),
     ]
     more = [
         (
             "pages/inside.py",
-            "Look inside",
+            _("Look inside"),
             ":material/biotech:",
-            "What the models learned, made visible.",
+            _("What the models learned, made visible."),
         ),
         (
             "pages/compare.py",
-            "Compare variants",
+            _("Compare variants"),
             ":material/compare:",
-            f"Every variant side by side on the same {noun}s.",
+            _("Every variant side by side on the same {noun}s.").format(noun=noun),
         ),
     ]
     # A class's student sees only the lesson's pages (pages/train.py -> "train").
@@ -137,7 +163,7 @@ def start_here() -> None:
     more = [step for step in more if lesson.shows(step[0][6:-3])]
     if not steps and not more:
         return
-    st.subheader("Start here")
+    st.subheader(_("Start here"))
     # Cards of one width that wrap: six columns cut "Explore the latent space" to
     # "Explore the latent s" at 1280 pixels, in every engine.
     row = st.container(horizontal=True, gap="medium", key="start_here")
@@ -155,32 +181,42 @@ def variant_cards() -> None:
             variant = variants.get(name)
             info = resources.card(name)
             with column.container(border=True):
-                st.markdown(f"**{variant.title}**")
-                st.markdown(variant.idea)
+                st.markdown(f"**{_(variant.title)}**")
+                st.markdown(_(variant.idea))
                 if info and info.get("metrics"):
-                    st.caption(f"Test: {words.metric_line(info['metrics'])}")
-                with st.expander("How it works"):
-                    st.markdown(variant.summary)
+                    # Translators: the shipped model's figures on the test set, "BCE 0.0912 · …".
+                    st.caption(
+                        _("Test: {metrics}").format(metrics=words.metric_line(info["metrics"]))
+                    )
+                with st.expander(_("How it works")):
+                    st.markdown(_(variant.summary))
+                    if variant.source:  # Which chapter of the source texts teaches it.
+                        st.caption(_(variant.source))
 
 
 def main() -> None:
     dataset = session.dataset()
-    st.title("Autoencoder Lab")
+    st.title(_("Autoencoder Lab"))
     st.markdown(
-        f"An **autoencoder** learns to copy its input through a narrow middle. Pick a "
-        f"{dataset.noun} and watch the lab's pretrained model do it:"
+        _(
+            "An **autoencoder** learns to copy its input through a narrow middle. Pick a {noun} "
+            "and watch the lab's pretrained model do it:"
+        ).format(noun=_(dataset.noun))
     )
     showcase()
     start_here()
-    st.subheader("The kinds of autoencoder")
+    st.subheader(_("The kinds of autoencoder"))
     other = "MNIST" if dataset.name == "fashion" else "Fashion-MNIST"
+    # Translators: {elbo} is "−ELBO"; {other} is the other dataset, "MNIST" or "Fashion-MNIST".
     st.caption(
-        f"Each one changes what the narrow middle must do. The figures are each pretrained "
-        f"model's on the {dataset.title} test set (10,000 images): BCE is the mean binary "
-        "cross-entropy per pixel (with the floor the images' own grey pixels set: no model can "
-        "go below it), MSE the mean squared error per pixel (lower is closer), PSNR the peak "
-        f"signal-to-noise ratio (higher is closer), {words.NEGATIVE_ELBO} the VAE's negative "
-        f"evidence lower bound in nats per image. {other} is one switch away in the sidebar."
+        _(
+            "Each one changes what the narrow middle must do. The figures are each pretrained "
+            "model's on the {dataset} test set (10,000 images): BCE is the mean binary "
+            "cross-entropy per pixel (with the floor the images' own grey pixels set: no model "
+            "can go below it), MSE the mean squared error per pixel (lower is closer), PSNR the "
+            "peak signal-to-noise ratio (higher is closer), {elbo} the VAE's negative evidence "
+            "lower bound in nats per image. {other} is one switch away in the sidebar."
+        ).format(dataset=_(dataset.title), elbo=words.NEGATIVE_ELBO, other=other)
     )
     variant_cards()
 

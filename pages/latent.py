@@ -12,6 +12,8 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from core import i18n
+from core.i18n import _
 from core.ml import cards, choices, export, replay, variants
 from core.ml.preprocess import as_batch
 from ui import (
@@ -44,9 +46,20 @@ def vae() -> resources.ModelRef:
     return resources.pretrained(GENERATIVE)
 
 
+def noun() -> str:
+    """What one image of the session's dataset shows, in the reader's language: "digit"."""
+    return _(session.dataset().noun)
+
+
 def test_choice(label: int) -> str:
+    """An interpolation end's value (stable English: the widget keeps it across languages)."""
     found = session.dataset()
     return f"Test {found.noun} {found.labels[label]}"
+
+
+def test_choice_shown(label: int) -> str:
+    """The same, as the reader sees it."""
+    return _("Test {noun} {label}").format(noun=noun(), label=_(session.dataset().labels[label]))
 
 
 def decode(model, z: np.ndarray) -> np.ndarray:
@@ -55,8 +68,9 @@ def decode(model, z: np.ndarray) -> np.ndarray:
 
 
 # Every cache below is keyed by the model's stable identity (a shipped name or a run id with
-# the epoch of its weights) and bounded: students' models come and go.
-@st.cache_resource(show_spinner="Decoding the manifold...", max_entries=32)
+# the epoch of its weights) and bounded: students' models come and go. Their spinner is the
+# one around pad_html's call (a cached function's own message is fixed at import, in English).
+@st.cache_resource(show_spinner=False, max_entries=32)
 def manifold(_model, key: str, size: int = GRID) -> np.ndarray:
     """A size x size grid of decoded digits at Gaussian quantiles, z2 decreasing downwards."""
     quantiles = [NormalDist().inv_cdf(p) for p in np.linspace(0.05, 0.95, size)]
@@ -70,7 +84,7 @@ def manifold_picture(_model, key: str):
     return images.grid(manifold(_model, key), GRID, size=28).convert("RGB")
 
 
-@st.cache_resource(show_spinner="Encoding the test set...", max_entries=32)
+@st.cache_resource(show_spinner=False, max_entries=32)
 def test_scatter(_model, key: str) -> plots.Scatter:
     data = resources.test_set()
     codes = _model.encode(data.x_test).reshape(len(data.x_test), -1)
@@ -84,9 +98,10 @@ def jpeg(picture) -> bytes:
 
 
 @st.cache_resource(show_spinner=False, max_entries=16)
-def pad_html(_model, key: str) -> str:
-    """The latent pad for this model (decoder weights and pictures), built once per model;
-    ~1.6 MB, mostly the decoder's float16 weights."""
+def pad_html(_model, key: str, language: str) -> str:
+    """The latent pad for this model (decoder weights and pictures), built once per model and
+    language (its captions are in the reader's); ~1.6 MB, mostly the decoder's float16
+    weights."""
     quantiles = [NormalDist().inv_cdf(p) for p in np.linspace(0.05, 0.95, GRID)]
     return latent_pad.html(
         export.dense_chain(_model),
@@ -108,22 +123,36 @@ def explorer_ui(ref: resources.ModelRef) -> None:
         z_mean = ref.model.encode(as_batch(drawing))
         ring = tuple(round(float(v), 2) for v in z_mean[0])
     try:
-        document = pad_html(ref.model, ref.key)
+        with st.spinner(_("Decoding the manifold and encoding the test set...")):
+            document = pad_html(ref.model, ref.key, i18n.language())
     except export.NotExportable as reason:  # Every VAE built here is a Dense chain; just in case.
-        st.warning(f"This model's decoder cannot run in the browser ({reason}).")
+        st.warning(
+            _("This model's decoder cannot run in the browser ({reason}).").format(reason=reason)
+        )
         return
     st.iframe(latent_pad.with_ring(document, ring), height="content")
+    st.caption(
+        _(
+            "Source texts: the article 可变自动编码器 (its last two figures) and chapter "
+            "十、使用自编码器重构输入, section “绘制生成的图像”."
+        )
+    )
 
 
 @st.fragment  # Its widgets rerun only this part, so the pad above is not sent again.
 def interpolation_ui(ref: resources.ModelRef) -> None:
-    st.subheader(f"Interpolation between two {session.dataset().noun}s")
+    st.subheader(_("Interpolation between two {noun}s").format(noun=noun()))
     data = resources.test_set()
     picks = [session.last_input_label(), *[test_choice(label) for label in range(10)]]
+    shown = dict(zip(picks[1:], [test_choice_shown(label) for label in range(10)], strict=True))
+
+    def named(choice: str) -> str:
+        return shown.get(choice) or _(choice)
+
     left, right, steps_column = st.columns([2, 2, 1])
-    first = left.selectbox("From", picks, index=1, key="interp_from")
-    second = right.selectbox("To", picks, index=8, key="interp_to")
-    steps = steps_column.slider("Steps", 4, 12, 8, key="interp_steps")
+    first = left.selectbox(_("From"), picks, index=1, key="interp_from", format_func=named)
+    second = right.selectbox(_("To"), picks, index=8, key="interp_to", format_func=named)
+    steps = steps_column.slider(_("Steps"), 4, 12, 8, key="interp_steps")
 
     def pick(choice: str) -> np.ndarray | None:
         if choice == picks[0]:
@@ -133,13 +162,12 @@ def interpolation_ui(ref: resources.ModelRef) -> None:
 
     start, end = pick(first), pick(second)
     if start is None or end is None:
-        first_step = (
-            "Draw on the Draw page first"
-            if session.drawable()
-            else "Reconstruct an image on the Draw page first"
-        )
         st.info(
-            f"{first_step}, or pick two test {session.dataset().noun}s.",
+            (
+                _("Draw on the Draw page first, or pick two test {noun}s.")
+                if session.drawable()
+                else _("Reconstruct an image on the Draw page first, or pick two test {noun}s.")
+            ).format(noun=noun()),
             icon=":material/draw:",
         )
         return
@@ -150,13 +178,21 @@ def interpolation_ui(ref: resources.ModelRef) -> None:
     plain = resources.pretrained("deep")
     plain_codes = plain.model.encode(pair)
     plain_strip = decode(plain.model, (1 - weights) * plain_codes[0] + weights * plain_codes[1])
-    st.image(images.strip(vae_strip, size=72), caption="Variational autoencoder (2-D code)")
-    st.image(images.strip(plain_strip, size=72), caption="Deep autoencoder (32-D code)")
-    noun = session.dataset().noun
+    st.image(images.strip(vae_strip, size=72), caption=_("Variational autoencoder (2-D code)"))
+    st.image(images.strip(plain_strip, size=72), caption=_("Deep autoencoder (32-D code)"))
     st.caption(
-        f"The VAE was trained to keep its whole code space filled with {noun}s, so every point "
-        f"on the way decodes to something {noun}-like. The plain autoencoder only learned to "
-        "reconstruct; halfway between two codes it often gives a blend of both or a smudge."
+        _(
+            "The VAE was trained to keep its whole code space filled with {noun}s, so every "
+            "point on the way decodes to something {noun}-like. The plain autoencoder only "
+            "learned to reconstruct; halfway between two codes it often gives a blend of both "
+            "or a smudge."
+        ).format(noun=noun())
+    )
+    st.caption(
+        _(
+            "Source text: the article 带 TensorFlow 的自动编码器, the end of its section "
+            "“一个简单的张量流自动编码器”, and its “结论”."
+        )
     )
 
 
@@ -167,17 +203,29 @@ FRAME = "replay_frame"
 ADVANCE = "replay_advance"  # Set after a frame was shown while playing: show the next one.
 
 
-def replay_sources(ref: resources.ModelRef) -> dict[str, str]:
+def replay_sources(ref: resources.ModelRef) -> dict[str, tuple[str, str]]:
     """What can be replayed: the VAE on view, and the student's runs with a 2-D code on
-    this dataset (vanilla or deep trained with code size 2); label -> source key."""
+    this dataset (vanilla or deep trained with code size 2); label -> (the label as the
+    reader sees it, source key). The label is the picker's value: English, whatever the
+    language, so the choice is kept when the reader switches."""
     own = ref.key if ref.run_id is None else f"run:{ref.run_id}"
-    sources = {f"Variational autoencoder ({ref.label.split(' · ')[0].lower()})": own}
+    model = ref.label.split(" · ")[0].lower()
+    sources = {
+        f"Variational autoencoder ({model})": (
+            _("Variational autoencoder ({model})").format(model=model),
+            own,
+        )
+    }
     for run in actions.my_runs(dataset=session.current_dataset()):
         two = choices.values_of(run.settings, run.variant).get("code_size") == 2 or (
             run.settings["model"].get("latent_dim") == 2
         )
         if two and run.epochs_done and not run.active and f"run:{run.id}" != own:
-            sources[f"Run {run.id}: {words.title(run.variant)}, 2-D code"] = f"run:{run.id}"
+            title = words.title(run.variant)
+            sources[f"Run {run.id}: {title}, 2-D code"] = (
+                _("Run {run}: {variant}, 2-D code").format(run=run.id, variant=title),
+                f"run:{run.id}",
+            )
     return sources
 
 
@@ -220,24 +268,28 @@ def toggle_play(key: str, epochs: list[int]) -> None:
 
 @st.fragment
 def replay_ui(ref: resources.ModelRef) -> None:
-    st.subheader("How the code forms")
+    st.subheader(_("How the code forms"))
     sources = replay_sources(ref)
     label = st.selectbox(
-        "Replay",
+        _("Replay"),
         list(sources),
         key="replay_source",
-        help="The VAE, or any of your runs of vanilla or deep trained with code size 2.",
+        format_func=lambda value: sources[value][0],
+        help=_("The VAE, or any of your runs of vanilla or deep trained with code size 2."),
     )
-    frames = frames_of(sources[label])
+    source = sources[label][1]
+    frames = frames_of(source)
     if len(frames) < 2:
         st.info(
-            "No replay was recorded for this model: runs store one when their code has two "
-            "numbers (train Vanilla or Deep with code size 2, or the VAE).",
+            _(
+                "No replay was recorded for this model: runs store one when their code has two "
+                "numbers (train Vanilla or Deep with code size 2, or the VAE)."
+            ),
             icon=":material/movie:",
         )
         return
-    epochs = [epoch for epoch, _ in frames]
-    key = f"{FRAME}_{sources[label]}"
+    epochs = [epoch for epoch, _codes in frames]
+    key = f"{FRAME}_{source}"
     playing = st.session_state.get(PLAY) == key
     if playing and st.session_state.pop(ADVANCE, False):  # The next frame, before the slider.
         later = [epoch for epoch in epochs if epoch > st.session_state.get(key, epochs[0])]
@@ -249,9 +301,9 @@ def replay_ui(ref: resources.ModelRef) -> None:
     if key not in st.session_state:
         st.session_state[key] = epochs[-1]
     slider, button = st.columns([3, 1], vertical_alignment="bottom")  # "Pause" fits at 820 px.
-    epoch = slider.select_slider("Epoch", epochs, key=key, disabled=playing)
+    epoch = slider.select_slider(_("Epoch"), epochs, key=key, disabled=playing)
     button.button(
-        "Pause" if playing else "Play",
+        _("Pause") if playing else _("Play"),
         icon=":material/pause:" if playing else ":material/play_arrow:",
         key="replay_play",
         width="stretch",
@@ -261,8 +313,9 @@ def replay_ui(ref: resources.ModelRef) -> None:
     codes = dict(frames)[epoch]
     found = session.dataset()
     labels = resources.test_set().y_test[: len(codes)]
+    classes = [_(name) for name in found.labels]  # As the reader reads them, in the legend.
     frame = pd.DataFrame(
-        {"z1": codes[:, 0], "z2": codes[:, 1], "class": [found.labels[y] for y in labels]}
+        {"z1": codes[:, 0], "z2": codes[:, 1], "class": [classes[y] for y in labels]}
     )
     (x_low, x_high), (y_low, y_high) = bounds(frames)
     chart = (
@@ -273,32 +326,42 @@ def replay_ui(ref: resources.ModelRef) -> None:
             y=alt.Y("z2:Q", scale=alt.Scale(domain=[y_low, y_high], clamp=True)),
             color=alt.Color(
                 "class:N",
-                sort=list(found.labels),
+                sort=classes,
                 # The pad's colours: a digit keeps its colour from the pad to here.
-                scale=alt.Scale(domain=list(found.labels), range=list(palette.classes())),
+                scale=alt.Scale(domain=classes, range=list(palette.classes())),
                 legend=alt.Legend(title=None, orient="right"),
             ),
-            tooltip=["class"],
+            # Translators: the class of an image (a digit, a kind of garment), in a tooltip
+            tooltip=[alt.Tooltip("class:N", title=_("class"))],
         )
-        .properties(height=420, title=f"{len(codes):,} test {found.noun}s after epoch {epoch}")
+        .properties(
+            height=420,
+            title=_("{count:,} test {noun}s after epoch {epoch}").format(
+                count=len(codes), noun=noun(), epoch=epoch
+            ),
+        )
     )
     st.altair_chart(chart, width="stretch")
     still = [axis + 1 for axis in range(2) if np.ptp(frames[-1][1][:, axis]) < 1e-6]
     if still:
         st.warning(
-            f"z{still[0]} is the same for every image after the last epoch: its unit died "
-            "during training (a ReLU that outputs 0 for every input gets no gradient and "
-            "never recovers), so this code has one number left. Train again with a lower "
-            "learning rate, or use Deep, whose code layer is linear.",
+            _(
+                "z{axis} is the same for every image after the last epoch: its unit died "
+                "during training (a ReLU that outputs 0 for every input gets no gradient and "
+                "never recovers), so this code has one number left. Train again with a lower "
+                "learning rate, or use Deep, whose code layer is linear."
+            ).format(axis=still[0]),
             icon=":material/heart_broken:",
         )
+    # Not "each class finds its own region": Fashion-MNIST's tops (shirt, pullover, coat)
+    # share one, as MNIST's 4 and 9 nearly do.
     st.caption(
-        f"Epoch 0 is the untrained network: every {found.noun} lands in one shapeless cloud. "
-        # Not "each class finds its own region": Fashion-MNIST's tops (shirt, pullover, coat)
-        # share one, as MNIST's 4 and 9 nearly do.
-        f"As it learns, {found.noun}s that look alike move together, and classes that look "
-        "different find regions of their own; look-alike classes share one. Nobody told it "
-        "the labels: the colours are added here."
+        _(
+            "Epoch 0 is the untrained network: every {noun} lands in one shapeless cloud. As "
+            "it learns, {noun}s that look alike move together, and classes that look different "
+            "find regions of their own; look-alike classes share one. Nobody told it the "
+            "labels: the colours are added here."
+        ).format(noun=noun())
     )
     if playing:
         time.sleep(0.35)  # About three frames a second: slow enough to follow one class.
@@ -307,14 +370,16 @@ def replay_ui(ref: resources.ModelRef) -> None:
 
 
 def main() -> None:
-    st.title("Explore the latent space")
+    st.title(_("Explore the latent space"))
     st.markdown(
-        "A variational autoencoder with a **two-number code** turns every point of a plane "
-        f"into a {session.dataset().noun}. Drag the sliders to move through that plane."
+        _(
+            "A variational autoencoder with a **two-number code** turns every point of a plane "
+            "into a {noun}. Drag the sliders to move through that plane."
+        ).format(noun=noun())
     )
     ref = vae()
     if not ref.key.startswith("shipped:"):
-        st.caption(f"Your model: {ref.label}")
+        st.caption(_("Your model: {model}").format(model=ref.label))
     explorer_ui(ref)
     replay_ui(ref)
     interpolation_ui(ref)

@@ -9,21 +9,20 @@ one measure they share: the reconstruction MSE of the same held-out images after
 
 from __future__ import annotations
 
-import time
-
-import altair as alt
-import pandas as pd
 import streamlit as st
 
+from core import i18n
+from core.i18n import N_, _, ngettext
 from core.lab.runs import MOST_RACERS
 from core.ml import choices
 from core.store import StoreError
-from ui import actions, identity, images, resources, services, session, sidebar, words
+from ui import actions, identity, resources, services, session, sidebar, words
 from ui.boot import ensure_navigation
+from ui.race_view import COLOURS, chart, digits_ui, results_ui
 
 SHOWN = "race_shown"  # The race on view: its id (its first run's).
 PICK = "race_pick"  # The race box's own key.
-MODES = ("Variants", "One setting")
+MODES = (N_("Variants"), N_("One setting"))  # Values stay English; shown through _().
 # Values a setting race starts from: small, middle and large, where the variant has them.
 START_VALUES = {
     "code_size": (2, 8, 32),
@@ -35,9 +34,14 @@ START_VALUES = {
     "learning_rate": (1e-3, 1e-2, 1e-1),
     "batch_size": (32, 128, 512),
 }
-# Streamlit's named text colours (for the racers' lines above the chart) and the chart's
-# matching hues, so a racer's dot and its curve agree.
-COLOURS = [("violet", "#803df5"), ("orange", "#ff8700"), ("blue", "#1c83e1"), ("green", "#21c354")]
+# A racer's status once it has ended, as its line above the chart shows it.
+STATUSES = {
+    "finished": N_("finished"),
+    "stopped": N_("stopped"),
+    "diverged": N_("diverged"),
+    "failed": N_("failed"),
+    "interrupted": N_("interrupted"),
+}
 
 
 def racer_labels(runs) -> list[str]:
@@ -55,7 +59,7 @@ def racer_labels(runs) -> list[str]:
         for key in differ:
             if key in found and not (several and key not in ("code_size",)):
                 item = choices.setting(run.variant, key)
-                parts.append(f"{item.label.split(' ')[0].lower()} {item.show(found[key])}")
+                parts.append(f"{short_label(item)} {item.show(found[key])}")
         labels.append(" · ".join(parts) or words.title(run.variant))
     # Two racers may still read the same: number them.
     return [
@@ -64,37 +68,73 @@ def racer_labels(runs) -> list[str]:
     ]
 
 
+def short_label(item) -> str:
+    """A setting's name in a racer's label: in English its label's first word ("code",
+    "learning", "kl"); in a translation the whole translated label, whose first word is no
+    name of its own."""
+    shown = _(item.label)
+    return item.label.split(" ")[0].lower() if shown == item.label else shown
+
+
 def default_race_text() -> str:
     """What the default race showed when the lab measured it (core.ml.choices.DEFAULT_RACE),
     so a learner knows what to look for and why deep is not first this early."""
     race, measured = choices.DEFAULT_RACE, choices.DEFAULT_RACE_MSE
     ranked = sorted(measured, key=measured.get)
-    figures = ", ".join(f"{words.title(name)} {measured[name]:.4f}" for name in ranked)
+    # Translators: between the items of a list inside a sentence ("Vanilla 0.0128, Deep 0.0150")
+    figures = _(", ").join(f"{words.title(name)} {measured[name]:.4f}" for name in ranked)
     shipped = [(name, resources.card(name)) for name in ("deep", "vanilla")]
-    longer = "; ".join(
-        f"{words.title(name)} {card['metrics']['mse']:.4f} after "
-        f"{words.count(card['training']['epochs'], 'epoch')}"
+    # Translators: between two shipped models' figures inside parentheses
+    longer = _("; ").join(
+        ngettext(
+            "{variant} {mse:.4f} after {epochs:,} epoch",
+            "{variant} {mse:.4f} after {epochs:,} epochs",
+            card["training"]["epochs"],
+        ).format(
+            variant=words.title(name),
+            mse=card["metrics"]["mse"],
+            epochs=card["training"]["epochs"],
+        )
         for name, card in shipped
         if card
     )
-    return (
-        f"What the default race shows (measured on MNIST's held-out digits after "
-        f"{words.count(race['epochs'], 'epoch')} of {race['subset']:,} images): {figures} MSE "
-        "per pixel. Any nonlinear model soon beats the linear one, whose best is PCA's; the "
-        "deep model has more weights to fit and overtakes vanilla only with longer training "
-        f"(the pretrained models on {session.dataset().title}: {longer})."
+    return ngettext(
+        "What the default race shows (measured on MNIST's held-out digits after {epochs:,} "
+        "epoch of {images:,} images): {figures} MSE per pixel. Any nonlinear model soon beats "
+        "the linear one, whose best is PCA's; the deep model has more weights to fit and "
+        "overtakes vanilla only with longer training (the pretrained models on {dataset}: "
+        "{longer}).",
+        "What the default race shows (measured on MNIST's held-out digits after {epochs:,} "
+        "epochs of {images:,} images): {figures} MSE per pixel. Any nonlinear model soon beats "
+        "the linear one, whose best is PCA's; the deep model has more weights to fit and "
+        "overtakes vanilla only with longer training (the pretrained models on {dataset}: "
+        "{longer}).",
+        race["epochs"],
+    ).format(
+        epochs=race["epochs"],
+        images=race["subset"],
+        figures=figures,
+        dataset=_(session.dataset().title),
+        longer=longer,
     )
 
 
 def setup_ui(lesson) -> list[tuple[str, dict]] | None:
     """The race's form; returns the racers (variant, values) when it is submitted."""
     offered = list(lesson.setup.variants)
-    mode = st.segmented_control("Race", MODES, default=MODES[0], key="race_mode", required=True)
+    mode = st.segmented_control(
+        _("Race"),
+        MODES,
+        default=MODES[0],
+        format_func=lambda value: _(value),
+        key="race_mode",
+        required=True,
+    )
     name = sidebar.current_variant()
     with st.form("race_form"):
         if mode == MODES[0]:
             chosen = st.multiselect(
-                "Racers (two to four variants)",
+                _("Racers (two to four variants)"),
                 offered,
                 default=[item for item in choices.DEFAULT_RACE["racers"] if item in offered],
                 format_func=words.title,
@@ -111,14 +151,16 @@ def setup_ui(lesson) -> list[tuple[str, dict]] | None:
                 if item.name not in ("epochs", "subset") and item.numeric
             ]
             item = st.selectbox(
-                f"Setting of {words.title(name)} to race (change the variant in the sidebar)",
+                _("Setting of {variant} to race (change the variant in the sidebar)").format(
+                    variant=words.title(name)
+                ),
                 candidates,
-                format_func=lambda found: found.label,
+                format_func=lambda found: _(found.label),
                 key=f"race_setting_{name}",
             )
             start = [value for value in START_VALUES.get(item.name, ()) if value in item.choices]
             picked = st.multiselect(
-                f"{item.label}: two to four values",
+                _("{setting}: two to four values").format(setting=_(item.label)),
                 item.choices,
                 default=start or list(item.choices[:2]),
                 format_func=item.show,
@@ -132,13 +174,13 @@ def setup_ui(lesson) -> list[tuple[str, dict]] | None:
         subset_choices = lesson.setup.choices("vanilla", "subset")
         left, right = st.columns(2)
         epochs = left.select_slider(
-            epochs_item.label,
+            _(epochs_item.label),
             epochs_choices,
             value=min(choices.DEFAULT_RACE["epochs"], epochs_choices[-1]),
             key="race_epochs",
         )
         subset = right.select_slider(
-            subset_item.label,
+            _(subset_item.label),
             subset_choices,
             value=min(choices.DEFAULT_RACE["subset"], subset_choices[-1]),
             format_func=subset_item.show,
@@ -146,11 +188,19 @@ def setup_ui(lesson) -> list[tuple[str, dict]] | None:
         )
         if mode == MODES[0]:
             st.caption(default_race_text())
-        pressed = st.form_submit_button("Start the race", type="primary", icon=":material/flag:")
+            st.caption(
+                # Translators: the source text (docs/GLOSSARY.md, "Which chapter teaches what")
+                _(
+                    "Source text: chapter 15 “自编码器” (Autoencoders), section "
+                    "“用不完整的线性自编码器执行 PCA” (Performing PCA with an undercomplete "
+                    "linear autoencoder)"
+                )
+            )
+        pressed = st.form_submit_button(_("Start the race"), type="primary", icon=":material/flag:")
     if not pressed:
         return None
     if not 2 <= len(racers) <= MOST_RACERS:
-        st.warning("Choose two to four racers.", icon=":material/group_add:")
+        st.warning(_("Choose two to four racers."), icon=":material/group_add:")
         return None
     return [(variant, {**values, "epochs": epochs, "subset": subset}) for variant, values in racers]
 
@@ -167,96 +217,20 @@ def start(racers, me) -> None:
 
 def progress_line(run) -> str:
     if run.status == "queued":
-        return "waiting for a training slot"
+        return _("waiting for a training slot")
     if run.status == "running":
-        return f"epoch {min(run.epochs_done + 1, run.epochs_total)}/{run.epochs_total}"
-    return f"{run.status}, {words.count(run.epochs_done, 'epoch')} in {run.seconds:.1f} s"
-
-
-def chart(runs, labels, epochs_by_run) -> None:
-    rows = [
-        (label, epoch.epoch, epoch.logs["val_mse"])
-        for run, label in zip(runs, labels, strict=True)
-        for epoch in epochs_by_run[run.id]
-        # The untrained network's error dwarfs the rest: the race starts after epoch 1.
-        if "val_mse" in epoch.logs and epoch.epoch > 0
-    ]
-    if not rows:
-        st.caption("The curves appear as the racers finish their first epochs.")
-        return
-    frame = pd.DataFrame(rows, columns=["racer", "epoch", "MSE"])
-    # The title as text, not in the chart: Vega cuts a long title short on a phone.
-    st.markdown("**Reconstruction MSE per pixel of held-out images, after each epoch**")
-    scale = alt.Scale(domain=labels, range=[hue for _, hue in COLOURS[: len(labels)]])
-    figure = (
-        alt.Chart(frame)
-        .mark_line(point=True)
-        .encode(
-            x=alt.X("epoch:Q", title="epoch", axis=alt.Axis(tickMinStep=1)),
-            y=alt.Y("MSE:Q", title=None, scale=alt.Scale(zero=False)),
-            color=alt.Color("racer:N", scale=scale, legend=alt.Legend(orient="bottom", title=None)),
-            tooltip=["racer", "epoch", alt.Tooltip("MSE:Q", format=".4f")],
+        return _("epoch {epoch}/{epochs}").format(
+            epoch=min(run.epochs_done + 1, run.epochs_total), epochs=run.epochs_total
         )
-        .properties(height=300)
+    return ngettext(
+        "{status}, {epochs:,} epoch in {seconds:.1f} s",
+        "{status}, {epochs:,} epochs in {seconds:.1f} s",
+        run.epochs_done,
+    ).format(
+        status=_(STATUSES.get(run.status, run.status)),
+        epochs=run.epochs_done,
+        seconds=run.seconds,
     )
-    st.altair_chart(figure, width="stretch")
-
-
-def digits_ui(race_id, runs, labels, epochs_by_run, live: bool) -> None:
-    """The same eight test images, and each racer's reconstructions after one epoch."""
-    opened = services.live_store()
-    done = sorted({epoch.epoch for run in runs for epoch in epochs_by_run[run.id]})
-    if not done:
-        return
-    pick = done[-1]
-    if not live and len(done) > 1:
-        pick = st.select_slider("After epoch", done, value=done[-1], key=f"race_epoch_{race_id}")
-    st.image(images.strip(resources.sample_digits(runs[0].dataset), size=56))
-    st.caption(f"The same eight test images (top), and each racer's after epoch {pick}")
-    for run, label in zip(runs, labels, strict=True):
-        found = opened.samples(run.id, min(pick, run.epochs_done))
-        if found is not None:
-            st.image(images.strip(found, size=56), caption=label)
-
-
-def results_ui(runs, labels) -> None:
-    rows = []
-    for run, label in zip(runs, labels, strict=True):
-        found = run.metrics or {}
-        rows.append(
-            {
-                "racer": label,
-                "run": run.id,
-                "code size": found.get("code_size"),
-                "parameters": found.get("parameters"),
-                "test MSE": found.get("mse"),
-                "test BCE": found.get("bce"),
-                "PSNR (dB)": found.get("psnr_db"),
-                "training (s)": round(run.seconds, 1),
-            }
-        )
-    st.dataframe(
-        pd.DataFrame(rows),
-        hide_index=True,
-        width="stretch",
-        placeholder=words.MISSING,
-        column_config={
-            "run": st.column_config.NumberColumn(format="%d"),
-            "parameters": st.column_config.NumberColumn(format="localized"),
-            "test MSE": st.column_config.NumberColumn(format="%.4f"),
-            "test BCE": st.column_config.NumberColumn(format="%.4f"),
-            "PSNR (dB)": st.column_config.NumberColumn(format="%.1f"),
-        },
-    )
-    floor = resources.bce_floor(runs[0].dataset)
-    st.caption(f"Test BCE cannot go below {floor:.3f} nats on these images (their pixel entropy).")
-    sizes = {row["code size"] for row in rows if row["code size"]}
-    if len(sizes) > 1 and len({run.variant for run in runs}) > 1:
-        st.caption(
-            ":material/balance: These racers have codes of different sizes: a bigger code "
-            "makes reconstruction easier, so compare at equal code size before calling a "
-            "variant better (race one setting, code size, to see how much it matters)."
-        )
 
 
 def race_view(race_id: int, live: bool) -> bool:
@@ -264,30 +238,40 @@ def race_view(race_id: int, live: bool) -> bool:
     me, opened = st.session_state.get(identity.STUDENT), services.live_store()
     runs = opened.races(me.id).get(race_id, []) if me is not None else []
     if not runs:
-        st.info("This race is gone (its runs were deleted).", icon=":material/flag:")
+        st.info(_("This race is gone (its runs were deleted)."), icon=":material/flag:")
         return False
     labels = racer_labels(runs)
     active = any(run.active for run in runs)
     if any(run.status == "queued" for run in runs) and any(run.status != "queued" for run in runs):
         st.caption(
-            ":material/hourglass_top: The racers take turns: the training workers are busy, so "
-            "a waiting racer starts when a slot frees. The race compares them epoch by epoch, "
-            "not by the clock."
+            _(
+                ":material/hourglass_top: The racers take turns: the training workers are busy, "
+                "so a waiting racer starts when a slot frees. The race compares them epoch by "
+                "epoch, not by the clock."
+            )
         )
-    for run, label, (colour, _) in zip(runs, labels, COLOURS, strict=False):
+    for run, label, (colour, _hue) in zip(runs, labels, COLOURS, strict=False):
         st.markdown(
-            f":{colour}[:material/circle:] **{words.plain(label)}** · "
-            f"run {run.id} · {progress_line(run)}"
+            # Translators: a racer's line above the race's chart: its coloured dot, its name,
+            # its run's number, then "epoch 3/10" or "finished, 10 epochs in 12.3 s"
+            _("{dot} **{racer}** · run {id} · {progress}").format(
+                dot=f":{colour}[:material/circle:]",
+                racer=words.plain(label),
+                id=run.id,
+                progress=progress_line(run),
+            )
         )
     epochs_by_run = {run.id: opened.epochs(run.id, with_samples=False) for run in runs}
     chart(runs, labels, epochs_by_run)
     digits_ui(race_id, runs, labels, epochs_by_run, live=active)
     if not active:
-        st.subheader("Test metrics")
+        st.subheader(_("Test metrics"))
         results_ui(runs, labels)
         st.caption(
-            "Each racer is one of your runs: pick it in the sidebar's Model list (with its "
-            "variant) to draw with it or look inside it, or open it on the Train page."
+            _(
+                "Each racer is one of your runs: pick it in the sidebar's Model list (with its "
+                "variant) to draw with it or look inside it, or open it on the Train page."
+            )
         )
     return active
 
@@ -300,21 +284,32 @@ def live_race(race_id: int) -> None:
             st.rerun()
     except StoreError as error:
         services.store_failed(error)
-        st.warning("Lost the run store; retrying...", icon=":material/cloud_off:")
+        st.warning(_("Lost the run store; retrying..."), icon=":material/cloud_off:")
+
+
+def race_name(race_id: int, runs) -> str:
+    """A race in the race box: its number, its racers, when it started."""
+    # Translators: between the racers' names in the race box ("code 2 vs code 32")
+    racers = _(" vs ").join(racer_labels(runs))
+    shown = _("Race {id}: {racers}").format(id=race_id, racers=racers)
+    return f"{shown} · {i18n.moment(runs[0].created_at)}"
 
 
 def main() -> None:
-    st.title("Race autoencoders")
+    st.title(_("Race autoencoders"))
     found = session.dataset()
     st.markdown(
-        "Train two to four autoencoders on **the same training images with the same seed** "
-        f"({found.title}) and watch them side by side: different variants, or one variant with one "
-        "setting changed. Their own losses are not comparable (nats, BCE, MSE), so they race "
-        "on one measure: how well they rebuild the same held-out images, after every epoch."
+        _(
+            "Train two to four autoencoders on **the same training images with the same seed** "
+            "({dataset}) and watch them side by side: different variants, or one variant with "
+            "one setting changed. Their own losses are not comparable (nats, BCE, MSE), so they "
+            "race on one measure: how well they rebuild the same held-out images, after every "
+            "epoch."
+        ).format(dataset=_(found.title))
     )
     me, opened, engine = identity.student(), services.store(), services.engine()
     if opened is None:
-        st.caption(":material/cloud_off: Races are off while the run store is unavailable.")
+        st.caption(_(":material/cloud_off: Races are off while the run store is unavailable."))
         return
     lesson = identity.lesson()
     if notice := st.session_state.pop(actions.TRAIN_NOTICE, None):
@@ -322,7 +317,7 @@ def main() -> None:
     racers = setup_ui(lesson)
     if racers is not None:
         if engine is None or engine.error:
-            st.warning("Training is off: the training cluster cannot be reached.")
+            st.warning(_("Training is off: the training cluster cannot be reached."))
         else:
             start(racers, identity.ensure_student())  # A visitor's first race gives them a link.
     races = opened.races(me.id) if me is not None else {}
@@ -331,21 +326,20 @@ def main() -> None:
         key: runs for key, runs in races.items() if runs[0].dataset == session.current_dataset()
     }
     if not races:
-        st.info(f"Your races on {found.title} appear here.", icon=":material/sports_score:")
+        st.info(
+            _("Your races on {dataset} appear here.").format(dataset=_(found.title)),
+            icon=":material/sports_score:",
+        )
         return
     shown = st.session_state.get(SHOWN)
     if shown not in races:
         shown = next(iter(races))
     st.divider()
     shown = st.selectbox(
-        "Race",
+        _("Race"),
         list(races),
         index=list(races).index(shown),
-        format_func=lambda key: (
-            f"Race {key}: "
-            + " vs ".join(racer_labels(races[key]))
-            + time.strftime(" · %d %b %H:%M", time.localtime(races[key][0].created_at))
-        ),
+        format_func=lambda key: race_name(key, races[key]),
         key=PICK,
     )
     st.session_state[SHOWN] = shown
@@ -358,6 +352,9 @@ def main() -> None:
 ensure_navigation()
 services.guarded(
     main,
-    "Your races cannot be reached right now; the pretrained models on the other pages work "
-    "as usual.",
+    # The page script runs anew for every script run: this is the reader's language.
+    _(
+        "Your races cannot be reached right now; the pretrained models on the other pages work "
+        "as usual."
+    ),
 )

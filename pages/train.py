@@ -7,23 +7,25 @@ same link on another computer shows the same run, live.
 
 from __future__ import annotations
 
-import time
-
-import pandas as pd
 import streamlit as st
 
-from core.lab import runs as lab_runs
-from core.ml import choices, codegen, data
-from core.store import Refused, StoreError
+from core.i18n import N_, _
+from core.ml import choices
+from core.store import StoreError
 from ui import actions, identity, images, resources, scroll, services, session, sidebar, words
 from ui.boot import ensure_navigation
 from ui.run_view import details_ui, run_view, status_ui
+from ui.runs_table import (
+    OPEN,
+    actions_ui,
+    runs_table_pick,
+    settings_text,
+)
 
-OPEN = "open_run"  # The run shown beside the settings.
 SCROLL_TO = "train_scroll_to"  # A run just started: bring its live view into view (phones).
 PANEL = "run_panel"  # The run panel's container key.
 NOTICE = actions.TRAIN_NOTICE
-LOCKED_HELP = "Locked by your teacher for this lesson."
+LOCKED_HELP = N_("Locked by your teacher for this lesson.")
 # The live chart's redraw period (the status line redraws every second): a chart redraw cost
 # Chromium ~0.24 s of script each (VAE, 1,500 points) on the machine that trains; every 2 s
 # with fewer points (ui.run_view.LIVE_POINTS) left the worker more of the two cores.
@@ -51,14 +53,20 @@ def setting_ui(name: str, item, choices: tuple, default, locked: bool):
     ):
         st.session_state[key] = _start_value(choices, default)  # New, out of range, or moved.
     st.session_state[seeded] = default
+    label = _(item.label)
     if len(choices) == 1 and not locked:
-        st.caption(f"{item.label}: {item.show(choices[0])} (the most allowed here)")
+        st.caption(
+            # Translators: a setting with one value allowed ("Epochs: 5 (the most allowed here)").
+            _("{setting}: {value} (the most allowed here)").format(
+                setting=label, value=item.show(choices[0])
+            )
+        )
         return choices[0]
     common = {
         "key": key,
         "disabled": locked,
-        "help": LOCKED_HELP if locked else item.help,
-        "label": f":material/lock: {item.label}" if locked else item.label,
+        "help": _(LOCKED_HELP) if locked else (_(item.help) if item.help else None),
+        "label": f":material/lock: {label}" if locked else label,
     }
     # The value comes from the session state set above, so no widget gets `value=` as well.
     if item.name == "epochs":
@@ -81,19 +89,22 @@ def hyperparameters_ui(name: str, setup) -> dict:
             name, item, setup.choices(name, item.name), start[item.name], item.name in locked
         )
     if locked:
+        # Translators: between the names of settings in a list ("epochs, code size").
+        separator = _(", ")
+        fixed = separator.join(_(choices.setting(name, key).label).lower() for key in locked)
         st.caption(
-            ":material/lock: Your teacher fixed "
-            + ", ".join(choices.setting(name, key).label.lower() for key in locked)
-            + " for this lesson."
+            _(":material/lock: Your teacher fixed {settings} for this lesson.").format(
+                settings=fixed
+            )
         )
     return values
 
 
 def stop_ui(run, me) -> None:
     label, icon = (
-        ("Leave the queue", ":material/cancel:")
+        (_("Leave the queue"), ":material/cancel:")
         if run.status == "queued"
-        else ("Stop", ":material/stop:")
+        else (_("Stop"), ":material/stop:")
     )
     if st.button(label, icon=icon, key=f"stop_{run.id}", disabled=run.stop_requested):
         actions.stop(run, me)  # Out of the scheduler's queue too, not only the store's.
@@ -120,7 +131,7 @@ def live_ui(run_id: int) -> None:
             return
     except StoreError as error:  # A fragment rerun is outside the page's own guard below.
         services.store_failed(error)
-        st.warning("Lost the run store; retrying...", icon=":material/cloud_off:")
+        st.warning(_("Lost the run store; retrying..."), icon=":material/cloud_off:")
         return
     if run is not None and run.epochs_done:
         sidebar.choose_model(run.id)  # The new model becomes the sidebar's.
@@ -143,121 +154,6 @@ def live_details_ui(run_id: int) -> None:
 def my_run(run_id: int, me):
     """The student's run `run_id` as the store has it now (None if it is not theirs)."""
     return services.store().run(run_id, me.id)
-
-
-def actions_ui(run, me) -> None:
-    """Use, download, continue or delete an ended run."""
-    opened = services.live_store()
-    row = st.container(horizontal=True, gap="small")  # Buttons at their natural width.
-    usable = lab_runs.usable(run)
-    model = None
-    if usable:
-        try:
-            model = resources.run_model(run)  # Cached: the same object the other pages use.
-        except resources.NotServable:
-            usable = False
-            st.caption(words.NOT_SERVABLE)
-    chosen = st.session_state.get(session.MODEL) == run.id
-    row.button(
-        "In use on every page" if chosen else "Use this model",
-        icon=":material/check:" if chosen else ":material/input:",
-        key=f"use_{run.id}",
-        disabled=not usable or chosen,
-        on_click=sidebar.choose_model,
-        args=(run.id, run.variant),
-        help="The sidebar's model for this variant becomes this run: Draw, Latent space and "
-        "the other pages use it.",
-    )
-    if model is not None and model.keras_weights is not None:
-        row.download_button(
-            "Weights",
-            model.keras_weights,
-            file_name=f"{run.variant}-run{run.id}.weights.h5",
-            mime="application/octet-stream",
-            icon=":material/download:",
-            key=f"download_{run.id}",
-            on_click="ignore",
-            help="Keras weights for this variant's architecture: build it with the run's settings "
-            "(core.ml.variants.build) and call load_weights.",
-        )
-    code_button(row, codegen.for_run(run), codegen.run_file_name(run), f"code_{run.id}")
-    sidebar.data_button(row, run.dataset, f"data_{run.id}")
-    if lab_runs.continuable(run) and row.button(
-        "Continue", icon=":material/play_arrow:", key=f"continue_{run.id}"
-    ):
-        try:
-            actions.resume(run, me)
-        except Refused as error:  # Another run is active, or this one changed meanwhile.
-            services.refusal(error)
-        else:
-            st.rerun()
-    if row.button("Delete", icon=":material/delete:", key=f"delete_{run.id}"):
-        lab_runs.delete(opened, run.id, me.id)
-        if st.session_state.get(session.MODEL) == run.id:
-            sidebar.choose_model(session.PRETRAINED)
-        st.session_state.pop(OPEN, None)
-        st.rerun()
-
-
-def code_button(where, source: str, file_name: str, key: str) -> None:
-    """ "Get the code": the standalone Python file that trains this model (core.ml.codegen)."""
-    where.download_button(
-        "Get the code",
-        source,
-        file_name=file_name,
-        mime="text/x-python",
-        icon=":material/code:",
-        key=key,
-        on_click="ignore",
-        help="One Python file using only Keras and NumPy: the same architecture and settings, "
-        "trained, evaluated on the test set and saved. Run it with --epochs N, --limit N "
-        "(training images) or --data FILE.npz; without --data it finds the images where the "
-        "lab keeps them on this machine, else beside it (Get the data), else downloads them.",
-    )
-
-
-def settings_text(run) -> str:
-    dataset = data.get(run.dataset).title
-    return f"{dataset} · {choices.describe(choices.values_of(run.settings, run.variant))}"
-
-
-def runs_table_ui(runs) -> int | None:
-    """The student's runs; returns the run picked in the table, if any."""
-    opened = services.live_store()
-    curves_by_run = opened.epoch_losses([run.id for run in runs]) if opened else {}
-    frame = pd.DataFrame(
-        {
-            "run": [run.id for run in runs],
-            "started": [time.strftime("%d %b %H:%M", time.localtime(r.created_at)) for r in runs],
-            "variant": [words.title(run.variant) for run in runs],
-            "dataset": [data.get(run.dataset).title for run in runs],
-            # An active run changes every second: the live view above has its figures.
-            "status": ["in progress" if r.active else r.status for r in runs],
-            "epochs": ["" if r.active else f"{r.epochs_done}/{r.epochs_total}" for r in runs],
-            "time": ["" if r.active else f"{r.seconds:.0f} s" for r in runs],
-            "test": [words.metric_line(r.metrics) if r.metrics else "" for r in runs],
-            "loss": [curves_by_run.get(run.id, []) for run in runs],
-            "settings": [
-                choices.describe(choices.values_of(run.settings, run.variant)) for run in runs
-            ],
-        }
-    )
-    picked = st.dataframe(
-        frame,
-        hide_index=True,
-        width="stretch",
-        key="runs_table",
-        placeholder=words.MISSING,
-        on_select="rerun",
-        selection_mode="single-row",
-        column_config={
-            "run": st.column_config.NumberColumn("Run", format="%d", width="small"),
-            "loss": st.column_config.LineChartColumn("Training loss per epoch", width="small"),
-            "test": st.column_config.TextColumn("Test metrics"),
-        },
-    )
-    rows = picked.selection.rows if picked else []
-    return int(frame["run"].iloc[rows[0]]) if rows else None
 
 
 def start(name: str, values: dict, me) -> None:
@@ -287,28 +183,36 @@ def run_to_show(runs, active, picked: int | None, name: str):
 def main() -> None:
     name = sidebar.current_variant()
     found = session.dataset()
-    st.title("Train an autoencoder")
+    title, dataset, noun = words.title(name), _(found.title), _(found.noun)
+    st.title(_("Train an autoencoder"))
     st.markdown(
-        f"Train a fresh **{words.title(name)}** autoencoder on {found.title} and watch it "
-        f"learn: the loss curve, and eight test {found.noun}s as the model sees them after "
-        "each epoch. Change the variant or the dataset in the sidebar. Your runs are kept: "
-        "reload, close the tab or open your link elsewhere, and they are still here."
+        _(
+            "Train a fresh **{variant}** autoencoder on {dataset} and watch it learn: the loss "
+            "curve, and eight test {noun}s as the model sees them after each epoch. Change the "
+            "variant or the dataset in the sidebar. Your runs are kept: reload, close the tab "
+            "or open your link elsewhere, and they are still here."
+        ).format(variant=title, dataset=dataset, noun=noun)
     )
     me, opened, engine = identity.student(), services.store(), services.engine()
     if opened is None:
-        st.caption(":material/cloud_off: Training is off while the run store is unavailable.")
+        st.caption(_(":material/cloud_off: Training is off while the run store is unavailable."))
     elif engine.error:
         st.warning(
-            "Training is off: the training cluster cannot be reached. Your runs are safe and "
-            "every other page works; training comes back by itself when the cluster does.",
+            _(
+                "Training is off: the training cluster cannot be reached. Your runs are safe "
+                "and every other page works; training comes back by itself when the cluster "
+                "does."
+            ),
             icon=":material/cloud_off:",
         )
     lesson = identity.lesson()
     paused = lesson.room is not None and lesson.room.paused
     if paused:
         st.info(
-            "Your teacher has paused new trainings for the class. Your runs are safe, and "
-            "every page works; Train comes back when your teacher resumes.",
+            _(
+                "Your teacher has paused new trainings for the class. Your runs are safe, and "
+                "every page works; Train comes back when your teacher resumes."
+            ),
             icon=":material/pause_circle:",
         )
     runs = actions.my_runs()  # Every dataset's: one run at a time, whatever it trains on.
@@ -322,7 +226,7 @@ def main() -> None:
     with settings, st.form("hyperparameters", border=True):
         values = hyperparameters_ui(name, lesson.setup)
         pressed = st.form_submit_button(
-            "Train",
+            _("Train"),
             type="primary",
             icon=":material/play_arrow:",
             disabled=active is not None
@@ -330,26 +234,29 @@ def main() -> None:
             or engine is None
             or bool(engine.error)
             or paused,
-            help="One run at a time: stop the current one to start another." if active else None,
+            help=_("One run at a time: stop the current one to start another.") if active else None,
         )
     if pressed and active is None and opened is not None:
         start(name, values, identity.ensure_student())  # A visitor's first run gives them a link.
     if note := choices.live_note(name):
-        settings.caption(f":material/schedule: {note}")
+        settings.caption(f":material/schedule: {_(note)}")
     picked = runs_table_pick(runs)
     shown = run_to_show(runs, active, picked, name)
     with results.container(key=PANEL):
         if shown is None:
             st.info(
-                f"No {words.title(name)} run on {found.title} yet. Choose the settings and "
-                f"press Train: the loss curve and the eight {found.noun}s below appear here as "
-                "the model learns.",
+                _(
+                    "No {variant} run on {dataset} yet. Choose the settings and press Train: "
+                    "the loss curve and the eight {noun}s below appear here as the model learns."
+                ).format(variant=title, dataset=dataset, noun=noun),
                 icon=":material/model_training:",
             )
             st.image(images.strip(resources.sample_digits(), size=64))
-            st.caption(f"Eight fixed test {found.noun}s, the same on every run")
+            st.caption(_("Eight fixed test {noun}s, the same on every run").format(noun=noun))
         else:
-            st.subheader(f"Run {shown.id}: {words.title(shown.variant)}")
+            st.subheader(
+                _("Run {id}: {variant}").format(id=shown.id, variant=words.title(shown.variant))
+            )
             st.caption(settings_text(shown))
             if shown.active:
                 live_ui(shown.id)
@@ -361,28 +268,12 @@ def main() -> None:
         scroll.into_view(PANEL, f"run-{shown.id}")
 
 
-def runs_table_pick(runs) -> int | None:
-    """The "Your runs" section at the foot of the page; returns a run picked there."""
-    table = st.container()
-    with table:
-        st.subheader("Your runs")
-        if not runs:
-            st.caption(
-                "Nothing yet. Every run you train is kept here, with its curve, samples, "
-                "test metrics and weights."
-            )
-            return None
-        st.caption(
-            "Pick a row to open the run above: use it on every page, download its "
-            "weights, continue it or delete it."
-        )
-        return runs_table_ui(runs)
-
-
 ensure_navigation()
 # The database went away mid-page: a banner, not a traceback.
 services.guarded(
     main,
-    "Your runs cannot be reached right now. Training is off until the run store is back; "
-    "the pretrained models on the other pages work as usual.",
+    _(
+        "Your runs cannot be reached right now. Training is off until the run store is back; "
+        "the pretrained models on the other pages work as usual."
+    ),
 )

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import streamlit as st
 
+from core.i18n import N_, _
 from core.lab import runs
 from ui.identity import STUDENT, Student
 from ui.services import engine, limits, live_store, store, store_failed
 from ui.session import current_dataset
 
 TRAIN_NOTICE = "train_notice"  # A message for the next rerun (st.rerun would swallow it now).
-NOT_SUBMITTED = (
+NOT_SUBMITTED = N_(
     "The training cluster cannot be reached right now; your run is queued and starts when it "
     "is back."
 )
@@ -29,30 +30,40 @@ def start(me: Student, racers: list[tuple[str, dict]]) -> list[int] | None:
         )
     except Busy:
         st.warning(
-            "You already have a run queued or training: stop it on the Train page (or wait "
-            "for it) before starting another.",
+            _(
+                "You already have a run queued or training: stop it on the Train page (or wait "
+                "for it) before starting another."
+            ),
             icon=":material/block:",
         )
         return None
-    except LabBusy as error:
-        st.warning(str(error).capitalize() + ".", icon=":material/hourglass_top:")
+    except LabBusy as error:  # Its message is in this reader's language (core.store.errors).
+        st.warning(sentence(str(error)), icon=":material/hourglass_top:")
         return None
     if not started.submitted:
-        st.session_state[TRAIN_NOTICE] = NOT_SUBMITTED
+        # Said on the next rerun, to this reader: in their language now.
+        st.session_state[TRAIN_NOTICE] = _(NOT_SUBMITTED)
     return started.ids
 
 
 def stop(run, me: Student) -> None:
     """Stop the run after this batch, or take it out of the queue; says which."""
     done = runs.stop(live_store(), engine(), run, me.id)
-    st.toast("Left the queue." if done == "left" else "Stopping after this batch...")
+    st.toast(_("Left the queue.") if done == "left" else _("Stopping after this batch..."))
 
 
 def resume(run, me: Student) -> None:
     """Continue the run from its last checkpoint (`Refused` if it cannot be, for the page's
     guard to show)."""
     if not runs.resume(live_store(), engine(), run.id, me.id):
-        st.session_state[TRAIN_NOTICE] = NOT_SUBMITTED
+        st.session_state[TRAIN_NOTICE] = _(NOT_SUBMITTED)
+
+
+def sentence(clause: str) -> str:
+    """A refusal's clause ("the lab is busy (...); try again in a minute") as a sentence: its
+    first letter capitalised and the full stop of the reader's language."""
+    # Translators: a clause shown as a sentence (in Chinese, followed by "。").
+    return _("{clause}.").format(clause=clause[:1].upper() + clause[1:])
 
 
 def my_runs(variant: str | None = None, dataset: str | None = None) -> list:

@@ -2,7 +2,9 @@
 
 Thirty students watching the board must not cost thirty store reads a second: what the board
 shows is read once a second per server process and per class (`st.cache_data(ttl=1)`), and
-every session on that server draws from it.
+every session on that server draws from it. The tables' cells hold text in the reader's
+language (a variant's title), so the cache keeps one snapshot per class and language; the
+column headers are labels given where the tables are drawn (their data keys stay English).
 """
 
 from __future__ import annotations
@@ -15,12 +17,13 @@ from dataclasses import dataclass
 import pandas as pd
 import streamlit as st
 
+from core import i18n
+from core.i18n import _
 from core.lab import classroom
 from core.ml import choices, variants
 from ui import images, services, words
 
 REFRESH_SECONDS = 1.0  # Board redraw; with the 1 s cache a finished run shows within 2 s.
-YOU = " (you)"
 
 
 @dataclass(frozen=True)
@@ -33,13 +36,19 @@ class Snapshot:
     runs: list
 
 
+def snapshot(class_id: int, everyone: bool) -> Snapshot:
+    """The class's board and lists, read at most once a second per class and language."""
+    return _snapshot(class_id, everyone, i18n.language())
+
+
 # cache_resource, not cache_data: each of thirty sessions a second would otherwise unpickle its
 # own copy of every table and picture (`make soak`: the server near a full core for a class).
+# `language` keys the cache: the cells are built in the language of the session that missed it.
 @st.cache_resource(ttl=REFRESH_SECONDS, show_spinner=False, max_entries=256)
-def snapshot(class_id: int, everyone: bool) -> Snapshot:
+def _snapshot(class_id: int, everyone: bool, language: str) -> Snapshot:
     opened = services.live_store()  # While the store is off: StoreUnavailable, never None.
     found = classroom.board(opened, class_id, everyone)
-    samples = opened.final_samples([e.run.id for _, entries in found for e in entries])
+    samples = opened.final_samples([e.run.id for _c, entries in found for e in entries])
     tables = [
         (challenge, entries, board_frame(challenge, entries, samples) if entries else None)
         for challenge, entries in found
@@ -68,29 +77,38 @@ def value_text(challenge, value: float) -> str:
 
 
 def board_frame(challenge, entries, samples: dict) -> pd.DataFrame:
+    """A challenge's ranking; its columns' headers are `board_columns`' labels."""
     return pd.DataFrame(
         {
             "Rank": [entry.rank for entry in entries],
             "Student": [entry.nickname for entry in entries],
-            challenge.metric_label: [value_text(challenge, e.value) for e in entries],
+            "Value": [value_text(challenge, e.value) for e in entries],
             "Reconstructions": [
                 strip_uri(e.run.key, samples[e.run.id]) if e.run.id in samples else None
                 for e in entries
             ],
-            "Variant": [variants.get(e.run.variant).title for e in entries],
+            "Variant": [_(variants.get(e.run.variant).title) for e in entries],
             "Settings": [choices.describe(choices.values_of(e.run.settings)) for e in entries],
             "Run": [e.run.id for e in entries],
         }
     )
 
 
-COLUMNS = {
-    "Rank": st.column_config.NumberColumn(width="small"),
-    "Reconstructions": st.column_config.ImageColumn(
-        width=340, help="The eight fixed test images, as this run rebuilds them"
-    ),
-    "Run": st.column_config.NumberColumn(format="%d", width="small"),
-}
+def board_columns(challenge) -> dict:
+    """The board's column headers in the reader's language (the data keys stay English)."""
+    return {
+        "Rank": st.column_config.NumberColumn(_("Rank"), width="small"),
+        "Student": _("Student"),
+        "Value": challenge.metric_label,
+        "Reconstructions": st.column_config.ImageColumn(
+            _("Reconstructions"),
+            width=340,
+            help=_("The eight fixed test images, as this run rebuilds them"),
+        ),
+        "Variant": _("Variant"),
+        "Settings": _("Settings"),
+        "Run": st.column_config.NumberColumn(_("Run"), format="%d", width="small"),
+    }
 
 
 def board_ui(found: Snapshot, me: int | None = None, teacher: bool = False) -> None:
@@ -101,11 +119,16 @@ def board_ui(found: Snapshot, me: int | None = None, teacher: bool = False) -> N
     if not found.board:
         st.info(
             (
-                "No challenge yet. When you set a challenge (in the Challenges tab), each "
-                "student's best run that meets it appears here, ranked, as soon as it finishes."
+                _(
+                    "No challenge yet. When you set a challenge (in the Challenges tab), each "
+                    "student's best run that meets it appears here, ranked, as soon as it "
+                    "finishes."
+                )
                 if teacher
-                else "No challenge yet. When your teacher sets one, the best run of each "
-                "student appears here, ranked, as soon as it finishes."
+                else _(
+                    "No challenge yet. When your teacher sets one, the best run of each "
+                    "student appears here, ranked, as soon as it finishes."
+                )
             ),
             icon=":material/emoji_events:",
         )
@@ -116,16 +139,21 @@ def board_ui(found: Snapshot, me: int | None = None, teacher: bool = False) -> N
             st.caption(challenge.rules_text())
             if mine_finished and all(entry.student_id != me for entry in entries):
                 st.caption(
-                    ":material/info: None of your finished runs meets this challenge's rules "
-                    "yet: check the variant and the settings above."
+                    _(
+                        ":material/info: None of your finished runs meets this challenge's "
+                        "rules yet: check the variant and the settings above."
+                    )
                 )
             if frame is None:
-                st.caption("No finished run meets this challenge yet.")
+                st.caption(_("No finished run meets this challenge yet."))
                 continue
             mine = [index for index, entry in enumerate(entries) if entry.student_id == me]
             if mine:  # The shared table is read-only: mark "you" on a copy.
                 frame = frame.copy()
-                frame.loc[mine[0], "Student"] = frame.loc[mine[0], "Student"] + YOU
+                # Translators: the reader's own row on the board.
+                frame.loc[mine[0], "Student"] = _("{nickname} (you)").format(
+                    nickname=frame.loc[mine[0], "Student"]
+                )
             # A dataframe shows nicknames as text (never Markdown or HTML).
             st.dataframe(
                 frame,
@@ -133,7 +161,7 @@ def board_ui(found: Snapshot, me: int | None = None, teacher: bool = False) -> N
                 width="stretch",
                 row_height=40,
                 placeholder=words.MISSING,
-                column_config=COLUMNS,
+                column_config=board_columns(challenge),
                 key=f"board_{challenge.id}",
             )
 
@@ -145,22 +173,27 @@ def runs_ui(found: Snapshot) -> None:
         (run for run in found.runs if run.status == "queued"), key=lambda r: (r.queued_at, r.id)
     )
     running = [run for run in found.runs if run.status == "running"]
+    if queued:
+        # Translators: the teacher's queue line; {names} are the next students' nicknames.
+        line = _("**Training now:** {running} · **waiting:** {waiting} — next: {names}")
+    else:
+        line = _("**Training now:** {running} · **waiting:** {waiting}")
     st.markdown(
-        f"**Training now:** {len(running)} · **waiting:** {len(queued)}"
-        + (
-            " — next: " + ", ".join(words.plain(names.get(r.student_id, "?")) for r in queued[:5])
-            if queued
-            else ""
+        line.format(
+            running=len(running),
+            waiting=len(queued),
+            # Translators: joins the nicknames of the next students in the queue.
+            names=_(", ").join(words.plain(names.get(r.student_id, "?")) for r in queued[:5]),
         )
     )
     if not found.runs:
-        st.caption("No runs yet in this class.")
+        st.caption(_("No runs yet in this class."))
         return
     frame = pd.DataFrame(
         {
             "Run": [run.id for run in found.runs],
             "Student": [names.get(run.student_id, "?") for run in found.runs],
-            "Variant": [variants.get(run.variant).title for run in found.runs],
+            "Variant": [_(variants.get(run.variant).title) for run in found.runs],
             "Status": [status_text(run) for run in found.runs],
             "Test": [words.metric_line(run.metrics) if run.metrics else "" for run in found.runs],
             "Settings": [choices.describe(choices.values_of(r.settings)) for r in found.runs],
@@ -172,33 +205,54 @@ def runs_ui(found: Snapshot) -> None:
         hide_index=True,
         width="stretch",
         placeholder=words.MISSING,
-        column_config={"Run": st.column_config.NumberColumn(format="%d", width="small")},
+        column_config={
+            "Run": st.column_config.NumberColumn(_("Run"), format="%d", width="small"),
+            "Student": _("Student"),
+            "Variant": _("Variant"),
+            "Status": _("Status"),
+            # Translators: the column of a run's test metrics.
+            "Test": _("Test"),
+            "Settings": _("Settings"),
+            # Translators: the column of the time a run was started.
+            "Started": _("Started"),
+        },
         key="class_runs",
     )
 
 
 def status_text(run) -> str:
+    """A run's status in the teacher's list, with why it ended (a worker's message, in no
+    reader's language where stored: translated as the Train page does)."""
     if run.status == "running":
-        return f"training {run.epochs_done}/{run.epochs_total} ep"
+        return _("training {done}/{total} ep").format(done=run.epochs_done, total=run.epochs_total)
+    status = words.status(run.status)
     if run.status in ("failed", "interrupted", "stopped") and run.message:
-        return f"{run.status}: {run.message}"
-    return run.status
+        from ui.run_view import message_text
+
+        # Translators: a run's status and why it ended: "stopped: stopped by you".
+        return _("{status}: {message}").format(status=status, message=message_text(run.message))
+    return status
 
 
 def stuck_ui(found: Snapshot, minutes: float) -> None:
     """Who may need help: a diverged or failed latest run, or nothing finished for a while."""
     flagged = classroom.stuck(found.members, found.runs, minutes)
     if not found.members:
-        st.caption("No student has joined yet: share the student link.")
+        st.caption(_("No student has joined yet: share the student link."))
     elif not flagged:
-        st.success("Nobody looks stuck.", icon=":material/sentiment_satisfied:")
+        st.success(_("Nobody looks stuck."), icon=":material/sentiment_satisfied:")
     else:
         frame = pd.DataFrame(
             {
-                "Student": [member.nickname for member, _ in flagged],
-                "Why": [reason for _, reason in flagged],
+                "Student": [member.nickname for member, _reason in flagged],
+                "Why": [reason for _member, reason in flagged],
             }
         )
         st.dataframe(
-            frame, hide_index=True, width="stretch", key="class_stuck", placeholder=words.MISSING
+            frame,
+            hide_index=True,
+            width="stretch",
+            key="class_stuck",
+            placeholder=words.MISSING,
+            column_config={"Student": _("Student"), "Why": _("Why")},
         )

@@ -10,7 +10,8 @@ import streamlit as st
 
 from core.cluster import tasks
 from core.cluster.client import EngineUnavailable
-from core.ml import inside
+from core.i18n import _, ngettext
+from core.ml import inside, variants
 from core.ml.data import ALL_IMAGES
 from core.ml.pca import load_pca
 from ui import images, resources, services, session, words
@@ -19,7 +20,7 @@ LABEL_COUNTS = [10, 100, 1000]
 FEW_LABELS_WAIT = 180.0  # Seconds: a worker's start-up, plus a queue of experiments.
 
 
-@st.cache_data(show_spinner="Comparing the linear autoencoder with PCA...")
+@st.cache_data(show_spinner=False)  # The caller's spinner: in the reader's language.
 def linear_and_pca(dataset: str) -> dict:
     model = resources.pretrained_model("linear")
     directions = inside.decoder_directions(model)
@@ -41,23 +42,27 @@ def linear_and_pca(dataset: str) -> dict:
 
 
 def pca_ui() -> None:
-    st.header("The linear autoencoder and PCA")
+    st.header(_("The linear autoencoder and PCA"))
     st.markdown(
-        "With no activation functions and a squared-error loss, an autoencoder can only "
-        "learn a linear projection, and the best one is PCA's. It need not find the principal "
-        "components themselves, only the space they span."
+        _(
+            "With no activation functions and a squared-error loss, an autoencoder can only "
+            "learn a linear projection, and the best one is PCA's. It need not find the "
+            "principal components themselves, only the space they span."
+        )
     )
-    found = linear_and_pca(session.current_dataset())
+    st.caption(_(variants.get("linear").source))  # The linear variant's: this very lesson.
+    with st.spinner(_("Comparing the linear autoencoder with PCA...")):
+        found = linear_and_pca(session.current_dataset())
     count = len(found["directions"])
     left, right = st.columns(2)
     left.image(
         images.grid(inside.scaled_images(found["directions"][:16]), columns=8, size=56),
-        caption="16 of the linear decoder's directions (rows of its weight matrix)",
+        caption=_("16 of the linear decoder's directions (rows of its weight matrix)"),
         width="stretch",
     )
     right.image(
         images.grid(inside.scaled_images(found["components"][:16]), columns=8, size=56),
-        caption="The first 16 principal components",
+        caption=_("The first 16 principal components"),
         width="stretch",
     )
     angles = found["angles"]
@@ -67,29 +72,38 @@ def pca_ui() -> None:
                 {"pair": np.arange(1, count + 1), "angle (degrees)": values, "subspaces": label}
             )
             for label, values in (
-                ("linear decoder vs PCA", angles),
-                ("random directions vs PCA (for scale)", found["random_angles"]),
+                # Translators: the principal-angles chart's legend.
+                (_("linear decoder vs PCA"), angles),
+                (_("random directions vs PCA (for scale)"), found["random_angles"]),
             )
         ]
     )
     st.altair_chart(
-        alt.Chart(frame, title=f"Principal angles between {count}-D subspaces")
+        alt.Chart(
+            frame, title=_("Principal angles between {count}-D subspaces").format(count=count)
+        )
         .mark_line(point=True)
         .encode(
-            x=alt.X("pair:Q", title="angle number (smallest first)"),
-            y=alt.Y("angle (degrees):Q", scale=alt.Scale(domain=[0, 90])),
+            x=alt.X("pair:Q", title=_("angle number (smallest first)")),
+            y=alt.Y(
+                "angle (degrees):Q",
+                title=_("angle (degrees)"),
+                scale=alt.Scale(domain=[0, 90]),
+            ),
             color=alt.Color("subspaces:N", title=None),
         )
         .properties(height=240),
         width="stretch",
     )
     cols = st.columns(3)
-    cols[0].metric("Largest principal angle", f"{angles.max():.2f}°")
-    cols[1].metric("Linear AE test MSE", f"{found['linear_mse']:.5f}")
-    cols[2].metric(f"PCA-{count} test MSE", f"{found['pca_mse']:.5f}")
+    cols[0].metric(_("Largest principal angle"), f"{angles.max():.2f}°")
+    cols[1].metric(_("Linear AE test MSE"), f"{found['linear_mse']:.5f}")
+    cols[2].metric(_("PCA-{count} test MSE").format(count=count), f"{found['pca_mse']:.5f}")
     st.caption(
-        "Angles near 0° mean the decoder's directions span the same space as the principal "
-        "components, even though each direction on its own mixes several components."
+        _(
+            "Angles near 0° mean the decoder's directions span the same space as the principal "
+            "components, even though each direction on its own mixes several components."
+        )
     )
 
 
@@ -103,39 +117,55 @@ def few_labels(name: str, labelled: int, seed: int, dataset: str) -> dict[str, f
 
 
 def pretraining_ui() -> None:
-    noun = session.dataset().noun
-    st.header("Pretraining with few labels")
+    noun = _(session.dataset().noun)
+    st.header(_("Pretraining with few labels"))
     st.markdown(
-        f"The autoencoder learned its code from {ALL_IMAGES:,} {noun}s **without labels**. "
-        "Suppose only a handful are labelled: train one softmax layer on the raw pixels, on "
-        "the frozen encoder's code, or on the encoder fine-tuned along with it, and measure "
-        f"accuracy on the 10,000 test {noun}s."
+        _(
+            "The autoencoder learned its code from {images:,} {noun}s **without labels**. "
+            "Suppose only a handful are labelled: train one softmax layer on the raw pixels, on "
+            "the frozen encoder's code, or on the encoder fine-tuned along with it, and measure "
+            "accuracy on the 10,000 test {noun}s."
+        ).format(images=ALL_IMAGES, noun=noun)
+    )
+    st.caption(
+        _(
+            "Source text: chapter 15 “自编码器” (Autoencoders), section "
+            "“无监督预训练使用栈式自编码器” (Unsupervised pretraining using stacked autoencoders)"
+        )
     )
     left, middle, right = st.columns(3)
     labelled = left.segmented_control(
-        "Labelled images", LABEL_COUNTS, default=100, key="inside_labels", required=True
+        _("Labelled images"), LABEL_COUNTS, default=100, key="inside_labels", required=True
     )
     name = middle.selectbox(
-        "Encoder", ["deep", "tied"], format_func=words.title, key="inside_encoder"
+        _("Encoder"), ["deep", "tied"], format_func=words.title, key="inside_encoder"
     )
-    seed = right.number_input("Seed", 0, 99, 0, key="inside_seed")
+    seed = right.number_input(_("Seed"), 0, 99, 0, key="inside_seed")
     results = st.session_state.setdefault("inside_few_labels", {})
     engine = services.engine()
     if engine is None or engine.error:
         st.caption(
-            ":material/cloud_off: This experiment runs in a training worker, and none can be "
-            "reached right now; the other sections work as usual."
+            _(
+                ":material/cloud_off: This experiment runs in a training worker, and none can "
+                "be reached right now; the other sections work as usual."
+            )
         )
     if st.button(
-        "Run",
+        # "Run experiment", not "Run": a run is a training (the runs table's "Run", 任务).
+        _("Run experiment"),
         type="primary",
         icon=":material/play_arrow:",
         key="inside_run",
         disabled=engine is None or bool(engine.error),
     ):
         with st.spinner(
-            f"Training three classifiers on {labelled} labelled {noun}s, in a training worker "
-            "(if none is running, starting one takes about 10 s)..."
+            ngettext(
+                "Training three classifiers on {labelled} labelled {noun}, in a training "
+                "worker (if none is running, starting one takes about 10 s)...",
+                "Training three classifiers on {labelled} labelled {noun}s, in a training "
+                "worker (if none is running, starting one takes about 10 s)...",
+                labelled,
+            ).format(labelled=labelled, noun=noun)
         ):
             try:
                 dataset = session.current_dataset()
@@ -144,19 +174,30 @@ def pretraining_ui() -> None:
                 )
             except EngineUnavailable:
                 st.warning(
-                    "The training cluster cannot be reached right now; try again later.",
+                    _("The training cluster cannot be reached right now; try again later."),
                     icon=":material/cloud_off:",
                 )
             except TimeoutError:
                 st.warning(
-                    "The training workers are busy with runs; try again when one ends.",
+                    _("The training workers are busy with runs; try again when one ends."),
                     icon=":material/hourglass_top:",
                 )
     if not results:
-        st.info("Choose how many labels and press Run (a few seconds).", icon=":material/school:")
+        st.info(
+            _("Choose how many labels and press Run experiment (a few seconds)."),
+            icon=":material/school:",
+        )
         return
     rows = [
-        {"encoder": words.title(n), "labelled": k, "seed": s, "method": method, "accuracy": acc}
+        {
+            "encoder": words.title(n),
+            "labelled": k,
+            "seed": s,
+            # The method as the table's header and the chart's label say it (the results'
+            # keys are English, marked N_() in core.ml.few_labels).
+            "method": _(method),
+            "accuracy": acc,
+        }
         for (n, k, s), scores in results.items()
         for method, acc in scores.items()
     ]
@@ -164,15 +205,25 @@ def pretraining_ui() -> None:
     table = frame.pivot_table(
         index=["encoder", "labelled", "seed"], columns="method", values="accuracy"
     ).reset_index()
-    st.dataframe(table, hide_index=True, placeholder=words.MISSING)
+    st.dataframe(
+        table,
+        hide_index=True,
+        placeholder=words.MISSING,
+        # Translators: the few-labels table's column headers.
+        column_config={
+            "encoder": st.column_config.Column(_("encoder")),
+            "labelled": st.column_config.Column(_("labelled")),
+            "seed": st.column_config.Column(_("seed")),
+        },
+    )
     st.altair_chart(
-        alt.Chart(frame, title="Test accuracy")
+        alt.Chart(frame, title=_("Test accuracy"))
         .mark_bar()
         .encode(
             x=alt.X("method:N", title=None),
-            y=alt.Y("accuracy:Q", scale=alt.Scale(domain=[0, 1])),
-            color="method:N",
-            column=alt.Column("labelled:O", title="labelled images"),
+            y=alt.Y("accuracy:Q", title=_("accuracy"), scale=alt.Scale(domain=[0, 1])),
+            color=alt.Color("method:N", title=_("method")),
+            column=alt.Column("labelled:O", title=_("labelled images")),
         )
         .properties(width=140, height=220),
     )

@@ -46,7 +46,7 @@ def session_language() -> str | None:
     if context is None:
         return None
     state = context.session_state
-    return state[IN_EFFECT] if IN_EFFECT in state else None
+    return state[IN_EFFECT] if IN_EFFECT in state else None  # noqa: SIM401 (it has no .get)
 
 
 def browser_language() -> str | None:

@@ -9,9 +9,13 @@ scatter's crosshair follow the thumb while it is dragged and the server does not
 from __future__ import annotations
 
 import base64
+import html as markup
 import json
+import re
 from pathlib import Path
 
+from core import i18n
+from core.i18n import _
 from core.ml.export import DenseLayer
 from ui import palette
 from ui.plots import LIMIT, Scatter
@@ -53,8 +57,72 @@ def html(
     # "</" would end the script element early; JSON allows it escaped.
     text = json.dumps(payload, allow_nan=False).replace("</", "<\\/")
     # The captions name what the images are ("digit", "garment"): our own words, not a user's.
-    page = TEMPLATE.read_text().replace("NOUN", noun)
+    page = translated(TEMPLATE.read_text(), noun).replace("NOUN", noun)
     return page.replace("/*PAYLOAD*/null", text, 1)
+
+
+# The template's JavaScript writes the digit's caption as the sliders move.
+DECODED_AT = "`Decoded at z = (${z[0].toFixed(2)}, ${z[1].toFixed(2)})`"
+
+
+def translated(page: str, noun: str) -> str:
+    """The template's texts in the reader's language (the template holds them in English,
+    with NOUN for what the images show). A text the template no longer holds is an error, so
+    a reworded template is noticed instead of left in English."""
+    shown = _(noun)
+    language = i18n.locale_name().replace("_", "-")  # "en", "zh-CN": for screen readers.
+    page = _swap(page, '<html lang="en">', f'<html lang="{language}">', escape=False)
+    page = _swap(page, "The decoded NOUN", _("The decoded {noun}").format(noun=shown))
+    page = _swap(
+        page,
+        "NOUNs decoded on a grid of the latent plane",
+        _("{noun}s decoded on a grid of the latent plane").format(noun=shown),
+    )
+    page = _swap(
+        page,
+        "The manifold: NOUNs decoded on a grid of Gaussian quantiles (red: the cell nearest to "
+        "your sliders)",
+        _(
+            "The manifold: {noun}s decoded on a grid of Gaussian quantiles (red: the cell "
+            "nearest to your sliders)"
+        ).format(noun=shown),
+    )
+    page = _swap(
+        page,
+        "The test NOUNs in the latent plane",
+        _("The test {noun}s in the latent plane").format(noun=shown),
+    )
+    page = _swap(
+        page,
+        "The 10,000 test NOUNs encoded (mean code), coloured by label. Crosshair: your sliders. "
+        "Ring: your last input on the Draw page.",
+        _(
+            "The 10,000 test {noun}s encoded (mean code), coloured by label. Crosshair: your "
+            "sliders. Ring: your last input on the Draw page."
+        ).format(noun=shown),
+    )
+    # Translators: the caption under the decoded image; {z1} and {z2} are the sliders' values
+    decoded_at = _("Decoded at z = ({z1}, {z2})")
+    page = _swap(page, "Decoded at z = (0.00, 0.00)", decoded_at.format(z1="0.00", z2="0.00"))
+    script = (
+        decoded_at.replace("\\", "\\\\")
+        .replace("`", "\\`")
+        .replace("${", "\\${")
+        .replace("</", "<\\/")
+        .replace("{z1}", "${z[0].toFixed(2)}")
+        .replace("{z2}", "${z[1].toFixed(2)}")
+    )
+    return _swap(page, DECODED_AT, f"`{script}`", escape=False)
+
+
+def _swap(page: str, english: str, shown: str, escape: bool = True) -> str:
+    """`page` with its text `english` (however the template wraps its lines) as `shown`."""
+    pattern = r"\s+".join(re.escape(word) for word in english.split())
+    replacement = markup.escape(shown) if escape else shown
+    page, count = re.subn(pattern, lambda _match: replacement, page, count=1)
+    if count != 1:
+        raise ValueError(f"the latent pad's template no longer holds {english!r}")
+    return page
 
 
 RING = "ring-of-the-last-drawing"

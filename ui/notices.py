@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from core.i18n import _
 from ui.identity import CLASS_JOINED, CLASS_UNKNOWN, LINK_UNKNOWN, lesson
 from ui.words import plain
 
@@ -15,13 +16,15 @@ def show() -> None:
     """Called by app.py before the page runs; each notice shows on one script run only."""
     if st.session_state.pop(LINK_UNKNOWN, False):
         st.info(
-            "The link you opened is not known here (it may have expired). You get a new one "
-            "when you train.",
+            _(
+                "The link you opened is not known here (it may have expired). You get a new one "
+                "when you train."
+            ),
             icon=":material/link_off:",
         )
     if st.session_state.pop(CLASS_UNKNOWN, False):
         st.warning(
-            "The class link you opened is not known here; ask your teacher for the link again.",
+            _("The class link you opened is not known here; ask your teacher for the link again."),
             icon=":material/link_off:",
         )
     if st.session_state.pop(CLASS_JOINED, False):
@@ -38,13 +41,18 @@ def joined() -> None:
     opened = store()
     challenges = classroom.class_challenges(opened, found.room.id) if opened else []
     lines = [
-        f"You joined **{plain(found.room.name)}** as **{plain(found.member.nickname)}**. "
-        'Your runs are kept under your own link ("Your link" in the sidebar): bookmark it to '
-        "come back to them."
+        _(
+            "You joined **{room}** as **{nickname}**. Your runs are kept under your own link "
+            '("Your link" in the sidebar): bookmark it to come back to them.'
+        ).format(room=plain(found.room.name), nickname=plain(found.member.nickname))
     ]
     if challenges:
-        lines.append("Your teacher's challenges:")
-        lines += [f"- **{plain(item.title)}** ({item.metric_label})" for item in challenges]
+        lines.append(_("Your teacher's challenges:"))
+        # Translators: one challenge in a list: its title, then what ranks it ("Test BCE").
+        lines += [
+            _("- **{title}** ({metric})").format(title=plain(item.title), metric=item.metric_label)
+            for item in challenges
+        ]
     else:
-        lines.append("Your teacher has set no challenge yet: train and race as you like.")
+        lines.append(_("Your teacher has set no challenge yet: train and race as you like."))
     st.success("\n".join(lines), icon=":material/groups:")

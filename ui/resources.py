@@ -16,6 +16,7 @@ import cachetools
 import numpy as np
 import streamlit as st
 
+from core.i18n import _
 from core.ml import cards, data, served, variants
 from ui.services import live_store
 from ui.session import current_dataset
@@ -86,7 +87,7 @@ RUN_MODELS = Bounded(16, 64 * 2**20, lambda model: model.nbytes)
 
 def _pretrained_model(name: str, dataset: str) -> served.Served:
     def load() -> served.Served:
-        with st.spinner("Loading the pretrained model..."):
+        with st.spinner(_("Loading the pretrained model...")):
             model = served.load_shipped(name, dataset)
         freeze_heap()
         return model
@@ -122,10 +123,10 @@ class TestSet:
 
 def pretrained(name: str, dataset: str | None = None) -> ModelRef:
     model = pretrained_model(name, dataset or current_dataset())
-    return ModelRef(model.key, model, "Pretrained")
+    return ModelRef(model.key, model, _("Pretrained"))
 
 
-@st.cache_resource(show_spinner="Loading the test images...")
+@st.cache_resource(show_spinner=False)  # test_set() spins, in the reader's language.
 def _test_set(dataset: str) -> TestSet:
     x_test, y_test = data.load_test(dataset)
     x_test.setflags(write=False)
@@ -139,7 +140,17 @@ def test_set(dataset: str | None = None) -> TestSet:
     Only the test set: the pages never need the 55,000 training images (170 MB as floats),
     which the training process loads for itself.
     """
-    return _test_set(dataset or current_dataset())
+    dataset = dataset or current_dataset()
+    if dataset in _loaded_test_sets:
+        return _test_set(dataset)
+    with st.spinner(_("Loading the test images...")):  # Once per dataset and server process.
+        found = _test_set(dataset)
+    _loaded_test_sets.add(dataset)
+    return found
+
+
+# The datasets whose test set _test_set has loaded: test_set shows its spinner before that.
+_loaded_test_sets: set[str] = set()
 
 
 def sample_digits(dataset: str | None = None) -> np.ndarray:
@@ -186,7 +197,7 @@ def run_model(run) -> served.Served:
     (a LookupError) when the run has none."""
 
     def load() -> served.Served:
-        with st.spinner("Loading your model..."):
+        with st.spinner(_("Loading your model...")):
             found = live_store().bundle(run.id)
         if found is None:
             raise NotServable(f"run {run.id} has no exported model")

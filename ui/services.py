@@ -10,13 +10,16 @@ import time
 
 import streamlit as st
 
+from core.i18n import _
+
 RETRY_SECONDS = 30.0  # An unreachable database is tried again this often, not on every rerun.
 
 
 _store_failure: tuple[float, str] | None = None
+_opened: list[bool] = []  # Whether the store has been opened since the last failure.
 
 
-@st.cache_resource(show_spinner="Opening the run store...")
+@st.cache_resource(show_spinner=False)  # store() spins, in the reader's language.
 def _open_store():
     from core.store import Store
 
@@ -32,7 +35,12 @@ def store():
     if _store_failure is not None and time.monotonic() - _store_failure[0] < RETRY_SECONDS:
         return None
     try:
-        opened = _open_store()
+        if _opened:
+            opened = _open_store()
+        else:  # The first opening (or one after a failure) may take a while: say so.
+            with st.spinner(_("Opening the run store...")):
+                opened = _open_store()
+            _opened.append(True)
     except StoreError as error:
         logging.getLogger("autoencoder_lab").error("run store unavailable: %s", error)
         _store_failure = (time.monotonic(), str(error))
@@ -58,6 +66,7 @@ def store_failed(error) -> bool:
     log.error("run store unavailable: %s", error)
     _store_failure = (time.monotonic(), str(error))
     _open_store.clear()  # Reconnect from scratch on the next try.
+    _opened.clear()
     return True
 
 
@@ -115,15 +124,20 @@ def guarded(main, message: str) -> None:
             st.warning(message, icon=":material/cloud_off:")
         else:
             st.error(
-                "That did not work (the run store refused it); nothing was changed. Try again.",
+                _("That did not work (the run store refused it); nothing was changed. Try again."),
                 icon=":material/error:",
             )
 
 
 def refusal(error: Exception) -> None:
-    """A rule's refusal, shown to the user who met it."""
-    text = str(error)
-    st.warning(text[:1].upper() + text[1:].rstrip(".") + ".", icon=":material/block:")
+    """A rule's refusal, shown to the user who met it (translated where it was raised): an
+    English one as a sentence, a Chinese one ended with a full-width stop."""
+    text = str(error).strip()
+    if any("\u4e00" <= char <= "\u9fff" for char in text):
+        sentence = text if text.endswith(("。", "！", "？")) else text.rstrip(".") + "。"
+    else:
+        sentence = text[:1].upper() + text[1:].rstrip(".") + "."
+    st.warning(sentence, icon=":material/block:")
 
 
 def limits():

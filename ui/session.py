@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from core.i18n import _
 from core.ml import data
 
 VARIANT = "variant"
@@ -35,7 +36,10 @@ def drawable() -> bool:
 
 def draw_title() -> str:
     """The Draw page's title, which Home's first step repeats."""
-    return "Draw a digit" if drawable() else f"Reconstruct a {dataset().noun}"
+    if drawable():
+        return _("Draw a digit")
+    # Translators: the Draw page's title for photos; {noun} is what one shows ("garment").
+    return _("Reconstruct a {noun}").format(noun=_(dataset().noun))
 
 
 def keep_last_input(image) -> None:
@@ -52,4 +56,5 @@ def last_input():
 
 
 def last_input_label() -> str:
-    return "My last drawing" if drawable() else "My last image on Draw"
+    # An option of Latent's and Inside's pickers, compared with itself in the same run.
+    return _("My last drawing") if drawable() else _("My last image on Draw")

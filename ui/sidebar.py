@@ -7,8 +7,10 @@ import functools
 
 import streamlit as st
 
+from core.i18n import _, ngettext
 from core.lab.runs import usable
 from core.ml import cards, codegen, data, variants
+from ui import language
 from ui.actions import my_runs
 from ui.identity import LINK, STUDENT, Student, ensure_student, lesson, start_fresh, student
 from ui.resources import (
@@ -41,11 +43,10 @@ def dataset_problem(name: str) -> str | None:
     if missing:
         return missing
     if card(variants.names()[0], name) is None:  # Cached: this runs on every page.
-        return (
-            f"The pretrained {data.get(name).title} models are missing from "
-            f"{cards.folder(None, name)}; train them with "
-            f"`python -m core.train all --dataset {name}`."
-        )
+        return _(
+            "The pretrained {dataset} models are missing from {folder}; train them with "
+            "`python -m core.train all --dataset {name}`."
+        ).format(dataset=_(data.get(name).title), folder=cards.folder(None, name), name=name)
     return None
 
 
@@ -67,13 +68,13 @@ def dataset_picker() -> str:
     if st.query_params.get(DATASET_LINK, "mnist") != st.session_state[DATASET]:
         _mirror_dataset()
     st.sidebar.segmented_control(
-        "Dataset",
+        _("Dataset"),
         names,
         key=DATASET,
-        format_func=lambda name: data.get(name).title,
+        format_func=lambda name: _(data.get(name).title),
         required=True,
         on_change=_mirror_dataset,
-        help="Handwritten digits, or photos of clothes: the same models, other images.",
+        help=_("Handwritten digits, or photos of clothes: the same models, other images."),
     )
     return st.session_state[DATASET]
 
@@ -98,12 +99,14 @@ def variant_picker() -> str:
     if st.query_params.get(VARIANT) != st.session_state[VARIANT]:
         _mirror_to_url()  # Page switches drop query parameters; keep the link shareable.
     name = st.sidebar.selectbox(
-        "Autoencoder variant", names, key=VARIANT, format_func=title, on_change=_mirror_to_url
+        _("Autoencoder variant"), names, key=VARIANT, format_func=title, on_change=_mirror_to_url
     )
     if st.session_state.pop("variant_link_invalid", False):
         # The user's text is not echoed back: it came from a URL anyone could have crafted.
         st.sidebar.warning(
-            f"The link asked for a variant this lab does not have; showing {title(name)}.",
+            _("The link asked for a variant this lab does not have; showing {variant}.").format(
+                variant=title(name)
+            ),
             icon=":material/link_off:",
         )
     return name
@@ -122,16 +125,16 @@ def model_picker(name: str) -> None:
     if st.session_state.get(MODEL) not in options:
         st.session_state[MODEL] = PRETRAINED
     st.sidebar.selectbox(
-        "Model",
+        _("Model"),
         options,
         key=MODEL,
         format_func=lambda choice: (
-            "Pretrained (shipped)" if choice == PRETRAINED else run_label(runs[choice])
+            _("Pretrained (shipped)") if choice == PRETRAINED else run_label(runs[choice])
         ),
-        help="Your runs of this variant, newest first: every page then uses the chosen one.",
+        help=_("Your runs of this variant, newest first: every page then uses the chosen one."),
     )
     if not runs:
-        st.sidebar.caption("Train this variant on the Train page to use your own model here.")
+        st.sidebar.caption(_("Train this variant on the Train page to use your own model here."))
     chosen = st.session_state[MODEL]
     if chosen == PRETRAINED:
         st.query_params.pop(MODEL_LINK, None)
@@ -162,10 +165,10 @@ def current_model(name: str) -> ModelRef:
             store_failed(error)
         except NotServable:  # From before runs stored a served model: say so, use the shipped.
             choose_model(PRETRAINED)
-            st.toast(NOT_SERVABLE, icon=":material/info:")
+            st.toast(_(NOT_SERVABLE), icon=":material/info:")
         except LookupError:  # Deleted in another tab since the sidebar listed it.
             choose_model(PRETRAINED)  # The sidebar's choice too, from the next run on.
-            st.toast("That run is gone; showing the pretrained model.", icon=":material/info:")
+            st.toast(_("That run is gone; showing the pretrained model."), icon=":material/info:")
     return pretrained(name)
 
 
@@ -174,27 +177,36 @@ def explain(name: str) -> None:
     variant = variants.get(name)
     info = card(name)
     if info and info.get("metrics"):
-        st.sidebar.caption(f"Test set: {metric_line(info['metrics'])}")
-    with st.sidebar.expander(f"About {variant.title}", expanded=False):
-        st.write(variant.summary)
+        st.sidebar.caption(_("Test set: {metrics}").format(metrics=metric_line(info["metrics"])))
+    # Translators: the sidebar's expander with a paragraph on the chosen variant.
+    with st.sidebar.expander(_("About {variant}").format(variant=title(name)), expanded=False):
+        st.write(_(variant.summary))
+        if variant.source:  # Which chapter of the source texts teaches it.
+            st.caption(_(variant.source))
         if info:
             training = info["training"]
+            epochs = training["epochs_completed"]
             st.caption(
-                f"{info['parameters']:,} parameters · trained {training['epochs_completed']} "
-                f"epochs in {training['seconds']:.0f} s"
+                ngettext(
+                    "{parameters:,} parameters · trained {epochs} epoch in {seconds:.0f} s",
+                    "{parameters:,} parameters · trained {epochs} epochs in {seconds:.0f} s",
+                    epochs,
+                ).format(parameters=info["parameters"], epochs=epochs, seconds=training["seconds"])
             )
         st.download_button(
-            "Get the code",
+            _("Get the code"),
             shipped_code(name, current_dataset()),
             file_name=codegen.shipped_file_name(name, current_dataset()),
             mime="text/x-python",
             icon=":material/code:",
             key="shipped_code",
             on_click="ignore",
-            help="The shipped model's architecture and recipe as one Python file (Keras and "
-            "NumPy only): it trains, evaluates on the test set and saves. It finds the images "
-            "where the lab keeps them on this machine, else beside it (Get the data), else "
-            "downloads them.",
+            help=_(
+                "The shipped model's architecture and recipe as one Python file (Keras and "
+                "NumPy only): it trains, evaluates on the test set and saves. It finds the images "
+                "where the lab keeps them on this machine, else beside it (Get the data), else "
+                "downloads them."
+            ),
         )
         data_button(st, current_dataset(), "shipped_data")
 
@@ -204,16 +216,18 @@ def data_button(where, dataset: str, key: str) -> None:
     on a machine without the lab or the internet. Built only when pressed (a deferred
     download): a page's run never compresses 11 to 31 MB it may not send."""
     where.download_button(
-        "Get the data (.npz)",
+        _("Get the data (.npz)"),
         functools.partial(dataset_npz, dataset),
         file_name=codegen.data_file_name(dataset),
         mime="application/octet-stream",
         icon=":material/dataset:",
         key=key,
         on_click="ignore",
-        help=f"{data.get(dataset).title} as one compressed NumPy file: uint8 arrays x_train and "
-        "x_test (with their labels y_train and y_test). Save it beside the code and the file "
-        "finds it, or pass --data FILE.npz.",
+        help=_(
+            "{dataset} as one compressed NumPy file: uint8 arrays x_train and x_test (with "
+            "their labels y_train and y_test). Save it beside the code and the file finds it, "
+            "or pass --data FILE.npz."
+        ).format(dataset=_(data.get(dataset).title)),
     )
 
 
@@ -223,8 +237,11 @@ def class_ui() -> None:
     if found.room is None or found.member is None:
         return
     # Joining is announced in the main column (ui.notices); the sidebar keeps the line.
+    # Translators: the sidebar's class line: the class's name, then the student's nickname.
     st.sidebar.caption(
-        f":material/groups: {plain(found.room.name)} · you are {plain(found.member.nickname)}"
+        _(":material/groups: {room} · you are {nickname}").format(
+            room=plain(found.room.name), nickname=plain(found.member.nickname)
+        )
     )
 
 
@@ -232,20 +249,22 @@ def link_ui(me: Student | None) -> None:
     """The sidebar's "Your link" with a copy button, or the banner when the store is down."""
     # An unknown personal or class link is told in the main column (ui.notices).
     if me is None and store() is not None:
-        with st.sidebar.popover("Your link", icon=":material/link:", width="stretch"):
+        with st.sidebar.popover(_("Your link"), icon=":material/link:", width="stretch"):
             st.markdown(
-                "You get a personal link the first time you train or race: it is the key to "
-                "your runs, to bookmark or to open on another computer. No account, nothing "
-                "personal stored."
+                _(
+                    "You get a personal link the first time you train or race: it is the key to "
+                    "your runs, to bookmark or to open on another computer. No account, nothing "
+                    "personal stored."
+                )
             )
-            if st.button("Get my link now", icon=":material/add_link:", key="get_link"):
+            if st.button(_("Get my link now"), icon=":material/add_link:", key="get_link"):
                 from core.store import StoreError
 
                 try:
                     ensure_student()
                 except StoreError as error:  # The sidebar is outside every page's guard.
                     store_failed(error)
-                    st.warning("Your link cannot be made right now; try again in a minute.")
+                    st.warning(_("Your link cannot be made right now; try again in a minute."))
                 else:
                     st.rerun()
         return
@@ -253,24 +272,28 @@ def link_ui(me: Student | None) -> None:
         # The reason (host, database, driver message) goes to the operator's log, not to
         # every student's screen.
         st.sidebar.warning(
-            "Your runs cannot be stored right now, so training is off until the run store is "
-            "back. The pretrained models work as usual.",
+            _(
+                "Your runs cannot be stored right now, so training is off until the run store "
+                "is back. The pretrained models work as usual."
+            ),
             icon=":material/cloud_off:",
         )
         return
-    with st.sidebar.popover("Your link", icon=":material/link:", width="stretch"):
+    with st.sidebar.popover(_("Your link"), icon=":material/link:", width="stretch"):
         st.markdown(
-            "This link is the key to your runs: bookmark it, or open it on another computer to "
-            "continue there. Anyone who has it sees your runs, so share it with care."
+            _(
+                "This link is the key to your runs: bookmark it, or open it on another computer "
+                "to continue there. Anyone who has it sees your runs, so share it with care."
+            )
         )
         st.code(my_link(me.token), language=None, wrap_lines=True)
         if lesson().room is not None:  # A new link would leave the class and its board.
-            st.caption("In a class, this link keeps you in it: open it again to come back.")
+            st.caption(_("In a class, this link keeps you in it: open it again to come back."))
         elif st.button(
-            "Start fresh",
+            _("Start fresh"),
             icon=":material/restart_alt:",
             key="start_fresh",
-            help="A new, empty link. Your current link keeps working.",
+            help=_("A new, empty link. Your current link keeps working."),
         ):
             start_fresh()
             st.rerun()
@@ -295,9 +318,14 @@ def current_variant() -> str:
 
 
 def my_link(token: str) -> str:
-    """This page's address with the student's token (and the chosen variant)."""
+    """This page's address with the student's token (and the chosen variant, and the language
+    when the reader chose one: a language taken from the browser is not written in a link)."""
     from urllib.parse import urlencode, urlsplit, urlunsplit
 
     parts = urlsplit(st.context.url or "http://localhost:8501/")
-    query = urlencode({VARIANT: current_variant(), LINK: token})
+    asked = {VARIANT: current_variant(), LINK: token}
+    chosen = st.session_state.get(language.CHOSEN)
+    if chosen:
+        asked[language.PARAM] = chosen
+    query = urlencode(asked)
     return urlunsplit((parts.scheme, parts.netloc, parts.path, query, ""))

@@ -4,34 +4,62 @@ safe for Markdown."""
 
 from __future__ import annotations
 
-import time
-
+from core import i18n
+from core.i18n import N_, _
 from core.ml import variants
 
 
 def title(name: str) -> str:
-    return variants.get(name).title
+    """A variant's title in the reader's language (the registry marks it N_)."""
+    return _(variants.get(name).title)
+
+
+# A run's status as a reader sees it (core.store.schema.STATUSES; the stored value, in CSVs and
+# the database, stays English).
+STATUSES = {
+    "queued": N_("queued"),
+    "running": N_("running"),
+    "finished": N_("finished"),
+    "stopped": N_("stopped"),
+    "diverged": N_("diverged"),
+    "failed": N_("failed"),
+    "interrupted": N_("interrupted"),
+}
+
+
+def status(value: str) -> str:
+    """A run's status in the reader's language ("stopped" -> "已停止")."""
+    found = STATUSES.get(value)
+    return _(found) if found else value
 
 
 def run_label(run) -> str:
-    """A readable one-line name for a run: what it is and how good, then when."""
-    parts = [f"Run {run.id}"]
+    """A readable one-line name for a run: what it is and how good, then when. (Pages take
+    the part before the first " · " as the run's short name.)"""
+    # Translators: a run's short name in the model list, "Run 12"; the glossary's 任务 12.
+    parts = [_("Run {id}").format(id=run.id)]
     if run.status != "finished":
-        parts.append(run.status)
+        parts.append(status(run.status))
     elif run.metrics:
         parts.append(metric_line(run.metrics).split(" · ")[0])
-    parts.append(f"{run.epochs_done} ep")
+    # Translators: how many epochs a run has trained, in a compact run label: "10 ep".
+    parts.append(_("{epochs} ep").format(epochs=run.epochs_done))
     model = run.settings.get("model", {})
-    for key, short in (("code_size", "code"), ("beta", "β"), ("l1", "λ"), ("contraction", "λ")):
+    for key, short in (("code_size", None), ("beta", "β"), ("l1", "λ"), ("contraction", "λ")):
         if key in model:
-            parts.append(f"{short} {model[key]:g}")
+            if short is None:
+                # Translators: a run's code size in a compact run label: "code 32".
+                parts.append(_("code {size:g}").format(size=model[key]))
+            else:
+                parts.append(f"{short} {model[key]:g}")
             break
-    parts.append(time.strftime("%d %b %H:%M", time.localtime(run.created_at)))
+    parts.append(i18n.moment(run.created_at))
     return " · ".join(parts)
 
 
 def count(number: int, noun: str, plural: str | None = None) -> str:
-    """A number with its noun in the right form: "1 epoch", "5 epochs", "1,000 images"."""
+    """A number with its noun in the right form: "1 epoch", "5 epochs", "1,000 images".
+    English only, and being retired: new code writes `ngettext("{n} epoch", "{n} epochs", n)`."""
     return f"{number:,} {noun if number == 1 else plural or noun + 's'}"
 
 
@@ -48,8 +76,16 @@ def metric_line(metrics: dict) -> str:
         parts.append(f"{NEGATIVE_ELBO} {metrics['negative_elbo']:.1f} nats")
     if "bce" in metrics:
         floor = metrics.get("bce_floor")
-        above = f" (floor {floor:.3f} + {metrics['bce'] - floor:.4f})" if floor else ""
-        parts.append(f"BCE {metrics['bce']:.4f}{above}")
+        if floor:
+            # Translators: a test BCE and how far it is above the lowest BCE the images allow
+            # (their pixels' own entropy): "BCE 0.0820 (floor 0.058 + 0.0240)".
+            parts.append(
+                _("BCE {bce:.4f} (floor {floor:.3f} + {above:.4f})").format(
+                    bce=metrics["bce"], floor=floor, above=metrics["bce"] - floor
+                )
+            )
+        else:
+            parts.append(f"BCE {metrics['bce']:.4f}")
     if "mse" in metrics:
         parts.append(f"MSE {metrics['mse']:.4f}")
     if "psnr_db" in metrics:
@@ -63,13 +99,26 @@ def sparse_headline(penalised: list[float], plain: float, noun: str = "digit") -
     only when more than half are off; a penalty that switches off no more units than none
     is said so."""
     low, high = min(penalised), max(penalised)
-    share = f"{low:.0%}" if f"{low:.0%}" == f"{high:.0%}" else f"{low:.0%} to {high:.0%}"
+    if f"{low:.0%}" == f"{high:.0%}":
+        share = f"{low:.0%}"
+    else:
+        # Translators: a range of shares, "50% to 90%".
+        share = _("{low:.0%} to {high:.0%}").format(low=low, high=high)
     if high <= plain:
-        return (
-            f"Sparse codes: no more units off with the penalty ({share}) than without ({plain:.0%})"
-        )
-    amount = f"most units ({share})" if low > 0.5 else f"{share} of units"
-    return f"Sparse codes: {amount} off for a {noun}, against {plain:.0%} without the penalty"
+        return _(
+            "Sparse codes: no more units off with the penalty ({share}) than without ({plain:.0%})"
+        ).format(share=share, plain=plain)
+    noun = _(noun)  # "digit", "garment": core.ml.data's Dataset.noun, marked N_() there.
+    if low > 0.5:
+        # Translators: Inside's sparse-codes header; {noun} is "digit" or "garment".
+        return _(
+            "Sparse codes: most units ({share}) off for a {noun}, against {plain:.0%} without "
+            "the penalty"
+        ).format(share=share, noun=noun, plain=plain)
+    # Translators: Inside's sparse-codes header; {noun} is "digit" or "garment".
+    return _(
+        "Sparse codes: {share} of units off for a {noun}, against {plain:.0%} without the penalty"
+    ).format(share=share, noun=noun, plain=plain)
 
 
 def plain(text: str) -> str:
@@ -81,8 +130,8 @@ def plain(text: str) -> str:
 
 
 # A run without a served model (core.ml.served): trained before runs stored one, or its export
-# failed. Continuing it writes one at the end of the session.
-NOT_SERVABLE = (
+# failed. Continuing it writes one at the end of the session. Shown with _(NOT_SERVABLE).
+NOT_SERVABLE = N_(
     "This run's model was saved in an older form the pages cannot show. Continue it (one more "
     "epoch is enough) or train it again to use it here."
 )

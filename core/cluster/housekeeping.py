@@ -13,6 +13,9 @@ The store is the truth about runs; the scheduler holds their tasks. Each app ser
 
 Several servers doing all this at once is safe: every write is conditional (a run's attempt
 number fences a claim made since it was read).
+
+The messages written on runs are in no reader's language: fixed English texts marked N_(), which
+the Train page translates as it shows them (`core.store.runs.TEMPLATED` for the ones with a value).
 """
 
 from __future__ import annotations
@@ -21,12 +24,14 @@ import logging
 import time
 
 from core.cluster import tasks
+from core.i18n import N_
 from core.store import Store, StoreError
+from core.store.runs import NO_WORKER
 
 LOG = logging.getLogger("autoencoder_lab.engine")
 SWEEP_SECONDS = 10.0
 PRUNE_SECONDS = 3600.0
-STARTING_MESSAGE = (
+STARTING_MESSAGE = N_(
     "A training worker is starting: TensorFlow and the training data load once (about 10 s), "
     "and later runs start at once."
 )
@@ -56,11 +61,15 @@ def interrupt_lost(store: Store, workers: set[str]) -> None:
             run.id,
             "interrupted",
             (
-                "its training worker stopped answering (frozen, or cut off); the last "
-                "epoch's weights are kept"
+                N_(
+                    "its training worker stopped answering (frozen, or cut off); the last "
+                    "epoch's weights are kept"
+                )
                 if listed
-                else "its training worker stopped (killed, or its machine went away); the "
-                "last epoch's weights are kept"
+                else N_(
+                    "its training worker stopped (killed, or its machine went away); the "
+                    "last epoch's weights are kept"
+                )
             ),
             attempt=run.attempt,  # Not a claim made since this read.
         )
@@ -73,10 +82,7 @@ def note_waiting(store: Store, ready_workers: int, embedded: bool, address: str 
     elif embedded:
         message = STARTING_MESSAGE
     else:
-        message = (
-            f"Waiting for a training worker: none is connected to {address} "
-            "(start one with `python -m core.worker`)."
-        )
+        message = NO_WORKER.format(address=address)
     store.note_queued(message)
 
 
@@ -88,9 +94,10 @@ def record_task_error(store: Store, run_id: int, error: BaseException) -> None:
             store.finish(
                 run_id,
                 "interrupted",
-                "its training worker stopped several times; the last epoch's weights are kept",
+                N_("its training worker stopped several times; the last epoch's weights are kept"),
             )
         else:
+            # The error as Python says it (a technical detail, shown as stored).
             store.finish(run_id, "failed", f"{type(error).__name__}: {error}")
     except StoreError:
         LOG.error("run %s: could not record its task's error %r", run_id, error)

@@ -6,6 +6,10 @@ of every batch about twice a second, and after each epoch the validation losses,
 sample reconstructions and a checkpoint of the weights. At the end it measures the test metrics
 on the 10,000 test images with the model cards' definitions (`core.ml.evaluate.measure`). A stop
 request, or the run no longer being ours, is honoured between batches.
+
+The messages it writes on a run are in no reader's language: fixed English texts marked N_(),
+which the Train page translates as it shows them (`core.store.runs.TEMPLATED` for the ones
+with a value).
 """
 
 from __future__ import annotations
@@ -19,10 +23,12 @@ from collections.abc import Callable
 import numpy as np
 
 from core.cluster.beside import BundleMaker, Bundles, Heartbeat, Throttled, Writes
+from core.i18n import N_
 from core.ml.callbacks import Progress
 from core.ml.choices import build_model, model_config
 from core.ml.data import sample_indices, to_images
 from core.store import Claimed, Fenced, Store, StoreError, StoreUnavailable
+from core.store.runs import STORE_FAILED
 
 LOG = logging.getLogger("autoencoder_lab.runs")
 HELD_OUT_IMAGES = 1000  # Images of the per-epoch MSE when a run validates on all 5,000.
@@ -247,7 +253,7 @@ def _train_run(
         if heartbeat.lost:
             raise Fenced(f"run {run_id}: the claim was lost during training")
         if aborted():
-            store.finish(run_id, "interrupted", "its training process was shut down")
+            store.finish(run_id, "interrupted", N_("its training process was shut down"))
             return "interrupted"
         current = store.run(run_id)
         if current is None or current.status != "running":  # Deleted, or marked by a sweep.
@@ -255,10 +261,10 @@ def _train_run(
         if result.diverged:
             status, message = (
                 "diverged",
-                "the loss exploded; the last good epoch's weights are kept",
+                N_("the loss exploded; the last good epoch's weights are kept"),
             )
         elif result.stopped:
-            status, message = "stopped", current.message or "stopped by you"
+            status, message = "stopped", current.message or N_("stopped by you")
         else:
             status, message = "finished", None
         seconds = run.seconds + result.seconds
@@ -303,14 +309,17 @@ def _train_run(
             store,
             run_id,
             "interrupted",
-            "the run store could not be reached during training; the last epoch's weights "
-            "are kept: continue it",
+            N_(
+                "the run store could not be reached during training; the last epoch's weights "
+                "are kept: continue it"
+            ),
         )
     except StoreError as error:  # The store refused a write (a broken schema, a full disk).
         LOG.error("run %s: store error: %s", run_id, error)
-        return _end(store, run_id, "failed", f"the store failed during training ({error})")
+        return _end(store, run_id, "failed", STORE_FAILED.format(error=error))
     except Exception as error:  # A bug or a bad setting: the run fails, the worker carries on.
         LOG.exception("run %s failed", run_id)
+        # The error as Python says it (a technical detail, shown as stored).
         return _end(store, run_id, "failed", f"{type(error).__name__}: {error}")
 
 

@@ -12,7 +12,7 @@ and the cluster's code never import each other.
 A class's locks and limits and the server's limits are applied here, on the server, whatever a
 browser sent (a forged widget value, a URL parameter): a locked setting trains with the
 teacher's value. Refusals are `core.store.Refused` (`Busy`, `LabBusy`, `ClassError`): a message
-for the one user who asked.
+for the one user who asked, in their language (raised in their script run: `_()` reads it).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import logging
 from dataclasses import dataclass, replace
 
 from core.config import Settings
+from core.i18n import _
 from core.lab.classroom import ClassError, Setup
 from core.ml import choices, data
 from core.store import Store
@@ -133,9 +134,9 @@ def lesson_specs(
     """(the student's class or None, [(variant, settings, epochs)]) of runs to queue: in a
     class with its locks and limits applied, refused while the teacher has paused trainings;
     the server's limits apply to everyone."""
-    room, _ = store.member(student_id)
+    room, _membership = store.member(student_id)
     if room is not None and room.paused:
-        raise ClassError("your teacher has paused new trainings for the class")
+        raise ClassError(_("your teacher has paused new trainings for the class"))
     setup = Setup.from_json(room.setup) if room else Setup()
     setup = replace(
         setup,
@@ -197,7 +198,11 @@ def start_race(
     run would be. They are ordinary runs, tagged with the race (the first run's id) in their
     settings. Raises Busy while the student has a run queued or training."""
     if not 2 <= len(racers) <= MOST_RACERS:
-        raise ClassError(f"a race needs 2 to {MOST_RACERS} racers, got {len(racers)}")
+        raise ClassError(
+            _("a race needs 2 to {most} racers, got {count}").format(
+                most=MOST_RACERS, count=len(racers)
+            )
+        )
     room, specs = lesson_specs(store, student_id, racers, dataset, max_epochs, max_subset)
     return store.create_runs(
         student_id,

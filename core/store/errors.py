@@ -2,10 +2,13 @@
 
 The pages act on the kind: StoreUnavailable turns training off for the whole server until the
 database is back; Conflict and Fenced are races the caller explains or stops on; Refused (and
-Busy, LabBusy) is a message for the one user whose action it refused.
+Busy, LabBusy) is a message for the one user whose action it refused, in their language: it is
+raised in their script run, so `_()` reads the language of the page that asked.
 """
 
 from __future__ import annotations
+
+from core.i18n import _, ngettext
 
 
 class StoreError(RuntimeError):
@@ -34,8 +37,8 @@ class Refused(Exception):
 class Busy(Refused):
     """The student already has a queued or running run."""
 
-    def __init__(self, message: str = "you already have a run queued or training; stop it first"):
-        super().__init__(message)
+    def __init__(self, message: str | None = None):
+        super().__init__(message or _("you already have a run queued or training; stop it first"))
 
 
 class LabBusy(Refused):
@@ -43,5 +46,9 @@ class LabBusy(Refused):
 
     def __init__(self, waiting: int):
         super().__init__(
-            f"the lab is busy ({waiting} runs are waiting to train); try again in a minute"
+            ngettext(
+                "the lab is busy ({waiting} run is waiting to train); try again in a minute",
+                "the lab is busy ({waiting} runs are waiting to train); try again in a minute",
+                waiting,
+            ).format(waiting=waiting)
         )

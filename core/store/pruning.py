@@ -13,6 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
+from core.i18n import N_
 from core.store.database import Database
 from core.store.records import Run
 from core.store.runs import count_by_status, delete_runs
@@ -39,7 +40,7 @@ class Housekeeping(Database):
         )
         ids = [row.id for row in found]
         if ids:
-            note = "stopped because no page of yours was open"
+            note = N_("stopped because no page of yours was open")  # Translated where shown.
             self.write(
                 runs.update()
                 .where(runs.c.id.in_(ids), runs.c.status == "running")

@@ -13,6 +13,7 @@ import time
 
 import sqlalchemy as sa
 
+from core.i18n import N_, _
 from core.store.database import Database
 from core.store.errors import Busy, Conflict, LabBusy, Refused
 from core.store.records import Run
@@ -20,6 +21,18 @@ from core.store.schema import ACTIVE, bundles, checkpoints, epochs, loss_chunks,
 
 # Statuses whose run ended and can be continued from its last checkpoint.
 CONTINUABLE = ("stopped", "interrupted")
+
+# A run's `message` (why it waits, why it ended) is written by whoever holds or ends the run (a
+# worker, the engine's sweeps), in no reader's language: a fixed English text marked N_() where
+# it is written, which the Train page translates as it shows it (ui.run_view.message_text). The
+# few that carry a value are these templates, formatted where written; the page recognises a
+# stored message by its template and translates the template around the value.
+NO_WORKER = N_(
+    "Waiting for a training worker: none is connected to {address} "
+    "(start one with `python -m core.worker`)."
+)
+STORE_FAILED = N_("the store failed during training ({error})")
+TEMPLATED = (NO_WORKER, STORE_FAILED)
 
 
 class Runs(Database):
@@ -95,7 +108,7 @@ class Runs(Database):
                 )
                 ids.append(int(result.inserted_primary_key[0]))
             if race:  # Named after its first run, known once that row exists.
-                for run_id, (_, settings, _) in zip(ids, specs, strict=True):
+                for run_id, (_variant, settings, _epochs) in zip(ids, specs, strict=True):
                     connection.execute(
                         runs.update()
                         .where(runs.c.id == run_id)
@@ -186,7 +199,7 @@ class Runs(Database):
                 .where(owned, runs.c.status == "queued")
                 .values(
                     status="stopped",
-                    message="taken out of the queue",
+                    message=N_("taken out of the queue"),
                     finished_at=time.time(),
                     stop_requested=False,
                 )
@@ -235,7 +248,7 @@ class Runs(Database):
                 )
             ).rowcount
             if not changed:
-                raise Refused("this run cannot be continued (it is not stopped, or is complete)")
+                raise Refused(_("this run cannot be continued (it is not stopped, or is complete)"))
 
     def delete_run(self, run_id: int, student_id: int) -> bool:
         """Delete an ended run of this student with everything it stored."""
@@ -275,4 +288,4 @@ def _refuse_if_busy(connection, student_id: int) -> None:
         .where(runs.c.student_id == student_id, runs.c.status.in_(ACTIVE))
     ).scalar_one()
     if active:
-        raise Busy("you already have a run queued or training; stop it first")
+        raise Busy()  # Its message, in the language of the student who asked.

@@ -3,6 +3,8 @@ locks gets exactly the lesson's setup, whatever the session sends."""
 
 from __future__ import annotations
 
+import contextvars
+
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -231,3 +233,61 @@ def test_the_teachers_tab_stays_chosen_when_a_notice_above_goes(lab_store):
     assert not app.exception, [item.value for item in app.exception]
     assert "Class created" not in texts(app, "success")
     assert before and tabs_id(app) == before
+
+
+def test_a_teacher_fixes_the_class_language_and_its_students_read_it(lab_store, lesson):
+    """The setup's "Language of the class's pages": saved with the setup, said in the change
+    summary, carried by both links (`?lang=`), and in effect on every page of the class's
+    students, whatever their browser or their own choice says."""
+    from urllib.parse import parse_qs, urlsplit
+
+    class_id, key = lesson
+    app = teacher_page(key)
+    language = app.radio(key="class_language")
+    assert language.value == "each" and language.options == [
+        "Each student's own",
+        "English",
+        "中文",
+    ]
+    assert all("lang=" not in item.value for item in app.code)  # Each student's own.
+    language.set_value("zh")
+    next(b for b in app.button if b.label == "Save the setup").click().run()
+    assert not app.exception, [item.value for item in app.exception]
+    assert "language of the class's pages: 中文" in texts(app, "success")
+    assert classroom.Setup.from_json(lab_store.class_row(class_id).setup).language == "zh"
+    # The rest of the setup is kept, and so is the language when the locks are saved.
+    assert classroom.Setup.from_json(lab_store.class_row(class_id).setup).locks == SETUP.locks
+    app.checkbox(key="lock_vanilla_batch_size").check()
+    next(b for b in app.button if b.label == "Save the locks of Vanilla").click().run()
+    assert classroom.Setup.from_json(lab_store.class_row(class_id).setup).language == "zh"
+    student_link, teacher_link = (item.value for item in app.code)
+    assert parse_qs(urlsplit(student_link).query)["lang"] == ["zh"]
+    assert parse_qs(urlsplit(teacher_link).query)["lang"] == ["zh"]
+    assert app.title[0].value == "Class: Lesson 3"  # The teacher's own page: their language.
+
+    # A student of the class who chose English for themselves (`?lang=en`) reads Chinese.
+    _, token = classroom.join(lab_store, classroom.class_code(key))
+    student = contextvars.copy_context().run(chinese_student, token)
+    assert not student.exception, [item.value for item in student.exception]
+    assert student.session_state["language"] == "zh"
+    assert student.query_params["lang"] == "zh"  # The link they keep says it too.
+    assert student.sidebar.button_group(key="language_switch").disabled
+    # The Chinese catalogue (locale/zh_CN) is built from the translators' work: the page reads it.
+    assert student.title[0].value == "课堂"
+    assert "排行榜" in student.expander[0].label  # "Your nickname and the board"
+
+
+def chinese_student(token: str) -> AppTest:
+    """The class page of a student who asked for English, through app.py. AppTest formats the
+    widgets' values for the next run with their `format_func` in this thread, so this thread
+    reads the page's language too (in a context of its own: other tests keep English)."""
+    from core import i18n
+
+    i18n.use("zh")
+    student = AppTest.from_file(str(APP), default_timeout=120)
+    student.query_params["me"] = token
+    student.query_params["lang"] = "en"
+    student.run()
+    student.switch_page("pages/class.py")
+    student.run()
+    return student

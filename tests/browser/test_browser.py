@@ -12,6 +12,7 @@ from playwright.sync_api import expect
 from tests.support.browser import (
     IDLE,
     URL_PATHS,
+    choose_in_sidebar,
     no_exceptions,
     open_page,
     set_slider_to_minimum,
@@ -305,12 +306,7 @@ def test_a_run_survives_a_reload_a_second_browser_and_a_restart(
         page = new_tab(context)
         token = re.search(r"me=([^&]+)", link).group(1)
         open_page(page, f"{url}/draw?variant=vanilla&me={token}")
-        chooser = page.locator(
-            "[data-testid=stSidebar] [data-testid=stSelectbox]", has_text="Model"
-        )
-        chooser.click()
-        page.get_by_role("option", name=re.compile(r"^Run \d+ · BCE")).first.click()
-        wait_idle(page)
+        choose_in_sidebar(page, "Model", re.compile(r"Run \d+ · BCE"))
         page.get_by_text("Test digit", exact=True).click()
         page.wait_for_selector("text=/Vanilla \\(Run \\d+\\) reconstruction/", timeout=60_000)
         wait_idle(page)

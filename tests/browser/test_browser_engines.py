@@ -9,6 +9,8 @@ open) and 1280x800 (a laptop, sidebar open), with the same in-page checks
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -207,18 +209,31 @@ def check_pad(evaluate, engine: str, size: str) -> None:
     assert found["box"][2] == pytest.approx(found["box"][3], abs=1)  # Still square.
 
 
-@pytest.mark.parametrize("size", list(CHROMIUM_SIZES))
-def test_layout_in_chromium(size, browser, app_server, artifacts):
+# Every size in English; the three the issue names in Chinese too (its texts wrap otherwise).
+LAYOUTS = [(size, "en") for size in CHROMIUM_SIZES] + [(size, "zh") for size in SIZES]
+
+
+@pytest.mark.parametrize(("size", "language"), LAYOUTS, ids=lambda value: value)
+def test_layout_in_chromium(size, language, browser, app_server, artifacts):
     width, height = CHROMIUM_SIZES[size]
     touch = size in TOUCH
+    # A Chinese browser (navigator.language zh-CN) gets the Chinese pages without ?lang=.
     context = browser.new_context(
-        viewport={"width": width, "height": height}, has_touch=touch, is_mobile=touch
+        viewport={"width": width, "height": height},
+        has_touch=touch,
+        is_mobile=touch,
+        locale="zh-CN" if language == "zh" else "en-US",
     )
     page = context.new_page()
     try:
         for path in URL_PATHS:
             open_lab(page, f"{app_server}/{path}")
             settle(page)  # Charts and frames draw after the script ends.
+            if language == "zh":
+                title = page.locator("h1").first.inner_text()
+                assert re.search(r"[\u4e00-\u9fff]", title), (size, path, title)
+                assert "lang=" not in page.url  # The browser's language is not a choice.
+                page.screenshot(path=str(artifacts / f"chromium-zh-{width}-{path or 'home'}.png"))
             if "phone" not in size:  # On a phone the sidebar is a drawer over the page.
                 assert page.locator("[data-testid=stSidebar][data-collapsed=false]").count() == 1
             check_layout(lambda body: evaluate_body(page, body), "chromium", size, path)
@@ -239,7 +254,8 @@ def test_layout_in_chromium(size, browser, app_server, artifacts):
                 page.wait_for_selector("[data-testid=stElementToolbar]", timeout=10_000)
                 toolbar_top, text_bottom = page.evaluate(TOOLBAR_AND_TEXT_ABOVE)
                 assert toolbar_top >= text_bottom - 1, (size, toolbar_top, text_bottom)
-        page.screenshot(path=str(artifacts / f"chromium-{size}-class.png"))
+        if language == "en":
+            page.screenshot(path=str(artifacts / f"chromium-{size}-class.png"))
     finally:
         context.close()
 

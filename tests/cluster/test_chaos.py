@@ -14,6 +14,7 @@ import json
 import os
 import subprocess
 import sys
+import warnings
 
 import pytest
 
@@ -21,6 +22,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
 ROOT = __import__("pathlib").Path(__file__).resolve().parents[2]
 TIMEOUT = 900  # Generous: the experiment waits on conditions, and this machine is shared.
+SLOW_SECONDS = 240
 
 
 def test_a_class_trains_through_a_killed_and_a_frozen_worker(tmp_path):
@@ -72,6 +74,12 @@ def test_a_class_trains_through_a_killed_and_a_frozen_worker(tmp_path):
             leftover.down(quiet=True)
     assert figures.exists(), output[-4000:]
     result = json.loads(figures.read_text())
+    if result.get("experiment_s", 0) > SLOW_SECONDS:
+        # It passed, but slowly (CI once took 613 s where this machine takes 95-115 s): the
+        # timeline goes to the warnings summary, the one place a passing test's output shows.
+        warnings.warn(
+            f"the chaos run took {result['experiment_s']:.0f} s:\n{output[-6000:]}", stacklevel=1
+        )
     total = result["total"]
     shown = json.dumps({key: result[key] for key in ("rows", "lost_runs", "checks")}, indent=1)
     assert total["lost"] == 0, shown

@@ -165,6 +165,37 @@ def test_setups_and_challenges_are_checked_when_saved():
         Challenge.from_json({"title": "x", "dataset": "cifar"})
 
 
+def test_a_class_language_round_trips_is_checked_and_goes_in_both_links():
+    from urllib.parse import parse_qs, urlsplit
+
+    assert Setup().language is None and Setup.from_json({}).language is None  # Each student's.
+    for language in ("zh", "en", None):
+        setup = Setup(pages=("train",), language=language)
+        assert Setup.from_json(setup.to_json()) == setup
+        assert Setup.from_json(setup.to_json()).language == language
+    for unknown in ("fr", "zh-CN", "", 1):
+        with pytest.raises(ClassError, match="unknown language"):
+            Setup.from_json({"language": unknown})
+    # A change of it is said after a save, each language named in its own.
+    assert classroom.setup_changes(Setup(), Setup(language="zh")) == [
+        "language of the class's pages: 中文"
+    ]
+    assert classroom.setup_changes(Setup(language="zh"), Setup(language="en")) == [
+        "language of the class's pages: English"
+    ]
+    assert classroom.setup_changes(Setup(language="en"), Setup()) == [
+        "language of the class's pages: each student's own"
+    ]
+
+    def asked(link: str) -> dict:
+        return parse_qs(urlsplit(link).query)
+
+    student, teacher = classroom.links("http://host:8501/", "k" * 32, "zh")
+    assert asked(student)["lang"] == ["zh"] and asked(teacher)["lang"] == ["zh"]
+    assert asked(student)["class"] == [classroom.class_code("k" * 32)]
+    assert all("lang" not in asked(link) for link in classroom.links("http://host", "k" * 32))
+
+
 def test_nicknames_are_plain_single_lines():
     assert classroom.clean_text("  Ada\u202e\nLovelace\t\x00 ", 30) == "Ada Lovelace"
     assert classroom.clean_text("x" * 100, 30) == "x" * 30

@@ -66,6 +66,27 @@ def wait_trained(page, epochs: str = "", timeout: float = 300_000) -> None:
     )
 
 
+def choose_in_sidebar(page, label: str, option, tries: int = 3) -> None:
+    """Choose an option of the sidebar's selectbox `label` (a text or a compiled pattern) and
+    wait until the box shows it and the rerun it caused has ended. A click that lands while the
+    page is still settling (a fresh server's first page reruns through app.py) can close the
+    list without choosing: the box is read back, and the choice made again."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    box = page.locator("[data-testid=stSidebar] [data-testid=stSelectbox]", has_text=label)
+    for attempt in range(tries):
+        box.click()
+        page.get_by_role("option", name=option).first.click()
+        try:
+            box.filter(has_text=option).wait_for(timeout=15_000)
+            break
+        except PlaywrightTimeout:
+            if attempt == tries - 1:
+                raise
+    page.wait_for_selector(IDLE, timeout=60_000)
+    mark_runs_seen(page)
+
+
 def no_exceptions(page) -> None:
     errors = page.locator("[data-testid=stException]")
     assert errors.count() == 0, errors.first.inner_text()

@@ -46,20 +46,89 @@ NOT_TEXT = {
     "value",
     "raw_value",
     "file_id",
+    "css",
 }
+# A style sheet in a Markdown element (ui.layout's): markup, not text.
+STYLE = re.compile(r"^\s*<style>|^\s*/\*", re.S)
 
 # What stays in Latin letters in Chinese text (docs/GLOSSARY.md, style rule 6): metric and
 # model names, products, units, symbols.
 KEPT = {
-    "BCE", "MSE", "PSNR", "ELBO", "KL", "L1", "L2", "MNIST", "Fashion-MNIST", "Fashion", "Keras",
-    "TensorFlow", "ONNX", "Runtime", "Dask", "Streamlit", "NumPy", "Adam", "ReLU", "sigmoid",
-    "softmax", "PCA", "VAE", "β-VAE", "dB", "nats", "nat", "ms", "MB", "GB", "px", "SVD", "Colab",
-    "Python", "CSV", "npz", "PNG", "JPEG", "ROC", "AUC", "Autoencoder", "Lab", "SGD", "GPU", "CPU",
-    "SQLite", "PostgreSQL", "HAProxy", "Tonnaer", "Sohn", "Pyro", "Kingma", "Welling", "Hinton",
-    "Salakhutdinov", "Vincent", "Rifai", "Ng", "x", "z", "z1", "z2", "ep", "std", "max", "min",
+    "BCE",
+    "MSE",
+    "PSNR",
+    "ELBO",
+    "KL",
+    "L1",
+    "L2",
+    "MNIST",
+    "Fashion-MNIST",
+    "Fashion",
+    "Keras",
+    "TensorFlow",
+    "ONNX",
+    "Runtime",
+    "Dask",
+    "Streamlit",
+    "NumPy",
+    "Adam",
+    "ReLU",
+    "sigmoid",
+    "softmax",
+    "PCA",
+    "VAE",
+    "β-VAE",
+    "dB",
+    "nats",
+    "nat",
+    "ms",
+    "MB",
+    "GB",
+    "px",
+    "SVD",
+    "Colab",
+    "Python",
+    "CSV",
+    "npz",
+    "PNG",
+    "JPEG",
+    "ROC",
+    "AUC",
+    "Autoencoder",
+    "Lab",
+    "SGD",
+    "GPU",
+    "CPU",
+    "SQLite",
+    "PostgreSQL",
+    "HAProxy",
+    "Tonnaer",
+    "Sohn",
+    "Pyro",
+    "Kingma",
+    "Welling",
+    "Hinton",
+    "Salakhutdinov",
+    "Vincent",
+    "Rifai",
+    "Ng",
+    "x",
+    "z",
+    "z1",
+    "z2",
+    "ep",
+    "std",
+    "max",
+    "min",
 }
 
-_CODE = re.compile(r"`[^`]*`|https?://\S+|:material/[a-z_]+:|\{[^}]*\}|<[^>]+>")
+# Left out of the check: code, URLs, icons, placeholders, tags, and an English gloss in
+# full-width brackets after a Chinese term (docs/GLOSSARY.md, style rule 5), identifiers.
+_CODE = re.compile(
+    r"`[^`]*`|https?://\S+|:material/[a-z_]+:|\{[^}]*\}|<[^>]+>|(?<=[\u4e00-\u9fff])（[^（）]*）"
+    # Identifiers and command-line words: x_train, FILE.npz, --data, model.fit.
+    r"|[\w-]*[_.][\w.-]*\w|--[\w-]+"
+)
 _WORDS = re.compile(r"[A-Za-z][A-Za-z'’-]*[A-Za-z]|[A-Za-z]")
 
 
@@ -70,7 +139,7 @@ def element_texts(app) -> list[str]:
         proto = getattr(node, "proto", None)
         if proto is not None and hasattr(proto, "ListFields"):
             _strings(proto, found)
-    return [text for text in found if text.strip()]
+    return [text for text in found if text.strip() and not STYLE.match(text)]
 
 
 def _nodes(node):
@@ -122,7 +191,11 @@ def _column_labels(columns: str) -> list[str]:
         config = json.loads(columns)
     except ValueError:
         return []
-    return [value["label"] for value in config.values() if isinstance(value, dict) and value.get("label")]
+    return [
+        value["label"]
+        for value in config.values()
+        if isinstance(value, dict) and value.get("label")
+    ]
 
 
 def english(text: str) -> str | None:

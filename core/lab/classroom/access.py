@@ -15,6 +15,7 @@ import hmac
 import secrets
 from urllib.parse import urlencode
 
+from core.i18n import _
 from core.lab.classroom.challenges import Challenge
 from core.lab.classroom.setup import ClassError, Setup, clean_text
 from core.store import ClassRow, Member, Store, hash_token
@@ -95,7 +96,7 @@ def create_class(store: Store, name: str, setup: Setup | None = None) -> tuple[i
     """A new class; returns (class id, teacher key). The key is shown once, never stored."""
     name = clean_text(name, 120)
     if not name:
-        raise ClassError("give the class a name")
+        raise ClassError(_("give the class a name"))
     key = secrets.token_urlsafe(KEY_BYTES)
     class_id = store.create_class(
         name, hash_token(key), hash_token(class_code(key)), (setup or Setup()).to_json()
@@ -112,7 +113,7 @@ def teacher_class(store: Store, key: str | None) -> ClassRow | None:
 
 def require(changed: bool) -> None:
     if not changed:
-        raise ClassError("this teacher link is not valid")
+        raise ClassError(_("this teacher link is not valid"))
 
 
 def save_setup(store: Store, key: str, setup: Setup) -> None:
@@ -136,7 +137,7 @@ def remove_challenge(store: Store, key: str, challenge_id: int) -> None:
     if store.remove_challenge(hash_token(key), challenge_id):
         return
     require(teacher_class(store, key) is not None)
-    raise ClassError("that challenge was removed already")
+    raise ClassError(_("that challenge was removed already"))
 
 
 # Students ----------------------------------------------------------------------------------
@@ -155,7 +156,7 @@ def join(store: Store, code: str | None) -> tuple[int, str] | None:
 
 def friendly_nickname(taken: set[str]) -> str:
     """An adjective and an animal no one in the class has yet (a number if all are taken)."""
-    for _ in range(50):
+    for _attempt in range(50):
         name = f"{secrets.choice(ADJECTIVES)} {secrets.choice(ANIMALS)}"
         if name not in taken:
             return name
@@ -166,7 +167,7 @@ def rename(store: Store, student_id: int, nickname: str) -> str:
     """Set a student's nickname (plain text, trimmed); returns what was stored."""
     cleaned = clean_text(nickname, NICKNAME_CHARS)
     if not cleaned:
-        raise ClassError("a nickname needs at least one visible character")
+        raise ClassError(_("a nickname needs at least one visible character"))
     store.update_member(student_id, nickname=cleaned)
     return cleaned
 

@@ -9,6 +9,7 @@ import json
 import time
 from dataclasses import dataclass
 
+from core.i18n import _
 from core.lab.classroom.access import require, teacher_class
 from core.lab.classroom.challenges import Challenge, class_challenges
 from core.ml import choices
@@ -81,11 +82,15 @@ def stuck(
     found = []
     for member in members:
         run = latest.get(member.id)
-        if run is not None and run.status in ("diverged", "failed"):
-            found.append((member, f"latest run {run.id} {run.status}"))
+        if run is not None and run.status == "diverged":
+            found.append((member, _("latest run {run} diverged").format(run=run.id)))
+        elif run is not None and run.status == "failed":
+            found.append((member, _("latest run {run} failed").format(run=run.id)))
         elif member.id not in finished and now - member.created_at > minutes * 60:
             waited = (now - member.created_at) / 60
-            found.append((member, f"nothing finished after {waited:.0f} min"))
+            found.append(
+                (member, _("nothing finished after {minutes:.0f} min").format(minutes=waited))
+            )
     return found
 
 

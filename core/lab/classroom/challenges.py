@@ -6,16 +6,18 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from core.lab.classroom.setup import ClassError, clean_text
+from core.i18n import N_, _
+from core.lab.classroom.setup import ClassError, clean_text, in_sentence, noise_name
 from core.ml import choices, variants
 from core.store import Run, Store
 
-# name: (label, lower is better, variants it applies to or None for any)
+# name: (label, lower is better, variants it applies to or None for any); labels are shown
+# with _().
 METRICS = {
-    "bce": ("Test BCE", True, None),
-    "mse": ("Test MSE", True, None),
-    "negative_elbo": ("Test −ELBO (nats)", True, ("vae",)),
-    "psnr_denoised": ("PSNR after denoising (dB)", False, None),
+    "bce": (N_("Test BCE"), True, None),
+    "mse": (N_("Test MSE"), True, None),
+    "negative_elbo": (N_("Test −ELBO (nats)"), True, ("vae",)),
+    "psnr_denoised": (N_("PSNR after denoising (dB)"), False, None),
 }
 
 
@@ -38,9 +40,14 @@ class Challenge:
 
     @property
     def metric_label(self) -> str:
-        label = METRICS[self.metric][0]
+        """What is ranked, in the reader's language."""
+        label = _(METRICS[self.metric][0])
         if self.metric == "psnr_denoised":
-            label += f", {self.noise_kind.replace('_', ' ')} noise {self.noise_level:g}"
+            # Translators: the metric of a challenge of PSNR after denoising, then the noise
+            # added to the test images: "PSNR after denoising (dB), gaussian noise 0.5".
+            label = _("{metric}, {noise} noise {level:g}").format(
+                metric=label, noise=noise_name(self.noise_kind), level=self.noise_level
+            )
         return label
 
     def to_json(self) -> dict:
@@ -57,10 +64,11 @@ class Challenge:
     @classmethod
     def from_json(cls, data: dict, challenge_id: int | None = None) -> Challenge:
         """A checked challenge: a metric it knows, variants and constraints that exist."""
-        title = clean_text(str(data.get("title", "")), 80) or "Challenge"
+        # A title left empty: the default in the teacher's language (stored as if typed).
+        title = clean_text(str(data.get("title", "")), 80) or _("Challenge")
         metric = data.get("metric", "bce")
         if metric not in METRICS:
-            raise ClassError(f"unknown metric {metric!r}")
+            raise ClassError(_("unknown metric {metric!r}").format(metric=metric))
         known = variants.names()
         names = tuple(name for name in known if name in (data.get("variants") or ()))
         allowed = METRICS[metric][2]
@@ -69,9 +77,13 @@ class Challenge:
             if not names:
                 # Titles, not module names: the teacher reads this under the form.
                 raise ClassError(
-                    f"{METRICS[metric][0]} is measured only for "
-                    f"{' or '.join(variants.get(name).title for name in allowed)}: allow it "
-                    "among the variants, or leave them empty"
+                    _(
+                        "{metric} is measured only for {variants}: allow it among the "
+                        "variants, or leave them empty"
+                    ).format(
+                        metric=_(METRICS[metric][0]),
+                        variants=either(variants.get(name).title for name in allowed),
+                    )
                 )
         constraints = {}
         for name, bounds in (data.get("constraints") or {}).items():
@@ -80,10 +92,12 @@ class Challenge:
                 if bounds.get(side) is not None:
                     value = bounds[side]
                     if not isinstance(value, (int, float)) or isinstance(value, bool):
-                        raise ClassError(f"a bound on {name} must be a number")
+                        raise ClassError(
+                            _("a bound on {setting} must be a number").format(setting=name)
+                        )
                     kept[side] = value
             if name not in _numeric_settings():
-                raise ClassError(f"no numeric setting {name!r}")
+                raise ClassError(_("no numeric setting {setting!r}").format(setting=name))
             if kept:
                 constraints[name] = kept
         noise_kind = noise_level = None
@@ -93,12 +107,12 @@ class Challenge:
             noise_kind = data.get("noise_kind") or "gaussian"
             noise_level = float(data.get("noise_level", 0.5))
             if noise_kind not in noise.KINDS or not 0.0 < noise_level <= 1.0:
-                raise ClassError("choose a noise kind and a level in (0, 1]")
+                raise ClassError(_("choose a noise kind and a level in (0, 1]"))
         from core.ml.data import DATASETS
 
         dataset = data.get("dataset") or "mnist"
         if dataset not in DATASETS:
-            raise ClassError(f"unknown dataset {dataset!r}")
+            raise ClassError(_("unknown dataset {dataset!r}").format(dataset=dataset))
         return cls(
             title, metric, names, constraints, noise_kind, noise_level, challenge_id, dataset
         )
@@ -125,21 +139,32 @@ class Challenge:
         """The challenge in one line: what is ranked and what is allowed."""
         from core.ml.data import get
 
+        best = _("lowest {metric}") if self.lower_is_better else _("highest {metric}")
         parts = [
-            ("lowest " if self.lower_is_better else "highest ") + self.metric_label,
-            f"on {get(self.dataset).title}",
-            " or ".join(variants.get(name).title for name in self.variants)
+            best.format(metric=self.metric_label),
+            _("on {dataset}").format(dataset=_(get(self.dataset).title)),
+            either(variants.get(name).title for name in self.variants)
             if self.variants
-            else "any variant",
+            else _("any variant"),
         ]
         labels = {item.name: item.label for item in _all_settings()}
         for name, bounds in self.constraints.items():
-            label = labels.get(name, name).lower()
+            label = in_sentence(labels[name]) if name in labels else name
             if "max" in bounds:
-                parts.append(f"{label} at most {bounds['max']:g}")
+                parts.append(
+                    _("{setting} at most {value:g}").format(setting=label, value=bounds["max"])
+                )
             if "min" in bounds:
-                parts.append(f"{label} at least {bounds['min']:g}")
+                parts.append(
+                    _("{setting} at least {value:g}").format(setting=label, value=bounds["min"])
+                )
         return " · ".join(parts)
+
+
+def either(titles) -> str:
+    """Variant titles (marked N_ where declared) as alternatives: "Vanilla or Deep"."""
+    # Translators: between two variants a challenge allows: "Vanilla or Deep".
+    return _(" or ").join(_(title) for title in titles)
 
 
 def _all_settings():

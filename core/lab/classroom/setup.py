@@ -8,7 +8,8 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 
-from core.i18n import LANGUAGES, N_
+from core import i18n
+from core.i18n import LANGUAGES, N_, _, ngettext
 from core.ml import choices, variants
 from core.ml.choices import MOST_EPOCHS
 from core.ml.data import ALL_IMAGES
@@ -23,6 +24,12 @@ PAGE_TITLES = {
     "latent": N_("Latent space"),
     "inside": N_("Inside"),
     "compare": N_("Compare"),
+}
+# The noise kinds of core.ml.noise as a teacher reads them (a challenge's noise, a lock).
+NOISE_KINDS = {
+    "gaussian": N_("gaussian"),
+    "salt_and_pepper": N_("salt and pepper"),
+    "masking": N_("masking"),
 }
 
 
@@ -65,19 +72,19 @@ class Setup:
         known = variants.names()
         names = tuple(name for name in known if name in data.get("variants", known))
         if not names:
-            raise ClassError("a class needs at least one variant")
+            raise ClassError(_("a class needs at least one variant"))
         locks = {}
         for name, values in (data.get("locks") or {}).items():
             if name not in known:
-                raise ClassError(f"unknown variant {name!r}")
+                raise ClassError(_("unknown variant {variant!r}").format(variant=name))
             locks[name] = {key: choice_of(name, key, value) for key, value in values.items()}
         max_epochs = int(data.get("max_epochs", MOST_EPOCHS))
         max_subset = int(data.get("max_subset", ALL_IMAGES))
         if not 1 <= max_epochs <= MOST_EPOCHS or max_subset not in choices.SUBSETS:
-            raise ClassError("class limits out of range")
+            raise ClassError(_("class limits out of range"))
         language = data.get("language")
         if language is not None and language not in LANGUAGES:
-            raise ClassError(f"unknown language {language!r}")
+            raise ClassError(_("unknown language {language!r}").format(language=language))
         return cls(pages, names, locks, max_epochs, max_subset, language)
 
     def locked(self, variant: str) -> dict:
@@ -96,7 +103,11 @@ class Setup:
         """The values a run of this class trains with: locks win, limits clamp, and a value
         the page does not offer is refused."""
         if variant not in self.variants:
-            raise ClassError(f"{variants.get(variant).title} is not part of this lesson")
+            raise ClassError(
+                _("{variant} is not part of this lesson").format(
+                    variant=_(variants.get(variant).title)
+                )
+            )
         chosen = {**choices.defaults(variant), **values, **self.locked(variant)}
         result = {}
         for item in choices.for_variant(variant):
@@ -124,7 +135,7 @@ def choice_of(variant: str, name: str, value):
             and math.isclose(float(value), float(choice), rel_tol=1e-9, abs_tol=1e-12)
         ):
             return choice
-    raise ClassError(f"{item.label} cannot be {value!r}")
+    raise ClassError(_("{setting} cannot be {value!r}").format(setting=_(item.label), value=value))
 
 
 def clean_text(text: str, limit: int) -> str:
@@ -136,37 +147,83 @@ def clean_text(text: str, limit: int) -> str:
     return re.sub(r"\s+", " ", kept).strip()[:limit]
 
 
+def in_sentence(label: str) -> str:
+    """A setting's label (marked N_ where declared) inside a sentence: translated, and in
+    English in lower case ("batch size locked at 64")."""
+    text = _(label)
+    return text.lower() if i18n.language() == i18n.SOURCE else text
+
+
+def noise_name(kind: str) -> str:
+    """A noise kind of core.ml.noise in the reader's language."""
+    return _(NOISE_KINDS[kind]) if kind in NOISE_KINDS else kind.replace("_", " ")
+
+
+def shown(item, value) -> str:
+    """A setting's value as the teacher reads it (a noise kind in their language)."""
+    return noise_name(value) if isinstance(value, str) else item.show(value)
+
+
+def language_name(code: str | None) -> str:
+    """A class's language as the setup names it: each in its own language, or each student's."""
+    return LANGUAGES[code][1] if code in LANGUAGES else _("each student's own")
+
+
 def setup_changes(old: Setup, new: Setup) -> list[str]:
     """What differs between two setups, in the teacher's words (the class page says it after
     a save: "variants added: Deep", "batch size locked at 64", "epochs unlocked")."""
 
     def title(name: str) -> str:
-        return variants.get(name).title
+        return _(variants.get(name).title)
 
-    def count(number: int, noun: str) -> str:
-        return f"{number:,} {noun}{'' if number == 1 else 's'}"
+    def page(name: str) -> str:
+        return _(PAGE_TITLES[name])
+
+    # Translators: joins the names in "variants added: Deep, Convolutional".
+    separator = _(", ")
+
+    def names(chosen, others, name_of) -> str:
+        return separator.join(name_of(item) for item in chosen if item not in others)
 
     changes = []
-    for label, before, after, name_of in (
-        ("pages", old.pages, new.pages, PAGE_TITLES.get),
-        ("variants", old.variants, new.variants, title),
-    ):
-        added = [name_of(item) for item in after if item not in before]
-        removed = [name_of(item) for item in before if item not in after]
-        if added:
-            changes.append(f"{label} added: {', '.join(added)}")
-        if removed:
-            changes.append(f"{label} removed: {', '.join(removed)}")
+    if added := names(new.pages, old.pages, page):
+        changes.append(_("pages added: {pages}").format(pages=added))
+    if removed := names(old.pages, new.pages, page):
+        changes.append(_("pages removed: {pages}").format(pages=removed))
+    if added := names(new.variants, old.variants, title):
+        changes.append(_("variants added: {variants}").format(variants=added))
+    if removed := names(old.variants, new.variants, title):
+        changes.append(_("variants removed: {variants}").format(variants=removed))
     if new.max_epochs != old.max_epochs:
-        changes.append(f"at most {count(new.max_epochs, 'epoch')} per run")
+        changes.append(
+            ngettext(
+                "at most {n:,} epoch per run", "at most {n:,} epochs per run", new.max_epochs
+            ).format(n=new.max_epochs)
+        )
     if new.max_subset != old.max_subset:
-        changes.append(f"at most {count(new.max_subset, 'training image')} per run")
+        changes.append(
+            ngettext(
+                "at most {n:,} training image per run",
+                "at most {n:,} training images per run",
+                new.max_subset,
+            ).format(n=new.max_subset)
+        )
+    if new.language != old.language:
+        changes.append(
+            _("language of the class's pages: {language}").format(
+                language=language_name(new.language)
+            )
+        )
     for name in new.variants:
         before, after = old.locked(name), new.locked(name)
         for item in choices.for_variant(name):
-            label = item.label.lower()
+            label = in_sentence(item.label)
             if item.name in after and after[item.name] != before.get(item.name):
-                changes.append(f"{label} locked at {item.show(after[item.name])}")
+                changes.append(
+                    _("{setting} locked at {value}").format(
+                        setting=label, value=shown(item, after[item.name])
+                    )
+                )
             elif item.name in before and item.name not in after:
-                changes.append(f"{label} unlocked")
+                changes.append(_("{setting} unlocked").format(setting=label))
     return changes

@@ -4,6 +4,10 @@ Every model of the lab takes float32 images in [0, 1] shaped (N, 28, 28, 1) and 
 reconstructions of the same shape. This module imports no Keras: the web tier reads a variant's
 metadata (titles, settings, recipes, code) without it, so the Keras building blocks (the
 serializable `Autoencoder` and the dense stacks) live in core.ml.variants.blocks.
+
+The texts a page shows (`title`, `summary`, `idea`, `source`, `live_note`, the `curves`
+panels' titles) are marked `N_()` where each variant declares them and translated with `_()`
+where they are shown (core.i18n).
 """
 
 from __future__ import annotations
@@ -11,6 +15,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+
+from core.i18n import N_
 
 if TYPE_CHECKING:
     import keras
@@ -26,7 +32,7 @@ PIXELS = 28 * 28
 class Variant:
     """What the registry knows about one variant: how to build it and how to teach it."""
 
-    name: str
+    name: str  # Its id: in URLs, run rows, cards' folders; never translated.
     title: str
     summary: str  # One paragraph for the app: the constraint that makes it learn, and its loss.
     config_class: type
@@ -34,6 +40,9 @@ class Variant:
     # Two sentences in plain words for a first-time learner (Home's cards): what it does and
     # why, with no formula; `summary` is one click away for the maths.
     idea: str = ""
+    # Which chapters of the source texts (docs/GLOSSARY.md, "Which chapter teaches what")
+    # teach what `summary` explains: one caption under it, "" when none does.
+    source: str = ""
     loss: str = "bce"  # "bce" (mean per-pixel), "mse", or "elbo" (the VAE trains itself).
     # Training settings of the shipped model, overriding core.ml.training.TrainConfig's defaults.
     training: dict[str, Any] = field(default_factory=dict)
@@ -52,8 +61,9 @@ class Variant:
     live_note: str = ""
     # Test metrics beyond BCE, MSE and PSNR that core.ml.evaluate.MEASURES computes for it.
     measures: tuple[str, ...] = ()
-    # The loss chart's panels: (title, (training key, validation key)) each.
-    curves: tuple = (("Loss", ("loss", "val_loss")),)
+    # The loss chart's panels: (title, (training key, validation key)) each; the titles are
+    # marked N_() and translated where the chart is drawn.
+    curves: tuple = ((N_("Loss"), ("loss", "val_loss")),)
     # Its decoder turns N(0, I) samples into images: the Latent page's sliders decode it.
     generative: bool = False
     # Per dataset, changes to `training` for the shipped model (other data, other recipe);

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from core.i18n import N_
 from core.ml.variants.base import Variant
 from core.ml.variants.options import CODE_SIZE, Setting
 
@@ -65,17 +66,22 @@ def build_model():
 
 VARIANT = Variant(
     name="contractive",
-    title="Contractive",
-    summary=(
+    title=N_("Contractive"),
+    summary=N_(
         "The loss adds lambda times the squared Frobenius norm of the Jacobian of the code "
         "with respect to the input: how much the code moves when any pixel is nudged. The "
         "reconstruction term wants the code to tell images apart, the penalty wants it to "
         "ignore everything else, so the code becomes robust to small distortions. Loss: "
         "per-pixel binary cross-entropy + lambda * ||dh/dx||_F^2."
     ),
-    idea=(
+    idea=N_(
         "Penalised whenever a tiny nudge of the pixels moves its code, so small wobbles in "
         "the input barely change the code while real differences between images still do."
+    ),
+    source=N_(
+        "Source text: chapter 10 “使用自编码器重构输入” (Reconstructing inputs using "
+        "autoencoders), sections “学习使用收缩式自编码器” (Learning to use contractive "
+        "autoencoders) and “定义收缩损失” (Defining the contractive loss)"
     ),
     config_class=ContractiveConfig,
     build=build,
@@ -85,7 +91,7 @@ VARIANT = Variant(
         CODE_SIZE,
         Setting(
             "contraction",
-            "Contraction weight λ",
+            N_("Contraction weight λ"),
             (0.0, 1e-4, 2e-4, 5e-4, 1e-3, 2e-3, 5e-3, 1e-2),
         ),
     ),
@@ -97,8 +103,8 @@ VARIANT = Variant(
 # The same network without the penalty: evaluate compares its Jacobian norm with the CAE's.
 TWIN = Variant(
     name="contractive_twin",
-    title="Contractive without penalty",
-    summary="The contractive network with lambda = 0, for comparison.",
+    title=N_("Contractive without penalty"),
+    summary=N_("The contractive network with lambda = 0, for comparison."),
     config_class=ContractiveConfig,
     build=build,
     config_overrides={"contraction": 0.0},

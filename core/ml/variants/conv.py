@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from core.i18n import N_
 from core.ml.variants.base import IMAGE_SHAPE, Variant
 
 if TYPE_CHECKING:
@@ -94,17 +95,22 @@ def build_model():
 
 VARIANT = Variant(
     name="conv",
-    title="Convolutional",
-    summary=(
+    title=N_("Convolutional"),
+    summary=N_(
         "Small 3x3 filters slide over the image, each followed by max-pooling that halves the "
         "resolution: 28x28 becomes a 4x4x8 code of 128 numbers. The decoder up-samples back. "
         "Because a filter reuses its weights everywhere, a stroke is recognised wherever it "
         "is, with a tiny number of parameters. Loss: per-pixel binary cross-entropy."
     ),
-    idea=(
+    idea=N_(
         "Looks at small patches, sliding the same little filters over the whole image, the "
         "way a stroke looks the same wherever it is drawn. Good copies from a few thousand "
         "weights."
+    ),
+    source=N_(
+        "Source text: chapter 10 “使用自编码器重构输入” (Reconstructing inputs using "
+        "autoencoders), sections “带卷积的自编码器” (Autoencoders with convolutions) and "
+        "“构建卷积自编码器” (Building a convolutional autoencoder)"
     ),
     config_class=ConvConfig,
     build=build,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from core.i18n import N_
 from core.ml.variants.base import Variant
 from core.ml.variants.options import CODE_SIZE
 
@@ -43,25 +44,30 @@ def build_model():
 
 VARIANT = Variant(
     name="deep",
-    title="Deep",
-    summary=(
+    title=N_("Deep"),
+    summary=N_(
         "The encoder narrows 784 pixels to 128, 64 and finally 32 numbers, and the decoder "
         "mirrors it. With the same 32-number code as the vanilla model, the extra layers let "
         "the code describe images in a more nonlinear way: trained long enough (the shipped "
         "model: 100 epochs), it reconstructs more closely than the vanilla model. "
         "Loss: per-pixel binary cross-entropy."
     ),
-    idea=(
+    idea=N_(
         "The same 32-number code, reached through more layers. The extra layers can combine "
         "simple patterns into richer ones, so with enough training it rebuilds images more "
         "closely than the vanilla model."
+    ),
+    source=N_(
+        "Source texts: chapter 15 “自编码器” (Autoencoders), section “栈式自编码器(SAE)” "
+        "(Stacked autoencoders); the blog post “自编码器” (Autoencoders), part “多层自编码器” "
+        "(Multilayer autoencoder)"
     ),
     config_class=DeepConfig,
     build=build,
     training={"epochs": 100},
     # Validation MSE after 10 epochs of 10,000 images: 0.0150 at 5e-3, 0.0157 at 1e-2.
     live={"learning_rate": 5e-3},
-    live_note=(
+    live_note=N_(
         "Depth pays off with long training: measured on MNIST after 10 epochs of 10,000 "
         "images, this deep model's validation MSE was 0.0150 against vanilla's 0.0128. The "
         "pretrained ones, after 100 epochs: 0.0050 against 0.0093 on the test set (Home's "

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from core.i18n import N_
 from core.ml.variants.base import Variant
 from core.ml.variants.conv import HEAVY_LIVE, conv_autoencoder
 from core.ml.variants.options import NOISE_KIND, NOISE_LEVEL
@@ -65,16 +66,21 @@ def build_model():
 
 VARIANT = Variant(
     name="denoising",
-    title="Denoising",
-    summary=(
+    title=N_("Denoising"),
+    summary=N_(
         "During training each image is corrupted with Gaussian noise and the network must "
         "output the clean original. Copying the input would copy "
         "the noise, so it has to learn what a clean image looks like. Loss: per-pixel binary "
         "cross-entropy between the output and the CLEAN image."
     ),
-    idea=(
+    idea=N_(
         "Trained on images with random noise sprinkled on them and asked to give back the "
         "clean image. It cannot just copy, so it learns what a clean image looks like."
+    ),
+    source=N_(
+        "Source texts: chapter 10 “使用自编码器重构输入” (Reconstructing inputs using "
+        "autoencoders), section “探索降噪自编码器” (Exploring denoising autoencoders); chapter "
+        "15 “自编码器” (Autoencoders), section “降噪自编码(DAE)” (Denoising autoencoders)"
     ),
     config_class=DenoisingConfig,
     build=build,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from core.i18n import N_
 from core.ml.variants.base import Variant
 from core.ml.variants.options import CODE_SIZE
 
@@ -39,16 +40,20 @@ def build_model():
 
 VARIANT = Variant(
     name="linear",
-    title="Linear (PCA)",
-    summary=(
+    title=N_("Linear (PCA)"),
+    summary=N_(
         "Encoder and decoder are plain matrix multiplications with no activation, trained with "
         "mean squared error. The best such model spans exactly the same subspace as the first "
         "principal components, so it rediscovers PCA by gradient descent (its directions need "
         "not be the components themselves, only span the same space). Loss: mean squared error."
     ),
-    idea=(
+    idea=N_(
         "No curves at all: the encoder and the decoder are each one matrix multiplication. "
         "The best it can learn is what PCA, a classic statistics method, computes directly."
+    ),
+    source=N_(
+        "Source text: chapter 15 “自编码器” (Autoencoders), section “用不完整的线性自编码器执行 "
+        "PCA” (Performing PCA with an undercomplete linear autoencoder)"
     ),
     config_class=LinearConfig,
     build=build,

@@ -4,6 +4,9 @@ A `Setting` is what the Train page renders as a widget, what a teacher can lock 
 can vary: a name, a label, every value on offer and a help text, plus how a chosen value goes
 into the variant's config (`to_config`) and how it is read back from a stored run's config
 (`from_config`). This module imports no Keras, so catalogues and checks stay cheap.
+
+A setting's `label` and `help` are marked `N_()` where declared and translated with `_()` where
+a page shows them; `show` gives a value as the reader reads it (a noise kind in their language).
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from core.i18n import N_, _
 from core.ml import noise
 from core.ml.data import ALL_IMAGES
 
@@ -36,8 +40,10 @@ class Setting:
         return all(isinstance(choice, (int, float)) for choice in self.choices)
 
     def show(self, value) -> str:
+        """A value as the page shows it: a number as written, a noise kind in the reader's
+        language ("salt and pepper" in English)."""
         if isinstance(value, str):
-            return value.replace("_", " ")
+            return noise_kind_names().get(value) or value.replace("_", " ")
         return f"{value:,}" if self.name == "subset" else f"{value:g}"
 
     def config_fields(self, value) -> dict:
@@ -53,6 +59,17 @@ class Setting:
         return config.get(self.name)
 
 
+def noise_kind_names() -> dict[str, str]:
+    """Each of core.ml.noise.KINDS as the reader reads it (translated when called, so call it
+    where the names are shown, never at import)."""
+    return {
+        # Translators: a kind of noise, in a list of options (lower case in English).
+        "gaussian": _("gaussian"),
+        "salt_and_pepper": _("salt and pepper"),
+        "masking": _("masking"),
+    }
+
+
 def grid(low: float, high: float, step: float) -> tuple:
     count = round((high - low) / step)
     return tuple(round(low + index * step, 10) for index in range(count + 1))
@@ -61,20 +78,22 @@ def grid(low: float, high: float, step: float) -> tuple:
 CODE_SIZES = (2, 4, 8, 16, 32, 64, 128, 256)
 CODE_SIZE = Setting(
     "code_size",
-    "Code size",
+    N_("Code size"),
     CODE_SIZES,
-    "Numbers in the bottleneck, the code. With 2 the Latent page can replay how the code forms.",
+    N_(
+        "Numbers in the bottleneck, the code. With 2 the Latent page can replay how the code forms."
+    ),
 )
 NOISE_KIND = Setting(
     "noise_kind",
-    "Noise kind",
+    N_("Noise kind"),
     noise.KINDS,
     to_config=lambda value: {"noise_kinds": [value]},
     from_config=lambda config: config["noise_kinds"][0],
 )
 NOISE_LEVEL = Setting(
     "noise_level",
-    "Noise level",
+    N_("Noise level"),
     grid(0.0, 1.0, 0.05),
     # One fixed level: the upper and lower ends of the level drawn per batch agree.
     to_config=lambda value: {"noise_level": float(value), "min_noise_level": float(value)},

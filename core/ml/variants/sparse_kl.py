@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from core.i18n import N_
 from core.ml.variants.base import Variant
 from core.ml.variants.options import CODE_SIZE, Setting, grid
 
@@ -68,17 +69,22 @@ def build_model():
 
 VARIANT = Variant(
     name="sparse_kl",
-    title="Sparse (KL)",
-    summary=(
+    title=N_("Sparse (KL)"),
+    summary=N_(
         "The code units are sigmoids, and a penalty pulls the average activation of each unit "
         "over a batch towards a small target rho (0.05): beta times the KL divergence between "
         "a coin with probability rho and one with the unit's mean activation, summed over "
         "units. Each unit ends up firing for only a few images. Loss: per-pixel binary "
         "cross-entropy + beta * sum_j KL(rho || mean activation of unit j)."
     ),
-    idea=(
+    idea=N_(
         "Each code number is pushed to be switched on only rarely, so each one comes to stand "
         "for a pattern that only some images have."
+    ),
+    source=N_(
+        "Source texts: chapter 10 “使用自编码器重构输入” (Reconstructing inputs using "
+        "autoencoders), section “了解稀疏自编码器” (Understanding sparse autoencoders); chapter "
+        "15 “自编码器” (Autoencoders), section “稀疏自编码器” (Sparse autoencoder)"
     ),
     config_class=SparseKLConfig,
     build=build,
@@ -86,8 +92,8 @@ VARIANT = Variant(
     training={"epochs": 50, "learning_rate": 1e-2},
     settings=(
         CODE_SIZE,
-        Setting("rho", "Target activation ρ", grid(0.01, 0.5, 0.01)),
-        Setting("beta", "Sparsity weight β", (0.0, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0)),
+        Setting("rho", N_("Target activation ρ"), grid(0.01, 0.5, 0.01)),
+        Setting("beta", N_("Sparsity weight β"), (0.0, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0)),
     ),
     measures=("code_activity",),
     recipes={"fashion": {"epochs": 30}},  # No bar on Fashion-MNIST: a shorter run.

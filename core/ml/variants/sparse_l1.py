@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from core.i18n import N_
 from core.ml.variants.base import Variant
 from core.ml.variants.options import CODE_SIZE, Setting
 
@@ -50,23 +51,27 @@ def build_model():
 
 VARIANT = Variant(
     name="sparse_l1",
-    title="Sparse (L1)",
-    summary=(
+    title=N_("Sparse (L1)"),
+    summary=N_(
         "The code has 64 units, more than vanilla's 32, but every unit that fires adds to the "
         "loss: lambda times the sum of the absolute code activations. The network learns to "
         "describe each image with a few active units, which tend to become interpretable "
         "features. Loss: per-pixel binary cross-entropy + lambda * sum |h|."
     ),
-    idea=(
+    idea=N_(
         "Gets twice the vanilla model's code numbers (64) but pays for every one it uses, so "
         "each image is described by the few that matter most."
+    ),
+    source=N_(
+        "Source text: the blog post “自编码器” (Autoencoders), part “正则自编码器” "
+        "(Regularized autoencoder)"
     ),
     config_class=SparseL1Config,
     build=build,
     training={"epochs": 50},
     settings=(
         CODE_SIZE,
-        Setting("l1", "L1 weight λ", (0.0, 1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3)),
+        Setting("l1", N_("L1 weight λ"), (0.0, 1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3)),
     ),
     measures=("code_activity",),
     recipes={"fashion": {"epochs": 30}},  # No bar on Fashion-MNIST: a shorter run.
@@ -76,8 +81,8 @@ VARIANT = Variant(
 # The same network without the penalty, trained only so evaluate can show what L1 changes.
 TWIN = Variant(
     name="sparse_l1_twin",
-    title="Sparse (L1) without penalty",
-    summary="The sparse L1 network with lambda = 0, for comparison.",
+    title=N_("Sparse (L1) without penalty"),
+    summary=N_("The sparse L1 network with lambda = 0, for comparison."),
     config_class=SparseL1Config,
     build=build,
     config_overrides={"l1": 0.0},

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from core.i18n import N_
 from core.ml.variants.base import Variant
 from core.ml.variants.options import CODE_SIZE
 
@@ -74,18 +75,22 @@ def build_model():
 
 VARIANT = Variant(
     name="tied",
-    title="Tied-weight stacked",
-    summary=(
+    title=N_("Tied-weight stacked"),
+    summary=N_(
         "A deep autoencoder (784-128-64-32) whose decoder has no weight matrices of its own: "
         "each decoder layer multiplies by the transpose of the matching encoder matrix. That "
         "halves the parameters and acts as a regulariser. Such stacks were historically "
         "trained greedily, one encoder/decoder pair at a time, then fine-tuned end to end. "
         "Loss: per-pixel binary cross-entropy."
     ),
-    idea=(
+    idea=N_(
         "A deep autoencoder whose decoder reuses the encoder's weights, mirrored: half the "
         "weights to learn. The first deep autoencoders were built like this, one layer at a "
         "time."
+    ),
+    source=N_(
+        "Source text: chapter 15 “自编码器” (Autoencoders), sections “关联权重” (Tying weights) "
+        "and “一次训练一个自编码器” (Training one autoencoder at a time)"
     ),
     config_class=TiedConfig,
     build=build,

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from core.i18n import N_
 from core.ml.variants.base import IMAGE_SHAPE, PIXELS, Variant
 from core.ml.variants.options import Setting
 
@@ -93,18 +94,24 @@ def build_model():
 
 VARIANT = Variant(
     name="vae",
-    title="Variational (VAE)",
-    summary=(
+    title=N_("Variational (VAE)"),
+    summary=N_(
         "The encoder outputs a probability distribution for the code (a mean and a variance "
         "for each of its 2 numbers), a code is sampled from it, and the decoder turns the "
         "sample into pixel probabilities. A KL-divergence term keeps every distribution close "
         "to a standard normal, so the whole 2-D plane is filled with plausible images you can "
         "sample. Loss (negative ELBO, nats per image): summed pixel cross-entropy + beta * KL."
     ),
-    idea=(
+    idea=N_(
         "Places each image as a small cloud, not a point, in a space of just 2 numbers, and "
         "keeps the clouds packed together. Every point of that space then decodes to a "
         "plausible image: you can invent new ones."
+    ),
+    source=N_(
+        "Source texts: chapter 10 “使用自编码器重构输入” (Reconstructing inputs using "
+        "autoencoders), section “剖析变分自编码器” (Dissecting variational autoencoders); "
+        "chapter 15 “自编码器” (Autoencoders), section “变分自编码器(VAE)” (Variational "
+        "autoencoders)"
     ),
     config_class=VAEConfig,
     build=build,
@@ -113,9 +120,9 @@ VARIANT = Variant(
     settings=(
         Setting(
             "beta",
-            "KL weight β",
+            N_("KL weight β"),
             (0.0, 0.1, 0.5, 1.0, 2.0, 4.0, 10.0),
-            "1 is the true ELBO; larger values give a beta-VAE.",
+            N_("1 is the true ELBO; larger values give a beta-VAE."),
         ),
     ),
     # Its loss is summed over 784 pixels, not averaged: a gentler live rate than the others'.
@@ -128,7 +135,7 @@ VARIANT = Variant(
     # larger: at 5e-3 the default run (seed 0) diverged in its first epoch (3 epochs measured:
     # seed 0 diverged, seed 1 reached -ELBO 272); at 2e-3 both seeds trained (275 nats).
     live_on={"fashion": {"learning_rate": 2e-3}},
-    live_note=(
+    live_note=N_(
         "Ten epochs to start with, not five: measured on MNIST, a small classifier recognised "
         "72% of this VAE's reconstructions after 10 epochs of 10,000 images and 49% after 5, "
         "where 3s came out looking like 0s. Its 2-number code is a narrow squeeze: more epochs "
@@ -136,8 +143,8 @@ VARIANT = Variant(
     ),
     measures=("elbo",),
     curves=(
-        ("Reconstruction (nats)", ("reconstruction_loss", "val_reconstruction_loss")),
-        ("KL divergence (nats)", ("kl_loss", "val_kl_loss")),
+        (N_("Reconstruction (nats)"), ("reconstruction_loss", "val_reconstruction_loss")),
+        (N_("KL divergence (nats)"), ("kl_loss", "val_kl_loss")),
     ),
     generative=True,
     recipes={"fashion": {"epochs": 30}},

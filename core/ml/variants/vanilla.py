@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from core.i18n import N_
 from core.ml.variants.base import Variant
 from core.ml.variants.options import CODE_SIZE
 
@@ -43,17 +44,22 @@ def build_model():
 
 VARIANT = Variant(
     name="vanilla",
-    title="Vanilla",
-    summary=(
+    title=N_("Vanilla"),
+    summary=N_(
         "A single hidden layer of 32 units sits between 784 input pixels and 784 output "
         "pixels. The bottleneck is the only constraint: 32 numbers cannot store an image pixel "
         "by pixel, so the network learns what the images have in common. Loss: binary "
         "cross-entropy between each input pixel and its reconstruction."
     ),
-    idea=(
+    idea=N_(
         "The simplest one: squeeze each image into 32 numbers, then rebuild it from those "
         "numbers alone. 32 numbers cannot hold 784 pixels, so it has to learn what the images "
         "have in common."
+    ),
+    source=N_(
+        "Source text: chapter 10 “使用自编码器重构输入” (Reconstructing inputs using "
+        "autoencoders), section “使用自编码器重建 MNIST 图像” (Reconstructing MNIST images "
+        "using an autoencoder)"
     ),
     config_class=VanillaConfig,
     build=build,
@@ -96,8 +102,8 @@ def build_overcomplete(config: OvercompleteConfig | None = None) -> Autoencoder:
 # Neither learns the full identity: training on digits only shapes the directions digits use.
 OVERCOMPLETE = Variant(
     name="overcomplete",
-    title="Overcomplete, unconstrained",
-    summary=(
+    title=N_("Overcomplete, unconstrained"),
+    summary=N_(
         "1,024 ReLU code units for 784 pixels, a linear output and a squared-error loss, "
         "with no penalty: a code larger than the input and nothing to stop it from copying."
     ),
