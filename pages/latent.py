@@ -85,7 +85,8 @@ def manifold_picture(_model, key: str):
 
 
 @st.cache_resource(show_spinner=False, max_entries=32)
-def test_scatter(_model, key: str) -> plots.Scatter:
+def test_scatter(_model, key: str, language: str) -> plots.Scatter:
+    """The test set's codes, coloured by class; per language (its legend is in words)."""
     data = resources.test_set()
     codes = _model.encode(data.x_test).reshape(len(data.x_test), -1)
     return plots.latent_scatter(codes, data.y_test, session.dataset().labels)
@@ -108,8 +109,8 @@ def pad_html(_model, key: str, language: str) -> str:
         jpeg(manifold_picture(_model, key)),
         28,
         quantiles,
-        test_scatter(_model, key),
-        jpeg(test_scatter(_model, key).image),
+        test_scatter(_model, key, language),
+        jpeg(test_scatter(_model, key, language).image),
         key=key,
         noun=session.dataset().noun,
     )

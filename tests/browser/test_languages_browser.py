@@ -31,7 +31,7 @@ def test_the_switch_turns_the_page_and_the_choice_follows_the_reader(
         assert HAN.search(chinese_title), chinese_title
         page.screenshot(path=str(artifacts / "language-train-zh.png"))
 
-        page.locator("[data-testid=stSidebar]").get_by_role("button", name="English").click()
+        page.locator("[data-testid=stSidebar]").get_by_role("radio", name="English").click()
         page.wait_for_function("() => document.querySelector('h1').innerText.startsWith('Train')")
         wait_idle(page)
         assert heading(page) == "Train an autoencoder"
@@ -42,7 +42,7 @@ def test_the_switch_turns_the_page_and_the_choice_follows_the_reader(
         page.wait_for_function("() => document.querySelector('h1')?.innerText === 'Draw a digit'")
         assert "lang=en" in page.url
 
-        page.locator("[data-testid=stSidebar]").get_by_role("button", name="中文").click()
+        page.locator("[data-testid=stSidebar]").get_by_role("radio", name="中文").click()
         page.wait_for_function(
             "() => /[\\u4e00-\\u9fff]/.test(document.querySelector('h1').innerText)"
         )

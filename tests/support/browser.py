@@ -70,19 +70,23 @@ def choose_in_sidebar(page, label: str, option, tries: int = 3) -> None:
     """Choose an option of the sidebar's selectbox `label` (a text or a compiled pattern) and
     wait until the box shows it and the rerun it caused has ended. A click that lands while the
     page is still settling (a fresh server's first page reruns through app.py) can close the
-    list without choosing: the box is read back, and the choice made again."""
-    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+    list without choosing: the box's value is read back, and the choice made again."""
+    import re
+    import time
 
     box = page.locator("[data-testid=stSidebar] [data-testid=stSelectbox]", has_text=label)
-    for attempt in range(tries):
+    shown = box.locator("input[role=combobox]")
+    wanted = option if isinstance(option, re.Pattern) else re.compile(re.escape(option))
+    for _attempt in range(tries):
         box.click()
         page.get_by_role("option", name=option).first.click()
-        try:
-            box.filter(has_text=option).wait_for(timeout=15_000)
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and not wanted.search(shown.input_value()):
+            page.wait_for_timeout(200)
+        if wanted.search(shown.input_value()):
             break
-        except PlaywrightTimeout:
-            if attempt == tries - 1:
-                raise
+    else:
+        raise AssertionError(f"the {label} box shows {shown.input_value()!r}")
     page.wait_for_selector(IDLE, timeout=60_000)
     mark_runs_seen(page)
 
