@@ -21,9 +21,10 @@ run: $(RUNTIME_STAMP) fashion-mnist
 dev: $(RUNTIME_STAMP)
 	$(BIN)/streamlit run app.py --server.port=$(PORT) --server.fileWatcherType=auto --server.runOnSave=true
 
-# The store's tests run against SQLite and a throwaway PostgreSQL server started for the run.
+# The store's tests run against SQLite and a throwaway PostgreSQL server started for the run;
+# two test processes (tests/conftest.py says which tests share one).
 test: $(DEV_STAMP) chromium browsers fonts postgresql haproxy fashion-mnist
-	scripts/with-postgresql $(BIN)/python -m pytest
+	scripts/with-postgresql $(BIN)/python -m pytest -n 2 --dist loadgroup
 
 # Skips the tests marked slow (training, TensorFlow in a subprocess, served apps, real browsers):
 # about 85 s here; `make test` always runs everything. Both print the 25 slowest tests.

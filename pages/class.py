@@ -192,8 +192,9 @@ def controls_ui(room, key: str) -> None:
             icon=":material/download:",
             on_click="ignore",
             help=_(
-                "One row per run: id, nickname, variant, status, settings, test metrics and "
-                "each challenge's metric."
+                "One row per run: run_id, nickname, variant, status, epochs_done, seconds, "
+                "settings, test_bce, test_mse, and one column per challenge. The column names "
+                "stay in English, whatever the page's language."
             ),
         )
 

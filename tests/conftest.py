@@ -26,6 +26,20 @@ from tests.support.servers import (  # noqa: F401  (re-exported: bench/ imports 
 # The session-wide warm training cluster (`warm_engine`...), for tests not about a cold start.
 pytest_plugins = ["tests.support.cluster"]
 
+# `make test` runs the suite in two processes (pytest-xdist, `--dist loadgroup`). The tests that
+# serve the app, drive browsers or run a cluster stay together in one of them, in order: they
+# wait on servers more than they compute, and their waits were set for one of them at a time.
+# The other process runs the rest (units, AppTests, the store) meanwhile.
+SERVED = ("browser", "cluster")
+
+
+@pytest.hookimpl(tryfirst=True)  # Before xdist's own hook, which reads the groups.
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if item.path.parent.name in SERVED:
+            item.add_marker(pytest.mark.xdist_group("served"))
+
+
 # Tests never touch a user's own runs: every store they open (AppTest pages, served apps and
 # their workers inherit the environment) lives in a throwaway folder.
 os.environ.pop("AE_DATABASE_URL", None)

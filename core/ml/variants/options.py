@@ -81,7 +81,8 @@ CODE_SIZE = Setting(
     N_("Code size"),
     CODE_SIZES,
     N_(
-        "Numbers in the bottleneck, the code. With 2 the Latent page can replay how the code forms."
+        "Numbers in the bottleneck, the code. With 2 the Latent space page can replay how the "
+        "code forms."
     ),
 )
 NOISE_KIND = Setting(
