@@ -24,7 +24,7 @@ dev: $(RUNTIME_STAMP)
 # The store's tests run against SQLite and a throwaway PostgreSQL server started for the run;
 # two test processes (tests/conftest.py says which tests share one).
 test: $(DEV_STAMP) chromium browsers fonts postgresql haproxy fashion-mnist
-	scripts/with-postgresql $(BIN)/python -m pytest -n 2 --dist loadgroup
+	scripts/with-postgresql $(BIN)/python -m pytest -n 2
 
 # Skips the tests marked slow (training, TensorFlow in a subprocess, served apps, real browsers):
 # about 85 s here; `make test` always runs everything. Both print the 25 slowest tests.

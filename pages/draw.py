@@ -158,8 +158,9 @@ def reconstruct_ui(name: str, image: np.ndarray) -> None:
         )
     st.caption(
         _(
-            "Source texts: chapter 十五、自编码器, section “可视化重建”; chapter "
-            "十、使用自编码器重构输入, section “绘制重建图像”."
+            "Source texts: chapter 15 “自编码器” (Autoencoders), section “可视化重建” "
+            "(Visualizing reconstructions); chapter 10 “使用自编码器重构输入” (Reconstructing "
+            "inputs using autoencoders), section “绘制重建图像” (Plotting the reconstructed images)"
         )
     )
 
@@ -202,7 +203,12 @@ def denoise_ui(image: np.ndarray) -> None:
     ]:
         pictures.image(images.to_pil(picture), caption=caption, width=THUMB)
     st.caption(denoiser_learned(denoiser, noun()))
-    st.caption(_("Source text: chapter 十、使用自编码器重构输入, section “探索降噪自编码器”."))
+    st.caption(
+        _(
+            "Source text: chapter 10 “使用自编码器重构输入” (Reconstructing inputs using "
+            "autoencoders), section “探索降噪自编码器” (Exploring denoising autoencoders)"
+        )
+    )
 
 
 def denoiser_learned(ref: resources.ModelRef, noun: str) -> str:

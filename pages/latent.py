@@ -134,8 +134,9 @@ def explorer_ui(ref: resources.ModelRef) -> None:
     st.iframe(latent_pad.with_ring(document, ring), height="content")
     st.caption(
         _(
-            "Source texts: the article 可变自动编码器 (its last two figures) and chapter "
-            "十、使用自编码器重构输入, section “绘制生成的图像”."
+            "Source texts: the translated article “可变自动编码器” (Variational autoencoders), "
+            "its last two figures; chapter 10 “使用自编码器重构输入” (Reconstructing inputs "
+            "using autoencoders), section “绘制生成的图像” (Plotting generated images)"
         )
     )
 
@@ -191,8 +192,9 @@ def interpolation_ui(ref: resources.ModelRef) -> None:
     )
     st.caption(
         _(
-            "Source text: the article 带 TensorFlow 的自动编码器, the end of its section "
-            "“一个简单的张量流自动编码器”, and its “结论”."
+            "Source text: the translated article “带 TensorFlow 的自动编码器” (Autoencoders with "
+            "TensorFlow), the end of its section “一个简单的张量流自动编码器” (A simple TensorFlow "
+            "autoencoder), and its “结论” (Conclusion)"
         )
     )
 

@@ -26,18 +26,27 @@ from tests.support.servers import (  # noqa: F401  (re-exported: bench/ imports 
 # The session-wide warm training cluster (`warm_engine`...), for tests not about a cold start.
 pytest_plugins = ["tests.support.cluster"]
 
-# `make test` runs the suite in two processes (pytest-xdist, `--dist loadgroup`). The tests that
-# serve the app, drive browsers or run a cluster stay together in one of them, in order: they
-# wait on servers more than they compute, and their waits were set for one of them at a time.
-# The other process runs the rest (units, AppTests, the store) meanwhile.
-SERVED = ("browser", "cluster")
+# `make test` runs the suite in two processes (pytest-xdist). The tests that serve the app,
+# drive browsers or run a cluster stay together in one of them, in order, first: they wait on
+# servers more than they compute, and their waits were set for one of them at a time. The other
+# process runs the rest (units, AppTests, the store) meanwhile, test by test. (xdist's own
+# `--dist loadgroup` marks do not group under pytest 9: its node-id suffix is lost.)
+SERVED = ("tests/browser/", "tests/cluster/")
 
 
-@pytest.hookimpl(tryfirst=True)  # Before xdist's own hook, which reads the groups.
-def pytest_collection_modifyitems(items):
-    for item in items:
-        if item.path.parent.name in SERVED:
-            item.add_marker(pytest.mark.xdist_group("served"))
+def pytest_xdist_make_scheduler(config, log):
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ServedTogether(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return "served" if nodeid.startswith(SERVED) else nodeid
+
+    return ServedTogether(config, log)
+
+
+def pytest_collection_modifyitems(config, items):
+    if hasattr(config, "workerinput"):  # Under xdist: the long group first, so it ends first.
+        items.sort(key=lambda item: not item.nodeid.startswith(SERVED))
 
 
 # Tests never touch a user's own runs: every store they open (AppTest pages, served apps and

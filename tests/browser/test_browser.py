@@ -332,7 +332,7 @@ def test_inside_page_every_section_in_chromium(app_server, page, artifacts):
         page.get_by_text(INSIDE_SECTIONS[section], exact=True).wait_for(timeout=120_000)
         page.wait_for_selector(IDLE, timeout=120_000)
         if section == "Few labels":
-            page.get_by_role("button", name="Run", exact=True).click()
+            page.get_by_role("button", name="Run experiment", exact=True).click()
             page.wait_for_selector("text=Test accuracy", timeout=120_000)
             page.wait_for_selector(IDLE, timeout=120_000)
         assert page.locator("[data-testid=stException]").count() == 0, section
