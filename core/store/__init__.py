@@ -34,6 +34,7 @@ from core.store.codecs import (
     weights_to_bytes,
 )
 from core.store.database import MIGRATION_LOCK, MIGRATIONS, Database, data_dir, database_url
+from core.store.datasets import DatasetRow, Datasets, Owner
 from core.store.errors import (
     Busy,
     Conflict,
@@ -60,11 +61,13 @@ __all__ = [
     "Claimed",
     "ClassRow",
     "Conflict",
+    "DatasetRow",
     "Epoch",
     "Fenced",
     "LabBusy",
     "Losses",
     "Member",
+    "Owner",
     "Refused",
     "Run",
     "Store",
@@ -83,7 +86,7 @@ __all__ = [
 ]
 
 
-class Store(Students, Runs, Claims, History, Classes, Housekeeping):
+class Store(Students, Runs, Claims, History, Classes, Housekeeping, Datasets):
     """Every read and write of students, runs and classes goes through here: one object for
     its callers, its methods in the module of their table group.
 

@@ -2,6 +2,7 @@
 
     python -m core.store                 # the database, students, runs per status, sizes
     python -m core.store prune           # apply AE_MAX_RUNS_PER_STUDENT and AE_RUN_RETENTION_DAYS
+                                         # (the days apply to uploaded datasets too)
     python -m core.store prune --days 7 --max-runs 10
 
 The database is the app's: AE_DATABASE_URL, else the SQLite file in AE_DATA_DIR (or the user
@@ -25,6 +26,7 @@ def megabytes(count: int | None) -> str:
 def report(store: Store) -> str:
     summary = store.summary()
     runs = summary["runs"]
+    uploads, uploaded = store.dataset_totals()
     lines = [
         f"database: {summary['url']} ({megabytes(summary['database_bytes'])})",
         f"students: {summary['students']}",
@@ -38,6 +40,7 @@ def report(store: Store) -> str:
         f"served models: {megabytes(summary['bytes']['bundles'])}, "
         f"samples: {megabytes(summary['bytes']['samples'])}, "
         f"loss chunks: {summary['loss_chunks']}",
+        f"datasets of own images: {uploads} ({megabytes(uploaded)})",
     ]
     return "\n".join(lines)
 
@@ -72,6 +75,9 @@ def main(argv: list[str] | None = None) -> int:
             print(
                 f"pruned {deleted} run(s): older than {args.days:g} days or beyond "
                 f"{args.max_runs} per student"
+            )
+            print(
+                f"pruned {store.prune_datasets(args.days)} dataset(s) older than {args.days:g} days"
             )
         print(report(store))
     except StoreError as error:

@@ -171,3 +171,25 @@ bundles = sa.Table(
     sa.Column("epoch", sa.Integer, nullable=False),
     sa.Column("data", sa.LargeBinary, nullable=False),
 )
+
+# A dataset of a student's or a class's own images (core.ml.own_images): the prepared uint8
+# images of its three splits and their labels, as one compressed .npz (plain arrays, loaded
+# without pickles), with what a list shows beside it. Exactly one owner: a student, or a class
+# (uploaded by its teacher, seen by its students).
+datasets = sa.Table(
+    "datasets",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("student_id", sa.Integer, sa.ForeignKey("students.id"), nullable=True),
+    sa.Column("class_id", sa.Integer, sa.ForeignKey("classes.id"), nullable=True),
+    sa.Column("name", sa.String(120), nullable=False),
+    sa.Column("recipe", sa.String(16), nullable=False),
+    sa.Column("seed", sa.Integer, nullable=False),
+    sa.Column("classes", sa.JSON, nullable=False),  # The labels' names, [] when unlabelled.
+    sa.Column("images", sa.Integer, nullable=False),
+    sa.Column("size", sa.Integer, nullable=False),  # Bytes of `data`: the store's limits.
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("data", sa.LargeBinary, nullable=False),
+    sa.CheckConstraint("(student_id IS NULL) <> (class_id IS NULL)", name="one_owner"),
+    sqlite_autoincrement=True,
+)

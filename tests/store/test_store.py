@@ -31,7 +31,7 @@ def test_migrations_build_exactly_the_schema_the_code_uses(store):
         differences = compare_metadata(MigrationContext.configure(connection), schema.metadata)
         version = connection.execute(sa.text("select version_num from alembic_version")).scalar()
     assert differences == []
-    assert version == "0005"
+    assert version == "0006"
     Store(store.url).close()  # Opening again (a restart) migrates nothing and loses nothing.
 
 
@@ -53,7 +53,7 @@ def test_servers_opening_a_new_postgresql_database_at_once_migrate_it_once(postg
     checked = Store(postgres_url)
     with checked.engine.connect() as connection:
         versions = connection.execute(sa.text("select version_num from alembic_version")).all()
-    assert [row[0] for row in versions] == ["0005"]
+    assert [row[0] for row in versions] == ["0006"]
     student, run = new_run(checked)
     assert checked.run(run).student_id == student
     checked.close()

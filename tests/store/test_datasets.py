@@ -1,0 +1,131 @@
+"""Datasets of own images in the store (SQLite and PostgreSQL): stored and read back exactly,
+listed per owner, renamed and deleted only by their owner, limited per owner and in bytes, and
+a table that allows no dataset without exactly one owner."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+import sqlalchemy as sa
+from PIL import Image
+
+from core.ml import own_images
+from core.store import Owner, Refused, StoreError
+from core.store.schema import datasets
+
+
+def prepared(seed: int = 0, count: int = 120):
+    files = []
+    for index in range(count):
+        generator = np.random.default_rng(seed * 10_000 + index)
+        picture = np.zeros((40, 40), np.uint8)
+        picture[8:32, 8:32] = np.kron(
+            (generator.random((6, 6)) > 0.5).astype(np.uint8) * 255, np.ones((4, 4), np.uint8)
+        )
+        picture[20, 20] = 255
+        out = io.BytesIO()
+        Image.fromarray(picture).save(out, "PNG")
+        files.append((f"{index}.png", out.getvalue()))
+    return own_images.prepare(own_images.read_upload(files), recipe="resize", seed=seed)
+
+
+def test_a_dataset_is_stored_and_read_back_exactly(store):
+    student, _token = store.new_student()
+    mine = Owner(student_id=student)
+    found = prepared()
+    dataset_id = store.add_dataset(mine, "  my   blobs ", found)
+    [row] = store.datasets(mine)
+    assert (row.id, row.name, row.recipe, row.images) == (dataset_id, "my blobs", "resize", 120)
+    assert row.classes == () and row.size > 0
+    arrays = store.dataset_arrays(dataset_id)
+    assert np.array_equal(arrays["x_train"], found.x_train)
+    assert np.array_equal(arrays["y_test"], found.y_test)
+    assert arrays["x_val"].dtype == np.uint8
+
+
+def test_only_its_owner_sees_renames_or_deletes_a_dataset(store):
+    first, _ = store.new_student()
+    second, _ = store.new_student()
+    dataset_id = store.add_dataset(Owner(student_id=first), "mine", prepared())
+    other = Owner(student_id=second)
+    assert store.datasets(other) == []
+    assert store.dataset(dataset_id, [other]) is None
+    assert store.rename_dataset(dataset_id, other, "taken") is False
+    assert store.delete_dataset(dataset_id, other) is False
+    owner = Owner(student_id=first)
+    assert store.rename_dataset(dataset_id, owner, "renamed") is True
+    assert store.dataset(dataset_id, [other, owner]).name == "renamed"
+    with pytest.raises(Refused):
+        store.rename_dataset(dataset_id, owner, "   ")
+    assert store.delete_dataset(dataset_id, owner) is True
+    assert store.datasets(owner) == []
+
+
+def test_a_class_owns_its_teachers_datasets(store):
+    class_id = store.create_class("Lesson", "t" * 64, "c" * 64, {})
+    student, _ = store.new_student(class_id=class_id)
+    dataset_id = store.add_dataset(Owner(class_id=class_id), "class set", prepared())
+    mine = Owner(student_id=student)
+    assert store.datasets(mine) == []
+    assert store.dataset(dataset_id, [mine, Owner(class_id=class_id)]).name == "class set"
+
+
+def test_the_limits_per_owner_and_in_bytes_refuse_and_store_nothing(store):
+    student, _ = store.new_student()
+    mine = Owner(student_id=student)
+    found = prepared()
+    store.add_dataset(mine, "one", found, most_per_owner=2)
+    store.add_dataset(mine, "two", found, most_per_owner=2)
+    with pytest.raises(Refused, match="2 datasets already"):
+        store.add_dataset(mine, "three", found, most_per_owner=2)
+    other, _ = store.new_student()
+    with pytest.raises(Refused, match="full"):
+        store.add_dataset(Owner(student_id=other), "big", found, most_bytes=len(found.npz()) * 2)
+    assert [row.name for row in store.datasets(mine)] == ["two", "one"]
+    assert store.datasets(Owner(student_id=other)) == []
+
+
+def test_an_unknown_owner_is_refused(store):
+    with pytest.raises(Refused):
+        store.add_dataset(Owner(student_id=987654), "ghost", prepared())
+
+
+def test_the_table_refuses_a_dataset_with_no_owner_or_two(store):
+    student, _ = store.new_student()
+    class_id = store.create_class("Lesson", "u" * 64, "d" * 64, {})
+    values = dict(name="x", recipe="mnist", seed=0, classes=[], images=0, size=0, created_at=0.0)
+    for owners in ({}, {"student_id": student, "class_id": class_id}):
+        with pytest.raises(StoreError):
+            store.write(datasets.insert().values(data=b"", **values, **owners))
+    assert store.scalar(sa.select(sa.func.count()).select_from(datasets)) == 0
+    with pytest.raises(ValueError):
+        Owner()
+
+
+def test_pruning_deletes_the_datasets_older_than_the_retention(store):
+    import time
+
+    student, _ = store.new_student()
+    mine = Owner(student_id=student)
+    store.add_dataset(mine, "old", prepared())
+    assert store.prune_datasets(days=30) == 0
+    assert store.prune_datasets(days=30, now=time.time() + 31 * 86400) == 1
+    assert store.datasets(mine) == [] and store.dataset_totals() == (0, 0)
+
+
+def test_the_store_command_lists_and_prunes_datasets(tmp_path, monkeypatch, capsys):
+    from core.store import Store
+    from core.store.__main__ import main
+
+    monkeypatch.setenv("AE_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.sqlite'}")
+    opened = Store()
+    student, _ = opened.new_student()
+    opened.add_dataset(Owner(student_id=student), "mine", prepared())
+    opened.close()
+    assert main([]) == 0
+    assert "datasets of own images: 1 (" in capsys.readouterr().out
+    assert main(["prune", "--days", "0"]) == 0
+    out = capsys.readouterr().out
+    assert "pruned 1 dataset(s)" in out and "datasets of own images: 0 (0.00 MB)" in out
