@@ -71,14 +71,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         store = Store()
         if args.command == "prune":
+            uploads = store.prune_datasets(args.days)  # Counted: prune deletes them too.
             deleted = store.prune(args.max_runs, args.days)
             print(
                 f"pruned {deleted} run(s): older than {args.days:g} days or beyond "
                 f"{args.max_runs} per student"
             )
-            print(
-                f"pruned {store.prune_datasets(args.days)} dataset(s) older than {args.days:g} days"
-            )
+            print(f"pruned {uploads} dataset(s) older than {args.days:g} days")
         print(report(store))
     except StoreError as error:
         print(f"error: the store cannot be opened: {error}", file=sys.stderr)

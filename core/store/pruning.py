@@ -17,7 +17,16 @@ from core.i18n import N_
 from core.store.database import Database
 from core.store.records import Run
 from core.store.runs import count_by_status, delete_runs
-from core.store.schema import ACTIVE, bundles, checkpoints, epochs, loss_chunks, runs, students
+from core.store.schema import (
+    ACTIVE,
+    bundles,
+    checkpoints,
+    datasets,
+    epochs,
+    loss_chunks,
+    runs,
+    students,
+)
 
 
 class Housekeeping(Database):
@@ -55,8 +64,8 @@ class Housekeeping(Database):
 
     def prune(self, max_runs: int, retention_days: float, now: float | None = None) -> int:
         """Delete ended runs older than `retention_days` and each student's beyond `max_runs`,
-        then students with nothing left who have not been seen for as long; returns the runs
-        deleted."""
+        uploaded datasets as old, then students with nothing left who have not been seen for
+        as long; returns the runs deleted."""
         now = now or time.time()
         cutoff = now - retention_days * 86400
         with self.transaction() as connection:
@@ -71,10 +80,16 @@ class Housekeeping(Database):
                 if row.created_at < cutoff or kept[row.student_id] > max_runs:
                     doomed.append(row.id)
             delete_runs(connection, doomed)
+            # Uploaded datasets are kept as long as runs are; a student who still owns one is
+            # kept with it (its row is the dataset's owner).
+            connection.execute(datasets.delete().where(datasets.c.created_at < cutoff))
             connection.execute(
                 students.delete().where(
                     students.c.last_seen_at < cutoff,
                     students.c.id.not_in(sa.select(runs.c.student_id).distinct()),
+                    students.c.id.not_in(
+                        sa.select(datasets.c.student_id).where(datasets.c.student_id.is_not(None))
+                    ),
                 )
             )
             return len(doomed)

@@ -129,3 +129,15 @@ def test_the_store_command_lists_and_prunes_datasets(tmp_path, monkeypatch, caps
     assert main(["prune", "--days", "0"]) == 0
     out = capsys.readouterr().out
     assert "pruned 1 dataset(s)" in out and "datasets of own images: 0 (0.00 MB)" in out
+
+
+def test_pruning_students_keeps_one_who_owns_a_recent_dataset(store):
+    import time
+
+    student, _ = store.new_student()
+    store.add_dataset(Owner(student_id=student), "kept", prepared())
+    later = time.time() + 10 * 86400  # The student unseen for 10 days, the dataset 10 days old.
+    store.prune(max_runs=5, retention_days=30, now=later)
+    assert [row.name for row in store.datasets(Owner(student_id=student))] == ["kept"]
+    store.prune(max_runs=5, retention_days=5, now=later)  # Both past a 5-day retention.
+    assert store.dataset_totals() == (0, 0)
