@@ -15,7 +15,7 @@ import re
 from pathlib import Path
 
 from core import i18n
-from core.i18n import _
+from core.i18n import N_, _
 from core.ml.export import DenseLayer
 from ui import palette
 from ui.plots import LIMIT, Scatter
@@ -65,6 +65,22 @@ def html(
 DECODED_AT = "`Decoded at z = (${z[0].toFixed(2)}, ${z[1].toFixed(2)})`"
 
 
+# The template's captions that name what the images show (NOUN in the template).
+NOUN_TEXTS = (
+    N_("The decoded {noun}"),
+    N_("{noun}s decoded on a grid of the latent plane"),
+    N_(
+        "The manifold: {noun}s decoded on a grid of Gaussian quantiles (red: the cell "
+        "nearest to your sliders)"
+    ),
+    N_("The test {noun}s in the latent plane"),
+    N_(
+        "The 10,000 test {noun}s encoded (mean code), coloured by label. Crosshair: your "
+        "sliders. Ring: your last input on the Draw page."
+    ),
+)
+
+
 def translated(page: str, noun: str) -> str:
     """The template's texts in the reader's language (the template holds them in English,
     with NOUN for what the images show). A text the template no longer holds is an error, so
@@ -72,35 +88,8 @@ def translated(page: str, noun: str) -> str:
     shown = _(noun)
     language = i18n.locale_name().replace("_", "-")  # "en", "zh-CN": for screen readers.
     page = _swap(page, '<html lang="en">', f'<html lang="{language}">', escape=False)
-    page = _swap(page, "The decoded NOUN", _("The decoded {noun}").format(noun=shown))
-    page = _swap(
-        page,
-        "NOUNs decoded on a grid of the latent plane",
-        _("{noun}s decoded on a grid of the latent plane").format(noun=shown),
-    )
-    page = _swap(
-        page,
-        "The manifold: NOUNs decoded on a grid of Gaussian quantiles (red: the cell nearest to "
-        "your sliders)",
-        _(
-            "The manifold: {noun}s decoded on a grid of Gaussian quantiles (red: the cell "
-            "nearest to your sliders)"
-        ).format(noun=shown),
-    )
-    page = _swap(
-        page,
-        "The test NOUNs in the latent plane",
-        _("The test {noun}s in the latent plane").format(noun=shown),
-    )
-    page = _swap(
-        page,
-        "The 10,000 test NOUNs encoded (mean code), coloured by label. Crosshair: your sliders. "
-        "Ring: your last input on the Draw page.",
-        _(
-            "The 10,000 test {noun}s encoded (mean code), coloured by label. Crosshair: your "
-            "sliders. Ring: your last input on the Draw page."
-        ).format(noun=shown),
-    )
+    for message in NOUN_TEXTS:  # The template writes each with NOUN for {noun}.
+        page = _swap(page, message.replace("{noun}", "NOUN"), _(message).format(noun=shown))
     # Translators: the caption under the decoded image; {z1} and {z2} are the sliders' values
     decoded_at = _("Decoded at z = ({z1}, {z2})")
     page = _swap(page, "Decoded at z = (0.00, 0.00)", decoded_at.format(z1="0.00", z2="0.00"))
