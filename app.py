@@ -1,7 +1,7 @@
 """Autoencoder Lab: the entry point. `streamlit run app.py` serves every page from here.
 
 Pages are registered with `st.navigation` at stable URL paths, so a teacher can share a link
-to `/train`, `/race`, `/draw`, `/latent`, `/inside` or `/compare` and it keeps working as the
+to `/train`, `/race`, `/draw`, `/latent`, `/inside`, `/compare` or `/odd` and it keeps working as the
 app grows. Their titles are in the reader's language (ui.language); their paths never are.
 """
 
@@ -23,6 +23,7 @@ PAGES = [
     ("pages/latent.py", N_("Latent space"), ":material/scatter_plot:", "latent"),
     ("pages/inside.py", N_("Inside"), ":material/biotech:", "inside"),
     ("pages/compare.py", N_("Compare"), ":material/compare:", "compare"),
+    ("pages/odd.py", N_("Odd one out"), ":material/search:", "odd"),
     ("pages/class.py", N_("Class"), ":material/groups:", "class"),
 ]
 

@@ -185,6 +185,7 @@ def _train_run(
         config = TrainConfig(**settings["train"])
         if callable(splits):  # A worker's loader: the run's own dataset.
             splits = splits(config.dataset)
+        splits = splits.normal_only(config.odd)  # Its held-out curve too: normal images only.
         import keras
 
         # Before the seed is set: building the spare model draws from Keras's random state.

@@ -120,6 +120,23 @@ def continuable(run) -> bool:
     )
 
 
+def odd_labels(odd, dataset: str) -> list[int]:
+    """The labels an odd-one-out run leaves out of training, checked: known labels of the
+    dataset, and at least one class left to learn normal from; [] for an ordinary run."""
+    if not odd:
+        return []
+    classes = len(data.get(dataset).labels)
+    try:
+        labels = sorted({int(label) for label in odd})
+    except (TypeError, ValueError):
+        labels = [-1]
+    if labels[0] < 0 or labels[-1] >= classes:
+        raise ClassError(_("the odd ones must be labels of the dataset"))
+    if len(labels) >= classes:
+        raise ClassError(_("leave at least one class as normal to train on"))
+    return labels
+
+
 # The lesson's rules ---------------------------------------------------------------------------
 
 
@@ -145,7 +162,7 @@ def lesson_specs(
     )
     specs = []
     for variant, values in racers:
-        chosen = setup.apply(variant, values)
+        chosen = {**setup.apply(variant, values), "odd": odd_labels(values.get("odd"), dataset)}
         train, model = choices.configs(variant, chosen, data.get(dataset).name)
         specs.append((variant, choices.settings_for(train, model), train.epochs))
     return room, specs

@@ -130,6 +130,7 @@ def configs(variant: str, values: dict, dataset: str = "mnist"):
         seed=int(chosen.get("seed", 0)),
         validation_images=LIVE_VALIDATION_IMAGES,
         dataset=dataset,
+        odd=sorted({int(label) for label in chosen.get("odd") or ()}),
     )
     model = {}
     for item in model_settings(variant):
@@ -143,6 +144,8 @@ def values_of(run_settings: dict, variant: str | None = None) -> dict:
     train, model = run_settings.get("train", {}), run_settings.get("model", {})
     values = {key: train[key] for key in ("epochs", "batch_size", "learning_rate") if key in train}
     values["subset"] = train.get("subset") or ALL_IMAGES
+    if train.get("odd"):  # An odd-one-out run: the labels it never saw.
+        values["odd"] = list(train["odd"])
     names = [variant] if variant else variants.names()
     for item in {item.name: item for name in names for item in model_settings(name)}.values():
         value = item.read(model)
@@ -166,6 +169,8 @@ SHORT = {
     "l1": N_("l1 {value:g}"),
     "contraction": N_("contraction {value:g}"),
     "noise_level": N_("noise level {value:g}"),
+    # Translators: an odd-one-out run's training images: every label but these ("all but 1").
+    "odd": N_("all but {value}"),
 }
 
 
@@ -186,6 +191,8 @@ def describe(values: dict, translated: bool = False) -> str:
     for key in ("code_size", "beta", "rho", "l1", "contraction", "noise_level"):
         if key in values:
             parts.append(item(key, values[key]))
+    if values.get("odd"):
+        parts.append(item("odd", ", ".join(str(label) for label in values["odd"])))
     if "noise_kind" in values:
         kind = values["noise_kind"]
         shown = noise_kind_names().get(kind) if translated else None

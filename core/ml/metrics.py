@@ -97,6 +97,22 @@ def sigmoid_jacobian_norms(codes: np.ndarray, kernel: np.ndarray) -> np.ndarray:
 
 def negative_elbo(vae, images: np.ndarray, samples: int = 5, seed: int = 0) -> dict[str, float]:
     """Test negative ELBO in nats per image, averaged over `samples` draws of z per image."""
+    reconstruction, kl = _elbo_parts(vae, images, samples, seed)
+    return {
+        "negative_elbo": float((reconstruction + kl).mean()),
+        "reconstruction_nats": float(reconstruction.mean()),
+        "kl_nats": float(kl.mean()),
+    }
+
+
+def negative_elbos(vae, images: np.ndarray, samples: int = 5, seed: int = 0) -> np.ndarray:
+    """Each image's negative ELBO in nats (`negative_elbo`'s terms, per image)."""
+    reconstruction, kl = _elbo_parts(vae, images, samples, seed)
+    return reconstruction + kl
+
+
+def _elbo_parts(vae, images: np.ndarray, samples: int, seed: int):
+    """Per image: the reconstruction term averaged over `samples` draws of z, and the KL."""
     rng = np.random.default_rng(seed)
     z_mean, z_log_var = (np.asarray(part) for part in _encode_gaussian(vae, images))
     kl = -0.5 * (1 + z_log_var - z_mean**2 - np.exp(z_log_var)).sum(axis=1)
@@ -106,11 +122,7 @@ def negative_elbo(vae, images: np.ndarray, samples: int = 5, seed: int = 0) -> d
         p = _chunks(lambda batch: vae.decoder(batch, training=False), z.astype(np.float32))
         reconstruction += _bce_sums(images, p)
     reconstruction /= samples
-    return {
-        "negative_elbo": float((reconstruction + kl).mean()),
-        "reconstruction_nats": float(reconstruction.mean()),
-        "kl_nats": float(kl.mean()),
-    }
+    return reconstruction, kl
 
 
 def _encode_gaussian(vae, images: np.ndarray):

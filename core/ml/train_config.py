@@ -6,7 +6,7 @@ TensorFlow, so this lives apart from core.ml.training, which trains with it in a
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass
@@ -23,3 +23,7 @@ class TrainConfig:
     validation_images: int | None = None
     jit_compile: bool = False  # XLA-compile the train step (faster for some models on CPU).
     dataset: str = "mnist"  # core.ml.data's name: "mnist" or "fashion".
+    # Labels left out of training and validation: the odd ones of an odd-one-out run, which
+    # learns what normal is from the other labels only. The test set keeps every label (the
+    # Odd one out page scores them all).
+    odd: list[int] = field(default_factory=list)

@@ -94,6 +94,22 @@ class Splits:
         """Float images of `choose_subset`'s seeded subset of the training split."""
         return data.to_images(choose_subset(self.pixels_train, size, seed))
 
+    def normal_only(self, odd: list[int]) -> Splits:
+        """These splits without the `odd` labels' training and validation images (an
+        odd-one-out run learns normal from the rest); the test split keeps every label. The
+        same splits when `odd` is empty, or already left out."""
+        if not odd or not np.isin(self.y_train, odd).any():
+            return self
+        train, val = ~np.isin(self.y_train, odd), ~np.isin(self.y_val, odd)
+        return Splits(
+            self.pixels_train[train],
+            self.pixels_val[val],
+            self.pixels_test,
+            self.y_train[train],
+            self.y_val[val],
+            self.y_test,
+        )
+
 
 def load_splits(dataset: str = "mnist") -> Splits:
     """A dataset's splits, the last 5000 training images held out for validation."""
@@ -224,7 +240,7 @@ def train(
     keras.utils.set_random_seed(config.seed)
     model_config = model_config or variants.make_config(name)
     model = model or variant.build(model_config)
-    splits = splits or load_splits(config.dataset)
+    splits = (splits or load_splits(config.dataset)).normal_only(config.odd)
     x_train = splits.train_images(config.subset, config.seed)
     x_val = splits.x_val
     batch_size = min(config.batch_size, len(x_train))

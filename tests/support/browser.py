@@ -14,6 +14,7 @@ URL_PATHS = {
     "latent": "Explore the latent space",
     "inside": "Inside the autoencoder",
     "compare": "Compare variants",
+    "odd": "Odd one out",
     "class": "Class",
 }
 

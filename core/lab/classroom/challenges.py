@@ -120,8 +120,8 @@ class Challenge:
     def meets(self, variant: str, values: dict, dataset: str = "mnist") -> bool:
         """True when a run of `variant` with these settings, trained on `dataset`, may enter
         the challenge."""
-        if dataset != self.dataset:
-            return False
+        if dataset != self.dataset or values.get("odd"):
+            return False  # An odd-one-out run never saw some labels: not the same contest.
         if self.variants and variant not in self.variants:
             return False
         if METRICS[self.metric][2] and variant not in METRICS[self.metric][2]:

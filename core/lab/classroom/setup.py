@@ -16,7 +16,7 @@ from core.ml.data import ALL_IMAGES
 from core.store import Refused
 
 # Home and Class are always shown.
-PAGES = ("train", "race", "draw", "latent", "inside", "compare")
+PAGES = ("train", "race", "draw", "latent", "inside", "compare", "odd")
 PAGE_TITLES = {
     "train": N_("Train"),
     "race": N_("Race"),
@@ -24,6 +24,7 @@ PAGE_TITLES = {
     "latent": N_("Latent space"),
     "inside": N_("Inside"),
     "compare": N_("Compare"),
+    "odd": N_("Odd one out"),
 }
 # The noise kinds of core.ml.noise as a teacher reads them (a challenge's noise, a lock).
 NOISE_KINDS = {
