@@ -1,8 +1,8 @@
 """Autoencoder Lab: the entry point. `streamlit run app.py` serves every page from here.
 
 Pages are registered with `st.navigation` at stable URL paths, so a teacher can share a link
-to `/train`, `/race`, `/draw`, `/latent`, `/inside`, `/compare` or `/odd` and it keeps working as the
-app grows. Their titles are in the reader's language (ui.language); their paths never are.
+to `/train`, `/race`, `/draw`, `/latent`, `/inside`, `/compare` or `/odd` and it keeps working
+as the app grows. Their titles are in the reader's language (ui.language); their paths never are.
 """
 
 import streamlit as st
