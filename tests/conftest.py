@@ -204,9 +204,12 @@ def stored_run(lab_store):
     from core.ml.onnx_export import bundle
     from core.ml.training import TrainConfig
 
-    def make(name, model, config, student=None, status="finished", epochs=1, dataset="mnist"):
+    def make(
+        name, model, config, student=None, status="finished", epochs=1, dataset="mnist", odd=()
+    ):
         student_id, token = student or lab_store.new_student()
-        settings = settings_for(TrainConfig(epochs=epochs, dataset=dataset), config)
+        train = TrainConfig(epochs=epochs, dataset=dataset, odd=list(odd))
+        settings = settings_for(train, config)
         run_id = lab_store.create_run(student_id, name, settings, epochs)
         lab_store.claim(run_id, "test:0")
         lab_store.add_epoch(

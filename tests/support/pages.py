@@ -18,6 +18,7 @@ PAGES = {
     "pages/latent.py": "Explore the latent space",
     "pages/inside.py": "Inside the autoencoder",
     "pages/compare.py": "Compare variants",
+    "pages/odd.py": "Odd one out",
 }
 
 FIXED_HEADERS = {
@@ -62,6 +63,7 @@ VIEWS = {
     "pages/latent.py": [{}],
     "pages/inside.py": [{"inside_section": section} for section in FIXED_HEADERS],
     "pages/compare.py": [{}],
+    "pages/odd.py": [{}],
 }
 
 
