@@ -78,8 +78,8 @@ def setup_ui(lesson, found) -> tuple[str, dict] | None:
         return None
     st.caption(
         _(
-            "Trains on every training image except the {odd}s, with the Train page's settings "
-            "for this variant: {settings}."
+            "Trains on every training image but the odd ones ({odd}), with the Train page's "
+            "settings for this variant: {settings}."
         ).format(odd=names_of(odd, labels), settings=choices.describe(values, translated=True))
     )
     if st.button(
@@ -256,8 +256,8 @@ def results_ui(run, found) -> None:
     st.markdown(
         _(
             "Every test image is scored by how badly the run reconstructs it. The area under "
-            "the ROC curve is **{auc:.3f}**: the chance that a random {odd} scores above a "
-            "random normal image (1 is perfect, 0.5 a coin). Mean error: normal "
+            "the ROC curve is **{auc:.3f}**: the chance that a random odd image ({odd}) scores "
+            "above a random normal one (1 is perfect, 0.5 a coin). Mean error: normal "
             "{normal:.4f}, odd {odd_error:.4f}."
         ).format(
             auc=scored.auc,

@@ -146,8 +146,8 @@ def threshold_ui(scored: Scored, run_id: int) -> float:
         format_func=lambda value: f"{value:.4f}",
         key=key,
         help=_(
-            "It starts where 5% of the normal test images are flagged: the level a detector is "
-            "set at when only normal data is known."
+            "It starts where one normal test image in twenty is flagged: the level a detector "
+            "is set at when only normal data is known."
         ),
     )
 
