@@ -34,6 +34,7 @@ from core.ml.codegen_template import (
     HELPERS_NEED,
     LOCAL_COPIES,
     MAIN,
+    ODD,
 )
 
 # The standard library modules every file imports, and those its dataset's readers add.
@@ -82,6 +83,8 @@ def source_for(
         "subset": train_config.get("subset") or 55000,
         "seed": train_config.get("seed", 0),
     }
+    if train_config.get("odd"):  # Only then: every other file stays as it was.
+        training["odd"] = list(train_config["odd"])
     values = choices.values_of({"train": train_config, "model": model_config}, name)
     header = string.Template(HEADER).substitute(
         title=variant.title,
@@ -110,6 +113,7 @@ def source_for(
         stem=filename.removesuffix(".py"),
         title=variant.title,
         fit=FIT_DENOISING if variant.denoising else FIT,
+        odd=ODD if training.get("odd") else "",
     )
     parts = [header, *(HELPERS[helper] for helper in dict.fromkeys(helpers)), model_code]
     return "\n\n\n".join(part.strip("\n") for part in parts) + "\n" + main

