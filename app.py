@@ -1,8 +1,9 @@
 """Autoencoder Lab: the entry point. `streamlit run app.py` serves every page from here.
 
 Pages are registered with `st.navigation` at stable URL paths, so a teacher can share a link
-to `/train`, `/race`, `/draw`, `/latent`, `/inside`, `/compare` or `/odd` and it keeps working
-as the app grows. Their titles are in the reader's language (ui.language); their paths never are.
+to `/train`, `/race`, `/draw`, `/latent`, `/inside`, `/compare`, `/odd` or `/images` and it
+keeps working as the app grows. Their titles are in the reader's language (ui.language); their
+paths never are.
 """
 
 import streamlit as st
@@ -24,6 +25,7 @@ PAGES = [
     ("pages/inside.py", N_("Inside"), ":material/biotech:", "inside"),
     ("pages/compare.py", N_("Compare"), ":material/compare:", "compare"),
     ("pages/odd.py", N_("Odd one out"), ":material/search:", "odd"),
+    ("pages/images.py", N_("Your images"), ":material/photo_library:", "images"),
     ("pages/class.py", N_("Class"), ":material/groups:", "class"),
 ]
 

@@ -62,6 +62,11 @@ class Settings:
     # public demo's queue cannot be filled by new links faster than it trains. A class of 30
     # racing four racers each fits under the default.
     max_queued: int = 200
+    # Datasets of one's own images (the Your images page): the largest upload in MB, how many
+    # datasets a student (or a class) keeps, and the MB all of them may take in the store.
+    max_dataset_mb: int = 50
+    max_datasets: int = 5
+    max_datasets_total_mb: int = 500
     # Switches (0 or 1).
     allow_class_creation: bool = True  # 0: a public demo hides class creation on the page.
     # Where things are (text; empty: the default described in the README).

@@ -18,15 +18,22 @@ NOT_SUBMITTED = N_(
 )
 
 
-def start(me: Student, racers: list[tuple[str, dict]]) -> list[int] | None:
-    """Queue one run, or a race of several, on the session's dataset and hand them to the
+def start(
+    me: Student, racers: list[tuple[str, dict]], dataset: str | None = None
+) -> list[int] | None:
+    """Queue one run, or a race of several, on `dataset` (the session's) and hand them to the
     training cluster (`core.lab.runs.start`: the class's locks and the server's limits apply,
     whatever the browser sent). None, with the reason shown to this user, if refused."""
     from core.store import Busy, LabBusy
 
     try:
         started = runs.start(
-            live_store(), engine(), me.id, racers, dataset=current_dataset(), limits=limits()
+            live_store(),
+            engine(),
+            me.id,
+            racers,
+            dataset=dataset or current_dataset(),
+            limits=limits(),
         )
     except Busy:
         st.warning(

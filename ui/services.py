@@ -11,6 +11,7 @@ import time
 import streamlit as st
 
 from core.i18n import _
+from core.ml import data
 
 RETRY_SECONDS = 30.0  # An unreachable database is tried again this often, not on every rerun.
 
@@ -46,6 +47,7 @@ def store():
         _store_failure = (time.monotonic(), str(error))
         return None
     _store_failure = None
+    data.use_store(opened)  # Uploaded datasets get their names and images from it.
     return opened
 
 

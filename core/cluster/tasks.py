@@ -57,8 +57,14 @@ def store():
 def splits(dataset: str = "mnist"):
     """The dataset's splits, loaded once per worker (MNIST at start-up, others when a run
     first asks: ~1 s for Fashion-MNIST's files)."""
+    from core.ml import data
     from core.ml.training import load_splits
 
+    if data.own_id(dataset) is not None:
+        # An upload: read for each run (at most 20,000 images, ~0.1 s), never kept, so a
+        # worker's memory does not grow with the datasets students upload.
+        data.use_store(store())
+        return load_splits(dataset)
     found = _cache.setdefault("splits", {})
     if dataset not in found:
         found[dataset] = load_splits(dataset)

@@ -24,7 +24,7 @@ from core.config import Settings
 from core.i18n import _
 from core.lab.classroom import ClassError, Setup
 from core.ml import choices, data
-from core.store import Store
+from core.store import Owner, Store
 
 LOG = logging.getLogger("autoencoder_lab.runs")
 MOST_RACERS = 4
@@ -120,6 +120,11 @@ def continuable(run) -> bool:
     )
 
 
+def owners(student_id: int, room=None) -> list:
+    """Whose uploaded datasets a student may use: their own, and their class's."""
+    return [Owner(student_id=student_id), *([Owner(class_id=room.id)] if room else [])]
+
+
 def odd_labels(odd, dataset: str) -> list[int]:
     """The labels an odd-one-out run leaves out of training, checked: known labels of the
     dataset, and at least one class left to learn normal from; [] for an ordinary run."""
@@ -154,6 +159,10 @@ def lesson_specs(
     room, _membership = store.member(student_id)
     if room is not None and room.paused:
         raise ClassError(_("your teacher has paused new trainings for the class"))
+    own = data.own_id(dataset)
+    if own is not None and store.dataset(own, owners(student_id, room)) is None:
+        # Another student's upload (a forged link): the same answer as for a deleted one.
+        raise ClassError(_("that dataset of images is not yours, or was deleted"))
     setup = Setup.from_json(room.setup) if room else Setup()
     setup = replace(
         setup,

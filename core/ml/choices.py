@@ -11,6 +11,7 @@ from a stored run's settings.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict
 
 from core import i18n
@@ -99,6 +100,17 @@ def defaults(variant: str, dataset: str = "mnist") -> dict:
     for item in declared.settings:
         values[item.name] = item.read(config)
     return values
+
+
+def scaled_to(values: dict, images: int, most_epochs: int = MOST_EPOCHS) -> dict:
+    """`values` for a dataset of `images` training images (an upload of a few hundred): as
+    many epochs as give the weight updates the same values make on their own number of
+    images, within `most_epochs`. A default run on 10,000 images takes ~780 steps; on 300
+    images its 5 epochs would take 25, and its reconstructions would still be noise."""
+    per_epoch = math.ceil(min(values["subset"], images) / values["batch_size"])
+    wanted = values["epochs"] * math.ceil(values["subset"] / values["batch_size"])
+    epochs = max(values["epochs"], min(most_epochs, math.ceil(wanted / max(1, per_epoch))))
+    return {**values, "epochs": epochs}
 
 
 def calmer_rate(rate: float | None) -> float | None:

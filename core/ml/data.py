@@ -16,6 +16,7 @@ import logging
 import os
 import sys
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -106,10 +107,67 @@ FASHION = Dataset(
 DATASETS = {MNIST.name: MNIST, FASHION.name: FASHION}
 
 
+# Datasets of one's own images live in the run store (core.store.datasets), named "own-<id>"
+# wherever a dataset's name goes (run settings, links). This module reads no store: the app
+# and the workers hand it one (`use_store`), so it can name and load them.
+OWN_PREFIX = "own-"
+OWN_TTL = 60.0  # Seconds a stored dataset's name is trusted (a rename on another server).
+_store = None  # The store the process opened, once it has (`use_store`).
+_own: dict[int, tuple[float, Dataset | None]] = {}
+
+
+def use_store(store) -> None:
+    """Let `get`, `load` and `load_test` reach the datasets uploaded to `store` (anything
+    with `dataset_row(id)` and `dataset_arrays(id)`)."""
+    global _store
+    _store = store
+
+
+def own_name(dataset_id: int) -> str:
+    return f"{OWN_PREFIX}{int(dataset_id)}"
+
+
+def own_id(name: str) -> int | None:
+    """The store's id of an uploaded dataset's name, else None (a built-in one)."""
+    digits = name[len(OWN_PREFIX) :] if name.startswith(OWN_PREFIX) else ""
+    return int(digits) if digits.isdigit() else None
+
+
+def _own_dataset(dataset_id: int) -> Dataset | None:
+    when, found = _own.get(dataset_id, (0.0, None))
+    if time.monotonic() - when > OWN_TTL:
+        row = _store.dataset_row(dataset_id) if _store is not None else None
+        found = None
+        if row is not None:
+            found = Dataset(
+                own_name(dataset_id),
+                row.name,  # The uploader's own words: _() leaves them as they are.
+                tuple(row.classes),
+                # Translators: what one image of a student's own dataset shows, in sentences.
+                N_("image"),
+                N_("the run store it was uploaded to"),
+            )
+        _own[dataset_id] = (time.monotonic(), found)
+    return found
+
+
 def get(name: str) -> Dataset:
+    dataset_id = own_id(name)
+    if dataset_id is not None:
+        found = _own_dataset(dataset_id)
+        if found is None:
+            raise ValueError(f"unknown dataset {name!r}: no such upload in the run store")
+        return found
     if name not in DATASETS:
         raise ValueError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
     return DATASETS[name]
+
+
+def load_own(name: str) -> dict[str, np.ndarray]:
+    """An uploaded dataset's uint8 arrays: x_train, y_train, x_val, y_val, x_test, y_test (its
+    own validation split; labels -1 when it has none)."""
+    get(name)  # Unknown (or deleted): ValueError.
+    return _store.dataset_arrays(own_id(name))
 
 
 def install_command() -> str:
@@ -247,7 +305,13 @@ def load_fashion() -> tuple[Split, Split]:
 
 
 def load(name: str = "mnist") -> tuple[Split, Split]:
-    """Dataset `name` as `((x_train, y_train), (x_test, y_test))` uint8 arrays."""
+    """Dataset `name` as `((x_train, y_train), (x_test, y_test))` uint8 arrays (an uploaded
+    one's training images with its validation images after them)."""
+    if own_id(name) is not None:
+        found = load_own(name)
+        x_train = np.concatenate([found["x_train"], found["x_val"]])
+        y_train = np.concatenate([found["y_train"], found["y_val"]])
+        return (x_train, y_train), (found["x_test"], found["y_test"])
     return {"mnist": load_mnist, "fashion": load_fashion}[get(name).name]()
 
 
@@ -256,6 +320,9 @@ def load_test(name: str = "mnist") -> Split:
     needs. Reading the 60,000 training images too left the server ~100 MB larger for good
     (the allocator keeps the freed heap); the cached MNIST file and Debian's Fashion-MNIST
     files are read member by member."""
+    if own_id(name) is not None:
+        found = load_own(name)
+        return found["x_test"], found["y_test"]
     if get(name).name == "mnist":
         path = cache_dir() / CACHE_NAME
         try:
@@ -273,6 +340,10 @@ def load_test(name: str = "mnist") -> Split:
 def available(name: str) -> str | None:
     """None when dataset `name` can be loaded here, else the reason and how to get it, in the
     reader's language. Cheap: looks for the files, downloads nothing."""
+    if own_id(name) is not None:
+        if _own_dataset(own_id(name)) is not None:
+            return None
+        return _("This dataset of uploaded images is not in the run store (any more).")
     if name == "mnist":
         found = (cache_dir() / CACHE_NAME).is_file() or importlib.util.find_spec(MNIST_PACKAGE)
     else:
@@ -297,5 +368,10 @@ SAMPLE_COUNT = 8
 
 
 def sample_indices(labels: np.ndarray, count: int = SAMPLE_COUNT) -> list[int]:
-    """The first test image of each digit 0..count-1: the same fixed digits everywhere."""
-    return [int((labels == digit).argmax()) for digit in range(count)]
+    """The first test image of each class 0..count-1: the same fixed images everywhere. A
+    class a dataset lacks (an upload with fewer classes, or none) takes the first image not
+    taken yet."""
+    chosen = [int(np.argmax(labels == label)) if (labels == label).any() else None
+              for label in range(count)]  # fmt: skip
+    spare = (index for index in range(len(labels)) if index not in chosen)
+    return [index if index is not None else next(spare, 0) for index in chosen]

@@ -116,15 +116,20 @@ class OwnDataset:
 # Reading ---------------------------------------------------------------------------------
 
 
-def read_upload(files: Sequence[tuple[str, bytes]], report: Report | None = None) -> list[Item]:
+def read_upload(
+    files: Sequence[tuple[str, bytes]],
+    report: Report | None = None,
+    most_bytes: int = MAX_UPLOAD_BYTES,
+) -> list[Item]:
     """The image files of an upload: one zip, or several PNG/JPEG files (no labels: a
-    browser sends file names without folders). Raises UploadError."""
+    browser sends file names without folders), at most `most_bytes` in all (the server's
+    AE_MAX_DATASET_MB). Raises UploadError."""
     report = report if report is not None else Report()
     total = sum(len(data) for _name, data in files)
-    if total > MAX_UPLOAD_BYTES:
+    if total > most_bytes:
         raise UploadError(
             _("The upload is {size:.1f} MB; uploads up to {limit:.0f} MB are accepted.").format(
-                size=total / MB, limit=MAX_UPLOAD_BYTES / MB
+                size=total / MB, limit=most_bytes / MB
             )
         )
     if len(files) == 1:

@@ -112,7 +112,12 @@ class Splits:
 
 
 def load_splits(dataset: str = "mnist") -> Splits:
-    """A dataset's splits, the last 5000 training images held out for validation."""
+    """A dataset's splits, the last 5000 training images held out for validation (an
+    uploaded dataset has its own validation split)."""
+    if data.own_id(dataset) is not None:
+        found = data.load_own(dataset)
+        return Splits(*(found[key] for key in ("x_train", "x_val", "x_test")),
+                      *(found[key] for key in ("y_train", "y_val", "y_test")))  # fmt: skip
     (x_train, y_train), (x_test, y_test) = data.load(dataset)
     cut = len(x_train) - VALIDATION_SIZE
     return Splits(x_train[:cut], x_train[cut:], x_test, y_train[:cut], y_train[cut:], y_test)

@@ -135,6 +135,12 @@ class Datasets(Database):
         found = self.rows(query)
         return _row(found[0]) if found else None
 
+    def dataset_row(self, dataset_id: int) -> DatasetRow | None:
+        """Any dataset by id, whoever owns it: for a worker and the lab's own naming of a
+        run's dataset (`core.ml.data.use_store`); what a student may choose is `dataset`."""
+        found = self.rows(sa.select(*LISTED).where(datasets.c.id == dataset_id))
+        return _row(found[0]) if found else None
+
     def dataset_arrays(self, dataset_id: int) -> dict[str, np.ndarray]:
         """A dataset's arrays (for a worker, which was handed its id by the lab's rules)."""
         blob = self.scalar(sa.select(datasets.c.data).where(datasets.c.id == dataset_id))

@@ -15,6 +15,7 @@ URL_PATHS = {
     "inside": "Inside the autoencoder",
     "compare": "Compare variants",
     "odd": "Odd one out",
+    "images": "Your own images",
     "class": "Class",
 }
 

@@ -19,6 +19,7 @@ PAGES = {
     "pages/inside.py": "Inside the autoencoder",
     "pages/compare.py": "Compare variants",
     "pages/odd.py": "Odd one out",
+    "pages/images.py": "Your own images",
 }
 
 FIXED_HEADERS = {
@@ -64,6 +65,7 @@ VIEWS = {
     "pages/inside.py": [{"inside_section": section} for section in FIXED_HEADERS],
     "pages/compare.py": [{}],
     "pages/odd.py": [{}],
+    "pages/images.py": [{}],
 }
 
 

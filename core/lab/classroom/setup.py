@@ -16,7 +16,7 @@ from core.ml.data import ALL_IMAGES
 from core.store import Refused
 
 # Home and Class are always shown.
-PAGES = ("train", "race", "draw", "latent", "inside", "compare", "odd")
+PAGES = ("train", "race", "draw", "latent", "inside", "compare", "odd", "images")
 PAGE_TITLES = {
     "train": N_("Train"),
     "race": N_("Race"),
@@ -25,6 +25,7 @@ PAGE_TITLES = {
     "inside": N_("Inside"),
     "compare": N_("Compare"),
     "odd": N_("Odd one out"),
+    "images": N_("Your images"),
 }
 # The noise kinds of core.ml.noise as a teacher reads them (a challenge's noise, a lock).
 NOISE_KINDS = {

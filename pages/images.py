@@ -1,0 +1,379 @@
+"""Your images: upload a dataset of your own (a zip, or several pictures), see it prepared by
+both recipes, keep it in the store, train on it, and take its data away.
+
+Reading and preparing is `core.ml.own_images` (every hostile upload refused there); the store
+keeps the dataset (`core.store.datasets`); a worker trains on it as on MNIST, its name in the
+run's settings ("own-12"). This page only reads and writes rows.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+
+import numpy as np
+import streamlit as st
+
+from core.i18n import _, moment, ngettext
+from core.lab import runs as lab_runs
+from core.ml import choices, data, own_images, variants
+from core.ml.preprocess import UploadError
+from core.store import Refused, StoreError
+from ui import actions, identity, images, resources, services, words
+from ui.boot import ensure_navigation
+from ui.run_view import status_ui
+
+UPLOAD = "own_upload"  # The uploader's key.
+READ = "own_read"  # (upload digest, items, report) of the files read last.
+PICK = "own_pick"  # The dataset box's key: the dataset whose panel is open.
+PREVIEW = 16  # Images per recipe's preview.
+
+
+def owners(me, room):
+    return lab_runs.owners(me.id, room)
+
+
+def read(files) -> tuple[list, own_images.Report] | None:
+    """The upload's images, read once per upload (a rerun does not read them again); None,
+    with the reason shown, when it is refused."""
+    digest = hashlib.blake2b(digest_size=16)
+    for file in files:
+        digest.update(file.name.encode() + b"\0" + file.getvalue())
+    key = digest.hexdigest()
+    found = st.session_state.get(READ)
+    if found and found[0] == key:
+        return found[1], found[2]
+    report = own_images.Report()
+    try:
+        items = own_images.read_upload(
+            [(file.name, file.getvalue()) for file in files],
+            report,
+            most_bytes=services.limits().max_dataset_mb * own_images.MB,
+        )
+    except UploadError as error:
+        st.error(str(error), icon=":material/block:")
+        return None
+    st.session_state[READ] = (key, items, report)
+    return items, report
+
+
+def preview(items, recipe: str) -> np.ndarray | None:
+    """The first images prepared by `recipe`; None (with the reason shown) if one fails."""
+    report = own_images.Report()
+    try:
+        # Spread over the upload: its first images are often all of one folder.
+        picked = sorted({int(index) for index in np.linspace(0, len(items) - 1, PREVIEW)})
+        return np.stack(
+            [own_images.prepare_image(items[index], recipe, report) for index in picked]
+        )
+    except UploadError as error:
+        st.error(str(error), icon=":material/block:")
+        return None
+
+
+def upload_ui() -> None:
+    st.subheader(_("1. Upload"))
+    st.markdown(
+        _(
+            "A zip of PNG or JPEG images, or several images at once: {least:,} to {most:,} "
+            "images, {size} MB at most. In a zip, folders are labels: `cats/1.png`, "
+            "`dogs/7.jpg`. The lab makes each image 28×28 grey, as MNIST's are."
+        ).format(
+            least=own_images.MIN_IMAGES,
+            most=own_images.MAX_IMAGES,
+            size=services.limits().max_dataset_mb,
+        )
+    )
+    files = st.file_uploader(
+        _("Your images"),
+        type=["zip", "png", "jpg", "jpeg"],
+        accept_multiple_files=True,
+        key=UPLOAD,
+    )
+    if not files:
+        return
+    found = read(files)
+    if found is None:
+        return
+    items, report = found
+    classes = sorted({item.label for item in items if item.label is not None})
+    st.markdown(
+        ngettext(
+            "{count:,} image read",
+            "{count:,} images read",
+            len(items),
+        ).format(count=len(items))
+        + (
+            _(" in {count} labelled folders: {names}.").format(
+                count=len(classes), names=", ".join(classes[:12])
+            )
+            if classes
+            else _(", without labels.")
+        )
+        + (
+            _(" {count} other files ignored.").format(count=len(report.ignored))
+            if report.ignored
+            else ""
+        )
+    )
+    st.subheader(_("2. Choose how to prepare them"))
+    recipes = list(own_images.RECIPES)
+    columns = st.columns(len(recipes))
+    for column, recipe in zip(columns, recipes, strict=True):
+        with column:
+            st.markdown(f"**{_(own_images.RECIPES[recipe])}**")
+            shown = preview(items, recipe)
+            if shown is not None:
+                st.image(images.grid(shown / 255.0, columns=8, size=42))
+    st.caption(
+        _(
+            "MNIST's recipe trims each picture to its ink, fits the longer side into 20×20 "
+            "pixels and centres it by its mass, as MNIST's digits were made: best for one "
+            "drawn shape. A plain resize keeps the whole picture. Light backgrounds are "
+            "inverted either way, so the ink is white on black."
+        )
+    )
+    recipe = st.radio(
+        _("Recipe"),
+        recipes,
+        format_func=lambda name: _(own_images.RECIPES[name]),
+        horizontal=True,
+        key="own_recipe",
+    )
+    default = files[0].name.rsplit(".", 1)[0] if len(files) == 1 else _("My images")
+    name = st.text_input(_("Name"), value=default, max_chars=80, key="own_name")
+    if st.button(_("Prepare and keep it"), type="primary", icon=":material/save:"):
+        save(items, recipe, name)
+
+
+def save(items, recipe: str, name: str) -> None:
+    """Prepare every image, split them with seed 0, and store the dataset for the student
+    (a visitor's first dataset gives them their link)."""
+    from core.store import Owner
+
+    me, limits = identity.ensure_student(), services.limits()
+    try:
+        with st.spinner(_("Preparing {count:,} images...").format(count=len(items))):
+            prepared = own_images.prepare(items, recipe, seed=0)
+        dataset_id = services.live_store().add_dataset(
+            Owner(student_id=me.id),
+            name,
+            prepared,
+            most_per_owner=limits.max_datasets,
+            most_bytes=limits.max_datasets_total_mb * own_images.MB,
+        )
+    except (UploadError, Refused) as error:
+        st.error(str(error), icon=":material/block:")
+        return
+    st.session_state.pop(READ, None)
+    st.session_state[PICK] = dataset_id
+    report = prepared.report
+    st.toast(
+        _(
+            "Kept: {images:,} images ({train:,} to train, {val:,} to validate, {test:,} to "
+            "test); {duplicates:,} duplicates dropped."
+        ).format(
+            images=report.images,
+            duplicates=report.duplicates,
+            train=len(prepared.x_train),
+            val=len(prepared.x_val),
+            test=len(prepared.x_test),
+        )
+    )
+    st.rerun()
+
+
+def dataset_ui(me, room, row) -> None:
+    """One kept dataset: what it holds, its test images, training on it, its runs."""
+    name = data.own_name(row.id)
+    mine = row.student_id == me.id
+    st.markdown(
+        _("**{name}** · {images:,} images · {classes} · {recipe} · {size:,} KB · {when}").format(
+            name=words.plain(row.name),
+            images=row.images,
+            classes=_("{count} classes").format(count=len(row.classes))
+            if row.classes
+            else _("no labels"),
+            recipe=_(own_images.RECIPES.get(row.recipe, row.recipe)),
+            size=max(1, round(row.size / 1024)),
+            when=moment(row.created_at),
+        )
+    )
+    x_test, _labels = own_test(row.id)
+    st.image(images.grid(x_test[:16] / 255.0, columns=16, size=42))
+    st.caption(
+        ngettext(
+            "Its {count:,} test image, as the models see it",
+            "Its {count:,} test images, as the models see them",
+            len(x_test),
+        ).format(count=len(x_test))
+        + (_(" (the first 16).") if len(x_test) > 16 else _("."))
+    )
+    buttons = st.columns(3)
+    buttons[0].download_button(
+        _("Get the data (.npz)"),
+        data=lambda: npz_of(row.id),
+        file_name=f"{name}.npz",
+        mime="application/octet-stream",
+        icon=":material/download:",
+        key=f"own_npz_{row.id}",
+        help=_(
+            "The prepared images as one compressed NumPy file: uint8 x_train, x_val and "
+            "x_test, with their labels y_train, y_val and y_test (-1 without labels)."
+        ),
+    )
+    if mine:
+        with buttons[1].popover(_("Rename"), icon=":material/edit:"):
+            new = st.text_input(_("New name"), value=row.name, key=f"own_rename_{row.id}")
+            if st.button(_("Rename"), key=f"own_rename_go_{row.id}"):
+                rename(me, row, new)
+        with buttons[2].popover(_("Delete"), icon=":material/delete:"):
+            st.markdown(_("Delete this dataset? Runs trained on it stay."))
+            if st.button(_("Delete it"), key=f"own_delete_{row.id}", type="primary"):
+                delete(me, row)
+    train_ui(me, name, row.images)
+    runs_ui(row.id, name)
+
+
+@st.cache_data(show_spinner=False, max_entries=8, ttl=600)  # At most 20,000 images each.
+def own_test(dataset_id: int) -> tuple[np.ndarray, np.ndarray]:
+    """An uploaded dataset's uint8 test images and labels (ids are never reused)."""
+    arrays = services.live_store().dataset_arrays(dataset_id)
+    return arrays["x_test"], arrays["y_test"]
+
+
+def npz_of(dataset_id: int) -> bytes:
+    arrays = services.live_store().dataset_arrays(dataset_id)
+    out = io.BytesIO()
+    np.savez_compressed(out, **arrays)
+    return out.getvalue()
+
+
+def rename(me, row, new: str) -> None:
+    from core.store import Owner
+
+    try:
+        if services.live_store().rename_dataset(row.id, Owner(student_id=me.id), new):
+            st.rerun()
+    except Refused as error:
+        st.error(str(error))
+
+
+def delete(me, row) -> None:
+    from core.store import Owner
+
+    services.live_store().delete_dataset(row.id, Owner(student_id=me.id))
+    st.session_state.pop(PICK, None)
+    st.rerun()
+
+
+def train_ui(me, name: str, images_kept: int) -> None:
+    """Train any variant of the lesson on it, with the Train page's settings, given as many
+    epochs as make up for a small dataset."""
+    lesson = identity.lesson()
+    offered = [variant for variant in lesson.setup.variants if variant in variants.names()]
+    left, right = st.columns([3, 2], vertical_alignment="bottom")
+    variant = left.selectbox(
+        _("Variant"), offered, format_func=words.title, key=f"own_variant_{name}"
+    )
+    training = int(images_kept * own_images.SPLITS[0])
+    values = choices.scaled_to(
+        choices.defaults(variant, name), training, services.limits().max_epochs
+    )
+    st.caption(
+        _(
+            "Trains with the Train page's settings for this variant, with as many epochs as "
+            "make up for its {count:,} training images (up to the limit): {settings}."
+        ).format(count=training, settings=choices.describe(values, translated=True))
+    )
+    if right.button(
+        _("Train on it"), type="primary", icon=":material/play_arrow:", key=f"own_train_{name}"
+    ):
+        engine = services.engine()
+        if engine is None or engine.error:
+            st.warning(_("Training is off: the training cluster cannot be reached."))
+            return
+        if actions.start(me, [(variant, values)], dataset=name):
+            st.rerun()
+
+
+def runs_ui(dataset_id: int, name: str) -> None:
+    """The student's runs on this dataset: live while one trains, then its reconstructions."""
+    found = actions.my_runs(dataset=name)
+    if not found:
+        return
+    st.markdown(_("**Your runs on it**"))
+    for run in found[:6]:
+        st.markdown(f"{words.title(run.variant)} · {words.run_label(run)}")
+        if run.active:
+            live(run.id)
+        elif run.epochs_done:
+            reconstructions(run, dataset_id)
+
+
+@st.fragment(run_every=1.0)
+def live(run_id: int) -> None:
+    try:
+        run = services.live_store().run(run_id)
+    except StoreError as error:
+        services.store_failed(error)
+        return
+    if run is None or not run.active:
+        st.rerun()
+    status_ui(run)
+
+
+def reconstructions(run, dataset_id: int) -> None:
+    """Eight of its test images over their reconstructions by the run."""
+    try:
+        model = resources.run_model(run)
+    except resources.NotServable:
+        st.caption(_("This run has no model the lab can serve."))
+        return
+    x_test, y_test = own_test(dataset_id)
+    picked = data.to_images(x_test[data.sample_indices(y_test)])
+    st.image(images.grid(np.concatenate([picked, model(picked)]), columns=8, size=42))
+    st.caption(_("Eight of its test images (top) and the run's reconstructions (bottom)."))
+
+
+def main() -> None:
+    st.title(_("Your own images"))
+    st.markdown(
+        _(
+            "Train the lab's autoencoders on pictures of your own: your handwriting, your "
+            "drawings, photos. They are kept in the lab with your runs, for you alone."
+        )
+    )
+    opened = services.store()
+    if opened is None:
+        st.caption(_(":material/cloud_off: Uploads are off while the run store is unavailable."))
+        return
+    upload_ui()
+    me = identity.student()
+    room = opened.member(me.id)[0] if me is not None else None
+    rows = (
+        [row for owner in owners(me, room) for row in opened.datasets(owner)]
+        if me is not None
+        else []
+    )
+    st.subheader(_("3. Your datasets"))
+    if not rows:
+        st.info(_("The datasets you keep appear here."), icon=":material/photo_library:")
+        return
+    ids = [row.id for row in rows]
+    if st.session_state.get(PICK) not in ids:
+        st.session_state[PICK] = ids[0]  # The newest, or the one just kept (see `save`).
+    pick = st.selectbox(
+        _("Dataset"),
+        ids,
+        format_func=lambda key: next(words.plain(row.name) for row in rows if row.id == key),
+        key=PICK,
+    )
+    dataset_ui(me, room, next(row for row in rows if row.id == pick))
+
+
+ensure_navigation()
+services.guarded(
+    main,
+    _("Your images cannot be reached right now; the other pages work as usual."),
+)
