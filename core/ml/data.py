@@ -121,6 +121,7 @@ def use_store(store) -> None:
     with `dataset_row(id)` and `dataset_arrays(id)`)."""
     global _store
     _store = store
+    _own.clear()  # Another store's ids name other datasets.
 
 
 def own_name(dataset_id: int) -> str:

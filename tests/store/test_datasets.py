@@ -141,3 +141,50 @@ def test_pruning_students_keeps_one_who_owns_a_recent_dataset(store):
     assert [row.name for row in store.datasets(Owner(student_id=student))] == ["kept"]
     store.prune(max_runs=5, retention_days=5, now=later)  # Both past a 5-day retention.
     assert store.dataset_totals() == (0, 0)
+
+
+def test_an_upload_is_named_loaded_and_split_as_it_was_kept(store):
+    """core.ml.data reaches an upload through the store the process opened: its name, its
+    test images, and training splits that are its own (not MNIST's last-5,000 hold-out)."""
+    from core.ml import data
+    from core.ml.training import load_splits
+
+    student, _token = store.new_student()
+    found = prepared(seed=3)
+    dataset_id = store.add_dataset(Owner(student_id=student), "blobs", found)
+    name = data.own_name(dataset_id)
+    data.use_store(store)
+    try:
+        assert data.own_id(name) == dataset_id and data.own_id("mnist") is None
+        assert data.get(name).title == "blobs" and data.get(name).labels == ()
+        assert data.available(name) is None
+        x_test, y_test = data.load_test(name)
+        assert np.array_equal(x_test, found.x_test) and (y_test == -1).all()
+        splits = load_splits(name)
+        assert np.array_equal(splits.pixels_train, found.x_train)
+        assert np.array_equal(splits.pixels_val, found.x_val)
+        assert len(splits.pixels_train) + len(splits.pixels_val) + len(x_test) == 120
+        # Eight fixed samples though it has no labels: eight different images.
+        assert len(set(data.sample_indices(y_test))) == min(8, len(y_test))
+        with pytest.raises(ValueError, match="no such upload"):
+            data.get(data.own_name(dataset_id + 1000))
+    finally:
+        data.use_store(None)
+
+
+def test_a_run_on_another_students_upload_is_refused(store):
+    from core.lab import runs
+    from core.lab.classroom import ClassError
+    from core.ml import data
+
+    owner, _ = store.new_student()
+    other, _ = store.new_student()
+    name = data.own_name(store.add_dataset(Owner(student_id=owner), "mine", prepared()))
+    data.use_store(store)
+    try:
+        with pytest.raises(ClassError, match="not yours"):
+            runs.start_run(store, other, "vanilla", {}, dataset=name)
+        run_id = runs.start_run(store, owner, "vanilla", {}, dataset=name)
+        assert store.run(run_id).dataset == name
+    finally:
+        data.use_store(None)

@@ -161,3 +161,13 @@ def test_an_odd_one_out_run_trains_on_the_normal_images_only():
     # Images seen per epoch, from its measured speed: the 200 of labels 0 and 2.
     seen = result.samples_per_second * result.seconds / result.epochs_completed
     assert seen == pytest.approx(200, rel=1e-6)
+
+
+def test_a_small_upload_gets_the_epochs_that_make_up_its_updates():
+    values = choices.defaults("vanilla")  # 5 epochs of 10,000 images, batches of 64.
+    assert choices.scaled_to(values, 10_000) == values
+    assert choices.scaled_to(values, 16_000)["epochs"] == 5  # Never fewer than chosen.
+    # 2,000 images: 32 batches an epoch; 5 x 157 = 785 updates take 25 epochs.
+    assert choices.scaled_to(values, 2_000)["epochs"] == 25
+    assert choices.scaled_to(values, 200)["epochs"] == 50  # Capped by the limit,
+    assert choices.scaled_to(values, 200, most_epochs=20)["epochs"] == 20  # or the server's.

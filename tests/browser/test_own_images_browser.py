@@ -1,0 +1,78 @@
+"""Chromium: a folder of one's own images uploaded as a zip, both recipes previewed, kept,
+trained on, and its reconstructions shown; its data downloaded as the .npz it was kept as."""
+
+from __future__ import annotations
+
+import io
+import re
+import zipfile
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+from tests.support.browser import no_exceptions, open_page, wait_idle
+
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
+
+
+def shapes_zip(path) -> None:
+    """300 drawings in three labelled folders, dark ink on white paper, as a phone photo of
+    paper would be (the lab inverts them)."""
+    rng = np.random.default_rng(1)
+    with zipfile.ZipFile(path, "w") as archive:
+        for label in ("circle", "cross", "bar"):
+            for index in range(100):
+                image = Image.new("L", (64, 64), 255)
+                pen = ImageDraw.Draw(image)
+                x, y, r = (int(v) for v in (*rng.integers(20, 44, 2), rng.integers(8, 19)))
+                width = int(rng.integers(2, 8))
+                if label == "circle":
+                    pen.ellipse((x - r, y - r, x + r, y + r), outline=0, width=width)
+                elif label == "cross":
+                    pen.line((x - r, y - r, x + r, y + r), fill=0, width=width)
+                    pen.line((x - r, y + r, x + r, y - r), fill=0, width=width)
+                else:
+                    pen.line((x, y - r, x + int(rng.integers(-6, 7)), y + r), fill=0, width=width)
+                out = io.BytesIO()
+                image.save(out, "PNG")
+                archive.writestr(f"shapes/{label}/{index}.png", out.getvalue())
+
+
+def test_upload_keep_train_and_download(app_server, page, artifacts, tmp_path):
+    upload = tmp_path / "shapes.zip"
+    shapes_zip(upload)
+    open_page(page, f"{app_server}/images")
+    page.locator("input[type=file]").set_input_files(str(upload))
+    page.wait_for_selector("text=2. Choose how to prepare them", timeout=60_000)
+    wait_idle(page)
+    read = page.locator("[data-testid=stMarkdownContainer]", has_text="images read").first
+    assert read.inner_text() == "300 images read in 3 labelled folders: bar, circle, cross."
+    # Both recipes' previews, side by side.
+    assert page.locator("[data-testid=stImage]").count() == 2
+    page.get_by_role("button", name="Prepare and keep it").click()
+    page.wait_for_selector("text=Train on it", timeout=60_000)
+    wait_idle(page)
+    no_exceptions(page)
+    summary = page.locator("[data-testid=stMarkdownContainer]", has_text="3 classes").first
+    kept = int(re.search(r"· ([0-9,]+) images ·", summary.inner_text()).group(1))
+    assert 100 <= kept <= 300, summary.inner_text()  # Duplicates after preparing are dropped.
+    page.screenshot(path=str(artifacts / "images-kept-1280.png"))
+
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Get the data (.npz)").click()
+    path = tmp_path / download.value.suggested_filename
+    download.value.save_as(path)
+    assert re.fullmatch(r"own-[0-9]+\.npz", path.name)
+    with np.load(path, allow_pickle=False) as found:
+        total = sum(len(found[key]) for key in ("x_train", "x_val", "x_test"))
+        assert total == kept and found["x_train"].dtype == np.uint8
+        assert set(np.unique(found["y_train"])) == {0, 1, 2}
+
+    page.get_by_role("button", name="Train on it").click()
+    page.wait_for_selector("text=Eight of its test images", timeout=240_000)
+    wait_idle(page)
+    no_exceptions(page)
+    line = page.locator("[data-testid=stMarkdownContainer]", has_text="Run ").last.inner_text()
+    assert "Vanilla" in line and "BCE" in line, line
+    page.screenshot(path=str(artifacts / "images-trained-1280.png"))
