@@ -21,7 +21,7 @@ from core.ml.preprocess import UploadError
 from core.store import Refused, StoreError
 from ui import actions, identity, images, resources, services, words
 from ui.boot import ensure_navigation
-from ui.run_view import status_ui
+from ui.run_view import sentences, status_ui
 
 UPLOAD = "own_upload"  # The uploader's key.
 READ = "own_read"  # (upload digest, items, report) of the files read last.
@@ -97,25 +97,26 @@ def upload_ui() -> None:
         return
     items, report = found
     classes = sorted({item.label for item in items if item.label is not None})
-    st.markdown(
-        ngettext(
-            "{count:,} image read",
-            "{count:,} images read",
+    if classes:
+        found = ngettext(
+            "{count:,} image read in {folders} labelled folders: {names}.",
+            "{count:,} images read in {folders} labelled folders: {names}.",
+            len(items),
+        ).format(count=len(items), folders=len(classes), names=", ".join(classes[:12]))
+    else:
+        found = ngettext(
+            "{count:,} image read, without labels.",
+            "{count:,} images read, without labels.",
             len(items),
         ).format(count=len(items))
-        + (
-            _(" in {count} labelled folders: {names}.").format(
-                count=len(classes), names=", ".join(classes[:12])
-            )
-            if classes
-            else _(", without labels.")
-        )
-        + (
-            _(" {count} other files ignored.").format(count=len(report.ignored))
-            if report.ignored
-            else ""
-        )
+    ignored = (
+        ngettext(
+            "{count:,} other file ignored.", "{count:,} other files ignored.", len(report.ignored)
+        ).format(count=len(report.ignored))
+        if report.ignored
+        else ""
     )
+    st.markdown(sentences(found, ignored))
     st.subheader(_("2. Choose how to prepare them"))
     recipes = list(own_images.RECIPES)
     columns = st.columns(len(recipes))
@@ -201,14 +202,15 @@ def dataset_ui(me, room, row) -> None:
     )
     x_test, _labels = own_test(row.id)
     st.image(images.grid(x_test[:16] / 255.0, columns=16, size=42))
-    st.caption(
-        ngettext(
-            "Its {count:,} test image, as the models see it",
-            "Its {count:,} test images, as the models see them",
+    if len(x_test) > 16:
+        shown = _("Its first 16 test images of {count:,}, as the models see them.")
+    else:
+        shown = ngettext(
+            "Its {count:,} test image, as the models see it.",
+            "Its {count:,} test images, as the models see them.",
             len(x_test),
-        ).format(count=len(x_test))
-        + (_(" (the first 16).") if len(x_test) > 16 else _("."))
-    )
+        )
+    st.caption(shown.format(count=len(x_test)))
     buttons = st.columns(3)
     buttons[0].download_button(
         _("Get the data (.npz)"),
