@@ -89,6 +89,7 @@ def upload_ui() -> None:
         type=["zip", "png", "jpg", "jpeg"],
         accept_multiple_files=True,
         key=UPLOAD,
+        max_upload_size=services.limits().max_dataset_mb,
     )
     if not files:
         return

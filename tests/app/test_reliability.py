@@ -161,7 +161,13 @@ def test_server_config_keeps_xsrf_on_limits_uploads_and_holds_no_secrets():
 
     config = tomllib.loads((ROOT / ".streamlit/config.toml").read_text())
     assert config["server"].get("enableXsrfProtection", True) is True
-    assert config["server"]["maxUploadSize"] <= 5
+    # The server's own ceiling: Your images' zips (AE_MAX_DATASET_MB's default).
+    assert config["server"]["maxUploadSize"] <= 50
+    # Every uploader sets its own limit under it: Draw's one photo stays at 5 MB.
+    for source in (ROOT / "pages").glob("*.py"):
+        for call in source.read_text().split("st.file_uploader(")[1:]:
+            assert "max_upload_size=" in call.split(")\n")[0], source
+    assert "max_upload_size=5," in (ROOT / "pages/draw.py").read_text()
     # A source watcher re-walks every imported module after each rerun (see the config's note).
     assert config["server"]["fileWatcherType"] == "none"
     assert not (ROOT / ".streamlit/secrets.toml").exists()
