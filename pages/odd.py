@@ -14,8 +14,9 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from core.i18n import _, ngettext
-from core.ml import cards, choices, odd_one_out, variants
+from core.i18n import _, moment, ngettext
+from core.lab import runs as lab_runs
+from core.ml import cards, choices, data, odd_one_out, variants
 from core.store import StoreError
 from ui import actions, identity, odd_view, resources, services, session, words
 from ui.boot import ensure_navigation
@@ -280,6 +281,18 @@ def results_ui(run, found) -> None:
     traps_ui(run, scored, threshold, found)
 
 
+def run_name(run, found) -> str:
+    """A run in the run box, by what does not change while it trains (the box kept showing a
+    finished run's first label, "queued · 0 ep", when its status was part of it)."""
+    # Translators: an odd-one-out run in the run box: "Run 3 · Vanilla · Dec 3 19:06 · odd: 0".
+    return _("Run {id} · {variant} · {when} · odd: {odd}").format(
+        id=run.id,
+        variant=words.title(run.variant),
+        when=moment(run.created_at),
+        odd=names_of(run.settings["train"]["odd"], found.labels),
+    )
+
+
 @st.fragment(run_every=1.0)
 def live(run_id: int) -> None:
     """The run's status while it trains; the whole page once it has ended."""
@@ -294,9 +307,35 @@ def live(run_id: int) -> None:
     status_ui(run)
 
 
+def dataset_choice(opened) -> data.Dataset:
+    """The session's dataset, or one of the student's uploads with labelled folders (two
+    classes at least: one normal, one odd)."""
+    me = identity.student()
+    names = [session.current_dataset()]
+    if opened is not None and me is not None:
+        room = opened.member(me.id)[0]
+        names += [
+            data.own_name(row.id)
+            for owner in lab_runs.owners(me.id, room)
+            for row in opened.datasets(owner)
+            if len(row.classes) >= 2
+        ]
+    if len(names) == 1:
+        return data.get(names[0])
+    chosen = st.selectbox(
+        _("Images"),
+        names,
+        format_func=lambda name: words.plain(_(data.get(name).title)),
+        key="odd_dataset",
+        help=_("The sidebar's dataset, or one of your uploads with labelled folders."),
+    )
+    return data.get(chosen)
+
+
 def main() -> None:
     st.title(_("Odd one out"))
-    found = session.dataset()
+    opened = services.store()
+    found = dataset_choice(opened)
     st.markdown(
         _(
             "Autoencoders are used to find what does not belong: train one on **normal** images "
@@ -306,8 +345,7 @@ def main() -> None:
             "fails in ways worth knowing."
         ).format(dataset=_(found.title))
     )
-    identity.student()  # The student behind the link, when the page runs on its own.
-    opened, engine = services.store(), services.engine()
+    engine = services.engine()
     lesson = identity.lesson()
     if opened is None:
         st.caption(_(":material/cloud_off: Training is off while the run store is unavailable."))
@@ -319,7 +357,7 @@ def main() -> None:
             if engine is None or engine.error:
                 st.warning(_("Training is off: the training cluster cannot be reached."))
             else:
-                ids = actions.start(identity.ensure_student(), [racer])
+                ids = actions.start(identity.ensure_student(), [racer], dataset=found.name)
                 if ids:
                     st.session_state[SHOWN] = st.session_state[PICK] = ids[0]
                     st.rerun()
@@ -337,10 +375,7 @@ def main() -> None:
             shown = st.selectbox(
                 _("Your run"),
                 list(runs),
-                format_func=lambda key: _("{run} · odd: {odd}").format(
-                    run=words.run_label(runs[key]),
-                    odd=names_of(runs[key].settings["train"]["odd"], found.labels),
-                ),
+                format_func=lambda key: run_name(runs[key], found),
                 key=PICK,
             )
             run = runs[shown]

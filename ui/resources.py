@@ -126,7 +126,7 @@ def pretrained(name: str, dataset: str | None = None) -> ModelRef:
     return ModelRef(model.key, model, _("Pretrained"))
 
 
-@st.cache_resource(show_spinner=False)  # test_set() spins, in the reader's language.
+@st.cache_resource(show_spinner=False, max_entries=6)  # test_set() spins, in the reader's language.
 def _test_set(dataset: str) -> TestSet:
     x_test, y_test = data.load_test(dataset)
     x_test.setflags(write=False)
