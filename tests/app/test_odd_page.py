@@ -92,3 +92,47 @@ def test_training_leaves_the_chosen_labels_out_and_a_forged_choice_is_refused(la
     app.run()
     assert "Leave at least one class as normal" in app.info[0].value
     assert not [b for b in app.button if b.label == "Train on the normal images only"]
+
+
+def test_a_labelled_upload_of_ones_own_can_be_the_normal_images(lab_store, stored_run):
+    import io
+
+    from PIL import Image
+
+    from core.ml import data, own_images
+    from core.store import Owner
+
+    items = []
+    for index in range(120):
+        picture = np.zeros((32, 32), np.uint8)
+        picture[4 + index % 20 : 12 + index % 20, 4 : 8 + index % 24] = 255
+        out = io.BytesIO()
+        Image.fromarray(picture).save(out, "PNG")
+        items.append(
+            own_images.Item(f"{index}.png", "wide" if index % 2 else "tall", out.getvalue())
+        )
+    token, _run = stored_run("vanilla", _vanilla_model(), _vanilla_config())
+    student = lab_store.find_student(token)
+    dataset_id = lab_store.add_dataset(
+        Owner(student_id=student), "my shapes", own_images.prepare(items, "resize", seed=0)
+    )
+    app = page_alone("pages/odd.py", token=token)
+    box = app.selectbox(key="odd_dataset")
+    assert box.options == ["MNIST digits", "my shapes"]
+    box.set_value(data.own_name(dataset_id)).run()
+    assert not app.exception
+    # Its folders are the classes: the first one ("tall") is odd to start with.
+    assert any("but the odd ones (tall)" in item.value for item in app.caption)
+    assert "Here the normal images are my shapes" in texts(app)
+
+
+def _vanilla_model():
+    from core.ml import variants
+
+    return variants.build("vanilla")
+
+
+def _vanilla_config():
+    from core.ml import variants
+
+    return variants.make_config("vanilla")
