@@ -18,10 +18,10 @@ from core.i18n import _, moment, ngettext
 from core.lab import runs as lab_runs
 from core.ml import choices, data, own_images, variants
 from core.ml.preprocess import UploadError
-from core.store import Refused, StoreError
+from core.store import Refused
 from ui import actions, identity, images, resources, services, words
 from ui.boot import ensure_navigation
-from ui.run_view import sentences, status_ui
+from ui.run_view import sentences, watch
 
 UPLOAD = "own_upload"  # The uploader's key.
 READ = "own_read"  # (upload digest, items, report) of the files read last.
@@ -309,21 +309,9 @@ def runs_ui(dataset_id: int, name: str) -> None:
     for run in found[:6]:
         st.markdown(f"{words.title(run.variant)} · {words.run_label(run)}")
         if run.active:
-            live(run.id)
+            watch(run.id)
         elif run.epochs_done:
             reconstructions(run, dataset_id)
-
-
-@st.fragment(run_every=1.0)
-def live(run_id: int) -> None:
-    try:
-        run = services.live_store().run(run_id)
-    except StoreError as error:
-        services.store_failed(error)
-        return
-    if run is None or not run.active:
-        st.rerun()
-    status_ui(run)
 
 
 def reconstructions(run, dataset_id: int) -> None:

@@ -389,3 +389,21 @@ def details_ui(run) -> None:
         LIVE_POINTS if run.active else ALL_POINTS,
     )
     samples_ui(run, epochs)
+
+
+@st.fragment(run_every=1.0)
+def watch(run_id: int) -> None:
+    """A run's status line, redrawn every second while it is queued or trains; the whole page
+    once it has ended (for pages that show a run's results below its status)."""
+    from core.store import StoreError
+    from ui import services
+
+    try:
+        run = services.live_store().run(run_id)
+    except StoreError as error:
+        services.store_failed(error)
+        st.warning(_("Lost the run store; retrying..."), icon=":material/cloud_off:")
+        return
+    if run is None or not run.active:
+        st.rerun()
+    status_ui(run)

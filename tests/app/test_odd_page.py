@@ -72,6 +72,8 @@ def test_the_table_shows_the_published_figures_beside_the_measured_ones():
     # Its sentence counts the digits where the small code found the odd one better.
     better = int((table["VAE 2-D, −ELBO"] > table["VAE 32-D, −ELBO"]).sum())
     assert f"for {better} of the 10 digits measured with both" in texts(app)
+    ones = table["VAE 32-D, −ELBO"][1]
+    assert f"the left-out 1s score **{ones:.2f}** here and 0.09 published" in texts(app)
 
 
 def test_training_leaves_the_chosen_labels_out_and_a_forged_choice_is_refused(lab_store):

@@ -49,7 +49,9 @@ def test_upload_keep_train_and_download(app_server, page, artifacts, tmp_path):
     read = page.locator("[data-testid=stMarkdownContainer]", has_text="images read").first
     assert read.inner_text() == "300 images read in 3 labelled folders: bar, circle, cross."
     # Both recipes' previews, side by side.
-    assert page.locator("[data-testid=stImage]").count() == 2
+    page.wait_for_function(
+        "() => document.querySelectorAll('[data-testid=stImage]').length === 2", timeout=30_000
+    )
     page.get_by_role("button", name="Prepare and keep it").click()
     page.wait_for_selector("text=Train on it", timeout=60_000)
     wait_idle(page)
