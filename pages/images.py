@@ -9,7 +9,6 @@ run's settings ("own-12"). This page only reads and writes rows.
 from __future__ import annotations
 
 import hashlib
-import io
 
 import numpy as np
 import streamlit as st
@@ -246,10 +245,10 @@ def own_test(dataset_id: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def npz_of(dataset_id: int) -> bytes:
-    arrays = services.live_store().dataset_arrays(dataset_id)
-    out = io.BytesIO()
-    np.savez_compressed(out, **arrays)
-    return out.getvalue()
+    """What "Get the data" gives, the same file a run's button on Train gives."""
+    from core.ml import codegen
+
+    return codegen.data_npz(data.own_name(dataset_id))
 
 
 def rename(me, row, new: str) -> None:

@@ -42,6 +42,22 @@ STDLIB = {"argparse", "os", "sys", "textwrap", "time"}
 DATASET_STDLIB = {"mnist": {"importlib.util"}, "fashion": {"gzip"}}
 # The names "Get the data (.npz)" gives, and the generated files look for beside themselves.
 DATA_FILES = {"mnist": "mnist.npz", "fashion": "fashion-mnist.npz"}
+# How the "no images" message ends: how to make the file where Keras can download the images.
+REMAKE = (
+    '; or, on a machine with internet, "\n'
+    '        "(x_train, _), (x_test, _) = keras.datasets.{loader}.load_data() then "\n'
+    '        f"numpy.savez_compressed(\\"{{DATA_FILE}}\\", x_train=x_train, x_test=x_test) '
+    "makes one."
+)
+
+
+def kind(name: str) -> str:
+    """The key of a dataset in this module's tables: its name, or "own" for an upload."""
+    return "own" if data.own_id(name) is not None else name
+
+
+def data_file(name: str) -> str:
+    return DATA_FILES.get(name, f"{name}.npz")  # An upload's: own-12.npz.
 
 
 def literal(value) -> str:
@@ -93,21 +109,27 @@ def source_for(
         summary="\n".join(textwrap.wrap(variant.summary, 92)),
         described=choices.describe(values),
         filename=filename,
-        data_file=DATA_FILES[dataset.name],
+        data_file=data_file(dataset.name),
         stdlib_imports="\n".join(
-            f"import {module}" for module in sorted(STDLIB | DATASET_STDLIB[dataset.name])
+            f"import {module}"
+            for module in sorted(STDLIB | DATASET_STDLIB.get(kind(dataset.name), set()))
         ),
         config=literal(model_config),
         training=literal(training),
     )
-    local_copies = string.Template(LOCAL_COPIES[dataset.name]).substitute(
+    local_copies = string.Template(LOCAL_COPIES[kind(dataset.name)]).substitute(
         package=data.MNIST_PACKAGE,
         cache_name=f"{dataset.name}-v{data.CACHE_VERSION}.npz",  # As core.ml.data names it.
         fashion_dir=data.FASHION_DIR.as_posix(),
     )
     main = string.Template(MAIN).substitute(
-        loader="mnist" if dataset.name == "mnist" else "fashion_mnist",
-        data_file=DATA_FILES[dataset.name],
+        no_download="nothing downloads it"
+        if kind(dataset.name) == "own"
+        else "Keras's downloader failed",
+        remake="."
+        if kind(dataset.name) == "own"
+        else REMAKE.format(loader="mnist" if dataset.name == "mnist" else "fashion_mnist"),
+        data_file=data_file(dataset.name),
         dataset_title=dataset.title,
         local_copies=local_copies.strip("\n"),
         stem=filename.removesuffix(".py"),
@@ -165,7 +187,7 @@ def for_shipped(name: str, dataset: str = "mnist") -> str:
 
 def data_file_name(dataset: str) -> str:
     """The name "Get the data (.npz)" gives a dataset, which its files look for beside them."""
-    return DATA_FILES[data.get(dataset).name]
+    return data_file(data.get(dataset).name)
 
 
 def data_npz(dataset: str) -> bytes:
@@ -173,8 +195,11 @@ def data_npz(dataset: str) -> bytes:
     images, as the lab loads them: the file holds the last 5,000 out itself) and x_test, with
     the labels y_train and y_test beside them (Keras's own mnist.npz layout). Raises
     data.DatasetUnavailable when this machine cannot load it."""
-    (x_train, y_train), (x_test, y_test) = data.load(dataset)
     buffer = io.BytesIO()
+    if data.own_id(dataset) is not None:  # An upload: with its own validation split.
+        np.savez_compressed(buffer, **data.load_own(dataset))
+        return buffer.getvalue()
+    (x_train, y_train), (x_test, y_test) = data.load(dataset)
     np.savez_compressed(buffer, x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test)
     return buffer.getvalue()
 

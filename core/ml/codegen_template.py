@@ -75,10 +75,18 @@ DATA_FILE = "$data_file"  # The name the lab's "Get the data (.npz)" gives these
 
 
 def read_npz(path):
-    """x_train, its labels y_train (None when the file has none) and x_test."""
+    """x_train, its labels y_train (None when the file has none), x_test, and how many of the
+    training images are held out for validation: a file with x_val (an upload of one's own
+    images) has them after x_train, as the lab split them; else None (the usual share)."""
     with np.load(path, allow_pickle=False) as found:
+        x_train, x_test = found["x_train"], found["x_test"]
         labels = found["y_train"] if "y_train" in found.files else None
-        return found["x_train"], labels, found["x_test"]
+        if "x_val" not in found.files:
+            return x_train, labels, x_test, None
+        x_train = np.concatenate([x_train, found["x_val"]])
+        if labels is not None:
+            labels = np.concatenate([labels, found["y_val"]])
+        return x_train, labels, x_test, len(found["x_val"])
 
 
 def lab_cache_dir():
@@ -100,9 +108,9 @@ $local_copies
 
 
 def load_data(path):
-    """uint8 (N, 28, 28) training images, their labels (or None) and the test images: from
-    --data, else a copy already on this machine, else Keras's downloader; a message instead of
-    a traceback when none has them."""
+    """uint8 (N, 28, 28) training images, their labels (or None), the test images and the
+    number held out (or None; see read_npz): from --data, else a copy already on this machine,
+    else Keras's downloader; a message instead of a traceback when none has them."""
     if path:
         try:
             return read_npz(path)
@@ -120,23 +128,21 @@ def load_data(path):
         print(f"images from {place} ({what})")
         return images
     try:
-        (x_train, y_train), (x_test, _) = keras.datasets.$loader.load_data()
+        (x_train, y_train), (x_test, _) = download()
     except Exception as error:  # Keras raises a bare Exception for no internet, a proxy ...
         raise SystemExit(no_data_message(tried, error)) from None
-    return x_train, y_train, x_test
+    return x_train, y_train, x_test, None
 
 
 def no_data_message(tried, error):
     """What was tried and how to bring the images here, as one paragraph."""
     reason = " ".join(str(error).split())  # Keras's message, on one line.
     return textwrap.fill(
-        f"$dataset_title: not on this machine, and Keras's downloader failed ({reason}). "
+        f"$dataset_title: not on this machine, and $no_download ({reason}). "
         f"Looked for a copy in {'; '.join(tried)}. Pass the images with --data FILE.npz, a "
         "NumPy file with uint8 arrays x_train and x_test (28x28 images): the lab's \\"Get the "
         f"data (.npz)\\" button, beside \\"Get the code\\", gives one as {DATA_FILE} (put beside "
-        "this file, it is found without --data); or, on a machine with internet, "
-        "(x_train, _), (x_test, _) = keras.datasets.$loader.load_data() then "
-        f"numpy.savez_compressed(\\"{DATA_FILE}\\", x_train=x_train, x_test=x_test) makes one.",
+        f"this file, it is found without --data)$remake",
         width=92, break_long_words=False, break_on_hyphens=False,
     )
 
@@ -175,11 +181,11 @@ def main():
     args = parser.parse_args()
 
     keras.utils.set_random_seed(TRAINING["seed"])
-    x_train, y_train, x_test = load_data(args.data)
+    x_train, y_train, x_test, held_out = load_data(args.data)
     # As in the lab: the last 5,000 training images are held out for validation, and the
     # training images are a seeded random subset of the rest. A smaller --data file holds
     # out a tenth of its images instead, so most of them are left to train on.
-    held_out = held_out_count(len(x_train))
+    held_out = held_out or held_out_count(len(x_train))
     x_train, x_val = to_images(x_train[:-held_out]), to_images(x_train[-held_out:])
     x_test = to_images(x_test)$odd
     if args.limit and args.limit < len(x_train):
@@ -248,6 +254,11 @@ def local_copies():
     yield "beside this file", os.path.join(here, DATA_FILE), read_npz
     yield "the lab's cache", os.path.join(lab_cache_dir(), "$cache_name"), read_npz
     yield "the lab's MNIST package", mnist_package_data(), read_csv_folder
+
+
+def download():
+    """Keras's own downloader (it needs the internet)."""
+    return keras.datasets.mnist.load_data()
 ''',
     "fashion": '''
 def read_idx_folder(folder):
@@ -274,6 +285,23 @@ def local_copies():
     debian = os.environ.get("AE_FASHION_DIR", "$fashion_dir")
     yield "Debian's dataset-fashion-mnist", debian, read_idx_folder
     yield "the lab's cache", os.path.join(lab_cache_dir(), "$cache_name"), read_npz
+
+
+def download():
+    """Keras's own downloader (it needs the internet)."""
+    return keras.datasets.fashion_mnist.load_data()
+''',
+    # An upload of one's own images: in the lab's store only, so the file takes the "Get the
+    # data" file beside it (or --data), and nothing is downloaded.
+    "own": '''
+def local_copies():
+    """Where this machine may hold the images: the lab's "Get the data" file beside this one."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    yield "beside this file", os.path.join(here, DATA_FILE), read_npz
+
+
+def download():
+    raise RuntimeError("these images were uploaded to the lab, which alone keeps them")
 ''',
 }
 

@@ -138,3 +138,36 @@ def _vanilla_config():
     from core.ml import variants
 
     return variants.make_config("vanilla")
+
+
+def test_a_run_on_an_upload_opens_on_the_train_page_with_its_code_and_data(lab_store, stored_run):
+    """Train lists every run of the student's, an upload's too: opened, it names its dataset
+    and offers its file and its data (the file's name is the upload's)."""
+    import io
+
+    from PIL import Image
+
+    from core.ml import data, own_images
+    from core.store import Owner
+    from ui.runs_table import OPEN
+
+    files = []
+    for index in range(110):
+        picture = np.zeros((24, 24), np.uint8)
+        picture[2 + index % 18 : 6 + index % 18, 3 : 5 + index % 19] = 255
+        out = io.BytesIO()
+        Image.fromarray(picture).save(out, "PNG")
+        files.append((f"{index}.png", out.getvalue()))
+    token, _ = stored_run("vanilla", _vanilla_model(), _vanilla_config())
+    student = lab_store.find_student(token)
+    prepared = own_images.prepare(own_images.read_upload(files), "resize", seed=0)
+    name = data.own_name(lab_store.add_dataset(Owner(student_id=student), "bars", prepared))
+    _, run = stored_run(
+        "vanilla", _vanilla_model(), _vanilla_config(), student=(student, token), dataset=name
+    )
+    app = page_alone("pages/train.py", token=token, **{OPEN: run.id})
+    table = app.dataframe[0].value
+    assert "bars" in list(table["dataset"])
+    downloads = [item.proto for item in app.get("download_button")]
+    labels = [item.label for item in downloads]
+    assert "Get the code" in labels and "Get the data (.npz)" in labels, labels

@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from core.ml import cards, choices, codegen, data, variants
 from core.ml.training import TrainConfig
@@ -126,6 +127,40 @@ def odd_jobs(folder, mnist) -> dict:
     return {"odd": (odd_source(), labelled, {}), "odd unlabelled": (odd_source(), unlabelled, {})}
 
 
+def upload_jobs(folder) -> dict:
+    """The file of a run on an upload of one's own (a store of its own), given its data as
+    "Get the data (.npz)" downloads it, and the same file with none."""
+    from core.ml import own_images
+    from core.store import Owner, Store
+
+    store = Store(f"sqlite:///{folder / 'uploads.sqlite'}")
+    student, _ = store.new_student()
+    files = []
+    for index in range(150):
+        picture = np.zeros((30, 30), np.uint8)
+        picture[3 + index % 20 : 9 + index % 20, 2 : 6 + index % 22] = 255
+        out = io.BytesIO()
+        Image.fromarray(picture).save(out, "PNG")
+        files.append((f"{index}.png", out.getvalue()))
+    prepared = own_images.prepare(own_images.read_upload(files), "resize", seed=0)
+    name = data.own_name(store.add_dataset(Owner(student_id=student), "bars", prepared))
+    data.use_store(store)
+    try:
+        train, model = choices.configs("vanilla", {"epochs": 1}, name)
+        source = codegen.source_for("vanilla", asdict(model), asdict(train), "run 9")
+        downloaded = folder / "downloads"
+        downloaded.mkdir(exist_ok=True)
+        npz = downloaded / codegen.data_file_name(name)
+        npz.write_bytes(prepared.npz())
+    finally:
+        data.use_store(None)
+        store.close()
+    (folder / "upload-counts.json").write_text(
+        json.dumps({"name": name, "train": len(prepared.x_train), "val": len(prepared.x_val)})
+    )
+    return {"upload": (source, npz, {}), "upload alone": (source, None, {})}
+
+
 def closed_port() -> int:
     """A local port nothing listens on: a proxy there refuses every connection at once."""
     with socket.socket() as probe:
@@ -154,6 +189,8 @@ def jobs_of(item, folder, small_npz, mnist) -> dict[str, tuple[str, object, dict
         return {"tiny": (source, tiny, {}), "too few": (source, too_few, {})}
     if name == "test_an_odd_one_out_runs_file_leaves_its_labels_out":
         return odd_jobs(folder, mnist)
+    if name == "test_an_uploads_file_trains_on_its_downloaded_data_as_the_lab_split_it":
+        return upload_jobs(folder)
     if name == "test_offline_without_data_the_file_trains_on_the_labs_copy":
         return {"offline": (codegen.for_shipped("vanilla"), None, lab_environment())}
     if name == "test_with_no_copy_and_no_internet_the_file_says_how_to_get_the_images":
@@ -350,6 +387,22 @@ def test_an_odd_one_out_runs_file_leaves_its_labels_out(generated_runs, mnist):
     )
 
 
+def test_an_uploads_file_trains_on_its_downloaded_data_as_the_lab_split_it(generated_runs):
+    """A run on one's own images: its file reads the downloaded "Get the data" file, holds out
+    exactly the lab's validation images, and without it says where to get it (nothing
+    downloads an upload)."""
+    done = outcome(generated_runs, "upload")
+    counts = json.loads((Path(done["folder"]).parent / "upload-counts.json").read_text())
+    output = run_file(generated_runs, "upload")
+    assert f"{counts['train']:,} training images, {counts['val']:,} held out" in output
+    assert 0 < printed(output, "test BCE per pixel") < 1
+    refused = outcome(generated_runs, "upload alone")
+    message = " ".join(refused["stderr"].split())
+    assert refused["returncode"] == 1 and "Traceback" not in refused["stderr"]
+    assert "not on this machine, and nothing downloads it" in message
+    assert f"gives one as {counts['name']}.npz" in message and message.endswith("--data).")
+
+
 def test_the_command_line_prints_a_shipped_models_file(capsys):
     assert codegen.main(["vae", "--dataset", "fashion"]) == 0
     source = capsys.readouterr().out
@@ -466,8 +519,9 @@ def test_the_data_file_beside_the_code_is_found_first(tmp_path, monkeypatch, cap
     np.savez_compressed(buffer, x_train=images, x_test=images[:1])
     (tmp_path / codegen.data_file_name("mnist")).write_bytes(buffer.getvalue())
     generated = load_generated(codegen.for_shipped("vanilla"), tmp_path / "vanilla_run5.py")
-    x_train, y_train, x_test = generated["load_data"](None)
+    x_train, y_train, x_test, held_out = generated["load_data"](None)
     assert y_train is None  # This file has no labels: only an odd-one-out run needs them.
+    assert held_out is None  # Nor its own validation images: the file holds out a share.
     np.testing.assert_array_equal(x_train, images)
     np.testing.assert_array_equal(x_test, images[:1])
     assert f"images from {tmp_path / 'mnist.npz'} (beside this file)" in capsys.readouterr().out
