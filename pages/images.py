@@ -356,7 +356,7 @@ def main() -> None:
     pick = st.selectbox(
         _("Dataset"),
         ids,
-        format_func=lambda key: next(words.plain(row.name) for row in rows if row.id == key),
+        format_func=lambda key: next(row.name for row in rows if row.id == key),  # Plain text.
         key=PICK,
     )
     dataset_ui(me, room, next(row for row in rows if row.id == pick))

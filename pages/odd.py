@@ -34,9 +34,17 @@ def odd_runs(dataset: str) -> list:
     return [run for run in actions.my_runs(dataset=dataset) if run.settings["train"].get("odd")]
 
 
-def names_of(odd: list[int], labels: tuple[str, ...]) -> str:
+def display(found, text: str, markdown: bool = True) -> str:
+    """A dataset's title or class name as a page shows it: translated when it is the lab's,
+    as typed (Markdown escaped) when it is an upload's folder or name."""
+    if data.own_id(found.name) is None:
+        return _(text)
+    return words.plain(text) if markdown else text
+
+
+def names_of(odd: list[int], found, markdown: bool = True) -> str:
     # Translators: between the names in a list inside a sentence ("1, 7")
-    return _(", ").join(_(labels[label]) for label in odd)
+    return _(", ").join(display(found, found.labels[label], markdown) for label in odd)
 
 
 def setup_ui(lesson, found) -> tuple[str, dict] | None:
@@ -49,7 +57,7 @@ def setup_ui(lesson, found) -> tuple[str, dict] | None:
         list(range(len(labels))),
         selection_mode="multi",
         default=DEFAULT_ODD.get(found.name, [0]),
-        format_func=lambda label: _(labels[label]),
+        format_func=lambda label: display(found, labels[label], markdown=False),
         key=f"odd_labels_{found.name}",
     )
     offered = [name for name in lesson.setup.variants if name in variants.names()]
@@ -80,7 +88,7 @@ def setup_ui(lesson, found) -> tuple[str, dict] | None:
         _(
             "Trains on every training image but the odd ones ({odd}), with the Train page's "
             "settings for this variant: {settings}."
-        ).format(odd=names_of(odd, labels), settings=choices.describe(values, translated=True))
+        ).format(odd=names_of(odd, found), settings=choices.describe(values, translated=True))
     )
     if st.button(
         _("Train on the normal images only"), type="primary", icon=":material/play_arrow:"
@@ -261,7 +269,7 @@ def results_ui(run, found) -> None:
             )
         )
         return
-    odd_names = names_of(scored.odd, found.labels)
+    odd_names = names_of(scored.odd, found)
     st.markdown(
         _(
             "Every test image is scored by how badly the run reconstructs it. The area under "
@@ -284,8 +292,9 @@ def results_ui(run, found) -> None:
     with right:
         st.markdown(_("**ROC curve** (area {auc:.3f}; dashed: a coin)").format(auc=scored.auc))
         st.altair_chart(odd_view.roc_chart(scored, threshold), width="stretch")
-    odd_view.groups_ui(scored, threshold, found.labels, found.name)
-    odd_view.extremes_ui(scored, found.labels, found.name)
+    names = [display(found, name, markdown=False) for name in found.labels]  # Captions: text.
+    odd_view.groups_ui(scored, threshold, names, found.name)
+    odd_view.extremes_ui(scored, names, found.name)
     traps_ui(run, scored, threshold, found)
 
 
@@ -297,7 +306,7 @@ def run_name(run, found) -> str:
         id=run.id,
         variant=words.title(run.variant),
         when=moment(run.created_at),
-        odd=names_of(run.settings["train"]["odd"], found.labels),
+        odd=names_of(run.settings["train"]["odd"], found, markdown=False),  # A select box.
     )
 
 
@@ -319,7 +328,7 @@ def dataset_choice(opened) -> data.Dataset:
     chosen = st.selectbox(
         _("Images"),
         names,
-        format_func=lambda name: words.plain(_(data.get(name).title)),
+        format_func=lambda name: display(data.get(name), data.get(name).title, markdown=False),
         key="odd_dataset",
         help=_("The sidebar's dataset, or one of your uploads with labelled folders."),
     )
@@ -337,7 +346,7 @@ def main() -> None:
             "are flagged. Here the normal images are {dataset} with some classes left out; the "
             "left-out ones are the odd ones to find among the test images. It works often, and "
             "fails in ways worth knowing."
-        ).format(dataset=_(found.title))
+        ).format(dataset=display(found, found.title))
     )
     engine = services.engine()
     lesson = identity.lesson()
@@ -358,7 +367,9 @@ def main() -> None:
         runs = {run.id: run for run in odd_runs(found.name)}
         if not runs:
             st.info(
-                _("Your odd-one-out runs on {dataset} appear here.").format(dataset=_(found.title)),
+                _("Your odd-one-out runs on {dataset} appear here.").format(
+                    dataset=display(found, found.title)
+                ),
                 icon=":material/search:",
             )
         else:

@@ -170,8 +170,8 @@ def verdict_text(scored: Scored, threshold: float) -> str:
     )
 
 
-def image_row(indices: np.ndarray, scored: Scored, names: tuple[str, ...], dataset: str) -> None:
-    """Test images with their label and error under each."""
+def image_row(indices: np.ndarray, scored: Scored, names: list[str], dataset: str) -> None:
+    """Test images with their class (`names`: as shown, by label) and error under each."""
     if not len(indices):
         st.caption(_("None."))
         return
@@ -179,14 +179,13 @@ def image_row(indices: np.ndarray, scored: Scored, names: tuple[str, ...], datas
     st.image(
         [images.to_pil(test.images(int(index)), SIZE) for index in indices],
         caption=[
-            f"{_(names[int(scored.labels[index])])} · {scored.scores[index]:.4f}"
-            for index in indices
+            f"{names[int(scored.labels[index])]} · {scored.scores[index]:.4f}" for index in indices
         ],
         width=SIZE,
     )
 
 
-def groups_ui(scored: Scored, threshold: float, names: tuple[str, ...], dataset: str) -> None:
+def groups_ui(scored: Scored, threshold: float, names: list[str], dataset: str) -> None:
     """What the threshold does, on each side, with the images themselves."""
     order = np.argsort(scored.scores)[::-1]  # Most odd first.
     flagged = scored.scores[order] >= threshold
@@ -203,7 +202,7 @@ def groups_ui(scored: Scored, threshold: float, names: tuple[str, ...], dataset:
         image_row(found, scored, names, dataset)
 
 
-def extremes_ui(scored: Scored, names: tuple[str, ...], dataset: str) -> None:
+def extremes_ui(scored: Scored, names: list[str], dataset: str) -> None:
     order = np.argsort(scored.scores)
     st.markdown(_("**The ten most odd test images** (largest error first)"))
     image_row(order[::-1][:10], scored, names, dataset)

@@ -116,16 +116,17 @@ def test_a_labelled_upload_of_ones_own_can_be_the_normal_images(lab_store, store
     token, _run = stored_run("vanilla", _vanilla_model(), _vanilla_config())
     student = lab_store.find_student(token)
     dataset_id = lab_store.add_dataset(
-        Owner(student_id=student), "my shapes", own_images.prepare(items, "resize", seed=0)
+        Owner(student_id=student), "my **shapes**", own_images.prepare(items, "resize", seed=0)
     )
     app = page_alone("pages/odd.py", token=token)
     box = app.selectbox(key="odd_dataset")
-    assert box.options == ["MNIST digits", "my shapes"]
+    assert box.options == ["MNIST digits", "my **shapes**"]  # A select box shows text as is.
     box.set_value(data.own_name(dataset_id)).run()
     assert not app.exception
     # Its folders are the classes: the first one ("tall") is odd to start with.
     assert any("but the odd ones (tall)" in item.value for item in app.caption)
-    assert "Here the normal images are my shapes" in texts(app)
+    # In Markdown the uploader's name is shown as typed, never as formatting.
+    assert "Here the normal images are my \\*\\*shapes\\*\\*" in texts(app)
 
 
 def _vanilla_model():
