@@ -19,8 +19,9 @@ from core.ml import choices, data, own_images, variants
 from core.ml.preprocess import UploadError
 from core.store import Refused
 from ui import actions, identity, images, resources, services, words
+from ui.actions import watch
 from ui.boot import ensure_navigation
-from ui.run_view import sentences, watch
+from ui.words import sentences
 
 UPLOAD = "own_upload"  # The uploader's key.
 READ = "own_read"  # (upload digest, items, report) of the files read last.
@@ -50,7 +51,7 @@ def read(files) -> tuple[list, own_images.Report] | None:
             most_bytes=services.limits().max_dataset_mb * own_images.MB,
         )
     except UploadError as error:
-        st.error(str(error), icon=":material/block:")
+        st.error(words.plain(str(error)), icon=":material/block:")  # It names their files.
         return None
     st.session_state[READ] = (key, items, report)
     return items, report
@@ -66,7 +67,7 @@ def preview(items, recipe: str) -> np.ndarray | None:
             [own_images.prepare_image(items[index], recipe, report) for index in picked]
         )
     except UploadError as error:
-        st.error(str(error), icon=":material/block:")
+        st.error(words.plain(str(error)), icon=":material/block:")  # It names their files.
         return None
 
 
@@ -91,6 +92,7 @@ def upload_ui() -> None:
         max_upload_size=services.limits().max_dataset_mb,
     )
     if not files:
+        st.session_state.pop(READ, None)  # Up to 200 MB of images: not kept once removed.
         return
     found = read(files)
     if found is None:
@@ -102,7 +104,11 @@ def upload_ui() -> None:
             "{count:,} image read in {folders} labelled folders: {names}.",
             "{count:,} images read in {folders} labelled folders: {names}.",
             len(items),
-        ).format(count=len(items), folders=len(classes), names=", ".join(classes[:12]))
+        ).format(
+            count=len(items),
+            folders=len(classes),
+            names=", ".join(words.plain(name) for name in classes[:12]),
+        )
     else:
         found = ngettext(
             "{count:,} image read, without labels.",
@@ -164,7 +170,7 @@ def save(items, recipe: str, name: str) -> None:
             most_bytes=limits.max_datasets_total_mb * own_images.MB,
         )
     except (UploadError, Refused) as error:
-        st.error(str(error), icon=":material/block:")
+        st.error(words.plain(str(error)), icon=":material/block:")  # It names their files.
         return
     st.session_state.pop(READ, None)
     st.session_state[PICK] = dataset_id
@@ -258,7 +264,7 @@ def rename(me, row, new: str) -> None:
         if services.live_store().rename_dataset(row.id, Owner(student_id=me.id), new):
             st.rerun()
     except Refused as error:
-        st.error(str(error))
+        st.error(words.plain(str(error)))
 
 
 def delete(me, row) -> None:
@@ -330,8 +336,8 @@ def main() -> None:
     st.title(_("Your own images"))
     st.markdown(
         _(
-            "Train the lab's autoencoders on pictures of your own: your handwriting, your "
-            "drawings, photos. They are kept in the lab with your runs, for you alone."
+            "Train the lab's autoencoders on pictures of your own: drawings, photos, scans. "
+            "They are kept in the lab with your runs, for you alone."
         )
     )
     opened = services.store()

@@ -8,18 +8,16 @@ the leave-one-digit-out table that `core.ml.odd_table` measured.
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pandas as pd
 import streamlit as st
 
-from core.i18n import _, moment, ngettext
+from core.i18n import _, moment
 from core.lab import runs as lab_runs
-from core.ml import cards, choices, data, odd_one_out, variants
+from core.ml import choices, data, odd_one_out, variants
 from ui import actions, identity, odd_view, resources, services, session, words
+from ui.actions import watch
 from ui.boot import ensure_navigation
-from ui.run_view import watch
 
 PICK = "odd_pick"  # The run box's key.
 SHOWN = "odd_shown"  # The run to show next (a new run shows at once).
@@ -34,12 +32,14 @@ def odd_runs(dataset: str) -> list:
     return [run for run in actions.my_runs(dataset=dataset) if run.settings["train"].get("odd")]
 
 
+@st.cache_data(show_spinner=False, max_entries=8, ttl=600)
+def train_labels(name: str) -> np.ndarray:
+    """An upload's training labels (ids are never reused, so the name keys them)."""
+    return data.load_own(name)["y_train"]
+
+
 def display(found, text: str, markdown: bool = True) -> str:
-    """A dataset's title or class name as a page shows it: translated when it is the lab's,
-    as typed (Markdown escaped) when it is an upload's folder or name."""
-    if data.own_id(found.name) is None:
-        return _(text)
-    return words.plain(text) if markdown else text
+    return words.of_dataset(found.name, text, markdown)
 
 
 def names_of(odd: list[int], found, markdown: bool = True) -> str:
@@ -57,7 +57,7 @@ def setup_ui(lesson, found) -> tuple[str, dict] | None:
         list(range(len(labels))),
         selection_mode="multi",
         default=DEFAULT_ODD.get(found.name, [0]),
-        format_func=lambda label: display(found, labels[label], markdown=False),
+        format_func=lambda label: display(found, labels[label]),  # Pills read Markdown.
         key=f"odd_labels_{found.name}",
     )
     offered = [name for name in lesson.setup.variants if name in variants.names()]
@@ -70,6 +70,9 @@ def setup_ui(lesson, found) -> tuple[str, dict] | None:
         key="odd_variant",
     )
     values = choices.defaults(variant, found.name)
+    if data.own_id(found.name) is not None and odd:  # An upload of a few hundred images:
+        normal = int((~np.isin(train_labels(found.name), odd)).sum())  # epochs to match.
+        values = choices.scaled_to(values, normal, services.limits().max_epochs)
     sizes = [item for item in choices.for_variant(variant) if item.name == "code_size"]
     if sizes:
         values["code_size"] = columns[1].select_slider(
@@ -133,14 +136,14 @@ def traps_ui(run, scored: odd_view.Scored, threshold: float, found) -> None:
         )
     else:
         st.markdown(
-            _("This run flags all three at this threshold; lower it and see which passes first.")
+            _("This run flags all three at this threshold; raise it and see which passes first.")
         )
     st.markdown(
         _(
-            "**The code size changes what gets through.** In Tonnaer's measurements a VAE with "
-            "a 32-D code found the left-out digit less well than one with a 2-D code for 9 of "
-            "the 10 digits: with room to spare, it rebuilds digits it never saw. Section 4 "
-            "measures the same with the lab's VAEs. Your runs with the same odd ones:"
+            "**The code size changes what gets through.** In Tonnaer's measurements on MNIST a "
+            "VAE with a 32-D code found the left-out digit less well than one with a 2-D code "
+            "for 9 of the 10 digits: with room to spare, it rebuilds digits it never saw. "
+            "Section 4 measures the same with the lab's VAEs. Your runs with the same odd ones:"
         )
     )
     code_size_ui(run, found)
@@ -168,7 +171,7 @@ def code_size_ui(run, found) -> None:
                 _("area under the ROC curve"): round(area, 3),
             }
         )
-    st.dataframe(pd.DataFrame(rows), hide_index=True)
+    st.dataframe(pd.DataFrame(rows), hide_index=True, placeholder=words.MISSING)
     sizes = {row[_("code size")] for row in rows}
     if len(sizes) < 2:
         st.caption(
@@ -191,74 +194,15 @@ def scored_run(run, dataset: str) -> odd_view.Scored:
     return odd_view.Scored(scores, resources.test_set(dataset).y_test, run.settings["train"]["odd"])
 
 
-def table_ui() -> None:
-    """The leave-one-digit-out table, measured by core.ml.odd_table, beside Tonnaer's."""
-    st.subheader(_("4. Every digit left out in turn: measured here and published"))
-    path = cards.folder(None, "mnist") / odd_one_out.TABLE_FILE
-    try:
-        table = json.loads(path.read_text())
-    except (OSError, ValueError):
-        st.caption(
-            _("The table has not been measured on this server (`python -m core.ml.odd_table`).")
-        )
-        return
-    cells = {(row["digit"], row["code_size"]): row for row in table["rows"]}
-    rows = []
-    for digit in range(10):
-        row = {_("odd digit"): str(digit)}
-        for size in (2, 32):
-            mine = cells.get((digit, size), {})
-            row[_("VAE {size}-D, error").format(size=size)] = mine.get("auc_error", np.nan)
-            row[_("VAE {size}-D, −ELBO").format(size=size)] = mine.get("auc_elbo", np.nan)
-            row[_("Tonnaer {size}-D").format(size=size)] = odd_one_out.TONNAER[size][digit]
-        rows.append(row)
-    frame = pd.DataFrame(rows)
-    st.dataframe(
-        frame,
-        hide_index=True,
-        column_config={
-            column: st.column_config.NumberColumn(format="%.2f") for column in frame.columns[1:]
-        },
-    )
-    recipe = table["recipe"]
-    pairs = [
-        (cells[digit, 2]["auc_elbo"], cells[digit, 32]["auc_elbo"])
-        for digit in range(10)
-        if (digit, 2) in cells and (digit, 32) in cells
-    ]
-    if pairs:
-        st.markdown(
-            ngettext(
-                "Measured here, by −ELBO: the 2-D code found the left-out digit better than the "
-                "32-D code for {better} of the {count} digit measured with both.",
-                "Measured here, by −ELBO: the 2-D code found the left-out digit better than the "
-                "32-D code for {better} of the {count} digits measured with both.",
-                len(pairs),
-            ).format(better=sum(two > many for two, many in pairs), count=len(pairs))
-        )
-    if (1, 32) in cells:
-        st.markdown(
-            _(
-                "The 1s are the clearest trap, here and in the thesis: a 1 is easy to rebuild "
-                "whatever the model saw, so with the 32-D code, by −ELBO, the left-out 1s score "
-                "**{ours:.2f}** here and {theirs:.2f} published: below 0.5, the odd ones look "
-                "more normal than the normal ones."
-            ).format(ours=cells[1, 32]["auc_elbo"], theirs=odd_one_out.TONNAER[32][1])
-        )
-    st.caption(
-        _(
-            "Area under the ROC curve for each digit left out of training (1: every odd image "
-            "scores above every normal one; 0.5: a coin). Measured here: a VAE of the shipped "
-            "architecture, {epochs} epochs on MNIST's training images without the digit, scored "
-            "on the 10,000 test images by reconstruction error (what this page uses) and by "
-            "negative ELBO (the published score). Published: Tonnaer's PhD thesis (TU "
-            "Eindhoven), table 3.3, VAEs with 2-D and 32-D codes scored by their ELBO."
-        ).format(epochs=recipe["epochs"])
-    )
-
-
 def results_ui(run, found) -> None:
     st.subheader(_("2. How well it finds them"))
+    labels = resources.test_set(found.name).y_test
+    if (
+        np.isin(labels, run.settings["train"]["odd"]).all()
+        or not np.isin(labels, run.settings["train"]["odd"]).any()
+    ):
+        st.info(_("Its test images are all normal or all odd: there is nothing to tell apart."))
+        return
     try:
         scored = scored_run(run, found.name)
     except resources.NotServable:
@@ -292,7 +236,7 @@ def results_ui(run, found) -> None:
     with right:
         st.markdown(_("**ROC curve** (area {auc:.3f}; dashed: a coin)").format(auc=scored.auc))
         st.altair_chart(odd_view.roc_chart(scored, threshold), width="stretch")
-    names = [display(found, name, markdown=False) for name in found.labels]  # Captions: text.
+    names = [display(found, name) for name in found.labels]  # Image captions read Markdown.
     odd_view.groups_ui(scored, threshold, names, found.name)
     odd_view.extremes_ui(scored, names, found.name)
     traps_ui(run, scored, threshold, found)
@@ -390,7 +334,7 @@ def main() -> None:
                 st.info(_("This run ended before its first epoch: it has no model to score."))
             else:
                 results_ui(run, found)
-    table_ui()
+    odd_view.table_ui()
 
 
 ensure_navigation()

@@ -86,3 +86,21 @@ def my_runs(variant: str | None = None, dataset: str | None = None) -> list:
     except StoreError as error:
         store_failed(error)
         return []
+
+
+@st.fragment(run_every=1.0)
+def watch(run_id: int) -> None:
+    """A run's status line, redrawn every second while it is queued or trains; the whole page
+    once it has ended (for pages that show a run's results below its status)."""
+    from core.store import StoreError
+    from ui.run_view import status_ui  # Not at the top: run_view is the heavier module.
+
+    try:
+        run = live_store().run(run_id)
+    except StoreError as error:
+        store_failed(error)
+        st.warning(_("Lost the run store; retrying..."), icon=":material/cloud_off:")
+        return
+    if run is None or not run.active:
+        st.rerun()
+    status_ui(run)

@@ -14,6 +14,7 @@ import streamlit as st
 from core.i18n import _, ngettext
 from core.ml import choices, curves, data, variants
 from ui import images, resources, services, words
+from ui.words import sentences
 
 SMOOTHING = 0.9  # Weight of the exponential moving average drawn over the per-batch loss.
 # While a run trains, its curves are redrawn every few seconds in the browser that shares the
@@ -124,6 +125,16 @@ def loss_chart(
         )
         # The height includes the legend (three lines) and the axis: about 220 px of plot.
         column.altair_chart((lines + validation).properties(height=340), width="stretch")
+    if validation_images == 0:  # An upload's run: its own held-out images, however many.
+        st.caption(
+            _(
+                "Training: the loss of each batch and its moving average (smoothing "
+                "{smoothing}); on long runs, the mean of each stretch of batches. Validation: "
+                "the mean loss on its upload's held-out images (never trained on) after each "
+                "epoch."
+            ).format(smoothing=SMOOTHING)
+        )
+        return
     images_count = validation_images or 5000
     st.caption(
         ngettext(
@@ -187,14 +198,6 @@ def losses_of(run):
     cache.clear()  # One run's curve per session is all a page shows.
     cache[run.id] = known
     return known
-
-
-def sentences(first: str, second: str) -> str:
-    """Two sentences one after the other, as the reader's language joins them."""
-    if not second:
-        return first
-    # Translators: two sentences one after the other (in Chinese, without a space).
-    return _("{first} {second}").format(first=first, second=second)
 
 
 def timing_text(run) -> str:
@@ -265,7 +268,11 @@ def measuring_ui(run) -> None:
         )
     st.progress(
         1.0,
-        text=_("Measuring it on the 10,000 test images: its test metrics appear here in a moment."),
+        text=_(
+            "Measuring it on its upload's test images: its test metrics appear here in a moment."
+        )
+        if data.own_id(run.dataset) is not None
+        else _("Measuring it on the 10,000 test images: its test metrics appear here in a moment."),
     )
 
 
@@ -385,25 +392,9 @@ def details_ui(run) -> None:
         losses_of(run),
         epochs,
         run.variant,
-        run.settings["train"].get("validation_images"),
+        0
+        if data.own_id(run.dataset) is not None
+        else run.settings["train"].get("validation_images"),
         LIVE_POINTS if run.active else ALL_POINTS,
     )
     samples_ui(run, epochs)
-
-
-@st.fragment(run_every=1.0)
-def watch(run_id: int) -> None:
-    """A run's status line, redrawn every second while it is queued or trains; the whole page
-    once it has ended (for pages that show a run's results below its status)."""
-    from core.store import StoreError
-    from ui import services
-
-    try:
-        run = services.live_store().run(run_id)
-    except StoreError as error:
-        services.store_failed(error)
-        st.warning(_("Lost the run store; retrying..."), icon=":material/cloud_off:")
-        return
-    if run is None or not run.active:
-        st.rerun()
-    status_ui(run)

@@ -34,7 +34,8 @@ def actions_ui(run, me) -> None:
         _("In use on every page") if chosen else _("Use this model"),
         icon=":material/check:" if chosen else ":material/input:",
         key=f"use_{run.id}",
-        disabled=not usable or chosen,
+        # An upload's run is used where its images are: Your images and Odd one out.
+        disabled=not usable or chosen or data.own_id(run.dataset) is not None,
         on_click=sidebar.choose_model,
         args=(run.id, run.variant),
         help=_(
@@ -104,7 +105,7 @@ def status_text(run) -> str:
 
 
 def settings_text(run) -> str:
-    dataset = _(data.get(run.dataset).title)
+    dataset = words.dataset_title(run.dataset)  # Shown in a caption: Markdown.
     values = choices.values_of(run.settings, run.variant)
     return f"{dataset} · {choices.describe(values, translated=True)}"
 
@@ -118,7 +119,7 @@ def runs_table_ui(runs) -> int | None:
             "run": [run.id for run in runs],
             "started": [i18n.moment(run.created_at) for run in runs],
             "variant": [words.title(run.variant) for run in runs],
-            "dataset": [_(data.get(run.dataset).title) for run in runs],
+            "dataset": [words.dataset_title(run.dataset, markdown=False) for run in runs],
             "status": [status_text(run) for run in runs],
             "epochs": ["" if r.active else f"{r.epochs_done}/{r.epochs_total}" for r in runs],
             "time": ["" if r.active else f"{r.seconds:.0f} s" for r in runs],

@@ -33,7 +33,7 @@ from ui.session import (
     VARIANT,
     current_dataset,
 )
-from ui.words import NOT_SERVABLE, metric_line, plain, run_label, title
+from ui.words import NOT_SERVABLE, dataset_title, metric_line, plain, run_label, title
 
 
 def dataset_problem(name: str) -> str | None:
@@ -215,9 +215,14 @@ def data_button(where, dataset: str, key: str) -> None:
     """ "Get the data (.npz)" beside "Get the code": the images the file trains on, so it runs
     on a machine without the lab or the internet. Built only when pressed (a deferred
     download): a page's run never compresses 11 to 31 MB it may not send."""
+    if data.own_id(dataset) is not None and data.available(dataset):
+        return  # A deleted upload: its runs stay, its images are gone.
+    # An upload's file is built on each press, not kept: uploads must not push the lab's two
+    # datasets out of the shared cache.
+    build = dataset_npz if data.own_id(dataset) is None else codegen.data_npz
     where.download_button(
         _("Get the data (.npz)"),
-        functools.partial(dataset_npz, dataset),
+        functools.partial(build, dataset),
         file_name=codegen.data_file_name(dataset),
         mime="application/octet-stream",
         icon=":material/dataset:",
@@ -227,7 +232,7 @@ def data_button(where, dataset: str, key: str) -> None:
             "{dataset} as one compressed NumPy file: uint8 arrays x_train and x_test (with "
             "their labels y_train and y_test). Save it beside the code and the file finds it, "
             "or pass --data FILE.npz."
-        ).format(dataset=_(data.get(dataset).title)),
+        ).format(dataset=dataset_title(dataset)),
     )
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from core import i18n
 from core.i18n import N_, _
-from core.ml import variants
+from core.ml import data, variants
 
 
 def title(name: str) -> str:
@@ -139,3 +139,25 @@ NOT_SERVABLE = N_(
 # What a table cell without a value shows (a racer with no BCE, PCA's parameters): Streamlit's
 # own placeholder is the word "None", which reads as a measurement. Every table passes it.
 MISSING = "—"
+
+
+def of_dataset(name: str, text: str, markdown: bool = True) -> str:
+    """A dataset's title or one of its class names as a page shows it: translated when it is
+    one of the lab's, as typed when an upload's (its uploader's words, or its folders'):
+    Markdown escaped where it goes into Markdown, plain in a select box or a table."""
+    if data.own_id(name) is None:
+        return _(text)
+    return plain(text) if markdown else text
+
+
+def dataset_title(name: str, markdown: bool = True) -> str:
+    """`of_dataset` for a dataset's title (a deleted upload's placeholder included)."""
+    return of_dataset(name, data.get(name).title, markdown)
+
+
+def sentences(first: str, second: str) -> str:
+    """Two sentences one after the other, as the reader's language joins them."""
+    if not second:
+        return first
+    # Translators: two sentences one after the other (in Chinese, without a space).
+    return _("{first} {second}").format(first=first, second=second)

@@ -185,7 +185,8 @@ def main():
     # As in the lab: the last 5,000 training images are held out for validation, and the
     # training images are a seeded random subset of the rest. A smaller --data file holds
     # out a tenth of its images instead, so most of them are left to train on.
-    held_out = held_out or held_out_count(len(x_train))
+    if held_out is None:  # An upload's file brings the lab's own validation split.
+        held_out = held_out_count(len(x_train))
     x_train, x_val = to_images(x_train[:-held_out]), to_images(x_train[-held_out:])
     x_test = to_images(x_test)$odd
     if args.limit and args.limit < len(x_train):
@@ -245,7 +246,7 @@ def read_csv_folder(folder):
                    dtype=np.uint8)
         for split in ("train", "test")
     )
-    return train[:, 1:].reshape(-1, 28, 28), train[:, 0], test[:, 1:].reshape(-1, 28, 28)
+    return train[:, 1:].reshape(-1, 28, 28), train[:, 0], test[:, 1:].reshape(-1, 28, 28), None
 
 
 def local_copies():
@@ -273,6 +274,7 @@ def read_idx_folder(folder):
         read("train-images-idx3-ubyte.gz", 16).reshape(-1, 28, 28),
         read("train-labels-idx1-ubyte.gz", 8),
         read("t10k-images-idx3-ubyte.gz", 16).reshape(-1, 28, 28),
+        None,  # No validation split of its own: the file holds out its usual share.
     )
 
 

@@ -120,8 +120,9 @@ def use_store(store) -> None:
     """Let `get`, `load` and `load_test` reach the datasets uploaded to `store` (anything
     with `dataset_row(id)` and `dataset_arrays(id)`)."""
     global _store
+    if store is not _store:
+        _own.clear()  # Another store's ids name other datasets.
     _store = store
-    _own.clear()  # Another store's ids name other datasets.
 
 
 def own_name(dataset_id: int) -> str:
@@ -152,13 +153,23 @@ def _own_dataset(dataset_id: int) -> Dataset | None:
     return found
 
 
+def deleted(name: str) -> Dataset:
+    """What an upload that is gone (deleted, or pruned) is called: its runs stay."""
+    return Dataset(
+        name,
+        # Translators: the dataset of a run whose uploaded images were deleted since.
+        N_("a deleted upload"),
+        (),
+        N_("image"),
+        N_("nowhere any more: it was deleted"),
+    )
+
+
 def get(name: str) -> Dataset:
+    """A dataset by name; an upload the store no longer has is `deleted(name)`."""
     dataset_id = own_id(name)
     if dataset_id is not None:
-        found = _own_dataset(dataset_id)
-        if found is None:
-            raise ValueError(f"unknown dataset {name!r}: no such upload in the run store")
-        return found
+        return _own_dataset(dataset_id) or deleted(name)
     if name not in DATASETS:
         raise ValueError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
     return DATASETS[name]
@@ -166,9 +177,11 @@ def get(name: str) -> Dataset:
 
 def load_own(name: str) -> dict[str, np.ndarray]:
     """An uploaded dataset's uint8 arrays: x_train, y_train, x_val, y_val, x_test, y_test (its
-    own validation split; labels -1 when it has none)."""
-    get(name)  # Unknown (or deleted): ValueError.
-    return _store.dataset_arrays(own_id(name))
+    own validation split; labels -1 when it has none). DatasetUnavailable when it is gone."""
+    found = _store.dataset_arrays(own_id(name)) if _store is not None else None
+    if found is None:
+        raise DatasetUnavailable(f"{name}: no such upload in the run store (deleted?)")
+    return found
 
 
 def install_command() -> str:

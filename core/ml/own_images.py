@@ -303,6 +303,15 @@ def prepare(
     y = np.array([classes.index(label) if label is not None else -1 for label in labels], np.int16)
     x = np.stack(pictures)
     train, val, test = split(y, seed)
+    if not len(val) or not len(test):
+        # Classes of one or two images stay whole in training (issue 30's review): with only
+        # such classes nothing is left to validate or test on.
+        raise UploadError(
+            _(
+                "Too few images per folder to keep some apart for validation and testing: "
+                "give each folder at least 3 images (10 or more is better)."
+            )
+        )
     return OwnDataset(
         x[train], y[train], x[val], y[val], x[test], y[test], classes, recipe, seed, report
     )
@@ -334,7 +343,8 @@ def _frames(data: bytes) -> int:
 
 def split(labels: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Indices of the training, validation and test images: a seeded shuffle, per class when
-    labelled (each class in the three splits in the same shares), each split never empty."""
+    labelled (each class in the three splits in the same shares; a class of one or two
+    images stays in training, so `prepare` refuses an upload that leaves a split empty)."""
     generator = np.random.default_rng(seed)
     parts: tuple[list, list, list] = ([], [], [])
     for label in np.unique(labels):

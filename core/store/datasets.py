@@ -141,9 +141,12 @@ class Datasets(Database):
         found = self.rows(sa.select(*LISTED).where(datasets.c.id == dataset_id))
         return _row(found[0]) if found else None
 
-    def dataset_arrays(self, dataset_id: int) -> dict[str, np.ndarray]:
-        """A dataset's arrays (for a worker, which was handed its id by the lab's rules)."""
+    def dataset_arrays(self, dataset_id: int) -> dict[str, np.ndarray] | None:
+        """A dataset's arrays (for a worker, which was handed its id by the lab's rules), or
+        None when it is gone."""
         blob = self.scalar(sa.select(datasets.c.data).where(datasets.c.id == dataset_id))
+        if blob is None:
+            return None
         with np.load(io.BytesIO(blob), allow_pickle=False) as archive:
             return {key: archive[key] for key in ARRAYS}
 

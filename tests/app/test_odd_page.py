@@ -64,7 +64,7 @@ def test_a_run_without_the_0s_is_scored_as_keras_scores_it(stored_run):
 def test_the_table_shows_the_published_figures_beside_the_measured_ones():
     app = page_alone("pages/odd.py")
     table = app.dataframe[-1].value
-    assert list(table["odd digit"]) == [str(digit) for digit in range(10)]
+    assert list(table["odd MNIST digit"]) == [str(digit) for digit in range(10)]
     assert list(table["Tonnaer 2-D"]) == list(odd_one_out.TONNAER[2])
     assert list(table["Tonnaer 32-D"]) == list(odd_one_out.TONNAER[32])
     measured = table[["VAE 2-D, error", "VAE 2-D, −ELBO", "VAE 32-D, error", "VAE 32-D, −ELBO"]]

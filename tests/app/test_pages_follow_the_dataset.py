@@ -19,6 +19,14 @@ from tests.support.pages import PAGES, VIEWS, run_page
 ABOUT_MNIST = (
     "MNIST is one switch away",
     "measured on MNIST's held-out digits",
+    # Odd one out's leave-one-digit-out table and its sentences: MNIST's on every dataset.
+    "MNIST, every digit left out in turn",
+    "odd MNIST digit",
+    "Measured here on MNIST",
+    "MNIST's 1s are the clearest trap",
+    "On MNIST, the area under the ROC curve",
+    "on MNIST's training images without the digit",
+    "In Tonnaer's measurements on MNIST",
 )
 
 DIGITS = re.compile(r"digit|handwrit", re.IGNORECASE)

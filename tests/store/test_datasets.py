@@ -166,8 +166,11 @@ def test_an_upload_is_named_loaded_and_split_as_it_was_kept(store):
         assert len(splits.pixels_train) + len(splits.pixels_val) + len(x_test) == 120
         # Eight fixed samples though it has no labels: eight different images.
         assert len(set(data.sample_indices(y_test))) == min(8, len(y_test))
-        with pytest.raises(ValueError, match="no such upload"):
-            data.get(data.own_name(dataset_id + 1000))
+        # A deleted (or never made) upload: its runs still name it, as gone.
+        gone = data.own_name(dataset_id + 1000)
+        assert data.get(gone).title == "a deleted upload" and data.available(gone)
+        with pytest.raises(data.DatasetUnavailable, match="no such upload"):
+            data.load_own(gone)
     finally:
         data.use_store(None)
 

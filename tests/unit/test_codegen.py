@@ -542,3 +542,28 @@ def test_the_files_run_line_names_the_file_it_downloads_as(tmp_path):
         assert f"Run it:   python {expected} [" in codegen.for_shipped(name, dataset)
     assert codegen.data_file_name("mnist") == "mnist.npz"
     assert codegen.data_file_name("fashion") == "fashion-mnist.npz"
+
+
+def test_each_reader_of_the_labs_copies_gives_images_labels_and_no_split(tmp_path):
+    """Every place a file finds images gives the same four things (issue 30's files read the
+    labels too): MNIST's CSV package folder and Debian's Fashion-MNIST idx files."""
+    import gzip
+
+    mnist_file = load_generated(codegen.for_shipped("vanilla"), tmp_path / "vanilla.py")
+    fashion_file = load_generated(codegen.for_shipped("deep", "fashion"), tmp_path / "deep.py")
+    rows = np.arange(3 * 785).reshape(3, 785) % 256
+    rows[:, 0] = [7, 1, 4]
+    for split in ("train", "test"):
+        np.savetxt(tmp_path / f"mnist_{split}.csv", rows, fmt="%d", delimiter=",", header="h")
+    x_train, y_train, x_test, held_out = mnist_file["read_csv_folder"](str(tmp_path))
+    assert x_train.shape == (3, 28, 28) and list(y_train) == [7, 1, 4] and held_out is None
+    assert np.array_equal(x_train[1].ravel(), rows[1, 1:])
+    images = np.arange(2 * 784, dtype=np.uint8).reshape(2, 28, 28)
+    for prefix, count in (("train", 2), ("t10k", 1)):
+        with gzip.open(tmp_path / f"{prefix}-images-idx3-ubyte.gz", "wb") as out:
+            out.write(b"\0" * 16 + images[:count].tobytes())
+        with gzip.open(tmp_path / f"{prefix}-labels-idx1-ubyte.gz", "wb") as out:
+            out.write(b"\0" * 8 + bytes([9, 3][:count]))
+    x_train, y_train, x_test, held_out = fashion_file["read_idx_folder"](str(tmp_path))
+    assert np.array_equal(x_train, images) and list(y_train) == [9, 3] and held_out is None
+    assert np.array_equal(x_test, images[:1])

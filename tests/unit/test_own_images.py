@@ -211,3 +211,17 @@ def test_a_damaged_zip_and_an_oversized_upload_get_messages():
     refused([("truncated.zip", bytes(good[: len(good) // 2]))], "could not be read")
     with pytest.raises(UploadError, match="50 MB"):
         read_upload([("a.png", b"\0" * (51 * 1024 * 1024))])
+
+
+def test_folders_too_small_to_hold_images_apart_are_refused():
+    """Classes of two images stay whole in training: 50 such folders leave nothing to
+    validate or test on, which is said instead of a dataset a run would crash on."""
+    items = []
+    for index in range(100):
+        picture = np.zeros((28, 28), np.uint8)
+        picture[index % 20 : index % 20 + 6, 2 : 4 + index // 4] = 255
+        out = io.BytesIO()
+        Image.fromarray(picture).save(out, "PNG")
+        items.append(Item(f"{index}.png", f"class{index // 2}", out.getvalue()))
+    with pytest.raises(UploadError, match="at least 3 images"):
+        prepare(items, "resize", seed=0)
