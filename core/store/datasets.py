@@ -144,9 +144,10 @@ class Datasets(Database):
     def dataset_arrays(self, dataset_id: int) -> dict[str, np.ndarray] | None:
         """A dataset's arrays (for a worker, which was handed its id by the lab's rules), or
         None when it is gone."""
-        blob = self.scalar(sa.select(datasets.c.data).where(datasets.c.id == dataset_id))
-        if blob is None:
+        found = self.rows(sa.select(datasets.c.data).where(datasets.c.id == dataset_id))
+        if not found:
             return None
+        blob = found[0][0]
         with np.load(io.BytesIO(blob), allow_pickle=False) as archive:
             return {key: archive[key] for key in ARRAYS}
 

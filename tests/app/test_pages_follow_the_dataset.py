@@ -134,6 +134,8 @@ def test_a_page_on_fashion_speaks_of_garments_and_on_mnist_of_digits(path):
         found[view_id(state)] = about_digits(visible_texts(app))
     assert not any(found.values()), {view: lines for view, lines in found.items() if lines}
 
+    if path == "pages/images.py":
+        return  # Your images speaks of one's own images, whatever the session's dataset.
     # The same page on MNIST still says digits: the texts follow the dataset, not lost it.
     mnist = [text for state in VIEWS[path] for text in visible_texts(run_page(path, **state))]
     assert any(DIGITS.search(text) for text in mnist), f"{path} on MNIST never says digit"

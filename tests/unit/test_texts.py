@@ -95,6 +95,7 @@ def status_script(status: str, done: int, total: int, metrics: dict | None) -> N
             phase="measuring",
             batches=10,
             stop_requested=False,
+            dataset="mnist",
         )
     )
 
