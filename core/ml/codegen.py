@@ -87,6 +87,13 @@ def source_for(
     model_config = asdict(variants.make_config(name, **model_config))
     dataset = data.get(train_config.get("dataset", "mnist"))
     filename = filename or f"{name}.py"
+    # An upload's name is its uploader's text: never pasted into Python source (a quote would
+    # end a string, a brace run in an f-string); the file names it by its stable id instead.
+    dataset_title = (
+        dataset.title
+        if kind(dataset.name) != "own"
+        else f"images uploaded to the lab ({dataset.name})"
+    )
     model_code = textwrap.dedent(variant.code)
     helpers = []
     for helper in HELPERS:
@@ -104,7 +111,7 @@ def source_for(
     values = choices.values_of({"train": train_config, "model": model_config}, name)
     header = string.Template(HEADER).substitute(
         title=variant.title,
-        dataset_title=dataset.title,
+        dataset_title=dataset_title,
         source=source,
         summary="\n".join(textwrap.wrap(variant.summary, 92)),
         described=choices.describe(values),
@@ -130,7 +137,7 @@ def source_for(
         if kind(dataset.name) == "own"
         else REMAKE.format(loader="mnist" if dataset.name == "mnist" else "fashion_mnist"),
         data_file=data_file(dataset.name),
-        dataset_title=dataset.title,
+        dataset_title=dataset_title,
         local_copies=local_copies.strip("\n"),
         stem=filename.removesuffix(".py"),
         title=variant.title,

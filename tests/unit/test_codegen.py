@@ -143,7 +143,9 @@ def upload_jobs(folder) -> dict:
         Image.fromarray(picture).save(out, "PNG")
         files.append((f"{index}.png", out.getvalue()))
     prepared = own_images.prepare(own_images.read_upload(files), "resize", seed=0)
-    name = data.own_name(store.add_dataset(Owner(student_id=student), "bars", prepared))
+    # A name that would break (or run inside) Python source if it were pasted into it.
+    title = 'bars""" + __import__("os").getcwd() + """ {1/0} "q\\'
+    name = data.own_name(store.add_dataset(Owner(student_id=student), title, prepared))
     data.use_store(store)
     try:
         train, model = choices.configs("vanilla", {"epochs": 1}, name)
@@ -401,6 +403,9 @@ def test_an_uploads_file_trains_on_its_downloaded_data_as_the_lab_split_it(gener
     assert refused["returncode"] == 1 and "Traceback" not in refused["stderr"]
     assert "not on this machine, and nothing downloads it" in message
     assert f"gives one as {counts['name']}.npz" in message and message.endswith("--data).")
+    # The uploader's name is nowhere in the file: it is named by its id.
+    assert f"images uploaded to the lab ({counts['name']})" in message
+    assert "getcwd" not in Path(done["folder"], "model.py").read_text()
 
 
 def test_the_command_line_prints_a_shipped_models_file(capsys):
