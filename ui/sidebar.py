@@ -58,7 +58,7 @@ def dataset_picker() -> str:
     """The sidebar's dataset choice, seeded from `?data=` and mirrored back to it. A dataset
     this server lacks is refused with how to get it; the session stays on the other."""
     names = list(data.DATASETS)
-    if DATASET not in st.session_state:
+    if st.session_state.get(DATASET) not in names:  # New, or None (seen in a class session).
         asked = st.query_params.get(DATASET_LINK)
         st.session_state[DATASET] = asked if asked in names else names[0]
     problem = dataset_problem(st.session_state[DATASET])

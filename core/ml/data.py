@@ -130,7 +130,10 @@ def own_name(dataset_id: int) -> str:
 
 
 def own_id(name: str) -> int | None:
-    """The store's id of an uploaded dataset's name, else None (a built-in one)."""
+    """The store's id of an uploaded dataset's name, else None (a built-in one, or no name:
+    a session whose dataset is not chosen yet)."""
+    if not isinstance(name, str):
+        return None
     digits = name[len(OWN_PREFIX) :] if name.startswith(OWN_PREFIX) else ""
     return int(digits) if digits.isdigit() else None
 

@@ -156,6 +156,7 @@ def test_an_upload_is_named_loaded_and_split_as_it_was_kept(store):
     data.use_store(store)
     try:
         assert data.own_id(name) == dataset_id and data.own_id("mnist") is None
+        assert data.own_id(None) is None  # A session whose dataset is not chosen yet.
         assert data.get(name).title == "blobs" and data.get(name).labels == ()
         assert data.available(name) is None
         x_test, y_test = data.load_test(name)
