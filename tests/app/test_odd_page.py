@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from core.ml import odd_one_out
+from tests.support.images import bar_pngs
 from tests.support.pages import page_alone
 
 
@@ -97,22 +98,14 @@ def test_training_leaves_the_chosen_labels_out_and_a_forged_choice_is_refused(la
 
 
 def test_a_labelled_upload_of_ones_own_can_be_the_normal_images(lab_store, stored_run):
-    import io
-
-    from PIL import Image
 
     from core.ml import data, own_images
     from core.store import Owner
 
-    items = []
-    for index in range(120):
-        picture = np.zeros((32, 32), np.uint8)
-        picture[4 + index % 20 : 12 + index % 20, 4 : 8 + index % 24] = 255
-        out = io.BytesIO()
-        Image.fromarray(picture).save(out, "PNG")
-        items.append(
-            own_images.Item(f"{index}.png", "wide" if index % 2 else "tall", out.getvalue())
-        )
+    items = [
+        own_images.Item(name, "wide" if index % 2 else "tall", png)
+        for index, (name, png) in enumerate(bar_pngs(120, 32))
+    ]
     token, _run = stored_run("vanilla", _vanilla_model(), _vanilla_config())
     student = lab_store.find_student(token)
     dataset_id = lab_store.add_dataset(
@@ -144,21 +137,12 @@ def _vanilla_config():
 def test_a_run_on_an_upload_opens_on_the_train_page_with_its_code_and_data(lab_store, stored_run):
     """Train lists every run of the student's, an upload's too: opened, it names its dataset
     and offers its file and its data (the file's name is the upload's)."""
-    import io
-
-    from PIL import Image
 
     from core.ml import data, own_images
     from core.store import Owner
     from ui.runs_table import OPEN
 
-    files = []
-    for index in range(110):
-        picture = np.zeros((24, 24), np.uint8)
-        picture[2 + index % 18 : 6 + index % 18, 3 : 5 + index % 19] = 255
-        out = io.BytesIO()
-        Image.fromarray(picture).save(out, "PNG")
-        files.append((f"{index}.png", out.getvalue()))
+    files = bar_pngs(110, 24)
     token, _ = stored_run("vanilla", _vanilla_model(), _vanilla_config())
     student = lab_store.find_student(token)
     prepared = own_images.prepare(own_images.read_upload(files), "resize", seed=0)

@@ -24,3 +24,22 @@ def png_header_only(width: int, height: int) -> bytes:
         + chunk(b"IDAT", zlib.compress(b"\0" * 64))
         + chunk(b"IEND", b"")
     )
+
+
+def bar_pngs(count: int, size: int = 30) -> list[tuple[str, bytes]]:
+    """`count` distinct PNG files of white bars on black, each of another height, width and
+    place (so none are duplicates once prepared): an upload of one's own images."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    files = []
+    for index in range(count):
+        picture = np.zeros((size, size), np.uint8)
+        top, wide = index % (size - 10), index % (size - 8)
+        picture[top + 2 : top + 8, 2 : 4 + wide] = 255
+        out = io.BytesIO()
+        Image.fromarray(picture).save(out, "PNG")
+        files.append((f"{index}.png", out.getvalue()))
+    return files

@@ -26,10 +26,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
 
 from core.ml import cards, choices, codegen, data, variants
 from core.ml.training import TrainConfig
+from tests.support.images import bar_pngs
 
 # Runs each job's file as `python FILE ARGS` would, in this one process: its own folder,
 # argv and globals; its output, exit status and traceback kept apart from the next file's.
@@ -135,13 +135,7 @@ def upload_jobs(folder) -> dict:
 
     store = Store(f"sqlite:///{folder / 'uploads.sqlite'}")
     student, _ = store.new_student()
-    files = []
-    for index in range(150):
-        picture = np.zeros((30, 30), np.uint8)
-        picture[3 + index % 20 : 9 + index % 20, 2 : 6 + index % 22] = 255
-        out = io.BytesIO()
-        Image.fromarray(picture).save(out, "PNG")
-        files.append((f"{index}.png", out.getvalue()))
+    files = bar_pngs(150)
     prepared = own_images.prepare(own_images.read_upload(files), "resize", seed=0)
     # A name that would break (or run inside) Python source if it were pasted into it.
     title = 'bars""" + __import__("os").getcwd() + """ {1/0} "q\\'
