@@ -18,12 +18,15 @@ from core.ml import choices, data, odd_one_out, variants
 from ui import actions, identity, odd_view, resources, services, session, words
 from ui.actions import watch
 from ui.boot import ensure_navigation
+from ui.run_view import status_ui
 
 PICK = "odd_pick"  # The run box's key.
 SHOWN = "odd_shown"  # The run to show next (a new run shows at once).
 # Measured with the Train page's vanilla run (5 epochs of 10,000 images, code 32), on the test
 # images: a 0 left out scored 0.896 (a 1: 0.489, a coin), so the first run shows it working.
-DEFAULT_ODD = {"mnist": [0], "fashion": [7]}  # Sneakers: Fashion-MNIST's 7.
+# On Fashion-MNIST, the same run scored Bags (8) 0.945, Sandals 0.88, Trousers 0.833 and
+# Sneakers 0.581: a sneaker rebuilds like the other shoes.
+DEFAULT_ODD = {"mnist": [0], "fashion": [8]}
 DEFAULT_VARIANT = "vanilla"
 
 
@@ -333,6 +336,8 @@ def main() -> None:
             elif run.epochs_done == 0:
                 st.info(_("This run ended before its first epoch: it has no model to score."))
             else:
+                if run.status != "finished":  # Stopped, interrupted: scored as far as it got.
+                    status_ui(run)
                 results_ui(run, found)
     odd_view.table_ui()
 

@@ -70,7 +70,7 @@ def histogram_chart(scored: Scored, threshold: float) -> alt.LayerChart:
         # The last step's right edge (a step-after area ends where its last point is).
         rows.append({"group": name, "start": edges[-1], "end": edges[-1], "share": 0.0})
     frame = pd.DataFrame(rows)
-    x_title = _("reconstruction error (MSE per pixel, log scale)")
+    x_title = _("error: MSE per pixel (log scale)")
     # Steps, not bars: Vega draws bars on a log axis as slivers; two see-through step areas
     # show where the groups overlap.
     bars = (
