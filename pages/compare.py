@@ -8,7 +8,7 @@ import streamlit as st
 
 from core.i18n import _
 from core.ml import variants
-from ui import actions, images, resources, session, words
+from ui import actions, images, resources, services, session, words
 from ui.boot import ensure_navigation
 
 # The frames' columns: English keys (tests read them); `columns()` shows them translated.
@@ -116,6 +116,16 @@ def table(frame: pd.DataFrame) -> None:
     )
 
 
+def floor_caption(dataset: str) -> None:
+    st.caption(
+        _(
+            "BCE cannot go below {floor:.3f} nats on these images: their own grey pixels are "
+            "uncertain (the mean pixel entropy), so read BCE as its distance above that floor; "
+            "MSE has no such floor."
+        ).format(floor=resources.bce_floor(dataset))
+    )
+
+
 def fair_ui(shipped: pd.DataFrame) -> None:
     """The comparison at one code size: shipped models and the student's own runs."""
     st.subheader(_("At equal code size"))
@@ -148,7 +158,10 @@ def fair_ui(shipped: pd.DataFrame) -> None:
 def main() -> None:
     found = session.dataset()
     st.title(_("Compare variants"))
-    dataset, noun = _(found.title), _(found.noun)
+    dataset, noun = words.dataset_title(found.name), _(found.noun)
+    if session.on_upload():
+        own_ui(dataset, noun)
+        return
     st.markdown(
         _(
             "Every shipped model measured on the 10,000 {dataset} test images (numbers from "
@@ -161,13 +174,7 @@ def main() -> None:
         st.warning(_("No trained models were found for {dataset}.").format(dataset=dataset))
         return
     table(shipped)
-    st.caption(
-        _(
-            "BCE cannot go below {floor:.3f} nats on these images: their own grey pixels are "
-            "uncertain (the mean pixel entropy), so read BCE as its distance above that floor; "
-            "MSE has no such floor."
-        ).format(floor=resources.bce_floor(found.name))
-    )
+    floor_caption(found.name)
     chart = (
         alt.Chart(shipped.dropna(subset=[MSE]), title=_("Test MSE per pixel (lower is better)"))
         .mark_bar()
@@ -215,5 +222,50 @@ def main() -> None:
         st.image(images.strip(reconstructions, size=64), caption=words.title(name))
 
 
+def own_ui(dataset: str, noun: str) -> None:
+    """Compare on an upload: the lab ships no model for it, so the student's own runs on it,
+    measured on its test images when each finished, side by side."""
+    st.markdown(
+        _(
+            "Your finished runs on {dataset}, each measured on its test images when it "
+            "finished, and the same test images reconstructed by each of them."
+        ).format(dataset=dataset)
+    )
+    frame = own_rows()
+    if frame.empty:
+        st.info(
+            _(
+                "Your runs on {dataset} appear here once one has finished: train or race a "
+                "few variants on it."
+            ).format(dataset=dataset),
+            icon=":material/compare:",
+        )
+        services.train_link()
+        return
+    table(frame.sort_values(MSE))
+    floor_caption(session.current_dataset())
+    fair_ui(frame.iloc[0:0])
+    st.subheader(_("The same eight test {noun}s").format(noun=noun))
+    digits = resources.sample_digits()
+    st.image(images.strip(digits, size=64), caption=_("Originals"))
+    finished = [run for run in actions.my_runs(dataset=session.current_dataset())
+                if run.status == "finished"]  # fmt: skip
+    for run in finished[:8]:  # The newest eight: a page of pictures, not a scroll of them.
+        try:
+            model = resources.run_model(run)
+        except resources.NotServable:
+            continue
+        st.image(
+            images.strip(model(digits), size=64),
+            caption=f"{words.title(run.variant)} · {words.run_label(run)}",
+        )
+
+
 ensure_navigation()
-main()
+services.guarded(
+    main,
+    _(
+        "Your runs cannot be reached right now; the pretrained models on the other pages work "
+        "as usual."
+    ),
+)

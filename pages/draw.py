@@ -15,7 +15,7 @@ from core.ml.preprocess import (
     upload_to_fashion,
     upload_to_mnist,
 )
-from ui import images, resources, session, sidebar, words
+from ui import images, resources, services, session, sidebar, words
 from ui.boot import ensure_navigation
 from ui.drawing_pad import drawing_pad
 
@@ -81,9 +81,15 @@ def input_ui() -> np.ndarray | None:
             return canvas_to_mnist(canvas_ui())
         if source == SOURCES[1]:
             label, hint, prepare = (
-                (_("A PNG or JPEG photo of one garment"), UPLOAD_HINT_FASHION, upload_to_fashion)
+                own_upload()
+                if session.on_upload()
+                else (
+                    _("A PNG or JPEG photo of one garment"),
+                    _(UPLOAD_HINT_FASHION),
+                    upload_to_fashion,
+                )
                 if fashion
-                else (_("A PNG or JPEG of one digit"), UPLOAD_HINT_DIGIT, upload_to_mnist)
+                else (_("A PNG or JPEG of one digit"), _(UPLOAD_HINT_DIGIT), upload_to_mnist)
             )
             upload = st.file_uploader(
                 label,
@@ -92,7 +98,7 @@ def input_ui() -> np.ndarray | None:
                 max_upload_size=5,
             )
             if upload is None:
-                st.caption(_(hint))
+                st.caption(hint)
                 return None
             return prepare(upload.getvalue())
         data = resources.test_set()
@@ -102,14 +108,33 @@ def input_ui() -> np.ndarray | None:
         ):
             st.session_state["random_index"] = int(np.random.default_rng().integers(10000))
         index = st.session_state["random_index"]
-        label = _(session.dataset().labels[data.y_test[index]])
-        st.caption(_("Test image #{index}, labelled {label}").format(index=index, label=label))
+        index = st.session_state["random_index"] = index % len(data.y_test)  # An upload's few.
+        label = words.label_of(session.dataset(), data.y_test[index])
+        st.caption(
+            _("Test image #{index}, labelled {label}").format(index=index, label=label)
+            if label
+            else _("Test image #{index}").format(index=index)
+        )
         return data.images(index)[..., 0]
     except EmptyDrawing as problem:  # Blank, a dot, or a filled square: say which.
         st.info(str(problem), icon=":material/draw:")
     except UploadError as error:
         st.warning(str(error), icon=":material/broken_image:")
     return None
+
+
+def own_upload():
+    """Draw's upload on a dataset of one's own: prepared by the recipe its images were."""
+    from functools import partial
+
+    from core.ml import data, own_images
+
+    row = services.live_store().dataset_row(data.own_id(session.current_dataset()))
+    recipe = row.recipe if row is not None else "resize"
+    hint = _("It is prepared as your dataset's images were ({recipe}).").format(
+        recipe=_(own_images.RECIPES.get(recipe, recipe))
+    )
+    return _("A PNG or JPEG image"), hint, partial(own_images.prepare_one, recipe=recipe)
 
 
 def reconstruct(ref: resources.ModelRef, image: np.ndarray) -> np.ndarray:
@@ -146,14 +171,21 @@ def reconstruct_ui(name: str, image: np.ndarray) -> None:
     figures.metric(_("MSE per pixel"), f"{metrics.mse(batch, recon)[0]:.4f}", width="content")
     figures.metric("PSNR", f"{metrics.psnr(batch, recon)[0]:.1f} dB", width="content")
 
-    st.subheader(_("Every variant on the same input"))
-    st.caption(_("Pretrained models; lower mean squared error (MSE) is a closer copy."))
+    if session.on_upload():
+        st.subheader(_("Your other runs on the same input"))
+        st.caption(_("Your newest run of each variant; lower MSE is a closer copy."))
+        others = sidebar.newest_runs()
+    else:
+        st.subheader(_("Every variant on the same input"))
+        st.caption(_("Pretrained models; lower mean squared error (MSE) is a closer copy."))
+        others = [resources.pretrained(other) for other in resources.shipped_names()]
     everyone = st.container(horizontal=True, gap="small")
-    for other in resources.shipped_names():
-        out = reconstruct(resources.pretrained(other), image)
+    for other in others:
+        out = reconstruct(other, image)
+        mse = metrics.mse(batch, as_batch(out))[0]
         everyone.image(
             images.to_pil(out, SMALL),
-            caption=f"{words.title(other)} · MSE {metrics.mse(batch, as_batch(out))[0]:.4f}",
+            caption=f"{words.title(other.variant)} · MSE {mse:.4f}",
             width=SMALL,
         )
     st.caption(
@@ -189,20 +221,26 @@ def denoise_ui(image: np.ndarray) -> None:
     noisy = noise.corrupt(image, kind, level, seed=st.session_state.get("noise_seed", 0))
     denoiser = sidebar.current_model("denoising")
     denoised = reconstruct(denoiser, noisy)
-    plain = reconstruct(resources.pretrained("conv"), noisy)
+    try:
+        plain = reconstruct(sidebar.current_model("conv"), noisy)
+    except resources.NoShippedModel:  # An upload without a convolutional run: left out.
+        plain = None
     clean = as_batch(image)
 
     def psnr(candidate) -> float:
         return float(metrics.psnr(clean, as_batch(candidate))[0])
 
-    for picture, caption in [
+    shown = [
         (noisy, _("Noisy input · PSNR {psnr:.1f} dB").format(psnr=psnr(noisy))),
         (denoised, _("Denoising autoencoder · PSNR {psnr:.1f} dB").format(psnr=psnr(denoised))),
-        (plain, _("Plain convolutional · PSNR {psnr:.1f} dB").format(psnr=psnr(plain))),
-        (image, _("Clean input")),
-    ]:
+    ]
+    if plain is not None:
+        shown.append(
+            (plain, _("Plain convolutional · PSNR {psnr:.1f} dB").format(psnr=psnr(plain)))
+        )
+    for picture, caption in [*shown, (image, _("Clean input"))]:
         pictures.image(images.to_pil(picture), caption=caption, width=THUMB)
-    st.caption(denoiser_learned(denoiser, noun()))
+    st.caption(denoiser_learned(denoiser, noun(), plain is not None))
     st.caption(
         _(
             "Source text: chapter 10 “使用自编码器重构输入” (Reconstructing inputs using "
@@ -211,10 +249,17 @@ def denoise_ui(image: np.ndarray) -> None:
     )
 
 
-def denoiser_learned(ref: resources.ModelRef, noun: str) -> str:
+def denoiser_learned(ref: resources.ModelRef, noun: str, plain: bool = True) -> str:
     """The caption under the pictures: what PSNR says, and what the denoiser on view was
     trained on: the shipped model's card says which noise at which level (the same on both
-    datasets today, but read, not assumed). `noun` is in the reader's language."""
+    datasets today, but read, not assumed). `noun` is in the reader's language; `plain`
+    whether a plain convolutional model is shown beside it."""
+    if not plain:  # An upload of one's own without a convolutional run on it.
+        return _(
+            "PSNR compares each image with the clean input: higher is closer. Your denoising "
+            "run ({run}) learned to clean noisy {noun}s. Train a Convolutional run on these "
+            "images too, and it appears beside it: a model that only ever saw clean ones."
+        ).format(run=ref.label.split(" · ")[0], noun=noun)
     if not ref.key.startswith("shipped:"):
         return _(
             "PSNR compares each image with the clean input: higher is closer. Your denoising "
@@ -277,11 +322,20 @@ def drawing_ui(name: str, mode: str) -> None:
             st.caption(_("The reconstructions appear here."))
             return
         session.keep_last_input(image)  # Inside and Latent offer it on this dataset.
-        if mode == MODES[0]:
-            reconstruct_ui(name, image)
-        else:
-            denoise_ui(image)
+        try:
+            if mode == MODES[0]:
+                reconstruct_ui(name, image)
+            else:
+                denoise_ui(image)
+        except resources.NoShippedModel as missing:  # An upload without that run: say so.
+            services.no_shipped_model(missing)  # Here too: a fragment's rerun is unguarded.
 
 
 ensure_navigation()
-main()
+services.guarded(
+    main,
+    _(
+        "Your runs cannot be reached right now; the pretrained models on the other pages work "
+        "as usual."
+    ),
+)

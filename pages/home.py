@@ -10,7 +10,7 @@ from PIL import Image
 
 from core.i18n import _
 from core.ml import metrics, variants
-from ui import identity, images, resources, session, words
+from ui import identity, images, resources, services, session, words
 from ui.boot import ensure_navigation
 
 SHOWCASE = "vanilla"  # The plainest autoencoder: 784 pixels, a 32-number code, 784 pixels.
@@ -197,6 +197,9 @@ def variant_cards() -> None:
 def main() -> None:
     dataset = session.dataset()
     st.title(_("Autoencoder Lab"))
+    if session.on_upload():
+        services.shipped_models_only()
+        return
     st.markdown(
         _(
             "An **autoencoder** learns to copy its input through a narrow middle. Pick a {noun} "
@@ -222,4 +225,10 @@ def main() -> None:
 
 
 ensure_navigation()
-main()
+services.guarded(
+    main,
+    _(
+        "Your runs cannot be reached right now; the pretrained models on the other pages work "
+        "as usual."
+    ),
+)

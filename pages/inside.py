@@ -10,7 +10,7 @@ import streamlit as st
 
 from core.i18n import _
 from core.ml import inside, variants
-from ui import images, resources, session, sidebar, words
+from ui import images, resources, services, session, sidebar, words
 from ui.boot import ensure_navigation
 from ui.copying import (
     copying_ui,
@@ -253,6 +253,9 @@ def section_names() -> dict[str, str]:
 
 def main() -> None:
     st.title(_("Inside the autoencoder"))
+    if session.on_upload():
+        services.shipped_models_only()
+        return
     # The intro names the dataset: every text below follows it, so no banner warns any more
     # that they were written for the digits.
     st.markdown(
@@ -284,4 +287,10 @@ def main() -> None:
 
 
 ensure_navigation()
-main()
+services.guarded(
+    main,
+    _(
+        "Your runs cannot be reached right now; the pretrained models on the other pages work "
+        "as usual."
+    ),
+)

@@ -15,6 +15,7 @@ import streamlit as st
 from core import i18n
 from core.i18n import _
 from core.ml import cards, choices, export, replay, variants
+from core.ml.data import sample_indices
 from core.ml.preprocess import as_batch
 from ui import (
     actions,
@@ -43,6 +44,8 @@ def vae() -> resources.ModelRef:
     name = sidebar.current_variant()
     if variants.get(name).generative:  # The sidebar shows a VAE: its chosen model.
         return sidebar.current_model(name)
+    if session.on_upload():  # No shipped one: the newest VAE run on it (else it says so).
+        return sidebar.current_model(GENERATIVE)
     return resources.pretrained(GENERATIVE)
 
 
@@ -52,14 +55,17 @@ def noun() -> str:
 
 
 def test_choice(label: int) -> str:
-    """An interpolation end's value (stable English: the widget keeps it across languages)."""
+    """An interpolation end's value (stable English: the widget keeps it across languages):
+    the first test image of class `label` (an upload without classes: its label-th one)."""
     found = session.dataset()
-    return f"Test {found.noun} {found.labels[label]}"
+    named = found.labels[label] if label < len(found.labels) else f"#{label}"
+    return f"Test {found.noun} {named}"
 
 
 def test_choice_shown(label: int) -> str:
     """The same, as the reader sees it."""
-    return _("Test {noun} {label}").format(noun=noun(), label=_(session.dataset().labels[label]))
+    named = words.label_of(session.dataset(), label, markdown=False) or f"#{label}"
+    return _("Test {noun} {label}").format(noun=noun(), label=named)
 
 
 def decode(model, z: np.ndarray) -> np.ndarray:
@@ -159,8 +165,8 @@ def interpolation_ui(ref: resources.ModelRef) -> None:
     def pick(choice: str) -> np.ndarray | None:
         if choice == picks[0]:
             return session.last_input()
-        label = picks.index(choice) - 1
-        return data.images(int((data.y_test == label).argmax()))[..., 0]
+        # The first test image of each class; an upload's missing classes take others.
+        return data.images(sample_indices(data.y_test, 10)[picks.index(choice) - 1])[..., 0]
 
     start, end = pick(first), pick(second)
     if start is None or end is None:
@@ -177,11 +183,20 @@ def interpolation_ui(ref: resources.ModelRef) -> None:
     pair = np.stack([start, end])[..., None]
     vae_codes = ref.model.encode(pair)
     vae_strip = decode(ref.model, (1 - weights) * vae_codes[0] + weights * vae_codes[1])
-    plain = resources.pretrained("deep")
+    st.image(images.strip(vae_strip, size=72), caption=_("Variational autoencoder (2-D code)"))
+    try:
+        plain = sidebar.current_model("deep")
+    except resources.NoShippedModel:  # An upload without a Deep run: the VAE's strip alone.
+        st.caption(
+            _("Train a Deep run on these images to see a plain autoencoder's way between them.")
+        )
+        return
     plain_codes = plain.model.encode(pair)
     plain_strip = decode(plain.model, (1 - weights) * plain_codes[0] + weights * plain_codes[1])
-    st.image(images.strip(vae_strip, size=72), caption=_("Variational autoencoder (2-D code)"))
-    st.image(images.strip(plain_strip, size=72), caption=_("Deep autoencoder (32-D code)"))
+    st.image(
+        images.strip(plain_strip, size=72),
+        caption=_("Deep autoencoder ({size}-D code)").format(size=plain.model.code_size),
+    )
     st.caption(
         _(
             "The VAE was trained to keep its whole code space filled with {noun}s, so every "
@@ -316,10 +331,11 @@ def replay_ui(ref: resources.ModelRef) -> None:
     codes = dict(frames)[epoch]
     found = session.dataset()
     labels = resources.test_set().y_test[: len(codes)]
-    classes = [_(name) for name in found.labels]  # As the reader reads them, in the legend.
-    frame = pd.DataFrame(
-        {"z1": codes[:, 0], "z2": codes[:, 1], "class": [classes[y] for y in labels]}
-    )
+    # As the reader reads them, in the legend; an upload's images without a folder: "?".
+    classes = [words.label_of(found, y, markdown=False) for y in range(len(found.labels))]
+    named = [classes[y] if 0 <= y < len(classes) else "?" for y in labels]
+    classes += ["?"] if "?" in named else []
+    frame = pd.DataFrame({"z1": codes[:, 0], "z2": codes[:, 1], "class": named})
     (x_low, x_high), (y_low, y_high) = bounds(frames)
     chart = (
         alt.Chart(frame)
@@ -389,4 +405,10 @@ def main() -> None:
 
 
 ensure_navigation()
-main()
+services.guarded(
+    main,
+    _(
+        "Your runs cannot be reached right now; the pretrained models on the other pages work "
+        "as usual."
+    ),
+)

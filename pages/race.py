@@ -186,7 +186,7 @@ def setup_ui(lesson) -> list[tuple[str, dict]] | None:
             format_func=subset_item.show,
             key="race_subset",
         )
-        if mode == MODES[0]:
+        if mode == MODES[0] and not session.on_upload():  # Measured on the lab's data.
             st.caption(default_race_text())
             st.caption(
                 # Translators: the source text (docs/GLOSSARY.md, "Which chapter teaches what")

@@ -205,7 +205,15 @@ def stored_run(lab_store):
     from core.ml.training import TrainConfig
 
     def make(
-        name, model, config, student=None, status="finished", epochs=1, dataset="mnist", odd=()
+        name,
+        model,
+        config,
+        student=None,
+        status="finished",
+        epochs=1,
+        dataset="mnist",
+        odd=(),
+        metrics=None,
     ):
         student_id, token = student or lab_store.new_student()
         train = TrainConfig(epochs=epochs, dataset=dataset, odd=list(odd))
@@ -222,7 +230,7 @@ def stored_run(lab_store):
         )
         # What the web tier runs of it, as the worker exports it when a session ends.
         lab_store.add_bundle(run_id, epochs, bundle(model, name))
-        lab_store.finish(run_id, status, metrics={"bce": 0.2, "mse": 0.05})
+        lab_store.finish(run_id, status, metrics=metrics or {"bce": 0.2, "mse": 0.05})
         return token, lab_store.run(run_id)
 
     return make

@@ -104,3 +104,21 @@ def watch(run_id: int) -> None:
     if run is None or not run.active:
         st.rerun()
     status_ui(run)
+
+
+def my_datasets() -> list:
+    """The uploaded datasets this student may use (their own, then their class's), newest
+    first, as `core.store.DatasetRow`s; empty without a store or a link."""
+    from core.store import StoreError
+    from ui.identity import lesson
+
+    me, opened = st.session_state.get(STUDENT), store()
+    if me is None or opened is None:
+        return []
+    try:
+        return [
+            row for owner in runs.owners(me.id, lesson().room) for row in opened.datasets(owner)
+        ]
+    except StoreError as error:
+        store_failed(error)
+        return []

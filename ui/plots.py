@@ -61,10 +61,14 @@ def latent_scatter(
         axes.set_xlabel("z1")
         axes.set_ylabel("z2")
         axes.set_aspect("equal")
-        colorbar = figure.colorbar(points, ax=axes, ticks=range(10), fraction=0.046, pad=0.04)
         if names and not all(name.isdigit() for name in names):
+            # An upload's folders may be fewer than ten: a tick for each.
+            colorbar = figure.colorbar(
+                points, ax=axes, ticks=range(len(names)), fraction=0.046, pad=0.04
+            )
             colorbar.ax.set_yticklabels([_(name) for name in names], fontsize=7)
-        else:
+        elif (np.asarray(labels) >= 0).any():  # Not an upload without folders: no classes.
+            colorbar = figure.colorbar(points, ax=axes, ticks=range(10), fraction=0.046, pad=0.04)
             # Translators: the colour bar of the latent-space scatter (its ticks are 0 to 9)
             colorbar.set_label(_("digit"))
         figure.tight_layout()

@@ -42,6 +42,7 @@ class ModelRef:
     model: served.Served
     label: str
     run_id: int | None = None  # The student's run it is, if it is one.
+    variant: str = ""  # Its variant's registry name.
 
 
 class Bounded:
@@ -95,10 +96,22 @@ def _pretrained_model(name: str, dataset: str) -> served.Served:
     return SHIPPED_MODELS.get((name, dataset), load)
 
 
+class NoShippedModel(LookupError):
+    """The dataset is an upload: the lab ships no model for it, the student trains their own
+    (`ui.services.guarded` says so on the page, with the way to the Train page)."""
+
+    def __init__(self, variant: str, dataset: str):
+        super().__init__(f"no shipped {variant} model for {dataset}")
+        self.variant, self.dataset = variant, dataset
+
+
 def pretrained_model(name: str, dataset: str | None = None) -> served.Served:
     """The shipped model `name` of the session's dataset (or `dataset`), loaded once for the
-    whole server and never modified."""
-    return _pretrained_model(name, dataset or current_dataset())
+    whole server and never modified. NoShippedModel on an upload."""
+    dataset = dataset or current_dataset()
+    if data.own_id(dataset) is not None:
+        raise NoShippedModel(name, dataset)
+    return _pretrained_model(name, dataset)
 
 
 @dataclass(frozen=True)
@@ -122,8 +135,8 @@ class TestSet:
 
 
 def pretrained(name: str, dataset: str | None = None) -> ModelRef:
-    model = pretrained_model(name, dataset or current_dataset())
-    return ModelRef(model.key, model, _("Pretrained"))
+    model = pretrained_model(name, dataset)
+    return ModelRef(model.key, model, _("Pretrained"), variant=name)
 
 
 @st.cache_resource(show_spinner=False, max_entries=6)  # test_set() spins, in the reader's language.

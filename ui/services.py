@@ -116,9 +116,12 @@ def guarded(main, message: str) -> None:
     server until it is back); a refusal (a rule of the lab, a stale button) is a message to
     this user alone; another failed action says so and changes nothing for anyone else."""
     from core.store import Refused, StoreError
+    from ui.resources import NoShippedModel
 
     try:
         main()
+    except NoShippedModel as error:
+        no_shipped_model(error)
     except Refused as error:
         refusal(error)
     except StoreError as error:
@@ -129,6 +132,44 @@ def guarded(main, message: str) -> None:
                 _("That did not work (the run store refused it); nothing was changed. Try again."),
                 icon=":material/error:",
             )
+
+
+def no_shipped_model(error) -> None:
+    """What a page that shows a shipped model says on an upload without a run of its own."""
+    from ui.words import dataset_title, title
+
+    st.info(
+        _(
+            "The lab ships no trained models for {dataset}: this page shows your own runs on "
+            "it. Train a {variant} on the Train page, then choose it as the sidebar's Model."
+        ).format(dataset=dataset_title(error.dataset), variant=title(error.variant)),
+        icon=":material/model_training:",
+    )
+    train_link()
+
+
+def train_link() -> None:
+    """A link to the Train page, where the student may open it (a lesson may hide it)."""
+    from ui.identity import lesson
+
+    if lesson().shows("train"):
+        st.page_link("pages/train.py", label=_("Train"), icon=":material/model_training:")
+
+
+def shipped_models_only() -> None:
+    """What a page made of the shipped models (Home, Inside) says on an upload."""
+    from ui.session import current_dataset
+    from ui.words import dataset_title
+
+    st.info(
+        _(
+            "This page shows the lab's pretrained models, which learned MNIST and Fashion-MNIST. "
+            "With {dataset} chosen, the pages that use your own runs on it are Train, Race, "
+            "Draw, Latent space, Compare and Odd one out; choose MNIST or Fashion-MNIST in the "
+            "sidebar's Dataset to see this page."
+        ).format(dataset=dataset_title(current_dataset())),
+        icon=":material/photo_library:",
+    )
 
 
 def refusal(error: Exception) -> None:

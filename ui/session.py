@@ -20,12 +20,19 @@ LAST_INPUT_DATA = "last_drawing_data"  # The dataset whose models it was an inpu
 
 
 def current_dataset() -> str:
-    """The session's dataset ("mnist" or "fashion"), as the sidebar chose it."""
+    """The session's dataset ("mnist", "fashion" or an upload's "own-<id>"), as the sidebar
+    chose it."""
     return st.session_state.get(DATASET) or "mnist"
 
 
 def dataset() -> data.Dataset:
     return data.get(current_dataset())
+
+
+def on_upload() -> bool:
+    """Whether the session's dataset is an upload of the student's (or their class's): no
+    shipped model, the pages use the student's runs on it."""
+    return data.own_id(current_dataset()) is not None
 
 
 def drawable() -> bool:
@@ -38,6 +45,8 @@ def draw_title() -> str:
     """The Draw page's title, which Home's first step repeats."""
     if drawable():
         return _("Draw a digit")
+    if on_upload():
+        return _("Reconstruct an image")
     # Translators: the Draw page's title for photos; {noun} is what one shows ("garment").
     return _("Reconstruct a {noun}").format(noun=_(dataset().noun))
 

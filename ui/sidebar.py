@@ -3,6 +3,7 @@ the model choice, the class line and "Your link"; and the model the pages use.""
 
 from __future__ import annotations
 
+import contextlib
 import functools
 
 import streamlit as st
@@ -11,10 +12,11 @@ from core.i18n import _, ngettext
 from core.lab.runs import usable
 from core.ml import cards, codegen, data, variants
 from ui import language
-from ui.actions import my_runs
+from ui.actions import my_datasets, my_runs
 from ui.identity import LINK, STUDENT, Student, ensure_student, lesson, start_fresh, student
 from ui.resources import (
     ModelRef,
+    NoShippedModel,
     NotServable,
     card,
     dataset_npz,
@@ -32,15 +34,17 @@ from ui.session import (
     PRETRAINED,
     VARIANT,
     current_dataset,
+    on_upload,
 )
 from ui.words import NOT_SERVABLE, dataset_title, metric_line, plain, run_label, title
 
 
 def dataset_problem(name: str) -> str | None:
     """Why dataset `name` cannot be used on this server, or None: its files, and its
-    shipped models (which every page but Train needs)."""
+    shipped models (which every page but Train needs). An upload has no shipped model: the
+    pages use the student's runs on it."""
     missing = data.available(name)
-    if missing:
+    if missing or data.own_id(name) is not None:
         return missing
     if card(variants.names()[0], name) is None:  # Cached: this runs on every page.
         return _(
@@ -55,11 +59,14 @@ def _mirror_dataset() -> None:
 
 
 def dataset_picker() -> str:
-    """The sidebar's dataset choice, seeded from `?data=` and mirrored back to it. A dataset
-    this server lacks is refused with how to get it; the session stays on the other."""
-    names = list(data.DATASETS)
-    if st.session_state.get(DATASET) not in names:  # New, or None (seen in a class session).
-        asked = st.query_params.get(DATASET_LINK)
+    """The sidebar's dataset choice, seeded from `?data=` and mirrored back to it: the lab's
+    two, then the student's uploads (and their class's). A dataset this server lacks is
+    refused with how to get it; the session stays on MNIST. An upload's link opens it only
+    for a student who may use it: to anyone else it is as absent as one never made."""
+    uploads = {data.own_name(row.id): row.name for row in my_datasets()}
+    names = [*data.DATASETS, *uploads]
+    if st.session_state.get(DATASET) not in names:  # New, None (seen in a class session),
+        asked = st.query_params.get(DATASET_LINK)  # or an upload just deleted.
         st.session_state[DATASET] = asked if asked in names else names[0]
     problem = dataset_problem(st.session_state[DATASET])
     if problem:
@@ -67,15 +74,29 @@ def dataset_picker() -> str:
         st.session_state[DATASET] = "mnist"
     if st.query_params.get(DATASET_LINK, "mnist") != st.session_state[DATASET]:
         _mirror_dataset()
-    st.sidebar.segmented_control(
-        _("Dataset"),
-        names,
-        key=DATASET,
-        format_func=lambda name: _(data.get(name).title),
-        required=True,
-        on_change=_mirror_dataset,
-        help=_("Handwritten digits, or photos of clothes: the same models, other images."),
-    )
+    label = _("Dataset")
+    if not uploads:
+        st.sidebar.segmented_control(
+            label,
+            names,
+            key=DATASET,
+            format_func=lambda name: _(data.get(name).title),
+            required=True,
+            on_change=_mirror_dataset,
+            help=_("Handwritten digits, or photos of clothes: the same models, other images."),
+        )
+    else:  # An upload's name is the student's own text: a select box shows it as plain text.
+        st.sidebar.selectbox(
+            label,
+            names,
+            key=DATASET,
+            format_func=lambda name: uploads.get(name) or _(data.get(name).title),
+            on_change=_mirror_dataset,
+            help=_(
+                "Handwritten digits, photos of clothes, or images you uploaded on the Your "
+                "images page: the same models, other images."
+            ),
+        )
     return st.session_state[DATASET]
 
 
@@ -115,7 +136,8 @@ def variant_picker() -> str:
 def model_picker(name: str) -> None:
     """The sidebar's model choice: the shipped model or one of the student's own runs."""
     runs = {run.id: run for run in my_runs(name, current_dataset()) if usable(run)}
-    options = [PRETRAINED, *runs]
+    # An upload has no shipped model: its newest run is the default, else "none yet".
+    options = ([*runs] or [PRETRAINED]) if on_upload() else [PRETRAINED, *runs]
     asked = st.query_params.get(MODEL_LINK, "")
     if MODEL not in st.session_state and asked.isdigit():  # A reload or a shared link.
         st.session_state[MODEL] = int(asked)
@@ -123,15 +145,15 @@ def model_picker(name: str) -> None:
     if pending in options:
         st.session_state[MODEL] = pending
     if st.session_state.get(MODEL) not in options:
-        st.session_state[MODEL] = PRETRAINED
+        st.session_state[MODEL] = options[0]
+    none = _("None yet") if on_upload() else _("Pretrained (shipped)")
     st.sidebar.selectbox(
         _("Model"),
         options,
         key=MODEL,
-        format_func=lambda choice: (
-            _("Pretrained (shipped)") if choice == PRETRAINED else run_label(runs[choice])
-        ),
+        format_func=lambda choice: none if choice == PRETRAINED else run_label(runs[choice]),
         help=_("Your runs of this variant, newest first: every page then uses the chosen one."),
+        disabled=not runs and on_upload(),
     )
     if not runs:
         st.sidebar.caption(_("Train this variant on the Train page to use your own model here."))
@@ -160,7 +182,7 @@ def current_model(name: str) -> ModelRef:
             run = opened.run(int(choice), me.id)
             same_data = run is not None and run.dataset == current_dataset()
             if same_data and run.variant == name and usable(run):
-                return ModelRef(run.key, run_model(run), run_label(run), run.id)
+                return ModelRef(run.key, run_model(run), run_label(run), run.id, name)
         except StoreError as error:
             store_failed(error)
         except NotServable:  # From before runs stored a served model: say so, use the shipped.
@@ -169,7 +191,25 @@ def current_model(name: str) -> ModelRef:
         except LookupError:  # Deleted in another tab since the sidebar listed it.
             choose_model(PRETRAINED)  # The sidebar's choice too, from the next run on.
             st.toast(_("That run is gone; showing the pretrained model."), icon=":material/info:")
+    if on_upload():  # No shipped model: the newest run of the variant, else NoShippedModel.
+        found = newest_runs(name)
+        if not found:
+            raise NoShippedModel(name, current_dataset())
+        return found[0]
     return pretrained(name)
+
+
+def newest_runs(variant: str | None = None) -> list[ModelRef]:
+    """The student's newest usable run of each variant (or of `variant`) on the session's
+    dataset, servable ones only, in teaching order."""
+    newest = {}
+    for run in my_runs(variant, current_dataset()):  # Newest first.
+        if usable(run) and run.variant not in newest:
+            with contextlib.suppress(NotServable):
+                newest[run.variant] = ModelRef(
+                    run.key, run_model(run), run_label(run), run.id, run.variant
+                )
+    return [newest[name] for name in variants.names() if name in newest]
 
 
 def explain(name: str) -> None:
@@ -193,6 +233,8 @@ def explain(name: str) -> None:
                     epochs,
                 ).format(parameters=info["parameters"], epochs=epochs, seconds=training["seconds"])
             )
+        if on_upload():  # No shipped model: each run has its own code (Train page).
+            return
         st.download_button(
             _("Get the code"),
             shipped_code(name, current_dataset()),

@@ -161,3 +161,12 @@ def sentences(first: str, second: str) -> str:
         return first
     # Translators: two sentences one after the other (in Chinese, without a space).
     return _("{first} {second}").format(first=first, second=second)
+
+
+def label_of(found: data.Dataset, label, markdown: bool = True) -> str:
+    """Class `label` of dataset `found` as `of_dataset` shows it, or "" where it has none (an
+    upload without folders labels its images -1)."""
+    label = int(label)
+    if not 0 <= label < len(found.labels):
+        return ""
+    return of_dataset(found.name, found.labels[label], markdown)

@@ -336,6 +336,17 @@ def prepare_image(item: Item, recipe: str, report: Report) -> np.ndarray:
     return np.round(np.clip(ready, 0.0, 1.0) * 255).astype(np.uint8)
 
 
+def prepare_one(data: bytes, recipe: str) -> np.ndarray:
+    """One uploaded image file as the models' 28x28 float input in [0, 1], prepared by the
+    recipe its dataset's images were (Draw's upload on a dataset of one's own). UploadError
+    for what is not a readable image; EmptyDrawing for one with no ink."""
+    report = Report()
+    pixels = prepare_image(Item(_("your image"), None, data), recipe, report)
+    if report.blank:
+        raise preprocess.EmptyDrawing(_("The picture looks empty: nothing in it stands out."))
+    return pixels.astype(np.float32) / 255.0
+
+
 def _frames(data: bytes) -> int:
     with Image.open(io.BytesIO(data), formats=preprocess.UPLOAD_FORMATS) as image:
         return getattr(image, "n_frames", 1)
