@@ -16,7 +16,8 @@ from core.lab import classroom
 from core.store import StoreError
 from ui import board, identity, services, words
 from ui.boot import ensure_navigation
-from ui.class_setup import challenges_ui, sentence, setup_ui
+from ui.class_datasets import datasets_ui
+from ui.class_setup import challenges_ui, forget_notice, sentence, setup_ui
 
 TEACHER = "teacher"  # The teacher link's query parameter.
 KEY = "teacher_key"  # The key this session opened the teacher view with.
@@ -159,8 +160,9 @@ def teacher_ui(room, key: str) -> None:
     controls_ui(room, key)
     # Keyed: the browser keeps the chosen tab while the tabs keep their id, which is otherwise
     # their place on the page (the "Class created" notice above moved it at the next click).
-    board_tab, runs_tab, setup_tab, challenges_tab = st.tabs(
-        [_("Board"), _("Runs and students"), _("Setup"), _("Challenges")], key="class_tabs"
+    board_tab, runs_tab, setup_tab, challenges_tab, datasets_tab = st.tabs(
+        [_("Board"), _("Runs and students"), _("Setup"), _("Challenges"), _("Datasets")],
+        key="class_tabs",
     )
     with board_tab:
         live_board(room.id, everyone=True)
@@ -170,6 +172,9 @@ def teacher_ui(room, key: str) -> None:
         setup_ui(room, key)
     with challenges_tab:
         challenges_ui(room, key)
+    with datasets_tab:
+        datasets_ui(room, key)
+    forget_notice()
 
 
 def controls_ui(room, key: str) -> None:

@@ -8,8 +8,6 @@ run's settings ("own-12"). This page only reads and writes rows.
 
 from __future__ import annotations
 
-import hashlib
-
 import numpy as np
 import streamlit as st
 
@@ -18,139 +16,15 @@ from core.lab import runs as lab_runs
 from core.ml import choices, data, own_images, variants
 from core.ml.preprocess import UploadError
 from core.store import Refused
-from ui import actions, identity, images, resources, services, words
+from ui import actions, identity, images, own_upload, resources, services, words
 from ui.actions import watch
 from ui.boot import ensure_navigation
-from ui.words import sentences
 
-UPLOAD = "own_upload"  # The uploader's key.
-READ = "own_read"  # (upload digest, items, report) of the files read last.
 PICK = "own_pick"  # The dataset box's key: the dataset whose panel is open.
-PREVIEW = 16  # Images per recipe's preview.
 
 
 def owners(me, room):
     return lab_runs.owners(me.id, room)
-
-
-def read(files) -> tuple[list, own_images.Report] | None:
-    """The upload's images, read once per upload (a rerun does not read them again); None,
-    with the reason shown, when it is refused."""
-    digest = hashlib.blake2b(digest_size=16)
-    for file in files:
-        digest.update(file.name.encode() + b"\0" + file.getvalue())
-    key = digest.hexdigest()
-    found = st.session_state.get(READ)
-    if found and found[0] == key:
-        return found[1], found[2]
-    report = own_images.Report()
-    try:
-        items = own_images.read_upload(
-            [(file.name, file.getvalue()) for file in files],
-            report,
-            most_bytes=services.limits().max_dataset_mb * own_images.MB,
-        )
-    except UploadError as error:
-        st.error(words.plain(str(error)), icon=":material/block:")  # It names their files.
-        return None
-    st.session_state[READ] = (key, items, report)
-    return items, report
-
-
-def preview(items, recipe: str) -> np.ndarray | None:
-    """The first images prepared by `recipe`; None (with the reason shown) if one fails."""
-    report = own_images.Report()
-    try:
-        # Spread over the upload: its first images are often all of one folder.
-        picked = sorted({int(index) for index in np.linspace(0, len(items) - 1, PREVIEW)})
-        return np.stack(
-            [own_images.prepare_image(items[index], recipe, report) for index in picked]
-        )
-    except UploadError as error:
-        st.error(words.plain(str(error)), icon=":material/block:")  # It names their files.
-        return None
-
-
-def upload_ui() -> None:
-    st.subheader(_("1. Upload"))
-    st.markdown(
-        _(
-            "A zip of PNG or JPEG images, or several images at once: {least:,} to {most:,} "
-            "images, {size} MB at most. In a zip, folders are labels: `cats/1.png`, "
-            "`dogs/7.jpg`. The lab makes each image 28×28 grey, as MNIST's are."
-        ).format(
-            least=own_images.MIN_IMAGES,
-            most=own_images.MAX_IMAGES,
-            size=services.limits().max_dataset_mb,
-        )
-    )
-    files = st.file_uploader(
-        _("Your images"),
-        type=["zip", "png", "jpg", "jpeg"],
-        accept_multiple_files=True,
-        key=UPLOAD,
-        max_upload_size=services.limits().max_dataset_mb,
-    )
-    if not files:
-        st.session_state.pop(READ, None)  # Up to 200 MB of images: not kept once removed.
-        return
-    found = read(files)
-    if found is None:
-        return
-    items, report = found
-    classes = sorted({item.label for item in items if item.label is not None})
-    if classes:
-        found = ngettext(
-            "{count:,} image read in {folders} labelled folders: {names}.",
-            "{count:,} images read in {folders} labelled folders: {names}.",
-            len(items),
-        ).format(
-            count=len(items),
-            folders=len(classes),
-            names=", ".join(words.plain(name) for name in classes[:12]),
-        )
-    else:
-        found = ngettext(
-            "{count:,} image read, without labels.",
-            "{count:,} images read, without labels.",
-            len(items),
-        ).format(count=len(items))
-    ignored = (
-        ngettext(
-            "{count:,} other file ignored.", "{count:,} other files ignored.", len(report.ignored)
-        ).format(count=len(report.ignored))
-        if report.ignored
-        else ""
-    )
-    st.markdown(sentences(found, ignored))
-    st.subheader(_("2. Choose how to prepare them"))
-    recipes = list(own_images.RECIPES)
-    columns = st.columns(len(recipes))
-    for column, recipe in zip(columns, recipes, strict=True):
-        with column:
-            st.markdown(f"**{_(own_images.RECIPES[recipe])}**")
-            shown = preview(items, recipe)
-            if shown is not None:
-                st.image(images.grid(shown / 255.0, columns=8, size=42))
-    st.caption(
-        _(
-            "MNIST's recipe trims each picture to its ink, fits the longer side into 20×20 "
-            "pixels and centres it by its mass, as MNIST's digits were made: best for one "
-            "drawn shape. A plain resize keeps the whole picture. Light backgrounds are "
-            "inverted either way, so the ink is white on black."
-        )
-    )
-    recipe = st.radio(
-        _("Recipe"),
-        recipes,
-        format_func=lambda name: _(own_images.RECIPES[name]),
-        horizontal=True,
-        key="own_recipe",
-    )
-    default = files[0].name.rsplit(".", 1)[0] if len(files) == 1 else _("My images")
-    name = st.text_input(_("Name"), value=default, max_chars=80, key="own_name")
-    if st.button(_("Prepare and keep it"), type="primary", icon=":material/save:"):
-        save(items, recipe, name)
 
 
 def save(items, recipe: str, name: str) -> None:
@@ -172,7 +46,7 @@ def save(items, recipe: str, name: str) -> None:
     except (UploadError, Refused) as error:
         st.error(words.plain(str(error)), icon=":material/block:")  # It names their files.
         return
-    st.session_state.pop(READ, None)
+    st.session_state.pop(own_upload.READ, None)
     st.session_state[PICK] = dataset_id
     report = prepared.report
     st.toast(
@@ -285,9 +159,10 @@ def train_ui(me, name: str, images_kept: int) -> None:
         _("Variant"), offered, format_func=words.title, key=f"own_variant_{name}"
     )
     training = int(images_kept * own_images.SPLITS[0])
-    values = choices.scaled_to(
-        choices.defaults(variant, name), training, services.limits().max_epochs
-    )
+    most = services.limits().max_epochs
+    if lesson.room is not None:  # The class's limit, which its runs are held to.
+        most = min(most, lesson.setup.max_epochs)
+    values = choices.scaled_to(choices.defaults(variant, name), training, most)
     st.caption(
         _(
             "Trains with the Train page's settings for this variant, with as many epochs as "
@@ -344,7 +219,7 @@ def main() -> None:
     if opened is None:
         st.caption(_(":material/cloud_off: Uploads are off while the run store is unavailable."))
         return
-    upload_ui()
+    own_upload.upload_ui(save)
     me = identity.student()
     room = opened.member(me.id)[0] if me is not None else None
     rows = (

@@ -136,7 +136,7 @@ def board_ui(found: Snapshot, me: int | None = None, teacher: bool = False) -> N
     for challenge, entries, frame in found.board:
         with st.container(border=True):
             st.markdown(f"**{words.plain(challenge.title)}**")
-            st.caption(challenge.rules_text())
+            st.caption(words.plain(challenge.rules_text()))  # A dataset name is user text.
             if mine_finished and all(entry.student_id != me for entry in entries):
                 st.caption(
                     _(

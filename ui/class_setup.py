@@ -231,13 +231,18 @@ def challenges_ui(room, key: str) -> None:
             max_chars=80,
             key=f"challenge_title_{form}",
         )
-        datasets = list(data.DATASETS)
-        dataset = st.segmented_control(
+        uploads = {
+            data.own_name(row.id): row.name
+            for row in classroom.class_datasets(services.live_store(), key)
+        }
+        datasets = [*data.DATASETS, *uploads]
+        current = session.current_dataset()
+        dataset = st.selectbox(
             _("Images"),
             datasets,
-            default=session.current_dataset(),
-            format_func=lambda name: _(data.get(name).title),
-            required=True,
+            index=datasets.index(current) if current in datasets else 0,
+            # A select box shows the class's uploads' names as plain text, as typed.
+            format_func=lambda name: uploads.get(name) or _(data.get(name).title),
             key=f"challenge_dataset_{form}",
             help=_(
                 "Only runs trained on these images enter: scores on two datasets cannot be "
@@ -302,7 +307,11 @@ def challenges_ui(room, key: str) -> None:
                 },
             )
     show_notice(NEW_CHALLENGE)
-    # Shown once: a notice whose place was not drawn (its variant removed since) is dropped.
+
+
+def forget_notice() -> None:
+    """After every tab is drawn: a notice is shown once, and one whose place was not drawn
+    (its variant removed since) is dropped."""
     st.session_state.pop(NOTICE, None)
 
 

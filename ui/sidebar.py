@@ -54,6 +54,9 @@ def dataset_problem(name: str) -> str | None:
     return None
 
 
+LESSON_DATASET = "lesson_dataset_seen"  # The lesson's dataset at this session's last run.
+
+
 def _mirror_dataset() -> None:
     st.query_params[DATASET_LINK] = st.session_state[DATASET]
 
@@ -65,9 +68,14 @@ def dataset_picker() -> str:
     for a student who may use it: to anyone else it is as absent as one never made."""
     uploads = {data.own_name(row.id): row.name for row in my_datasets()}
     names = [*data.DATASETS, *uploads]
+    chosen = lesson().setup.dataset  # The lesson's, which its teacher may set (or change).
+    chosen = chosen if chosen in names else None
     if st.session_state.get(DATASET) not in names:  # New, None (seen in a class session),
         asked = st.query_params.get(DATASET_LINK)  # or an upload just deleted.
-        st.session_state[DATASET] = asked if asked in names else names[0]
+        st.session_state[DATASET] = asked if asked in names else chosen or names[0]
+    elif chosen is not None and st.session_state.get(LESSON_DATASET, chosen) != chosen:
+        st.session_state[DATASET] = chosen  # The teacher chose another: everyone moves, once.
+    st.session_state[LESSON_DATASET] = chosen
     problem = dataset_problem(st.session_state[DATASET])
     if problem:
         st.sidebar.warning(problem, icon=":material/dataset:")

@@ -124,9 +124,9 @@ def sparse_headline(penalised: list[float], plain: float, noun: str = "digit") -
 def plain(text: str) -> str:
     """User text for st.markdown, shown as typed: Markdown, HTML and Streamlit's `:colour[]`
     and `:material/...:` directives are all escaped."""
-    import re
+    from core.lab.classroom.setup import markdown_plain
 
-    return re.sub(r"([\\`*_{}\[\]()#+\-.!|<>~$:&])", r"\\\1", text)
+    return markdown_plain(text)
 
 
 # A run without a served model (core.ml.served): trained before runs stored one, or its export

@@ -48,7 +48,13 @@ def test_the_teacher_view_opens_only_with_the_teacher_key(lab_store, lesson):
         assert "teacher" not in app.query_params
     app = teacher_page(key)
     assert app.title[0].value == "Class: Lesson 3"
-    assert [tab.label for tab in app.tabs] == ["Board", "Runs and students", "Setup", "Challenges"]
+    assert [tab.label for tab in app.tabs] == [
+        "Board",
+        "Runs and students",
+        "Setup",
+        "Challenges",
+        "Datasets",
+    ]
     app.toggle(key="class_paused").set_value(True).run()
     assert lab_store.class_row(class_id).paused
     title = next(item for item in app.text_input if item.label == "Title")

@@ -192,3 +192,49 @@ def test_a_run_on_another_students_upload_is_refused(store):
         assert store.run(run_id).dataset == name
     finally:
         data.use_store(None)
+
+
+def test_a_teachers_upload_is_the_classs_and_only_its_teacher_changes_it(store):
+    """The teacher key keeps, renames and deletes the class's datasets; its students train on
+    them, a student of another class cannot; deleting the lesson's dataset unsets it."""
+    from core.lab import classroom, runs
+    from core.lab.classroom import ClassError, Setup
+    from core.ml import data
+
+    class_id, key = classroom.create_class(store, "Lesson 4")
+    _, other_key = classroom.create_class(store, "Lesson 5")
+    with pytest.raises(ClassError, match="teacher link is not valid"):
+        classroom.add_class_dataset(store, "forged", "bars", prepared())
+    dataset_id = classroom.add_class_dataset(store, key, "bars", prepared())
+    assert [row.id for row in classroom.class_datasets(store, key)] == [dataset_id]
+    assert classroom.class_datasets(store, other_key) == []
+    with pytest.raises(ClassError):  # Another class's teacher.
+        classroom.rename_class_dataset(store, other_key, dataset_id, "mine now")
+    classroom.rename_class_dataset(store, key, dataset_id, "our bars")
+    assert store.dataset_row(dataset_id).name == "our bars"
+
+    name = data.own_name(dataset_id)
+    pupil, _ = store.new_student(class_id)
+    outsider, _ = store.new_student(classroom.teacher_class(store, other_key).id)
+    data.use_store(store)
+    try:
+        assert store.run(runs.start_run(store, pupil, "vanilla", {}, dataset=name)).dataset == name
+        with pytest.raises(ClassError, match="not yours"):
+            runs.start_run(store, outsider, "vanilla", {}, dataset=name)
+        # The lesson's dataset: the class's own upload, never another owner's.
+        classroom.save_setup(store, key, Setup(dataset=name))
+        assert classroom.teacher_class(store, key).setup["dataset"] == name
+        with pytest.raises(ClassError, match="not one of the class's"):
+            classroom.save_setup(store, other_key, Setup(dataset=name))
+        with pytest.raises(ClassError, match="not one of the class's"):
+            classroom.add_challenge(
+                store, other_key, classroom.Challenge("Best", "mse", dataset=name)
+            )
+        classroom.add_challenge(store, key, classroom.Challenge("Best", "mse", dataset=name))
+        with pytest.raises(ClassError, match="unknown dataset"):
+            Setup.from_json({"dataset": "../etc/passwd"})
+        classroom.delete_class_dataset(store, key, dataset_id)
+        assert store.dataset_row(dataset_id) is None
+        assert classroom.teacher_class(store, key).setup["dataset"] is None
+    finally:
+        data.use_store(None)

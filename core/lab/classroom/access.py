@@ -18,7 +18,7 @@ from urllib.parse import urlencode
 from core.i18n import _
 from core.lab.classroom.challenges import Challenge
 from core.lab.classroom.setup import ClassError, Setup, clean_text
-from core.store import ClassRow, Member, Store, hash_token
+from core.store import ClassRow, Member, Owner, Store, hash_token
 
 KEY_BYTES = 24  # 192 bits from `secrets`; the issue asks for at least 128.
 CODE_CHARS = 16  # 96 bits of the HMAC, in URL-safe base64.
@@ -117,7 +117,58 @@ def require(changed: bool) -> None:
 
 
 def save_setup(store: Store, key: str, setup: Setup) -> None:
-    require(store.update_class(hash_token(key), setup=Setup.from_json(setup.to_json()).to_json()))
+    checked = Setup.from_json(setup.to_json())
+    if checked.dataset is not None:
+        require_class_dataset(store, key, checked.dataset)
+    require(store.update_class(hash_token(key), setup=checked.to_json()))
+
+
+def require_class_dataset(store: Store, key: str, dataset: str) -> None:
+    """A lesson's or a challenge's dataset must be the lab's or an upload of this class: a
+    student's upload, or another class's, is refused (its name could come from a forged
+    form)."""
+    from core.ml.data import own_id
+
+    found = own_id(dataset)
+    if found is None:
+        return
+    room = teacher_class(store, key)
+    require(room is not None)
+    if store.dataset(found, [Owner(class_id=room.id)]) is None:
+        raise ClassError(_("that dataset is not one of the class's"))
+
+
+# The class's datasets: its teacher's uploads, which its students see --------------------
+
+
+def class_datasets(store: Store, key: str) -> list:
+    room = teacher_class(store, key)
+    require(room is not None)
+    return store.datasets(Owner(class_id=room.id))
+
+
+def add_class_dataset(store: Store, key: str, name: str, prepared, **limits) -> int:
+    """Keep an upload for the teacher's class (the class's limits on datasets and bytes)."""
+    room = teacher_class(store, key)
+    require(room is not None)
+    return store.add_dataset(Owner(class_id=room.id), name, prepared, **limits)
+
+
+def rename_class_dataset(store: Store, key: str, dataset_id: int, name: str) -> None:
+    room = teacher_class(store, key)
+    require(room is not None and store.rename_dataset(dataset_id, Owner(class_id=room.id), name))
+
+
+def delete_class_dataset(store: Store, key: str, dataset_id: int) -> None:
+    """Delete one of the class's datasets (runs on it stay); a lesson on it goes back to each
+    student's own choice."""
+    from core.ml.data import own_name
+
+    room = teacher_class(store, key)
+    require(room is not None and store.delete_dataset(dataset_id, Owner(class_id=room.id)))
+    setup = Setup.from_json(room.setup)
+    if setup.dataset == own_name(dataset_id):
+        store.update_class(hash_token(key), setup={**setup.to_json(), "dataset": None})
 
 
 def set_paused(store: Store, key: str, paused: bool) -> None:
@@ -126,6 +177,7 @@ def set_paused(store: Store, key: str, paused: bool) -> None:
 
 def add_challenge(store: Store, key: str, challenge: Challenge) -> int:
     rules = Challenge.from_json(challenge.to_json()).to_json()
+    require_class_dataset(store, key, rules["dataset"])
     found = store.add_challenge(hash_token(key), rules)
     require(found is not None)
     return found

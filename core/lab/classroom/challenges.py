@@ -7,7 +7,7 @@ import math
 from dataclasses import dataclass, field
 
 from core.i18n import N_, _
-from core.lab.classroom.setup import ClassError, clean_text, in_sentence, noise_name
+from core.lab.classroom.setup import ClassError, clean_text, in_sentence, lesson_dataset, noise_name
 from core.ml import choices, variants
 from core.store import Run, Store
 
@@ -108,11 +108,7 @@ class Challenge:
             noise_level = float(data.get("noise_level", 0.5))
             if noise_kind not in noise.KINDS or not 0.0 < noise_level <= 1.0:
                 raise ClassError(_("choose a noise kind and a level in (0, 1]"))
-        from core.ml.data import DATASETS
-
-        dataset = data.get("dataset") or "mnist"
-        if dataset not in DATASETS:
-            raise ClassError(_("unknown dataset {dataset!r}").format(dataset=dataset))
+        dataset = lesson_dataset(data.get("dataset") or "mnist")
         return cls(
             title, metric, names, constraints, noise_kind, noise_level, challenge_id, dataset
         )

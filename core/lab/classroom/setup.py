@@ -44,6 +44,16 @@ class ClassError(Refused):
 # Setup -------------------------------------------------------------------------------------
 
 
+def lesson_dataset(name) -> str:
+    """A lesson's or a challenge's dataset, checked for its form: one of the lab's, or an
+    upload's name (whose owner the teacher's action checks in the store)."""
+    from core.ml.data import DATASETS, own_id
+
+    if name in DATASETS or own_id(name) is not None:
+        return name
+    raise ClassError(_("unknown dataset {dataset!r}").format(dataset=str(name)[:40]))
+
+
 @dataclass(frozen=True)
 class Setup:
     """What a class's students see and may choose."""
@@ -55,6 +65,9 @@ class Setup:
     max_subset: int = ALL_IMAGES
     # The language every page of the class is in ("zh", "en"), or None: each student's own.
     language: str | None = None
+    # The dataset the class's students start on ("mnist", "fashion" or one of the class's
+    # uploads, "own-<id>"), or None: each student's own choice. They may still switch.
+    dataset: str | None = None
 
     def to_json(self) -> dict:
         return {
@@ -64,6 +77,7 @@ class Setup:
             "max_epochs": self.max_epochs,
             "max_subset": self.max_subset,
             "language": self.language,
+            "dataset": self.dataset,
         }
 
     @classmethod
@@ -87,7 +101,10 @@ class Setup:
         language = data.get("language")
         if language is not None and language not in LANGUAGES:
             raise ClassError(_("unknown language {language!r}").format(language=language))
-        return cls(pages, names, locks, max_epochs, max_subset, language)
+        dataset = data.get("dataset")
+        if dataset is not None:
+            dataset = lesson_dataset(dataset)
+        return cls(pages, names, locks, max_epochs, max_subset, language, dataset)
 
     def locked(self, variant: str) -> dict:
         return dict(self.locks.get(variant, {}))
@@ -171,6 +188,22 @@ def language_name(code: str | None) -> str:
     return LANGUAGES[code][1] if code in LANGUAGES else _("each student's own")
 
 
+def markdown_plain(text: str) -> str:
+    """User text for Markdown, shown as typed: Markdown, HTML and Streamlit's `:colour[]`
+    and `:material/...:` directives are all escaped."""
+    return re.sub(r"([\\`*_{}\[\]()#+\-.!|<>~$:&])", r"\\\1", text)
+
+
+def dataset_name(name: str | None) -> str:
+    """A lesson's dataset as the setup names it, in Markdown (an upload's name as typed)."""
+    from core.ml.data import get, own_id
+
+    if name is None:
+        return _("each student's own choice")
+    found = get(name)
+    return markdown_plain(found.title) if own_id(name) is not None else _(found.title)
+
+
 def setup_changes(old: Setup, new: Setup) -> list[str]:
     """What differs between two setups, in the teacher's words (the class page says it after
     a save: "variants added: Deep", "batch size locked at 64", "epochs unlocked")."""
@@ -215,6 +248,10 @@ def setup_changes(old: Setup, new: Setup) -> list[str]:
             _("language of the class's pages: {language}").format(
                 language=language_name(new.language)
             )
+        )
+    if new.dataset != old.dataset:
+        changes.append(
+            _("the lesson's dataset: {dataset}").format(dataset=dataset_name(new.dataset))
         )
     for name in new.variants:
         before, after = old.locked(name), new.locked(name)
