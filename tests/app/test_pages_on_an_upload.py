@@ -44,7 +44,9 @@ def sidebar_dataset(app):
 
 
 def texts(app) -> str:
-    return " ".join(item.value for kind in ("info", "caption", "markdown") for item in app.get(kind))
+    return " ".join(
+        item.value for kind in ("info", "caption", "markdown") for item in app.get(kind)
+    )
 
 
 def test_the_sidebar_lists_a_students_upload_and_picks_its_newest_run(upload):
@@ -64,7 +66,7 @@ def test_the_sidebar_lists_a_students_upload_and_picks_its_newest_run(upload):
 
 def test_an_uploads_link_opens_it_for_its_owner_only(lab_store, upload):
     token, name, _model, _run = upload
-    other, other_token = lab_store.new_student()
+    _other, other_token = lab_store.new_student()
     for who, expected in ((token, name), (other_token, "mnist")):
         app = run_page("pages/compare.py", token=who, dataset=name)
         assert app.session_state["dataset"] == expected
@@ -136,7 +138,7 @@ def test_latent_explores_the_students_vae_run_on_the_upload(stored_run, upload):
 
 
 def test_train_on_the_upload_offers_every_variant(upload):
-    token, name, _model, run = upload
+    token, name, _model, _run = upload
     app = run_page("pages/train.py", token=token, dataset=name, variant="conv")
     assert not app.exception
     assert "Train a fresh **Convolutional** autoencoder on my bars" in app.markdown[0].value
