@@ -18,7 +18,7 @@ import streamlit as st
 
 from core.i18n import _
 from core.ml import cards, data, served, variants
-from ui.services import live_store
+from ui.services import NoShippedModel, live_store
 from ui.session import current_dataset
 
 
@@ -94,15 +94,6 @@ def _pretrained_model(name: str, dataset: str) -> served.Served:
         return model
 
     return SHIPPED_MODELS.get((name, dataset), load)
-
-
-class NoShippedModel(LookupError):
-    """The dataset is an upload: the lab ships no model for it, the student trains their own
-    (`ui.services.guarded` says so on the page, with the way to the Train page)."""
-
-    def __init__(self, variant: str, dataset: str):
-        super().__init__(f"no shipped {variant} model for {dataset}")
-        self.variant, self.dataset = variant, dataset
 
 
 def pretrained_model(name: str, dataset: str | None = None) -> served.Served:

@@ -5,6 +5,7 @@ not a traceback), while a refusal or one failed action is a message to its one u
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 
@@ -110,13 +111,21 @@ def engine():
     return None if opened is None else _engine(opened, opened.url)
 
 
+class NoShippedModel(LookupError):
+    """The dataset is an upload: the lab ships no model for it, the student trains their own
+    (`guarded` says so on the page, with the way to the Train page)."""
+
+    def __init__(self, variant: str, dataset: str):
+        super().__init__(f"no shipped {variant} model for {dataset}")
+        self.variant, self.dataset = variant, dataset
+
+
 def guarded(main, message: str) -> None:
     """Run a page's `main` so that no store problem reaches the page as a traceback: a store
     that goes away mid-page gives `message` as a banner (and turns training off for the
     server until it is back); a refusal (a rule of the lab, a stale button) is a message to
     this user alone; another failed action says so and changes nothing for anyone else."""
     from core.store import Refused, StoreError
-    from ui.resources import NoShippedModel
 
     try:
         main()
@@ -149,10 +158,11 @@ def no_shipped_model(error) -> None:
 
 
 def train_link() -> None:
-    """A link to the Train page, where the student may open it (a lesson may hide it)."""
-    from ui.identity import lesson
+    """A link to the Train page, where the student may open it (a lesson may hide it: then
+    it is not in the navigation, and Streamlit refuses a link to it)."""
+    from streamlit.errors import StreamlitAPIException
 
-    if lesson().shows("train"):
+    with contextlib.suppress(StreamlitAPIException):
         st.page_link("pages/train.py", label=_("Train"), icon=":material/model_training:")
 
 
