@@ -116,7 +116,7 @@ class NoShippedModel(LookupError):
     (`guarded` says so on the page, with the way to the Train page)."""
 
     def __init__(self, variant: str, dataset: str):
-        super().__init__(f"no shipped {variant} model for {dataset}")
+        super().__init__(f"no shipped {variant} model for {dataset}")  # i18n: not shown
         self.variant, self.dataset = variant, dataset
 
 
@@ -163,7 +163,8 @@ def train_link() -> None:
     from streamlit.errors import StreamlitAPIException
 
     with contextlib.suppress(StreamlitAPIException):
-        st.page_link("pages/train.py", label=_("Train"), icon=":material/model_training:")
+        train = "pages/train.py"  # i18n: not shown
+        st.page_link(train, label=_("Train"), icon=":material/model_training:")
 
 
 def shipped_models_only() -> None:
