@@ -10,7 +10,7 @@ import streamlit as st
 from core import i18n
 from core.i18n import _
 from core.lab import runs as lab_runs
-from core.ml import choices, codegen, data
+from core.ml import choices, codegen
 from core.store import Refused
 from ui import actions, resources, services, session, sidebar, words
 
@@ -34,10 +34,9 @@ def actions_ui(run, me) -> None:
         _("In use on every page") if chosen else _("Use this model"),
         icon=":material/check:" if chosen else ":material/input:",
         key=f"use_{run.id}",
-        # An upload's run is used where its images are: Your images and Odd one out.
-        disabled=not usable or chosen or data.own_id(run.dataset) is not None,
-        on_click=sidebar.choose_model,
-        args=(run.id, run.variant),
+        disabled=not usable or chosen,
+        on_click=sidebar.choose_model,  # With its dataset: the pages show it on its images.
+        args=(run.id, run.variant, run.dataset),
         help=_(
             "The sidebar's model for this variant becomes this run: Draw, Latent space and "
             "the other pages use it."

@@ -172,11 +172,14 @@ def model_picker(name: str) -> None:
         st.query_params[MODEL_LINK] = str(chosen)  # A reload keeps the chosen run.
 
 
-def choose_model(choice, variant: str | None = None) -> None:
+def choose_model(choice, variant: str | None = None, dataset: str | None = None) -> None:
     """Make a run id (or PRETRAINED) the sidebar's model from the next page run on, with its
-    variant. Safe in callbacks and fragments: the sidebar's widget takes it before it is drawn."""
+    variant and the dataset it trained on. Safe in callbacks and fragments: the sidebar's
+    widgets take them before they are drawn."""
     if variant is not None:
         st.session_state[VARIANT] = variant
+    if dataset is not None:
+        st.session_state[DATASET] = dataset
     st.session_state[CHOOSE] = choice
 
 

@@ -1,17 +1,27 @@
 """Chromium: a folder of one's own images uploaded as a zip, both recipes previewed, kept,
-trained on, and its reconstructions shown; its data downloaded as the .npz it was kept as."""
+trained on, and its reconstructions shown; its data downloaded as the .npz it was kept as. Then
+every page on it: chosen in the sidebar, raced, drawn on Draw, compared, and its run's code run
+on the downloaded data reproduces a run."""
 
 from __future__ import annotations
 
 import io
 import re
+import subprocess
+import sys
 import zipfile
 
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from tests.support.browser import no_exceptions, open_page, wait_idle
+from tests.support.browser import (
+    choose_in_sidebar,
+    no_exceptions,
+    open_page,
+    set_slider_to_minimum,
+    wait_idle,
+)
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
@@ -78,3 +88,62 @@ def test_upload_keep_train_and_download(app_server, page, artifacts, tmp_path):
     line = page.locator("[data-testid=stMarkdownContainer]", has_text="Run ").last.inner_text()
     assert "Vanilla" in line and "BCE" in line, line
     page.screenshot(path=str(artifacts / "images-trained-1280.png"))
+
+    # Every page on it: the sidebar's Dataset lists it by its name.
+    choose_in_sidebar(page, "Dataset", "shapes")
+    page.get_by_role("link", name="Race").click()
+    page.wait_for_selector("text=Start the race", timeout=60_000)
+    wait_idle(page)
+    set_slider_to_minimum(page, "Epochs")
+    page.get_by_role("button", name="Start the race").click()
+    page.wait_for_selector("text=Test metrics", timeout=300_000)
+    wait_idle(page)
+    no_exceptions(page)
+    lines = page.locator("[data-testid=stMarkdownContainer]", has_text=re.compile("· run [0-9]+ ·"))
+    assert lines.count() == 3 and "finished" in lines.first.inner_text()
+    page.screenshot(path=str(artifacts / "images-race-1280.png"), full_page=True)
+
+    page.get_by_role("link", name="Draw").click()
+    page.wait_for_selector("h1:has-text('Reconstruct an image')", timeout=60_000)
+    page.wait_for_selector("text=MSE per pixel", timeout=60_000)
+    wait_idle(page)
+    no_exceptions(page)
+    assert page.get_by_text("Your other runs on the same input").count() == 1
+    assert page.get_by_text(
+        re.compile(r"^Test image #[0-9]+, labelled (bar|circle|cross)$")
+    ).count()
+    page.screenshot(path=str(artifacts / "images-draw-1280.png"), full_page=True)
+
+    page.get_by_role("link", name="Compare").click()
+    page.wait_for_selector("text=Your finished runs on shapes", timeout=60_000)
+    wait_idle(page)
+    no_exceptions(page)
+    page.screenshot(path=str(artifacts / "images-compare-1280.png"), full_page=True)
+
+    # The vanilla run's file, run on the downloaded data, trains and measures a model.
+    page.get_by_role("link", name="Train").click()
+    page.wait_for_selector("text=Get the code", timeout=60_000)
+    wait_idle(page)
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Get the code").first.click()
+    code = tmp_path / download.value.suggested_filename
+    download.value.save_as(code)
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(code),
+            "--data",
+            str(path),
+            "--epochs",
+            "1",
+            "--out",
+            "run.weights.h5",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    bce = float(re.search(r"test BCE per pixel: ([0-9.]+)", done.stdout).group(1))
+    assert 0 < bce < 1, done.stdout
