@@ -244,7 +244,8 @@ def own_ui(dataset: str, noun: str) -> None:
         return
     table(frame.sort_values(MSE))
     floor_caption(session.current_dataset())
-    fair_ui(frame.iloc[0:0])
+    # Not "At equal code size": its words are about the shipped models; the table has each
+    # run's code size.
     st.subheader(_("The same eight test {noun}s").format(noun=noun))
     digits = resources.sample_digits()
     st.image(images.strip(digits, size=64), caption=_("Originals"))

@@ -123,6 +123,16 @@ def input_ui() -> np.ndarray | None:
     return None
 
 
+def other_name(ref: resources.ModelRef) -> str:
+    """A picture's name in the row of other models: its variant, and which run it is."""
+    if ref.run_id is None:
+        return words.title(ref.variant)
+    # Translators: a student's run under its picture on Draw: "Deep (Run 12)"
+    return _("{variant} ({run})").format(
+        variant=words.title(ref.variant), run=ref.label.split(" · ")[0]
+    )
+
+
 def own_upload():
     """Draw's upload on a dataset of one's own: prepared by the recipe its images were."""
     from functools import partial
@@ -174,7 +184,7 @@ def reconstruct_ui(name: str, image: np.ndarray) -> None:
     if session.on_upload():
         st.subheader(_("Your other runs on the same input"))
         st.caption(_("Your newest run of each variant; lower MSE is a closer copy."))
-        others = sidebar.newest_runs()
+        others = [other for other in sidebar.newest_runs() if other.key != ref.key]
     else:
         st.subheader(_("Every variant on the same input"))
         st.caption(_("Pretrained models; lower mean squared error (MSE) is a closer copy."))
@@ -185,7 +195,7 @@ def reconstruct_ui(name: str, image: np.ndarray) -> None:
         mse = metrics.mse(batch, as_batch(out))[0]
         everyone.image(
             images.to_pil(out, SMALL),
-            caption=f"{words.title(other.variant)} · MSE {mse:.4f}",
+            caption=f"{other_name(other)} · MSE {mse:.4f}",
             width=SMALL,
         )
     st.caption(

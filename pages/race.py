@@ -171,19 +171,27 @@ def setup_ui(lesson) -> list[tuple[str, dict]] | None:
         epochs_item = choices.setting("vanilla", "epochs")
         subset_item = choices.setting("vanilla", "subset")
         epochs_choices = lesson.setup.choices("vanilla", "epochs")
-        subset_choices = lesson.setup.choices("vanilla", "subset")
+        subset_choices, subset_shown = resources.subset_choices(
+            lesson.setup.choices("vanilla", "subset")
+        )
+        start = choices.DEFAULT_RACE
+        if (count := resources.training_images()) is not None:  # An upload: more epochs.
+            start = choices.scaled_to(
+                {**choices.defaults("vanilla"), **start}, count, epochs_choices[-1]
+            )
+            start["subset"] = subset_choices[-1]  # All of its few images.
         left, right = st.columns(2)
         epochs = left.select_slider(
             _(epochs_item.label),
             epochs_choices,
-            value=min(choices.DEFAULT_RACE["epochs"], epochs_choices[-1]),
+            value=min(start["epochs"], epochs_choices[-1]),
             key="race_epochs",
         )
         subset = right.select_slider(
             _(subset_item.label),
             subset_choices,
-            value=min(choices.DEFAULT_RACE["subset"], subset_choices[-1]),
-            format_func=subset_item.show,
+            value=min(start["subset"], subset_choices[-1]),
+            format_func=subset_shown,
             key="race_subset",
         )
         if mode == MODES[0] and not session.on_upload():  # Measured on the lab's data.

@@ -40,8 +40,10 @@ def _start_value(choices: tuple, default):
     return below[-1] if below else choices[0]
 
 
-def setting_ui(name: str, item, choices: tuple, default, locked: bool):
-    """One setting's widget; a locked one shows the teacher's value, disabled."""
+def setting_ui(name: str, item, choices: tuple, default, locked: bool, shown=None):
+    """One setting's widget; a locked one shows the teacher's value, disabled. `shown` reads
+    a value (else the setting's own way)."""
+    shown = shown or item.show
     key = f"{item.name}_{name}"
     # The default it was started from: when that changes (the dataset switched, and the
     # variant starts elsewhere on it), the widget starts again from the new one.
@@ -58,7 +60,7 @@ def setting_ui(name: str, item, choices: tuple, default, locked: bool):
         st.caption(
             # Translators: a setting with one value allowed ("Epochs: 5 (the most allowed here)").
             _("{setting}: {value} (the most allowed here)").format(
-                setting=label, value=item.show(choices[0])
+                setting=label, value=shown(choices[0])
             )
         )
         return choices[0]
@@ -74,7 +76,7 @@ def setting_ui(name: str, item, choices: tuple, default, locked: bool):
     if not item.numeric:
         return st.selectbox(options=choices, format_func=item.show, **common)
     if item.name == "subset":
-        return st.select_slider(options=choices, format_func=item.show, **common)
+        return st.select_slider(options=choices, format_func=shown, **common)
     return st.select_slider(options=choices, **common)
 
 
@@ -82,12 +84,18 @@ def hyperparameters_ui(name: str, setup) -> dict:
     """The settings that matter for this variant, within the server's and the class's limits;
     returns the chosen values (`core.ml.choices`)."""
     locked = setup.locked(name)
-    start = {**choices.defaults(name, session.current_dataset()), **locked}
+    start = choices.defaults(name, session.current_dataset())
+    if (count := resources.training_images()) is not None:  # An upload: more epochs.
+        start = choices.scaled_to(start, count, setup.choices(name, "epochs")[-1])
+    start = {**start, **locked}
     values = {}
     for item in choices.for_variant(name):
-        values[item.name] = setting_ui(
-            name, item, setup.choices(name, item.name), start[item.name], item.name in locked
-        )
+        offered, shown, default = setup.choices(name, item.name), None, start[item.name]
+        if item.name == "subset":
+            offered, shown = resources.subset_choices(offered)
+            if count is not None and item.name not in locked:
+                default = offered[-1]  # All of an upload's few images.
+        values[item.name] = setting_ui(name, item, offered, default, item.name in locked, shown)
     if locked:
         # Translators: between the names of settings in a list ("epochs, code size").
         separator = _(", ")

@@ -226,3 +226,34 @@ def dataset_npz(dataset: str) -> bytes:
     from core.ml import codegen
 
     return codegen.data_npz(dataset)
+
+
+@st.cache_data(show_spinner=False, max_entries=16, ttl=600)  # Ids are never reused.
+def _training_images(dataset: str) -> int:
+    return len(data.load_own(dataset)["x_train"])
+
+
+def training_images(dataset: str | None = None) -> int | None:
+    """How many training images an upload has (the Training images a run can use), or None
+    for the lab's datasets."""
+    dataset = dataset or current_dataset()
+    return _training_images(dataset) if data.own_id(dataset) is not None else None
+
+
+def subset_choices(offered: tuple) -> tuple[tuple, Callable[[int], str]]:
+    """The Training images a page offers on the session's dataset, and how each value reads.
+    On an upload of a few hundred images, 10,000 would read as a promise it cannot keep: the
+    sizes below its count, then the largest allowed, shown as all of its images."""
+    from core.ml import choices
+
+    show = choices.setting("vanilla", "subset").show
+    count = training_images()
+    if count is None or offered[-1] < count:
+        return offered, show
+    kept = (*(value for value in offered if value < count), offered[-1])
+
+    def shown(value: int) -> str:
+        # Translators: the Training images slider's last value on an upload: all of its images.
+        return _("all {count:,}").format(count=count) if value == kept[-1] else show(value)
+
+    return kept, shown

@@ -137,9 +137,25 @@ def test_latent_explores_the_students_vae_run_on_the_upload(stored_run, upload):
     assert "Train a Deep run on these images" in texts(app)
 
 
-def test_train_on_the_upload_offers_every_variant(upload):
+def test_train_on_the_upload_offers_every_variant(lab_store, upload):
     token, name, _model, _run = upload
     app = run_page("pages/train.py", token=token, dataset=name, variant="conv")
     assert not app.exception
     assert "Train a fresh **Convolutional** autoencoder on my bars" in app.markdown[0].value
     assert "No Convolutional run on my bars yet." in app.info[0].value
+    # Its few images, all of them by default, with the epochs that make up for so few.
+    from core.lab.classroom import Setup
+    from core.ml import choices, data
+
+    train_count = len(lab_store.dataset_arrays(data.own_id(name))["x_train"])
+    # Fewer than 100: the one choice is all of them.
+    assert train_count < 100 and not [w for w in app.select_slider if w.key == "subset_conv"]
+    assert f"Training images: all {train_count} (the most allowed here)" in texts(app)
+    expected = choices.scaled_to(choices.defaults("conv"), train_count, Setup().max_epochs)
+    assert (
+        app.slider(key="epochs_conv").value
+        == expected["epochs"]
+        > choices.defaults("conv")["epochs"]
+    )
+    race = run_page("pages/race.py", token=token, dataset=name)
+    assert race.select_slider(key="race_subset").options == [f"all {train_count:,}"]
