@@ -46,7 +46,7 @@ def save(items, recipe: str, name: str) -> None:
     except (UploadError, Refused) as error:
         st.error(words.plain(str(error)), icon=":material/block:")  # It names their files.
         return
-    st.session_state.pop(own_upload.READ, None)
+    own_upload.kept()
     st.session_state[PICK] = dataset_id
     report = prepared.report
     st.toast(

@@ -124,6 +124,6 @@ def keep(key: str, items, recipe: str, name: str) -> None:
     except (UploadError, Refused) as error:
         st.error(words.plain(str(error)), icon=":material/block:")  # It names their files.
         return
-    st.session_state.pop(own_upload.READ, None)
+    own_upload.kept()
     st.toast(_("Kept for the class: {images:,} images.").format(images=prepared.report.images))
     st.rerun()

@@ -18,6 +18,7 @@ from ui import images, services, words
 from ui.words import sentences
 
 READ = "own_read"  # (upload digest, items, report) of the files read last.
+GENERATION = "own_upload_generation"  # Part of the uploader's key: a new one empties it.
 PREVIEW = 16  # Images per recipe's preview.
 
 
@@ -62,6 +63,7 @@ def preview(items, recipe: str) -> np.ndarray | None:
 def upload_ui(keep: Callable[[list, str, str], None], key: str = "own") -> None:
     """Upload, read, preview both recipes, name, and `keep(items, recipe, name)` on the
     button: the student's datasets (Your images) and a class's (its teacher's Class page)."""
+    generation = st.session_state.get(GENERATION, 0)  # Moved on by `kept`.
     st.subheader(_("1. Upload"))
     st.markdown(
         _(
@@ -78,7 +80,7 @@ def upload_ui(keep: Callable[[list, str, str], None], key: str = "own") -> None:
         _("Your images"),
         type=["zip", "png", "jpg", "jpeg"],
         accept_multiple_files=True,
-        key=f"{key}_upload",
+        key=f"{key}_upload_{generation}",
         max_upload_size=services.limits().max_dataset_mb,
     )
     if not files:
@@ -135,9 +137,16 @@ def upload_ui(keep: Callable[[list, str, str], None], key: str = "own") -> None:
         recipes,
         format_func=lambda name: _(own_images.RECIPES[name]),
         horizontal=True,
-        key=f"{key}_recipe",
+        key=f"{key}_recipe_{generation}",
     )
     default = files[0].name.rsplit(".", 1)[0] if len(files) == 1 else _("My images")
-    name = st.text_input(_("Name"), value=default, max_chars=80, key=f"{key}_name")
+    name = st.text_input(_("Name"), value=default, max_chars=80, key=f"{key}_name_{generation}")
     if st.button(_("Prepare and keep it"), type="primary", icon=":material/save:"):
         keep(items, recipe, name)
+
+
+def kept() -> None:
+    """The upload is kept: forget what was read and empty the uploader, so the same files are
+    not offered (and kept twice) again."""
+    st.session_state.pop(READ, None)
+    st.session_state[GENERATION] = st.session_state.get(GENERATION, 0) + 1

@@ -105,8 +105,22 @@ def status_text(run) -> str:
 
 def settings_text(run) -> str:
     dataset = words.dataset_title(run.dataset)  # Shown in a caption: Markdown.
+    return f"{dataset} · {choices.describe(shown_values(run), translated=True)}"
+
+
+def shown_values(run) -> dict:
+    """A run's settings as it trained: on an upload of fewer images than its Training images
+    setting, the images it had."""
+    from core.ml.data import DatasetUnavailable
+
     values = choices.values_of(run.settings, run.variant)
-    return f"{dataset} · {choices.describe(values, translated=True)}"
+    try:
+        count = resources.training_images(run.dataset)
+    except DatasetUnavailable:  # A deleted upload: its count is gone with it.
+        count = None
+    if count is not None and "subset" in values:
+        values["subset"] = min(values["subset"], count)
+    return values
 
 
 def runs_table_ui(runs) -> int | None:
@@ -124,10 +138,7 @@ def runs_table_ui(runs) -> int | None:
             "time": ["" if r.active else f"{r.seconds:.0f} s" for r in runs],
             "test": [words.metric_line(r.metrics) if r.metrics else "" for r in runs],
             "loss": [curves_by_run.get(run.id, []) for run in runs],
-            "settings": [
-                choices.describe(choices.values_of(run.settings, run.variant), translated=True)
-                for run in runs
-            ],
+            "settings": [choices.describe(shown_values(run), translated=True) for run in runs],
         }
     )
     picked = st.dataframe(

@@ -149,8 +149,9 @@ def no_shipped_model(error) -> None:
 
     st.info(
         _(
-            "The lab ships no trained models for {dataset}: this page shows your own runs on "
-            "it. Train a {variant} on the Train page, then choose it as the sidebar's Model."
+            "The lab ships no trained models for {dataset}: this page uses your own runs on it "
+            "(the sidebar's Model, else your newest). Train a {variant} run on it on the Train "
+            "page first."
         ).format(dataset=dataset_title(error.dataset), variant=title(error.variant)),
         icon=":material/model_training:",
     )

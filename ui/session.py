@@ -45,8 +45,6 @@ def draw_title() -> str:
     """The Draw page's title, which Home's first step repeats."""
     if drawable():
         return _("Draw a digit")
-    if on_upload():
-        return _("Reconstruct an image")
     # Translators: the Draw page's title for photos; {noun} is what one shows ("garment").
     return _("Reconstruct a {noun}").format(noun=_(dataset().noun))
 

@@ -149,7 +149,7 @@ def _own_dataset(dataset_id: int) -> Dataset | None:
                 row.name,  # The uploader's own words: _() leaves them as they are.
                 tuple(row.classes),
                 # Translators: what one image of a student's own dataset shows, in sentences.
-                N_("image"),
+                N_("picture"),
                 N_("the run store it was uploaded to"),
             )
         _own[dataset_id] = (time.monotonic(), found)
@@ -163,7 +163,7 @@ def deleted(name: str) -> Dataset:
         # Translators: the dataset of a run whose uploaded images were deleted since.
         N_("a deleted upload"),
         (),
-        N_("image"),
+        N_("picture"),
         N_("nowhere any more: it was deleted"),
     )
 

@@ -80,7 +80,7 @@ def test_draw_reconstructs_a_test_image_of_the_upload_with_the_students_run(lab_
 
     token, name, model, _run = upload
     app = run_page("pages/draw.py", token=token, dataset=name, variant="vanilla", random_index=3)
-    assert app.title[0].value == "Reconstruct an image"
+    assert app.title[0].value == "Reconstruct a picture"
     arrays = lab_store.dataset_arrays(data.own_id(name))
     image = arrays["x_test"][3 % len(arrays["x_test"])].astype(np.float32)[None, ..., None] / 255
     expected = float(np.mean((model.predict(image, verbose=0) - image) ** 2))
@@ -92,7 +92,7 @@ def test_draw_reconstructs_a_test_image_of_the_upload_with_the_students_run(lab_
     # Noise and denoise needs a denoising run on it: the page says so, with the way to train.
     app.segmented_control(key="draw_mode").set_value("Noise and denoise").run()
     assert not app.exception
-    assert "Train a Denoising on the Train page" in app.info[0].value
+    assert "Train a Denoising run on it on the Train page first" in app.info[0].value
 
 
 def test_compare_shows_the_students_runs_on_the_upload(upload):
@@ -112,7 +112,7 @@ def test_the_other_pages_on_an_upload_say_what_they_need(upload, page):
     app = run_page(page, token=token, dataset=name)
     said = texts(app)
     if page == "pages/latent.py":  # No VAE run on it yet.
-        assert "Train a Variational (VAE) on the Train page" in said
+        assert "Train a Variational (VAE) run on it on the Train page first" in said
     elif page == "pages/inside.py":
         assert "choose MNIST or Fashion-MNIST in the sidebar's Dataset" in said
     else:  # A race trains on it like any run: no shipped figures measured on MNIST beside it.
@@ -133,7 +133,7 @@ def test_latent_explores_the_students_vae_run_on_the_upload(stored_run, upload):
     assert any(f"Run {run.id}" in item.value for item in app.caption)  # "Your model: Run N ..."
     assert app.get("iframe"), "the latent pad"
     ends = app.selectbox(key="interp_from")
-    assert ends.options[1:4] == ["Test image tall", "Test image wide", "Test image #2"]
+    assert ends.options[1:4] == ["Test picture tall", "Test picture wide", "Test picture #2"]
     assert "Train a Deep run on these images" in texts(app)
 
 

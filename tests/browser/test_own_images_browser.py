@@ -104,7 +104,7 @@ def test_upload_keep_train_and_download(app_server, page, artifacts, tmp_path):
     page.screenshot(path=str(artifacts / "images-race-1280.png"), full_page=True)
 
     page.get_by_role("link", name="Draw").click()
-    page.wait_for_selector("h1:has-text('Reconstruct an image')", timeout=60_000)
+    page.wait_for_selector("h1:has-text('Reconstruct a picture')", timeout=60_000)
     page.wait_for_selector("text=MSE per pixel", timeout=60_000)
     wait_idle(page)
     no_exceptions(page)
