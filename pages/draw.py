@@ -183,8 +183,12 @@ def reconstruct_ui(name: str, image: np.ndarray) -> None:
 
     if session.on_upload():
         st.subheader(_("Your other runs on the same input"))
-        st.caption(_("Your newest run of each variant; lower MSE is a closer copy."))
         others = [other for other in sidebar.newest_runs() if other.key != ref.key]
+        st.caption(
+            _("Your newest run of each variant; lower MSE is a closer copy.")
+            if others
+            else _("Train other variants on these pictures, and they appear here beside it.")
+        )
     else:
         st.subheader(_("Every variant on the same input"))
         st.caption(_("Pretrained models; lower mean squared error (MSE) is a closer copy."))
