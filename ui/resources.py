@@ -218,6 +218,15 @@ def shipped_code(name: str, dataset: str) -> str:
     return codegen.for_shipped(name, dataset)
 
 
+@st.cache_data(show_spinner=False, max_entries=8)
+def shipped_notebook(name: str, dataset: str, language: str) -> str:
+    """`python -m core.codegen NAME --dataset DATASET --notebook`, in the reader's `language`
+    (its explanations are; the key keeps one per language)."""
+    from core.ml import notebook
+
+    return notebook.for_shipped(name, dataset)
+
+
 @st.cache_resource(show_spinner=False, max_entries=2)
 def dataset_npz(dataset: str) -> bytes:
     """`core.ml.codegen.data_npz`: what "Get the data (.npz)" downloads. Built once per server

@@ -10,9 +10,9 @@ import streamlit as st
 from core import i18n
 from core.i18n import _
 from core.lab import runs as lab_runs
-from core.ml import choices, codegen
+from core.ml import choices, codegen, notebook
 from core.store import Refused
-from ui import actions, resources, services, session, sidebar, words
+from ui import actions, downloads, resources, services, session, sidebar, words
 
 OPEN = "open_run"  # The run shown beside the settings.
 
@@ -57,6 +57,9 @@ def actions_ui(run, me) -> None:
             ),
         )
     code_button(row, codegen.for_run(run), codegen.run_file_name(run), f"code_{run.id}")
+    downloads.notebook_button(
+        row, notebook.for_run(run), codegen.run_file_name(run), f"notebook_{run.id}"
+    )
     sidebar.data_button(row, run.dataset, f"data_{run.id}")
     if lab_runs.continuable(run) and row.button(
         _("Continue"), icon=":material/play_arrow:", key=f"continue_{run.id}"

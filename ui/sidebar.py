@@ -8,10 +8,11 @@ import functools
 
 import streamlit as st
 
+from core import i18n
 from core.i18n import _, ngettext
 from core.lab.runs import usable
 from core.ml import cards, codegen, data, variants
-from ui import language
+from ui import downloads, language
 from ui.actions import my_datasets, my_runs
 from ui.identity import LINK, STUDENT, Student, ensure_student, lesson, start_fresh, student
 from ui.resources import (
@@ -23,6 +24,7 @@ from ui.resources import (
     pretrained,
     run_model,
     shipped_code,
+    shipped_notebook,
 )
 from ui.services import engine, store, store_failed
 from ui.session import (
@@ -260,6 +262,12 @@ def explain(name: str) -> None:
                 "where the lab keeps them on this machine, else beside it (Get the data), else "
                 "downloads them."
             ),
+        )
+        downloads.notebook_button(
+            st,
+            shipped_notebook(name, current_dataset(), i18n.language()),
+            codegen.shipped_file_name(name, current_dataset()),
+            "shipped_notebook",
         )
         data_button(st, current_dataset(), "shipped_data")
 

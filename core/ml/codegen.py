@@ -12,14 +12,13 @@ that its parameter count equals the lab's model's.
 
     python -m core.codegen vae                      # the shipped VAE's settings
     python -m core.codegen conv --dataset fashion   # the shipped Fashion-MNIST conv model's
+    python -m core.codegen vae --notebook > vae.ipynb  # the same as a notebook (core.ml.notebook)
 """
 
 from __future__ import annotations
 
-import argparse
 import io
 import string
-import sys
 import textwrap
 from dataclasses import asdict
 
@@ -77,6 +76,16 @@ def source_for(
 ) -> str:
     """The standalone file for variant `name` with these configs (`asdict` of each), to be
     saved as `filename` (its "Run it:" line names it; default NAME.py)."""
+    header, model, main = parts(name, model_config, train_config, source, filename)
+    return "\n\n\n".join(part.strip("\n") for part in (header, model)) + "\n" + main
+
+
+def parts(
+    name: str, model_config: dict, train_config: dict, source: str, filename: str | None = None
+) -> tuple[str, str, str]:
+    """The file in three parts, as `source_for` joins them and `core.ml.notebook` splits them
+    into cells: the header (docstring, imports, CONFIG and TRAINING), the model (the helpers it
+    calls and the variant's `build_model`), and the rest (reading the images, `main`)."""
     from core.ml import choices
 
     variant = variants.get(name)
@@ -144,8 +153,8 @@ def source_for(
         fit=FIT_DENOISING if variant.denoising else FIT,
         odd=ODD if training.get("odd") else "",
     )
-    parts = [header, *(HELPERS[helper] for helper in dict.fromkeys(helpers)), model_code]
-    return "\n\n\n".join(part.strip("\n") for part in parts) + "\n" + main
+    model = [*(HELPERS[helper] for helper in dict.fromkeys(helpers)), model_code]
+    return header, "\n\n\n".join(part.strip("\n") for part in model), main
 
 
 def run_file_name(run) -> str:
@@ -160,7 +169,12 @@ def shipped_file_name(name: str, dataset: str = "mnist") -> str:
 
 def for_run(run) -> str:
     """The file of a stored run (`core.store.Run`)."""
-    return source_for(
+    return source_for(*run_args(run))
+
+
+def run_args(run) -> tuple:
+    """`source_for`'s arguments for a stored run."""
+    return (
         run.variant,
         run.settings["model"],
         run.settings["train"],
@@ -171,6 +185,11 @@ def for_run(run) -> str:
 
 def for_shipped(name: str, dataset: str = "mnist") -> str:
     """The file of a shipped model, from its card (or the variant's recipe without one)."""
+    return source_for(*shipped_args(name, dataset))
+
+
+def shipped_args(name: str, dataset: str = "mnist") -> tuple:
+    """`source_for`'s arguments for a shipped model."""
     from core.ml import cards
 
     card = cards.load_card(name, dataset=dataset)
@@ -183,7 +202,7 @@ def for_shipped(name: str, dataset: str = "mnist") -> str:
         model_config = asdict(variants.make_config(name, **recipe))
         train_config = asdict(TrainConfig(**variants.get(name).recipe(dataset)))
     label = "MNIST" if dataset == "mnist" else data.get(dataset).title
-    return source_for(
+    return (
         name,
         model_config,
         train_config,
@@ -209,20 +228,3 @@ def data_npz(dataset: str) -> bytes:
     (x_train, y_train), (x_test, y_test) = data.load(dataset)
     np.savez_compressed(buffer, x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test)
     return buffer.getvalue()
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__.splitlines()[0],
-        epilog="Writes the file to standard output, under the name its docstring gives: "
-        "python -m core.codegen vae > vae.py (vae_fashion.py with --dataset fashion)",
-    )
-    parser.add_argument("variant", choices=variants.names())
-    parser.add_argument("--dataset", choices=list(data.DATASETS), default="mnist")
-    args = parser.parse_args(argv)
-    sys.stdout.write(for_shipped(args.variant, args.dataset))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
