@@ -260,6 +260,8 @@ def own_ui(dataset: str, noun: str) -> None:
             images.strip(model(digits), size=64),
             caption=f"{words.title(run.variant)} · {words.run_label(run)}",
         )
+    if len(finished) > 8:
+        st.caption(_("Your newest eight runs of {count}.").format(count=len(finished)))
 
 
 ensure_navigation()

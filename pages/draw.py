@@ -7,6 +7,7 @@ import streamlit as st
 
 from core.i18n import N_, _
 from core.ml import metrics, noise
+from core.ml.data import DatasetUnavailable
 from core.ml.preprocess import (
     EmptyDrawing,
     UploadError,
@@ -15,6 +16,7 @@ from core.ml.preprocess import (
     upload_to_fashion,
     upload_to_mnist,
 )
+from core.store import StoreError
 from ui import images, resources, services, session, sidebar, words
 from ui.boot import ensure_navigation
 from ui.drawing_pad import drawing_pad
@@ -94,7 +96,12 @@ def input_ui() -> np.ndarray | None:
             upload = st.file_uploader(
                 label,
                 type=["png", "jpg", "jpeg"],
-                key="draw_upload_fashion" if fashion else "draw_upload",
+                # Each its own: a garment's photo is no input of an upload's models.
+                key="draw_upload_own"
+                if session.on_upload()
+                else "draw_upload_fashion"
+                if fashion
+                else "draw_upload",
                 max_upload_size=5,
             )
             if upload is None:
@@ -343,6 +350,8 @@ def drawing_ui(name: str, mode: str) -> None:
                 denoise_ui(image)
         except resources.NoShippedModel as missing:  # An upload without that run: say so.
             services.no_shipped_model(missing)  # Here too: a fragment's rerun is unguarded.
+        except (StoreError, DatasetUnavailable) as error:  # An upload's rows or images.
+            services.fragment_failed(error)
 
 
 ensure_navigation()

@@ -12,8 +12,9 @@ import streamlit as st
 from core import i18n
 from core.i18n import _
 from core.ml import export, variants
-from core.ml.data import sample_indices
+from core.ml.data import DatasetUnavailable, sample_indices
 from core.ml.preprocess import as_batch
+from core.store import StoreError
 from ui import (
     images,
     latent_pad,
@@ -91,7 +92,9 @@ def test_scatter(_model, key: str, language: str) -> plots.Scatter:
     """The test set's codes, coloured by class; per language (its legend is in words)."""
     data = resources.test_set()
     codes = _model.encode(data.x_test).reshape(len(data.x_test), -1)
-    return plots.latent_scatter(codes, data.y_test, session.dataset().labels)
+    found = session.dataset()
+    names = [words.label_of(found, label, markdown=False) for label in range(len(found.labels))]
+    return plots.latent_scatter(codes, data.y_test, names)
 
 
 def jpeg(picture) -> bytes:
@@ -182,6 +185,9 @@ def interpolation_ui(ref: resources.ModelRef) -> None:
     st.image(images.strip(vae_strip, size=72), caption=_("Variational autoencoder (2-D code)"))
     try:
         plain = sidebar.current_model("deep")
+    except (StoreError, DatasetUnavailable) as error:  # A fragment's rerun is unguarded.
+        services.fragment_failed(error)
+        return
     except resources.NoShippedModel:  # An upload without a Deep run: the VAE's strip alone.
         st.caption(
             _("Train a Deep run on these images to see a plain autoencoder's way between them.")

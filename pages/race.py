@@ -313,7 +313,7 @@ def main() -> None:
             "one setting changed. Their own losses are not comparable (nats, BCE, MSE), so they "
             "race on one measure: how well they rebuild the same held-out images, after every "
             "epoch."
-        ).format(dataset=_(found.title))
+        ).format(dataset=words.dataset_title(found.name))
     )
     me, opened, engine = identity.student(), services.store(), services.engine()
     if opened is None:
@@ -335,7 +335,9 @@ def main() -> None:
     }
     if not races:
         st.info(
-            _("Your races on {dataset} appear here.").format(dataset=_(found.title)),
+            _("Your races on {dataset} appear here.").format(
+                dataset=words.dataset_title(found.name)
+            ),
             icon=":material/sports_score:",
         )
         return

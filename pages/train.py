@@ -40,9 +40,11 @@ def _start_value(choices: tuple, default):
     return below[-1] if below else choices[0]
 
 
-def setting_ui(name: str, item, choices: tuple, default, locked: bool, shown=None):
+def setting_ui(
+    name: str, item, choices: tuple, default, locked: bool, shown=None, helped: str | None = None
+):
     """One setting's widget; a locked one shows the teacher's value, disabled. `shown` reads
-    a value (else the setting's own way)."""
+    a value and `helped` explains it (else the setting's own way)."""
     shown = shown or item.show
     key = f"{item.name}_{name}"
     # The default it was started from: when that changes (the dataset switched, and the
@@ -67,7 +69,7 @@ def setting_ui(name: str, item, choices: tuple, default, locked: bool, shown=Non
     common = {
         "key": key,
         "disabled": locked,
-        "help": _(LOCKED_HELP) if locked else (_(item.help) if item.help else None),
+        "help": _(LOCKED_HELP) if locked else (helped or (_(item.help) if item.help else None)),
         "label": f":material/lock: {label}" if locked else label,
     }
     # The value comes from the session state set above, so no widget gets `value=` as well.
@@ -84,18 +86,26 @@ def hyperparameters_ui(name: str, setup) -> dict:
     """The settings that matter for this variant, within the server's and the class's limits;
     returns the chosen values (`core.ml.choices`)."""
     locked = setup.locked(name)
-    start = choices.defaults(name, session.current_dataset())
-    if (count := resources.training_images()) is not None:  # An upload: more epochs.
+    start = {**choices.defaults(name, session.current_dataset()), **locked}
+    if (count := resources.training_images()) is not None and "epochs" not in locked:
+        # An upload of a few hundred images: as many more epochs as make up for them.
         start = choices.scaled_to(start, count, setup.choices(name, "epochs")[-1])
-    start = {**start, **locked}
     values = {}
     for item in choices.for_variant(name):
         offered, shown, default = setup.choices(name, item.name), None, start[item.name]
+        helped = None
         if item.name == "subset":
             offered, shown = resources.subset_choices(offered)
-            if count is not None and item.name not in locked:
-                default = offered[-1]  # All of an upload's few images.
-        values[item.name] = setting_ui(name, item, offered, default, item.name in locked, shown)
+            if count is not None and (item.name not in locked or default >= count):
+                default = offered[-1]  # All of an upload's few images (what a lock gives).
+            if count is not None:
+                helped = _(
+                    "A random subset of its {count:,} training images (its validation images "
+                    "are held out for the validation curve)."
+                ).format(count=count)
+        values[item.name] = setting_ui(
+            name, item, offered, default, item.name in locked, shown, helped
+        )
     if locked:
         # Translators: between the names of settings in a list ("epochs, code size").
         separator = _(", ")
@@ -191,7 +201,7 @@ def run_to_show(runs, active, picked: int | None, name: str):
 def main() -> None:
     name = sidebar.current_variant()
     found = session.dataset()
-    title, dataset, noun = words.title(name), _(found.title), _(found.noun)
+    title, dataset, noun = words.title(name), words.dataset_title(found.name), _(found.noun)
     st.title(_("Train an autoencoder"))
     st.markdown(
         _(

@@ -106,9 +106,9 @@ def watch(run_id: int) -> None:
     status_ui(run)
 
 
-def my_datasets() -> list:
+def my_datasets() -> list | None:
     """The uploaded datasets this student may use (their own, then their class's), newest
-    first, as `core.store.DatasetRow`s; empty without a store or a link."""
+    first, as `core.store.DatasetRow`s; empty without a link, None when the store failed."""
     from core.store import StoreError
     from ui.identity import lesson
 
@@ -121,4 +121,4 @@ def my_datasets() -> list:
         ]
     except StoreError as error:
         store_failed(error)
-        return []
+        return None

@@ -66,10 +66,17 @@ def lesson_ui(room, key: str, rows) -> None:
             "They can still switch to another."
         ),
     )
+    if current.dataset is not None and current.dataset not in options:
+        st.caption(
+            _(
+                "The lesson's dataset was deleted: each student chooses their own until you "
+                "pick another."
+            )
+        )
     show_notice(PLACE)
     wanted = None if value == EACH else value
     # Saved when the teacher changed it, once: a refused choice is not tried on every rerun.
-    if st.session_state.pop(CHANGED, False) and wanted != current.dataset:
+    if st.session_state.pop(CHANGED, False) and wanted != current.dataset:  # A real change.
         save(key, current, replace(current, dataset=wanted), PLACE)
 
 

@@ -75,8 +75,8 @@ NOUN_TEXTS = (
     ),
     N_("The test {noun}s in the latent plane"),
     N_(
-        "The 10,000 test {noun}s encoded (mean code), coloured by label. Crosshair: your "
-        "sliders. Ring: your last input on the Draw page."
+        "The test {noun}s encoded (mean code), coloured by label. Crosshair: your sliders. "
+        "Ring: your last input on the Draw page."
     ),
 )
 

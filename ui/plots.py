@@ -61,12 +61,14 @@ def latent_scatter(
         axes.set_xlabel("z1")
         axes.set_ylabel("z2")
         axes.set_aspect("equal")
-        if names and not all(name.isdigit() for name in names):
-            # An upload's folders may be fewer than ten: a tick for each.
+        if names and list(names) != [str(digit) for digit in range(10)]:
+            # An upload's folders may be fewer than ten: a tick for each. Their names are the
+            # caller's, as shown (translated, or an upload's as typed); a "$" would start
+            # matplotlib's maths, so it is escaped.
             colorbar = figure.colorbar(
                 points, ax=axes, ticks=range(len(names)), fraction=0.046, pad=0.04
             )
-            colorbar.ax.set_yticklabels([_(name) for name in names], fontsize=7)
+            colorbar.ax.set_yticklabels([name.replace("$", r"\$") for name in names], fontsize=7)
         elif (np.asarray(labels) >= 0).any():  # Not an upload without folders: no classes.
             colorbar = figure.colorbar(points, ax=axes, ticks=range(10), fraction=0.046, pad=0.04)
             # Translators: the colour bar of the latent-space scatter (its ticks are 0 to 9)

@@ -10,7 +10,7 @@ import streamlit as st
 from core import i18n
 from core.i18n import _
 from core.lab import runs as lab_runs
-from core.ml import choices, codegen, notebook
+from core.ml import choices, codegen, data, notebook
 from core.store import Refused
 from ui import actions, downloads, resources, services, session, sidebar, words
 
@@ -34,7 +34,8 @@ def actions_ui(run, me) -> None:
         _("In use on every page") if chosen else _("Use this model"),
         icon=":material/check:" if chosen else ":material/input:",
         key=f"use_{run.id}",
-        disabled=not usable or chosen,
+        # A run on an upload deleted since: its pages have no images to show it on.
+        disabled=not usable or chosen or bool(data.available(run.dataset)),
         on_click=sidebar.choose_model,  # With its dataset: the pages show it on its images.
         args=(run.id, run.variant, run.dataset),
         help=_(

@@ -143,6 +143,24 @@ def guarded(main, message: str) -> None:
             )
 
 
+def fragment_failed(error: Exception) -> None:
+    """What a fragment's own rerun (outside its page's `guarded`) shows when the store or an
+    upload's images fail it: a line, not a traceback."""
+    from core.store import StoreError
+
+    if isinstance(error, StoreError):
+        store_failed(error)
+        st.warning(
+            _("The run store cannot be reached right now; try again in a minute."),
+            icon=":material/cloud_off:",
+        )
+    else:  # core.ml.data.DatasetUnavailable: an upload deleted meanwhile.
+        st.warning(
+            _("This dataset of uploaded images is not in the run store (any more)."),
+            icon=":material/dataset:",
+        )
+
+
 def no_shipped_model(error) -> None:
     """What a page that shows a shipped model says on an upload without a run of its own."""
     from ui.words import dataset_title, title

@@ -11,9 +11,9 @@ import streamlit as st
 from core import i18n
 from core.i18n import _, ngettext
 from core.lab.runs import usable
-from core.ml import cards, codegen, data, variants
-from ui import downloads, language
-from ui.actions import my_datasets, my_runs
+from core.ml import codegen, data, variants
+from ui import dataset_choice, downloads, language
+from ui.actions import my_runs
 from ui.identity import LINK, STUDENT, Student, ensure_student, lesson, start_fresh, student
 from ui.resources import (
     ModelRef,
@@ -30,7 +30,6 @@ from ui.services import engine, store, store_failed
 from ui.session import (
     CHOOSE,
     DATASET,
-    DATASET_LINK,
     MODEL,
     MODEL_LINK,
     PRETRAINED,
@@ -39,75 +38,6 @@ from ui.session import (
     on_upload,
 )
 from ui.words import NOT_SERVABLE, dataset_title, metric_line, plain, run_label, title
-
-
-def dataset_problem(name: str) -> str | None:
-    """Why dataset `name` cannot be used on this server, or None: its files, and its
-    shipped models (which every page but Train needs). An upload has no shipped model: the
-    pages use the student's runs on it."""
-    missing = data.available(name)
-    if missing or data.own_id(name) is not None:
-        return missing
-    if card(variants.names()[0], name) is None:  # Cached: this runs on every page.
-        return _(
-            "The pretrained {dataset} models are missing from {folder}; train them with "
-            "`python -m core.train all --dataset {name}`."
-        ).format(dataset=_(data.get(name).title), folder=cards.folder(None, name), name=name)
-    return None
-
-
-LESSON_DATASET = "lesson_dataset_seen"  # The lesson's dataset at this session's last run.
-
-
-def _mirror_dataset() -> None:
-    st.query_params[DATASET_LINK] = st.session_state[DATASET]
-
-
-def dataset_picker() -> str:
-    """The sidebar's dataset choice, seeded from `?data=` and mirrored back to it: the lab's
-    two, then the student's uploads (and their class's). A dataset this server lacks is
-    refused with how to get it; the session stays on MNIST. An upload's link opens it only
-    for a student who may use it: to anyone else it is as absent as one never made."""
-    uploads = {data.own_name(row.id): row.name for row in my_datasets()}
-    names = [*data.DATASETS, *uploads]
-    chosen = lesson().setup.dataset  # The lesson's, which its teacher may set (or change).
-    chosen = chosen if chosen in names else None
-    if st.session_state.get(DATASET) not in names:  # New, None (seen in a class session),
-        asked = st.query_params.get(DATASET_LINK)  # or an upload just deleted.
-        st.session_state[DATASET] = asked if asked in names else chosen or names[0]
-    elif chosen is not None and st.session_state.get(LESSON_DATASET, chosen) != chosen:
-        st.session_state[DATASET] = chosen  # The teacher chose another: everyone moves, once.
-    st.session_state[LESSON_DATASET] = chosen
-    problem = dataset_problem(st.session_state[DATASET])
-    if problem:
-        st.sidebar.warning(problem, icon=":material/dataset:")
-        st.session_state[DATASET] = "mnist"
-    if st.query_params.get(DATASET_LINK, "mnist") != st.session_state[DATASET]:
-        _mirror_dataset()
-    label = _("Dataset")
-    if not uploads:
-        st.sidebar.segmented_control(
-            label,
-            names,
-            key=DATASET,
-            format_func=lambda name: _(data.get(name).title),
-            required=True,
-            on_change=_mirror_dataset,
-            help=_("Handwritten digits, or photos of clothes: the same models, other images."),
-        )
-    else:  # An upload's name is the student's own text: a select box shows it as plain text.
-        st.sidebar.selectbox(
-            label,
-            names,
-            key=DATASET,
-            format_func=lambda name: uploads.get(name) or _(data.get(name).title),
-            on_change=_mirror_dataset,
-            help=_(
-                "Handwritten digits, photos of clothes, or images you uploaded on the Your "
-                "images page: the same models, other images."
-            ),
-        )
-    return st.session_state[DATASET]
 
 
 def _mirror_to_url() -> None:
@@ -203,7 +133,12 @@ def current_model(name: str) -> ModelRef:
             st.toast(_(NOT_SERVABLE), icon=":material/info:")
         except LookupError:  # Deleted in another tab since the sidebar listed it.
             choose_model(PRETRAINED)  # The sidebar's choice too, from the next run on.
-            st.toast(_("That run is gone; showing the pretrained model."), icon=":material/info:")
+            st.toast(
+                _("That run is gone.")  # An upload has no pretrained model to show instead.
+                if on_upload()
+                else _("That run is gone; showing the pretrained model."),
+                icon=":material/info:",
+            )
     if on_upload():  # No shipped model: the newest run of the variant, else NoShippedModel.
         found = newest_runs(name)
         if not found:
@@ -367,7 +302,7 @@ def link_ui(me: Student | None) -> None:
 
 def sidebar() -> str:
     """The shared sidebar: dataset, variant, its explanation, the model choice and your link."""
-    dataset_picker()
+    dataset_choice.dataset_picker()
     name = variant_picker()
     explain(name)
     me = student()

@@ -13,7 +13,8 @@ from tests.support.pages import captions, run_page
 
 @pytest.fixture
 def upload(lab_store, stored_run):
-    """A student's labelled upload (bars, tall or wide) with a finished vanilla run on it:
+    """A student's labelled upload (bars, tall or wide; named with Markdown in it) with a
+    finished vanilla run on it:
     (token, dataset name, the run's Keras model, its run)."""
     from core.ml import data, own_images, variants
     from core.store import Owner
@@ -24,7 +25,7 @@ def upload(lab_store, stored_run):
         for index, (name, png) in enumerate(bar_pngs(120, 32))
     ]
     prepared = own_images.prepare(items, "resize", seed=0)
-    name = data.own_name(lab_store.add_dataset(Owner(student_id=student), "my bars", prepared))
+    name = data.own_name(lab_store.add_dataset(Owner(student_id=student), "my *bars*", prepared))
     model = variants.build("vanilla")
     model.build((None, 28, 28, 1))
     measured = {"bce": 0.3, "mse": 0.0456, "psnr_db": 13.4, "code_size": 32, "parameters": 50992}
@@ -53,7 +54,7 @@ def test_the_sidebar_lists_a_students_upload_and_picks_its_newest_run(upload):
     token, name, _model, run = upload
     app = run_page("pages/home.py", token=token)
     box = sidebar_dataset(app)
-    assert box.options == ["MNIST digits", "Fashion-MNIST", "my bars"]
+    assert box.options == ["MNIST digits", "Fashion-MNIST", "my *bars*"]  # As typed.
     box.set_value(name).run()
     assert not app.exception
     assert app.query_params["data"] == name  # A reload or a shared link keeps it.
@@ -71,7 +72,7 @@ def test_an_uploads_link_opens_it_for_its_owner_only(lab_store, upload):
         app = run_page("pages/compare.py", token=who, dataset=name)
         assert app.session_state["dataset"] == expected
     # The other student sees the lab's two only, and no one's dataset by name.
-    assert "my bars" not in texts(app)
+    assert "bars" not in texts(app)
 
 
 def test_draw_reconstructs_a_test_image_of_the_upload_with_the_students_run(lab_store, upload):
@@ -141,8 +142,9 @@ def test_train_on_the_upload_offers_every_variant(lab_store, upload):
     token, name, _model, _run = upload
     app = run_page("pages/train.py", token=token, dataset=name, variant="conv")
     assert not app.exception
-    assert "Train a fresh **Convolutional** autoencoder on my bars" in app.markdown[0].value
-    assert "No Convolutional run on my bars yet." in app.info[0].value
+    # The uploader's name, in Markdown, shown as typed: never as formatting.
+    assert "Train a fresh **Convolutional** autoencoder on my \\*bars\\*" in app.markdown[0].value
+    assert "No Convolutional run on my \\*bars\\* yet." in app.info[0].value
     # Its few images, all of them by default, with the epochs that make up for so few.
     from core.lab.classroom import Setup
     from core.ml import choices, data
@@ -159,3 +161,19 @@ def test_train_on_the_upload_offers_every_variant(lab_store, upload):
     )
     race = run_page("pages/race.py", token=token, dataset=name)
     assert race.select_slider(key="race_subset").options == [f"all {train_count:,}"]
+
+
+def test_the_dataset_stays_when_the_first_upload_turns_the_choice_into_a_list(lab_store):
+    """Without uploads the choice is two buttons, with one a select box: a new widget, which
+    would start on MNIST. A student on Fashion-MNIST who keeps their first upload stays there."""
+    from core.ml import own_images
+    from core.store import Owner
+
+    student, token = lab_store.new_student()
+    app = run_page("pages/compare.py", token=token, dataset="fashion")
+    assert app.sidebar.segmented_control[0].value == "fashion"
+    prepared = own_images.prepare(own_images.read_upload(bar_pngs(110, 24)), "resize", seed=0)
+    lab_store.add_dataset(Owner(student_id=student), "bars", prepared)
+    app.run()
+    assert sidebar_dataset(app).value == "fashion"
+    assert app.query_params["data"] == "fashion"

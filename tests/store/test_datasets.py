@@ -233,8 +233,14 @@ def test_a_teachers_upload_is_the_classs_and_only_its_teacher_changes_it(store):
         classroom.add_challenge(store, key, classroom.Challenge("Best", "mse", dataset=name))
         with pytest.raises(ClassError, match="unknown dataset"):
             Setup.from_json({"dataset": "../etc/passwd"})
-        classroom.delete_class_dataset(store, key, dataset_id)
-        assert store.dataset_row(dataset_id) is None
-        assert classroom.teacher_class(store, key).setup["dataset"] is None
+        # Pruned (not deleted by the teacher): the stale lesson dataset blocks no other save.
+        store.delete_dataset(dataset_id, Owner(class_id=class_id))
+        classroom.save_setup(store, key, Setup(dataset=name, max_epochs=5))
+        assert classroom.teacher_class(store, key).setup["max_epochs"] == 5
+        with pytest.raises(ClassError, match="not one of the class's"):  # But a new one is.
+            classroom.save_setup(store, key, Setup(dataset=data.own_name(dataset_id + 1)))
+        again = classroom.add_class_dataset(store, key, "bars again", prepared(1))
+        classroom.delete_class_dataset(store, key, again)
+        assert store.dataset_row(again) is None
     finally:
         data.use_store(None)

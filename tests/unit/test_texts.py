@@ -164,6 +164,17 @@ def test_the_latent_scatter_draws_each_class_in_its_palette_colour():
         assert np.abs(pixels[y, x].astype(int) - expected).max() <= 8, (label, pixels[y, x])
 
 
+def test_the_latent_scatter_names_an_uploads_few_classes_as_typed():
+    """Two folders, one named with matplotlib's maths sign: two ticks, the name drawn as is."""
+    from ui.plots import latent_scatter
+
+    codes = np.random.default_rng(0).normal(size=(40, 2)).astype(np.float32)
+    scatter = latent_scatter(codes, np.repeat([0, 1], 20), ("price $5", "tall"))
+    assert scatter.image.size[0] > 100
+    unlabelled = latent_scatter(codes, np.full(40, -1))  # An upload without folders.
+    assert unlabelled.image.size[0] > 100
+
+
 def test_the_latent_pad_marks_your_sliders_in_the_palettes_mark():
     from ui import latent_pad
     from ui.plots import Scatter

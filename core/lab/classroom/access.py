@@ -118,7 +118,11 @@ def require(changed: bool) -> None:
 
 def save_setup(store: Store, key: str, setup: Setup) -> None:
     checked = Setup.from_json(setup.to_json())
-    if checked.dataset is not None:
+    room = teacher_class(store, key)
+    require(room is not None)
+    # A new lesson dataset must be the class's. One saved before and pruned since is not
+    # checked again: it must not block the saving of the rest (students then choose freely).
+    if checked.dataset is not None and checked.dataset != (room.setup or {}).get("dataset"):
         require_class_dataset(store, key, checked.dataset)
     require(store.update_class(hash_token(key), setup=checked.to_json()))
 
