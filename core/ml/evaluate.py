@@ -39,6 +39,17 @@ def code_metrics(model, images: np.ndarray) -> dict[str, float]:
     }
 
 
+def codebook_metrics(model, images: np.ndarray) -> dict[str, float]:
+    """A VQ-VAE's: its MSE divided by the images' variance (the keras-io example's
+    "reconstruction loss", which its quality bar is in), and the codebook's usage on them."""
+    from core.ml import codebook
+
+    table = np.asarray(model.encoder.get_layer("quantizer").codebook)
+    chosen = codebook.indices(metrics.encode(model, images).reshape(-1, table.shape[1]), table)
+    mse = float(metrics.mse(images, metrics.reconstruct(model, images)).mean())
+    return {"normalised_mse": mse / float(images.var()), **codebook.usage(chosen, len(table))}
+
+
 def jacobian_metric(model, images: np.ndarray) -> float:
     kernel = np.asarray(model.encoder.get_layer("code").kernel)
     return float(metrics.sigmoid_jacobian_norms(metrics.encode(model, images), kernel).mean())
@@ -82,6 +93,7 @@ MEASURES: dict[str, Callable] = {
         "denoising": denoising_metrics(model, x_test)
     },
     "pca": lambda model, x_test, splits, extras: pca_metric(model, splits, extras, x_test),
+    "codebook": lambda model, x_test, splits, extras: codebook_metrics(model, x_test),
 }
 
 
