@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from core.i18n import _, moment, ngettext
+from core.i18n import _, ngettext
 from core.lab import runs as lab_runs
 from core.ml import choices, data, own_images, variants
 from core.ml.preprocess import UploadError
@@ -68,18 +68,7 @@ def dataset_ui(me, room, row) -> None:
     """One kept dataset: what it holds, its test images, training on it, its runs."""
     name = data.own_name(row.id)
     mine = row.student_id == me.id
-    st.markdown(
-        _("**{name}** · {images:,} images · {classes} · {recipe} · {size:,} KB · {when}").format(
-            name=words.plain(row.name),
-            images=row.images,
-            classes=_("{count} classes").format(count=len(row.classes))
-            if row.classes
-            else _("no labels"),
-            recipe=_(own_images.RECIPES.get(row.recipe, row.recipe)),
-            size=max(1, round(row.size / 1024)),
-            when=moment(row.created_at),
-        )
-    )
+    st.markdown(own_upload.summary(row))
     x_test, _labels = own_test(row.id)
     st.image(images.grid(x_test[:16] / 255.0, columns=16, size=42))
     if len(x_test) > 16:

@@ -12,7 +12,7 @@ from functools import partial
 
 import streamlit as st
 
-from core.i18n import _, moment
+from core.i18n import _
 from core.lab import classroom
 from core.ml import data, own_images
 from core.ml.preprocess import UploadError
@@ -81,18 +81,7 @@ def lesson_ui(room, key: str, rows) -> None:
 
 
 def dataset_row_ui(key: str, row) -> None:
-    st.markdown(
-        _("**{name}** · {images:,} images · {classes} · {recipe} · {size:,} KB · {when}").format(
-            name=words.plain(row.name),
-            images=row.images,
-            classes=_("{count} classes").format(count=len(row.classes))
-            if row.classes
-            else _("no labels"),
-            recipe=_(own_images.RECIPES.get(row.recipe, row.recipe)),
-            size=max(1, round(row.size / 1024)),
-            when=moment(row.created_at),
-        )
-    )
+    st.markdown(own_upload.summary(row))
     buttons = st.columns(2)
     with buttons[0].popover(_("Rename"), icon=":material/edit:"):
         new = st.text_input(_("New name"), value=row.name, key=f"class_rename_{row.id}")

@@ -11,7 +11,7 @@ from collections.abc import Callable
 import numpy as np
 import streamlit as st
 
-from core.i18n import _, ngettext
+from core.i18n import _, moment, ngettext
 from core.ml import own_images
 from core.ml.preprocess import UploadError
 from ui import images, services, words
@@ -150,3 +150,17 @@ def kept() -> None:
     not offered (and kept twice) again."""
     st.session_state.pop(READ, None)
     st.session_state[GENERATION] = st.session_state.get(GENERATION, 0) + 1
+
+
+def summary(row) -> str:
+    """A kept dataset in one Markdown line: its name (as typed), size, classes, recipe, age."""
+    return _("**{name}** · {images:,} images · {classes} · {recipe} · {size:,} KB · {when}").format(
+        name=words.plain(row.name),
+        images=row.images,
+        classes=_("{count} classes").format(count=len(row.classes))
+        if row.classes
+        else _("no labels"),
+        recipe=_(own_images.RECIPES.get(row.recipe, row.recipe)),
+        size=max(1, round(row.size / 1024)),
+        when=moment(row.created_at),
+    )
