@@ -245,6 +245,30 @@ def test_a_challenge_scores_only_the_runs_on_its_dataset(store):
     assert [(e.run.id, e.value) for e in by_id[garments]] == [(on_fashion, 0.27)]
 
 
+def test_a_challenge_on_the_classs_upload_ranks_the_runs_trained_on_it(store):
+    """A teacher's upload can be a challenge's images: only runs on it are scored for it, and
+    a student's run on it starts through the class's rules like any other."""
+    from core.ml import data
+    from tests.support.images import prepared_upload
+
+    class_id, key = classroom.create_class(store, "Lesson 3")
+    upload = data.own_name(classroom.add_class_dataset(store, key, "shapes", prepared_upload()))
+    data.use_store(store)
+    try:
+        shapes = classroom.add_challenge(store, key, Challenge("Shapes", dataset=upload))
+        student, _ = classroom.join(store, classroom.class_code(key))
+        on_upload = finished(store, student, metrics={"bce": 0.21}, dataset=upload)
+        on_mnist = finished(store, student, metrics={"bce": 0.09})
+        assert classroom.score_run(store, store.run(on_upload), {"bce": 0.21}, None, None) == 1
+        assert classroom.score_run(store, store.run(on_mnist), {"bce": 0.09}, None, None) == 0
+        by_id = {challenge.id: entries for challenge, entries in classroom.board(store, class_id)}
+        assert [(e.run.id, e.value) for e in by_id[shapes]] == [(on_upload, 0.21)]
+        rules = next(c for c in classroom.class_challenges(store, class_id) if c.id == shapes)
+        assert "on shapes" in rules.rules_text()  # Its name; the board escapes it.
+    finally:
+        data.use_store(None)
+
+
 def test_csv_has_a_row_per_run_with_each_challenges_metric(store):
     _, key = classroom.create_class(store, "Lesson 3")
     best = classroom.add_challenge(store, key, Challenge("Best"))

@@ -4,31 +4,13 @@ a table that allows no dataset without exactly one owner."""
 
 from __future__ import annotations
 
-import io
-
 import numpy as np
 import pytest
 import sqlalchemy as sa
-from PIL import Image
 
-from core.ml import own_images
 from core.store import Owner, Refused, StoreError
 from core.store.schema import datasets
-
-
-def prepared(seed: int = 0, count: int = 120):
-    files = []
-    for index in range(count):
-        generator = np.random.default_rng(seed * 10_000 + index)
-        picture = np.zeros((40, 40), np.uint8)
-        picture[8:32, 8:32] = np.kron(
-            (generator.random((6, 6)) > 0.5).astype(np.uint8) * 255, np.ones((4, 4), np.uint8)
-        )
-        picture[20, 20] = 255
-        out = io.BytesIO()
-        Image.fromarray(picture).save(out, "PNG")
-        files.append((f"{index}.png", out.getvalue()))
-    return own_images.prepare(own_images.read_upload(files), recipe="resize", seed=seed)
+from tests.support.images import prepared_upload as prepared
 
 
 def test_a_dataset_is_stored_and_read_back_exactly(store):

@@ -43,3 +43,27 @@ def bar_pngs(count: int, size: int = 30) -> list[tuple[str, bytes]]:
         Image.fromarray(picture).save(out, "PNG")
         files.append((f"{index}.png", out.getvalue()))
     return files
+
+
+def prepared_upload(seed: int = 0, count: int = 120):
+    """An upload of `count` distinct random-pattern PNGs, read and prepared (plain resize):
+    what the store keeps for a student or a class."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    from core.ml import own_images
+
+    files = []
+    for index in range(count):
+        generator = np.random.default_rng(seed * 10_000 + index)
+        picture = np.zeros((40, 40), np.uint8)
+        picture[8:32, 8:32] = np.kron(
+            (generator.random((6, 6)) > 0.5).astype(np.uint8) * 255, np.ones((4, 4), np.uint8)
+        )
+        picture[20, 20] = 255
+        out = io.BytesIO()
+        Image.fromarray(picture).save(out, "PNG")
+        files.append((f"{index}.png", out.getvalue()))
+    return own_images.prepare(own_images.read_upload(files), recipe="resize", seed=seed)
