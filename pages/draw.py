@@ -93,15 +93,12 @@ def input_ui() -> np.ndarray | None:
                 if fashion
                 else (_("A PNG or JPEG of one digit"), _(UPLOAD_HINT_DIGIT), upload_to_mnist)
             )
+            # Each its own: a garment's photo is no input of an upload's models.
+            key = "draw_upload_own" if session.on_upload() else "draw_upload_fashion"
             upload = st.file_uploader(
                 label,
                 type=["png", "jpg", "jpeg"],
-                # Each its own: a garment's photo is no input of an upload's models.
-                key="draw_upload_own"
-                if session.on_upload()
-                else "draw_upload_fashion"
-                if fashion
-                else "draw_upload",
+                key=key if fashion else "draw_upload",
                 max_upload_size=5,
             )
             if upload is None:

@@ -22,7 +22,10 @@ from core.ml import codegen, data, variants
 # Where the file looks for the data file beside itself, and where a notebook looks instead.
 BESIDE_FILE = "os.path.dirname(os.path.abspath(__file__))"
 BESIDE_NOTEBOOK = "os.getcwd()  # The notebook's folder (in Colab, /content: the uploads')"
-PLOT = """import matplotlib.pyplot as plt
+# "%matplotlib inline": the figure shows in the notebook whatever MPLBACKEND the kernel
+# inherited (Streamlit, for one, sets it to Agg in its own process).
+PLOT = """%matplotlib inline
+import matplotlib.pyplot as plt
 
 shown = x_test[:8]
 figure, axes = plt.subplots(2, 8, figsize=(12, 3.4))
