@@ -171,13 +171,13 @@ def colab_note(data_file: str, own: bool) -> str:
     """How to open the notebook in Google Colab, and where its images go there."""
     images = (
         _(
-            "upload `{data_file}` (the lab's “Get the data (.npz)”) there too: these images are "
-            "in the lab only"
+            "upload `{data_file}` (the lab's “Get the data (.npz)”): these images are in the "
+            "lab only"
         )
         if own
         else _(
-            "upload `{data_file}` (the lab's “Get the data (.npz)”) there too, or let "
-            "Keras download the images"
+            "upload `{data_file}` (the lab's “Get the data (.npz)”), or let Keras download "
+            "the images"
         )
     ).format(data_file=data_file)
     return _(
