@@ -166,7 +166,8 @@ def test_train_one_epoch_then_stop_a_long_run(app_server, page, artifacts):
     wait_trained(page, "1 epoch in", timeout=120_000)
     wait_idle(page)
     no_exceptions(page)
-    assert page.locator("[data-testid=stVegaLiteChart]").count() >= 1  # The loss chart.
+    # The loss chart: drawn by the run's fragment, which may rerun just after the page's.
+    expect(page.locator("[data-testid=stVegaLiteChart]").first).to_be_visible(timeout=15_000)
     page.screenshot(path=str(artifacts / "train-done.png"), full_page=True)
 
     # A long run, stopped while it is going: the weights so far are kept. Started on a
