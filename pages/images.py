@@ -14,7 +14,6 @@ import streamlit as st
 from core.i18n import _, ngettext
 from core.lab import runs as lab_runs
 from core.ml import choices, data, own_images, variants
-from core.ml.preprocess import UploadError
 from core.store import Refused
 from ui import actions, identity, images, own_upload, resources, services, words
 from ui.actions import watch
@@ -32,22 +31,17 @@ def save(items, recipe: str, name: str) -> None:
     (a visitor's first dataset gives them their link)."""
     from core.store import Owner
 
-    me, limits = identity.ensure_student(), services.limits()
-    try:
-        with st.spinner(_("Preparing {count:,} images...").format(count=len(items))):
-            prepared = own_images.prepare(items, recipe, seed=0)
-        dataset_id = services.live_store().add_dataset(
-            Owner(student_id=me.id),
-            name,
-            prepared,
-            most_per_owner=limits.max_datasets,
-            most_bytes=limits.max_datasets_total_mb * own_images.MB,
-        )
-    except (UploadError, Refused) as error:
-        st.error(words.plain(str(error)), icon=":material/block:")  # It names their files.
+    me = identity.ensure_student()
+    found = own_upload.prepare_and_keep(
+        items,
+        recipe,
+        lambda prepared, **limits: services.live_store().add_dataset(
+            Owner(student_id=me.id), name, prepared, **limits
+        ),
+    )
+    if found is None:
         return
-    own_upload.kept()
-    st.session_state[PICK] = dataset_id
+    prepared, st.session_state[PICK] = found
     report = prepared.report
     st.toast(
         _(

@@ -14,8 +14,7 @@ import streamlit as st
 
 from core.i18n import _
 from core.lab import classroom
-from core.ml import data, own_images
-from core.ml.preprocess import UploadError
+from core.ml import data
 from core.store import Refused
 from ui import own_upload, services, words
 from ui.class_setup import save, show_notice
@@ -105,21 +104,15 @@ def act(action) -> None:
 
 def keep(key: str, items, recipe: str, name: str) -> None:
     """Prepare the upload and keep it for the class (the server's limits apply per class)."""
-    limits = services.limits()
-    try:
-        with st.spinner(_("Preparing {count:,} images...").format(count=len(items))):
-            prepared = own_images.prepare(items, recipe, seed=0)
-        classroom.add_class_dataset(
-            services.live_store(),
-            key,
-            name,
-            prepared,
-            most_per_owner=limits.max_datasets,
-            most_bytes=limits.max_datasets_total_mb * own_images.MB,
-        )
-    except (UploadError, Refused) as error:
-        st.error(words.plain(str(error)), icon=":material/block:")  # It names their files.
+    found = own_upload.prepare_and_keep(
+        items,
+        recipe,
+        lambda prepared, **limits: classroom.add_class_dataset(
+            services.live_store(), key, name, prepared, **limits
+        ),
+    )
+    if found is None:
         return
-    own_upload.kept()
+    prepared = found[0]
     st.toast(_("Kept for the class: {images:,} images.").format(images=prepared.report.images))
     st.rerun()

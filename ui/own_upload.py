@@ -14,6 +14,7 @@ import streamlit as st
 from core.i18n import _, moment, ngettext
 from core.ml import own_images
 from core.ml.preprocess import UploadError
+from core.store import Refused
 from ui import images, services, words
 from ui.words import sentences
 
@@ -164,3 +165,23 @@ def summary(row) -> str:
         size=max(1, round(row.size / 1024)),
         when=moment(row.created_at),
     )
+
+
+def prepare_and_keep(items, recipe: str, store: Callable[..., int]):
+    """Prepare every image (split with seed 0) and `store(prepared, most_per_owner=...,
+    most_bytes=...)` it under the server's limits: (prepared, its id), or None with the
+    refusal shown (it names their files). The uploader empties once it is kept."""
+    limits = services.limits()
+    try:
+        with st.spinner(_("Preparing {count:,} images...").format(count=len(items))):
+            prepared = own_images.prepare(items, recipe, seed=0)
+        dataset_id = store(
+            prepared,
+            most_per_owner=limits.max_datasets,
+            most_bytes=limits.max_datasets_total_mb * own_images.MB,
+        )
+    except (UploadError, Refused) as error:
+        st.error(words.plain(str(error)), icon=":material/block:")
+        return None
+    kept()
+    return prepared, dataset_id
