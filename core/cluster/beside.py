@@ -98,9 +98,14 @@ class Heartbeat:
         self._thread = threading.Thread(target=self._beat, name=f"heartbeat-{run_id}", daemon=True)
 
     def _beat(self) -> None:
+        last = time.monotonic()
         while not self._done.wait(self.every):
+            late = time.monotonic() - last
+            if late > 5 * self.every:  # Starved, or the last write waited on the database.
+                LOG.warning("run %s: heartbeat %.1f s after the last one", self.run_id, late)
             try:
                 self.store.progress(self.run_id)
+                last = time.monotonic()
             except Fenced:
                 self.lost = True
                 return

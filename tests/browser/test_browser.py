@@ -41,7 +41,7 @@ def test_shared_link_on_a_freshly_started_server(fresh_server, page):
     open_page(page, f"{fresh_server}/draw?variant=deep")
     sidebar = page.locator("[data-testid=stSidebar]")
     assert "About Deep" in sidebar.inner_text()
-    assert sidebar.locator("a[href$='/latent']").count() == 1
+    expect(sidebar.locator("a[href$='/latent']")).to_have_count(1, timeout=30_000)
     # A page view writes no student: the link comes with the first thing that needs one.
     assert re.search(r"/draw\?variant=deep$", page.url), page.url
     sidebar.get_by_role("button", name="Your link").click()
@@ -81,7 +81,7 @@ def test_draw_a_digit_and_see_it_reconstructed(app_server, page, artifacts):
     page.wait_for_selector("text=Every variant on the same input", timeout=60_000)
     wait_idle(page)
     no_exceptions(page)
-    assert page.get_by_text("Vanilla reconstruction").count() == 1
+    expect(page.get_by_text("Vanilla reconstruction")).to_have_count(1, timeout=30_000)
     page.screenshot(path=str(artifacts / "draw-reconstruct.png"), full_page=True)
     page.get_by_text("Noise and denoise").click()
     page.wait_for_selector("text=Denoising autoencoder · PSNR", timeout=60_000)
@@ -118,7 +118,7 @@ def test_latent_pad_decodes_in_the_browser_like_keras(app_server, page, artifact
     for _ in range(10):  # Keyboard steps of 0.05, as in any slider.
         page.keyboard.press("ArrowRight")
     pad.locator("#digit[data-z='0.50,0.00']").wait_for(timeout=10_000)
-    assert pad.get_by_text("Decoded at z = (0.50, 0.00)").count() == 1
+    expect(pad.get_by_text("Decoded at z = (0.50, 0.00)")).to_have_count(1, timeout=30_000)
     assert pad_state(pad)[0] >= renders + 10  # One drawing per step, no server round trip.
 
     # The digit on screen is the Keras decoder's output at (0.5, 0), to within float16.
@@ -228,8 +228,10 @@ def test_second_student_queues_and_a_closed_tab_frees_the_slot(app_server, brows
         finally:
             student.screenshot(path=str(artifacts / "train-queued.png"), full_page=True)
             teacher.screenshot(path=str(artifacts / "train-teacher.png"), full_page=True)
-        assert student.get_by_text("you are next").count() == 1
-        assert student.get_by_role("button", name="Leave the queue").count() == 1
+        expect(student.get_by_text("you are next")).to_have_count(1, timeout=30_000)
+        expect(student.get_by_role("button", name="Leave the queue")).to_have_count(
+            1, timeout=30_000
+        )
 
         closed = time.perf_counter()
         first.close()  # The first student's only tab goes: after 30 s their run stops.
@@ -282,7 +284,7 @@ def test_a_run_survives_a_reload_a_second_browser_and_a_restart(
 
         page.reload()  # F5 mid-training: the live view comes back and carries on.
         page.wait_for_selector(LIVE, timeout=60_000)
-        assert page.get_by_role("button", name="Stop", exact=True).count() == 1
+        expect(page.get_by_role("button", name="Stop", exact=True)).to_have_count(1, timeout=30_000)
         page.screenshot(path=str(artifacts / f"train-reloaded-{backend}.png"), full_page=True)
 
         second = new_tab(other)  # The same link in another browser: the same live run.
@@ -293,7 +295,7 @@ def test_a_run_survives_a_reload_a_second_browser_and_a_restart(
         wait_trained(second, "12 epochs in", timeout=30_000)
         wait_idle(page)
         no_exceptions(page)
-        assert page.locator("[data-testid=stVegaLiteChart]").count() >= 1
+        expect(page.locator("[data-testid=stVegaLiteChart]").first).to_be_visible(timeout=30_000)
         page.screenshot(path=str(artifacts / f"train-after-reload-{backend}.png"), full_page=True)
     finally:
         context.close()

@@ -13,6 +13,7 @@ import re
 
 import numpy as np
 import pytest
+from playwright.sync_api import expect
 
 from tests.support import engines
 from tests.support.browser import IDLE, URL_PATHS
@@ -235,7 +236,9 @@ def test_layout_in_chromium(size, language, browser, app_server, artifacts):
                 assert "lang=" not in page.url  # The browser's language is not a choice.
                 page.screenshot(path=str(artifacts / f"chromium-zh-{width}-{path or 'home'}.png"))
             if "phone" not in size:  # On a phone the sidebar is a drawer over the page.
-                assert page.locator("[data-testid=stSidebar][data-collapsed=false]").count() == 1
+                expect(page.locator("[data-testid=stSidebar][data-collapsed=false]")).to_have_count(
+                    1, timeout=30_000
+                )
             check_layout(lambda body: evaluate_body(page, body), "chromium", size, path)
             if path == "draw":
                 page.locator(".drawing-pad canvas[data-ready]").wait_for(timeout=60_000)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.support.browser import no_exceptions, open_page, slider_keys, wait_idle
 from tests.support.servers import new_tab
@@ -40,7 +41,7 @@ def test_train_without_the_0s_then_find_them(app_server, page, browser, artifact
     page.wait_for_function(
         "() => document.querySelectorAll('[data-testid=stImage]').length === 5", timeout=30_000
     )
-    assert page.locator("[data-testid=stImage] img").count() == 3 * 8 + 2 * 10
+    expect(page.locator("[data-testid=stImage] img")).to_have_count(3 * 8 + 2 * 10, timeout=30_000)
     before = verdict(page)
     caught = int(
         re.search(r"([0-9,]+) of ([0-9,]+) odd images caught", before).group(1).replace(",", "")

@@ -14,6 +14,7 @@ import zipfile
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw
+from playwright.sync_api import expect
 
 from tests.support.browser import (
     choose_in_sidebar,
@@ -100,7 +101,8 @@ def test_upload_keep_train_and_download(app_server, page, artifacts, tmp_path):
     wait_idle(page)
     no_exceptions(page)
     lines = page.locator("[data-testid=stMarkdownContainer]", has_text=re.compile("· run [0-9]+ ·"))
-    assert lines.count() == 3 and "finished" in lines.first.inner_text()
+    expect(lines).to_have_count(3, timeout=30_000)
+    assert "finished" in lines.first.inner_text()
     page.screenshot(path=str(artifacts / "images-race-1280.png"), full_page=True)
 
     page.get_by_role("link", name="Draw").click()
@@ -108,10 +110,10 @@ def test_upload_keep_train_and_download(app_server, page, artifacts, tmp_path):
     page.wait_for_selector("text=MSE per pixel", timeout=60_000)
     wait_idle(page)
     no_exceptions(page)
-    assert page.get_by_text("Your other runs on the same input").count() == 1
-    assert page.get_by_text(
-        re.compile(r"^Test image #[0-9]+, labelled (bar|circle|cross)$")
-    ).count()
+    expect(page.get_by_text("Your other runs on the same input")).to_have_count(1, timeout=30_000)
+    expect(
+        page.get_by_text(re.compile(r"^Test image #[0-9]+, labelled (bar|circle|cross)$")).first
+    ).to_be_visible(timeout=30_000)
     page.screenshot(path=str(artifacts / "images-draw-1280.png"), full_page=True)
 
     page.get_by_role("link", name="Compare").click()

@@ -24,7 +24,9 @@ def test_race_code_sizes_then_replay_the_2d_racer(app_server, page, artifacts):
     open_page(page, f"{app_server}/race?variant=deep")
     page.get_by_text("One setting", exact=True).click()
     wait_idle(page)
-    assert page.locator("[data-testid=stMultiSelect]", has_text="Code size").count() == 1
+    expect(page.locator("[data-testid=stMultiSelect]", has_text="Code size")).to_have_count(
+        1, timeout=30_000
+    )
     set_slider_to_minimum(page, "Epochs")
     images = page.locator("[data-testid=stSlider]", has_text="Training images").first
     images.get_by_role("slider").focus()
@@ -35,9 +37,11 @@ def test_race_code_sizes_then_replay_the_2d_racer(app_server, page, artifacts):
     wait_idle(page)
     no_exceptions(page)
     lines = page.locator("[data-testid=stMarkdownContainer]", has_text=re.compile("· run [0-9]+ ·"))
-    assert lines.count() == 3
+    expect(lines).to_have_count(3, timeout=30_000)
     assert all("finished, 1 epoch in" in lines.nth(index).inner_text() for index in range(3))
-    assert page.locator("[data-testid=stVegaLiteChart]").count() == 1  # The overlaid curves.
+    expect(page.locator("[data-testid=stVegaLiteChart]")).to_have_count(
+        1, timeout=30_000
+    )  # The overlaid curves.
     chart = page.locator("[data-testid=stVegaLiteChart]")
     chart.locator("canvas, svg").first.wait_for()  # Drawn, for the screenshot.
     page.screenshot(path=str(artifacts / "race-finished.png"), full_page=True)
