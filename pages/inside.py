@@ -1,5 +1,6 @@
 """Inside: what the shipped autoencoders learned, made visible (features, sparsity, copying,
-contraction, the linear autoencoder against PCA, and pretraining with few labels)."""
+contraction, the linear autoencoder against PCA, pretraining with few labels, and the VQ-VAE's
+codebook)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import streamlit as st
 
 from core.i18n import _
 from core.ml import inside, variants
-from ui import images, resources, services, session, sidebar, words
+from ui import codebook_view, images, resources, services, session, sidebar, words
 from ui.boot import ensure_navigation
 from ui.copying import (
     copying_ui,
@@ -248,6 +249,7 @@ def section_names() -> dict[str, str]:
         "Contraction": _("Contraction"),
         "Linear and PCA": _("Linear and PCA"),
         "Few labels": _("Few labels"),
+        "Codebook": _("Codebook"),
     }
 
 
@@ -262,8 +264,8 @@ def main() -> None:
         _(
             "What did the shipped models learn from {dataset}? Each section below looks inside "
             "them: their features, how sparse their codes are, whether they copy, how much their "
-            "code moves, how the linear one relates to PCA, and what their code is worth to a "
-            "classifier that has only a few labels."
+            "code moves, how the linear one relates to PCA, what their code is worth to a "
+            "classifier that has only a few labels, and the VQ-VAE's dictionary of codes."
         ).format(dataset=_(session.dataset().title))
     )
     sections = {
@@ -273,6 +275,7 @@ def main() -> None:
         "Contraction": contraction_ui,
         "Linear and PCA": pca_ui,
         "Few labels": pretraining_ui,
+        "Codebook": codebook_view.codebook_ui,
     }
     names = section_names()
     chosen = st.segmented_control(

@@ -134,10 +134,21 @@ def _encode_gaussian(vae, images: np.ndarray):
     return np.concatenate(means).astype(np.float64), np.concatenate(log_vars).astype(np.float64)
 
 
+def codebook(model) -> np.ndarray | None:
+    """A VQ-VAE's codebook vectors (codes, dim), or None for a model without one."""
+    for layer in model.encoder.layers:
+        if hasattr(layer, "codebook"):
+            return np.asarray(layer.codebook)
+    return None
+
+
 def code_size(model) -> int:
-    """Numbers in the model's code: its encoder's output (a VAE's mean) per image."""
+    """Numbers in the model's code: its encoder's output (a VAE's mean) per image; for a
+    VQ-VAE, its tokens (one codebook index per position of its grid), not their vectors."""
     output = model.encoder.output
     shape = (output[0] if isinstance(output, (list, tuple)) else output).shape[1:]
+    if codebook(model) is not None:
+        shape = shape[:-1]
     size = 1
     for dimension in shape:
         size *= int(dimension)

@@ -134,8 +134,8 @@ def notebook_for(
         markdown(
             _("## 2. Build and train"),
             _(
-                "Adam, with the learning rate decaying along a cosine to 1% of its start by the "
-                "last step. Each epoch prints the training loss and the validation loss."
+                "Adam, with the learning rate decaying along a cosine to a hundredth of its start "
+                "by the last step. Each epoch prints the training loss and the validation loss."
             ),
         ),
         code(steps[2]),

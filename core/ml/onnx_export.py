@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from core.ml import metrics
 from core.ml.served import ACTIVATIONS, FORMAT, Served, shipped_path
 
 # The layers a Dense chain may hold besides Dense ones: they do nothing at inference (a
@@ -228,6 +229,9 @@ def bundle(
             arrays[f"{part}/{index}/bias"] = bias
     if meta["encoder_chain"] is None:  # Else it is the chain's first kernel: stored once.
         arrays["first_layer"] = _first_kernel(model.encoder)
+    table = metrics.codebook(model)
+    if table is not None:  # A VQ-VAE: Inside and Draw turn its code into tokens.
+        arrays["codebook"] = table
     weights = io.BytesIO()
     np.savez(weights, **arrays)
     out = io.BytesIO()

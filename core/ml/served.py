@@ -129,8 +129,25 @@ class Served:
 
     @property
     def code_size(self) -> int:
-        """How many numbers the code holds (4x4x8 = 128 for the shipped convolutional one)."""
-        return int(np.prod(self.code_shape))
+        """How many numbers the code holds (4x4x8 = 128 for the shipped convolutional one); a
+        VQ-VAE's tokens (7x7 = 49), one codebook index per position."""
+        shape = self.code_shape if self.codebook is None else self.code_shape[:-1]
+        return int(np.prod(shape))
+
+    @property
+    def codebook(self) -> np.ndarray | None:
+        """A VQ-VAE's codebook vectors (codes, dim); None for other models."""
+        return self.arrays.get("codebook")
+
+    def tokens(self, images: np.ndarray) -> np.ndarray:
+        """A VQ-VAE's code of each image as codebook indices (N, 7, 7)."""
+        from core.ml import codebook
+
+        return codebook.indices(self.encode(images), self.codebook)
+
+    def decode_tokens(self, tokens: np.ndarray) -> np.ndarray:
+        """Images from grids of codebook indices (N, 7, 7): each index becomes its vector."""
+        return self.decode(self.codebook[np.asarray(tokens)])
 
     # Weights the pages read ----------------------------------------------------------------
 

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from core.ml import variants
 from tests.support.pages import (
     APP,
     INSIDE_CONTENT,
@@ -60,7 +61,7 @@ def test_home_lists_every_variant_with_card_metrics():
     for title in ("Vanilla", "Deep", "Convolutional", "Denoising", "Variational (VAE)"):
         assert title in text
     captions = " ".join(item.value for item in app.main.caption)
-    assert captions.count("Test: ") == 10
+    assert captions.count("Test: ") == len(variants.names())
 
 
 def pad(app: AppTest) -> dict:
@@ -138,7 +139,6 @@ def query(app: AppTest, name: str) -> str:
 
 
 def test_a_rerun_with_the_same_link_keeps_the_students_runs(stored_run):
-    from core.ml import variants
 
     config = variants.make_config("vanilla")
     token, run = stored_run("vanilla", variants.build("vanilla"), config)
@@ -217,7 +217,7 @@ def test_latent_interpolation_strips_for_vae_and_plain():
 def test_draw_page_with_a_test_digit_reconstructs_with_the_chosen_variant():
     app = run_page("pages/draw.py", draw_source="Test digit", random_index=0)
     assert "Vanilla reconstruction" in captions(app)
-    assert len([c for c in captions(app) if "MSE" in c]) == 10  # Every variant below.
+    assert len([c for c in captions(app) if "MSE" in c]) == len(variants.names())  # Below.
     app = run_page("pages/draw.py", draw_source="Test digit", random_index=0, variant="deep")
     assert "Deep reconstruction" in captions(app)
 
@@ -241,7 +241,6 @@ def test_draw_noise_mode_shows_noisy_denoised_plain_and_clean():
 
 
 def test_the_train_panel_follows_the_sidebars_variant_and_dataset(stored_run):
-    from core.ml import variants
 
     config = variants.make_config("vanilla")
     token, run = stored_run("vanilla", variants.build("vanilla"), config)
@@ -280,9 +279,9 @@ def test_train_page_has_the_settings_of_each_variant():
 def test_compare_page_table_and_grid():
     app = run_page("pages/compare.py")
     table = app.dataframe[0].value
-    assert len(table) == 11  # Ten variants and PCA.
+    assert len(table) == len(variants.names()) + 1  # And PCA.
     assert any(str(name).startswith("PCA") for name in table["variant"])
-    assert len(app.image) == 11  # Originals and one strip per variant.
+    assert len(app.image) == len(variants.names()) + 1  # Originals and one strip per variant.
 
 
 # Every model of each section on the test set (Features renders in the fast page test).

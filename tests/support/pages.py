@@ -29,6 +29,7 @@ FIXED_HEADERS = {
     "Contraction": "Contraction: a code that ignores small changes",
     "Linear and PCA": "The linear autoencoder and PCA",
     "Few labels": "Pretraining with few labels",
+    "Codebook": "Codebook: the VQ-VAE's dictionary",
 }
 
 
@@ -98,6 +99,7 @@ INSIDE_CONTENT = {
     "Contraction": ("dataframe",),
     "Linear and PCA": ("image",),
     "Few labels": ("info",),  # Its "press Run" prompt: nothing is computed before.
+    "Codebook": ("image", "metric"),
 }
 
 

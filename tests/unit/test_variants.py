@@ -31,6 +31,7 @@ def test_registry_lists_every_variant_of_the_field():
         "vae",
         "linear",
         "tied",
+        "vqvae",
     ]
     for name in variants.names():
         variant = variants.get(name)

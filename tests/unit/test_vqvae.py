@@ -1,4 +1,4 @@
-"""The VQ-VAE's parts (core.ml.variants.vqvae, core.ml.codebook), before it is shipped: the
+"""The VQ-VAE's parts (core.ml.variants.vqvae, core.ml.codebook): the
 codebook lookup against a brute-force one, the codebook's usage figures, the straight-through
 gradient and the two losses against an independent computation, the keras-io parameter count."""
 
@@ -53,10 +53,50 @@ def test_the_quantizer_passes_gradients_straight_through_and_adds_both_losses():
 
 @pytest.mark.slow
 def test_the_model_has_the_keras_io_examples_size():
-    from core.ml import cards, variants
+    from core.ml import cards, metrics
     from core.ml.variants import vqvae
 
     model = vqvae.build()
     assert cards.count_parameters(model) == 48_913
     assert tuple(model.encoder.output.shape[1:]) == (7, 7, 16)
-    assert "vqvae" not in variants.names()  # Not offered before it is shipped.
+    assert metrics.code_size(model) == 49  # Its tokens, not the 784 numbers of their vectors.
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("dataset", ["mnist", "fashion"])
+def test_the_shipped_cards_figures_are_what_the_models_do(dataset):
+    """The card's MSE / variance (the bar's measure) and codebook usage, measured again from
+    the Keras model's own output and a brute-force nearest-vector search; the served model
+    (ONNX Runtime, what the pages use) takes the same tokens and decodes them alike."""
+    from core.ml import cards, data, served
+
+    card = cards.load_card("vqvae", dataset=dataset)
+    model = cards.load_model("vqvae", dataset=dataset)
+    _, (x_test, _) = data.load(dataset)
+    images = data.to_images(x_test)
+    outputs = np.concatenate(
+        [np.asarray(model(images[i : i + 2000], training=False)) for i in range(0, 10_000, 2000)]
+    )
+    normalised = ((outputs - images) ** 2).mean() / images.var()
+    assert normalised == pytest.approx(card["metrics"]["normalised_mse"], rel=1e-3)
+    if dataset == "mnist":
+        assert normalised <= 0.0444 and cards.count_parameters(model) <= 48_913
+    assert card["metrics"]["code_size"] == 49
+
+    table = np.asarray(model.encoder.get_layer("quantizer").codebook)
+
+    def brute(batch):  # Every distance, 500 images at a time (100 MB).
+        vectors = np.asarray(model.encoder(batch, training=False))
+        return np.linalg.norm(vectors[..., None, :] - table, axis=-1).argmin(axis=-1)
+
+    chosen = np.concatenate([brute(images[i : i + 500]) for i in range(0, 10_000, 500)])
+    shipped = served.load_shipped("vqvae", dataset)
+    assert shipped.code_size == 49
+    sample = images[:500]
+    assert (shipped.tokens(sample) == chosen[:500]).mean() > 0.999  # Ties aside, the same.
+    np.testing.assert_allclose(shipped.decode_tokens(chosen[:500]), outputs[:500], atol=2e-4)
+    counts = np.bincount(chosen.ravel(), minlength=len(table))
+    assert card["metrics"]["codebook_dead_codes"] == int((counts == 0).sum())
+    frequencies = counts[counts > 0] / counts.sum()
+    perplexity = np.exp(-(frequencies * np.log(frequencies)).sum())
+    assert perplexity == pytest.approx(card["metrics"]["codebook_perplexity"], rel=1e-3)

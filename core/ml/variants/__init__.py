@@ -22,6 +22,7 @@ _MODULES = {
     "vae": "core.ml.variants.vae",
     "linear": "core.ml.variants.linear",
     "tied": "core.ml.variants.tied",
+    "vqvae": "core.ml.variants.vqvae",
 }
 # Comparison models, trained and shipped but not offered in the sidebar: unpenalised twins
 # (so evaluate can show what a penalty changes) and an overcomplete network.
@@ -62,7 +63,12 @@ def make_config(name: str, **overrides: Any):
 def register_custom_objects() -> None:
     """Import the modules that define serializable layers and models, registering them with
     Keras under their `PACKAGE` names (the names the files in trained/ refer to)."""
-    for module in ("blocks", "penalties", "tied_model", "vae_model"):
+    import pkgutil
+
+    # A variant's own layers live in its `<name>_model` module: found here, so a new variant
+    # needs no line but its registry entry.
+    found = [info.name for info in pkgutil.iter_modules(__path__) if info.name.endswith("_model")]
+    for module in ("blocks", "penalties", *found):
         importlib.import_module(f"core.ml.variants.{module}")
 
 
