@@ -29,9 +29,7 @@ def lab_sources() -> list[Path]:
 
 
 def test_the_vqvae_needed_its_module_a_registry_line_its_bars_and_one_view():
-    naming = {
-        str(path.relative_to(ROOT)) for path in lab_sources() if "vqvae" in path.read_text()
-    }
+    naming = {str(path.relative_to(ROOT)) for path in lab_sources() if "vqvae" in path.read_text()}
     assert naming == set(NEEDED), naming ^ set(NEEDED)
     registry = (ROOT / "core/ml/variants/__init__.py").read_text()
     assert [line for line in registry.splitlines() if "vqvae" in line] == [
