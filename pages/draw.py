@@ -17,7 +17,7 @@ from core.ml.preprocess import (
     upload_to_mnist,
 )
 from core.store import StoreError
-from ui import codebook_view, images, resources, services, session, sidebar, words
+from ui import codebook_view, cvae_view, images, resources, services, session, sidebar, words
 from ui.boot import ensure_navigation
 from ui.drawing_pad import drawing_pad
 
@@ -184,6 +184,9 @@ def reconstruct_ui(name: str, image: np.ndarray) -> None:
     figures.metric(_("BCE per pixel"), f"{metrics.bce(batch, recon)[0]:.3f}", width="content")
     figures.metric(_("MSE per pixel"), f"{metrics.mse(batch, recon)[0]:.4f}", width="content")
     figures.metric("PSNR", f"{metrics.psnr(batch, recon)[0]:.1f} dB", width="content")
+    if ref.model.classes:  # A conditional VAE: the drawing's style, as another class.
+        st.subheader(_("Your {noun} as another {noun}").format(noun=noun()))
+        cvae_view.as_every_class_ui(ref.model, image, noun())
     if ref.model.codebook is not None:  # A VQ-VAE: its code is a grid of tokens.
         st.subheader(_("Its code: a grid of tokens"))
         codebook_view.tokens_ui(ref.model, image, noun(), rebuilt_here=False)

@@ -16,6 +16,7 @@ from core.ml.data import DatasetUnavailable, sample_indices
 from core.ml.preprocess import as_batch
 from core.store import StoreError
 from ui import (
+    cvae_view,
     images,
     latent_pad,
     plots,
@@ -218,6 +219,14 @@ def interpolation_ui(ref: resources.ModelRef) -> None:
 
 def main() -> None:
     st.title(_("Explore the latent space"))
+    name = sidebar.current_variant()
+    if variants.get(name).classes:  # A conditional VAE: a class and a style, chosen apart.
+        ref = sidebar.current_model(name)
+        if not ref.key.startswith("shipped:"):
+            st.caption(_("Your model: {model}").format(model=ref.label))
+        cvae_view.conditional_ui(ref)
+        replay_ui(ref)
+        return
     st.markdown(
         _(
             "A variational autoencoder with a **two-number code** turns every point of a plane "

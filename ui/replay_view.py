@@ -12,7 +12,7 @@ import pandas as pd
 import streamlit as st
 
 from core.i18n import _
-from core.ml import cards, choices, replay
+from core.ml import cards, choices, replay, variants
 from ui import actions, palette, resources, services, session, words
 
 
@@ -26,19 +26,24 @@ FRAME = "replay_frame"
 ADVANCE = "replay_advance"  # Set after a frame was shown while playing: show the next one.
 
 
-def replay_sources(ref: resources.ModelRef) -> dict[str, tuple[str, str]]:
-    """What can be replayed: the VAE on view, and the student's runs with a 2-D code on
-    this dataset (vanilla or deep trained with code size 2); label -> (the label as the
-    reader sees it, source key). The label is the picker's value: English, whatever the
-    language, so the choice is kept when the reader switches."""
+def replay_sources(ref: resources.ModelRef) -> dict[str, tuple[str, str, str]]:
+    """What can be replayed: the VAE (or conditional VAE) on view, and the student's runs with
+    a 2-D code on this dataset (vanilla or deep trained with code size 2); label -> (the label
+    as the reader sees it, source key, variant). The label is the picker's value: English,
+    whatever the language, so the choice is kept when the reader switches."""
     own = ref.key if ref.run_id is None else f"run:{ref.run_id}"
     model = ref.label.split(" · ")[0].lower()
-    sources = {
-        f"Variational autoencoder ({model})": (
-            _("Variational autoencoder ({model})").format(model=model),
-            own,
-        )
-    }
+    name = ref.variant or "vae"
+    if variants.get(name).classes:  # A conditional VAE's style, on view.
+        sources = {f"{name} ({model})": (f"{words.title(name)} ({model})", own, name)}
+    else:
+        sources = {
+            f"Variational autoencoder ({model})": (
+                _("Variational autoencoder ({model})").format(model=model),
+                own,
+                name,
+            )
+        }
     for run in actions.my_runs(dataset=session.current_dataset()):
         two = choices.values_of(run.settings, run.variant).get("code_size") == 2 or (
             run.settings["model"].get("latent_dim") == 2
@@ -48,6 +53,7 @@ def replay_sources(ref: resources.ModelRef) -> dict[str, tuple[str, str]]:
             sources[f"Run {run.id}: {title}, 2-D code"] = (
                 _("Run {run}: {variant}, 2-D code").format(run=run.id, variant=title),
                 f"run:{run.id}",
+                run.variant,
             )
     return sources
 
@@ -100,7 +106,7 @@ def replay_ui(ref: resources.ModelRef) -> None:
         format_func=lambda value: sources[value][0],
         help=_("The VAE, or any of your runs of vanilla or deep trained with code size 2."),
     )
-    source = sources[label][1]
+    _shown, source, variant = sources[label]
     frames = frames_of(source)
     if len(frames) < 2:
         st.info(
@@ -177,16 +183,22 @@ def replay_ui(ref: resources.ModelRef) -> None:
             ).format(axis=still[0]),
             icon=":material/heart_broken:",
         )
-    # Not "each class finds its own region": Fashion-MNIST's tops (shirt, pullover, coat)
-    # share one, as MNIST's 4 and 9 nearly do.
-    st.caption(
-        _(
+    if variants.get(variant).classes:
+        told = _(
+            "This model was told each {noun}'s class, so its two numbers hold only the style: "
+            "the classes stay mixed, and {noun}s that lie together share a style, not a class. "
+            "Compare the VAE's replay, where the classes part."
+        )
+    else:
+        # Not "each class finds its own region": Fashion-MNIST's tops (shirt, pullover, coat)
+        # share one, as MNIST's 4 and 9 nearly do.
+        told = _(
             "Epoch 0 is the untrained network: every {noun} lands in one shapeless cloud. As "
             "it learns, {noun}s that look alike move together, and classes that look different "
             "find regions of their own; look-alike classes share one. Nobody told it the "
             "labels: the colours are added here."
-        ).format(noun=noun())
-    )
+        )
+    st.caption(told.format(noun=noun()))
     if playing:
         time.sleep(0.35)  # About three frames a second: slow enough to follow one class.
         st.session_state[ADVANCE] = True

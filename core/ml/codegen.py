@@ -28,12 +28,16 @@ from core.ml import data, variants
 from core.ml.codegen_template import (
     FIT,
     FIT_DENOISING,
+    FIT_LABELLED,
     HEADER,
     HELPERS,
     HELPERS_NEED,
+    LABELS,
+    LABELS_ODD,
     LOCAL_COPIES,
     MAIN,
     ODD,
+    PICK_LABELS,
 )
 
 # The standard library modules every file imports, and those its dataset's readers add.
@@ -150,8 +154,10 @@ def parts(
         local_copies=local_copies.strip("\n"),
         stem=filename.removesuffix(".py"),
         title=variant.title,
-        fit=FIT_DENOISING if variant.denoising else FIT,
+        fit=FIT_DENOISING if variant.denoising else FIT_LABELLED if variant.classes else FIT,
         odd=ODD if training.get("odd") else "",
+        labels=(LABELS + (LABELS_ODD if training.get("odd") else "")) if variant.classes else "",
+        pick_labels=PICK_LABELS if variant.classes else "",
     )
     model = [*(HELPERS[helper] for helper in dict.fromkeys(helpers)), model_code]
     return header, "\n\n\n".join(part.strip("\n") for part in model), main

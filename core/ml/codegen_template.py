@@ -188,10 +188,10 @@ def main():
     if held_out is None:  # An upload's file brings the lab's own validation split.
         held_out = held_out_count(len(x_train))
     x_train, x_val = to_images(x_train[:-held_out]), to_images(x_train[-held_out:])
-    x_test = to_images(x_test)$odd
+    x_test = to_images(x_test)$odd$labels
     if args.limit and args.limit < len(x_train):
         pick = np.random.default_rng(TRAINING["seed"]).choice(len(x_train), args.limit, False)
-        x_train = x_train[pick]
+        x_train = x_train[pick]$pick_labels
 
     model, loss = build_model()
     batch_size = min(TRAINING["batch_size"], len(x_train))
@@ -319,6 +319,18 @@ ODD = """
     normal = ~np.isin(y_train, TRAINING["odd"])
     x_train, x_val = x_train[normal[:-held_out]], x_val[normal[-held_out:]]"""
 
+# A conditional model's labels, split (and left out) as its images are.
+LABELS = """
+    # A conditional model learns from the labels too: split as the images are.
+    if y_train is None:
+        raise SystemExit("this model learns from labelled images, and the data has no y_train")
+    y_train, y_val = y_train[:-held_out], y_train[-held_out:]"""
+LABELS_ODD = """
+    y_train, y_val = y_train[normal[:-held_out]], y_val[normal[-held_out:]]"""
+PICK_LABELS = """
+        y_train = y_train[pick]"""
+FIT_LABELLED = """    model.fit(x_train, y_train, epochs=args.epochs, batch_size=batch_size,
+              shuffle=True, validation_data=(x_val, y_val), verbose=2)"""
 FIT = """    model.fit(x_train, x_train, epochs=args.epochs, batch_size=batch_size, shuffle=True,
               validation_data=(x_val, x_val), verbose=2)"""
 FIT_DENOISING = """    rng = np.random.default_rng(TRAINING["seed"])

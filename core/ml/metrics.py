@@ -125,6 +125,38 @@ def _elbo_parts(vae, images: np.ndarray, samples: int, seed: int):
     return reconstruction, kl
 
 
+def negative_conditional_elbo(
+    cvae, images: np.ndarray, labels: np.ndarray, samples: int = 5, seed: int = 0
+) -> dict[str, float]:
+    """A conditional VAE's test negative ELBO of log p(x | y), in nats per image, its labels
+    given (`samples` draws of z per image, as `negative_elbo`), its terms, and how often its
+    classifier head names an image's label (what pages without a label rely on)."""
+    rng = np.random.default_rng(seed)
+    one_hot = np.eye(cvae.classes, dtype=np.float32)[np.asarray(labels, int)]
+    means, log_vars = [], []
+    for start in range(0, len(images), CHUNK):
+        parts = [images[start : start + CHUNK], one_hot[start : start + CHUNK]]
+        z_mean, z_log_var = cvae.style_encoder(parts, training=False)
+        means.append(np.asarray(z_mean, np.float64))
+        log_vars.append(np.asarray(z_log_var, np.float64))
+    z_mean, z_log_var = np.concatenate(means), np.concatenate(log_vars)
+    kl = -0.5 * (1 + z_log_var - z_mean**2 - np.exp(z_log_var)).sum(axis=1)
+    reconstruction = np.zeros(len(images))
+    for _ in range(samples):
+        z = z_mean + np.exp(0.5 * z_log_var) * rng.standard_normal(z_mean.shape)
+        codes = np.concatenate([z, one_hot], axis=1).astype(np.float32)
+        p = _chunks(lambda batch: cvae.decoder(batch, training=False), codes)
+        reconstruction += _bce_sums(images, p)
+    reconstruction /= samples
+    named = _chunks(lambda batch: cvae.classifier(batch, training=False), images).argmax(axis=1)
+    return {
+        "negative_elbo": float((reconstruction + kl).mean()),
+        "reconstruction_nats": float(reconstruction.mean()),
+        "kl_nats": float(kl.mean()),
+        "class_named_accuracy": float((named == labels).mean()),
+    }
+
+
 def _encode_gaussian(vae, images: np.ndarray):
     means, log_vars = [], []
     for start in range(0, len(images), CHUNK):
@@ -144,7 +176,8 @@ def codebook(model) -> np.ndarray | None:
 
 def code_size(model) -> int:
     """Numbers in the model's code: its encoder's output (a VAE's mean) per image; for a
-    VQ-VAE, its tokens (one codebook index per position of its grid), not their vectors."""
+    VQ-VAE, its tokens (one codebook index per position of its grid), not their vectors; for
+    a conditional VAE, its style."""
     output = model.encoder.output
     shape = (output[0] if isinstance(output, (list, tuple)) else output).shape[1:]
     if codebook(model) is not None:
@@ -152,7 +185,8 @@ def code_size(model) -> int:
     size = 1
     for dimension in shape:
         size *= int(dimension)
-    return size
+    # A conditional model's code ends with the class, one-hot: given, not learned.
+    return size - getattr(model, "classes", 0)
 
 
 def bce_floor(images: np.ndarray) -> float:

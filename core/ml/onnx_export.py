@@ -13,6 +13,7 @@ page needs the halves anyway (the code on Home, the decoder on Latent).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import io
 import json
 import logging
@@ -98,10 +99,15 @@ def _dense_chain(half) -> list[tuple[np.ndarray, np.ndarray, str]] | None:
 
 
 def _first_kernel(encoder) -> np.ndarray:
+    """The first kernel the image meets, inside nested models too (a conditional VAE's
+    encoder is its classifier head, then its style encoder)."""
     for layer in encoder.layers:
         kernel = getattr(layer, "kernel", None)
         if kernel is not None:
             return np.asarray(kernel, np.float32)
+        if hasattr(layer, "layers"):
+            with contextlib.suppress(ValueError):
+                return _first_kernel(layer)
     raise ValueError(f"{encoder.name} has no layer with a kernel")
 
 
@@ -221,6 +227,8 @@ def bundle(
     code = _example_code(model, images)
     arrays = {}
     meta = {"format": FORMAT, "name": name, "code_shape": list(code.shape[1:])}
+    # A conditional model's code ends with its class, one-hot (`Variant.classes`).
+    meta["classes"] = int(getattr(model, "classes", 0))
     for part in ("encoder", "decoder"):
         chain = _dense_chain(getattr(model, part))
         meta[f"{part}_chain"] = None if chain is None else [a for _, _, a in chain]

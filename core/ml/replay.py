@@ -27,7 +27,8 @@ def is_2d(model) -> bool:
 
 def codes(model, images: np.ndarray) -> np.ndarray:
     """The (N, 2) codes of `images` (a VAE's means)."""
-    return metrics.encode(model, images[:IMAGES]).astype(np.float32)
+    # A conditional model's code ends with its class: the style comes first.
+    return metrics.encode(model, images[:IMAGES])[:, :2].astype(np.float32)
 
 
 def path_of(model_path: Path) -> Path:

@@ -130,9 +130,20 @@ class Served:
     @property
     def code_size(self) -> int:
         """How many numbers the code holds (4x4x8 = 128 for the shipped convolutional one); a
-        VQ-VAE's tokens (7x7 = 49), one codebook index per position."""
+        VQ-VAE's tokens (7x7 = 49), one codebook index per position; a conditional VAE's
+        style (2), its class aside."""
         shape = self.code_shape if self.codebook is None else self.code_shape[:-1]
-        return int(np.prod(shape))
+        return int(np.prod(shape)) - self.classes
+
+    @property
+    def classes(self) -> int:
+        """A conditional model's class count: its code's last numbers, one-hot; else 0."""
+        return int(self.meta.get("classes", 0))
+
+    def decode_as(self, styles: np.ndarray, classes: np.ndarray) -> np.ndarray:
+        """A conditional model's images of `classes` (N integers) in `styles` (N, style)."""
+        one_hot = np.eye(self.classes, dtype=np.float32)[np.asarray(classes, int)]
+        return self.decode(np.concatenate([np.asarray(styles, np.float32), one_hot], axis=1))
 
     @property
     def codebook(self) -> np.ndarray | None:

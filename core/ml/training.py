@@ -94,6 +94,10 @@ class Splits:
         """Float images of `choose_subset`'s seeded subset of the training split."""
         return data.to_images(choose_subset(self.pixels_train, size, seed))
 
+    def train_labels(self, size: int | None, seed: int) -> np.ndarray:
+        """The labels of `train_images(size, seed)`, in the same order."""
+        return choose_subset(self.y_train, size, seed)
+
     def normal_only(self, odd: list[int]) -> Splits:
         """These splits without the `odd` labels' training and validation images (an
         odd-one-out run learns normal from the rest); the test split keeps every label. The
@@ -136,9 +140,10 @@ class EpochBatches(keras.utils.PyDataset):
     function of its index, so prefetching ahead costs nothing in determinism.
     """
 
-    def __init__(self, images, batch_size, seed, initial_epoch=0, **kwargs):
+    def __init__(self, images, batch_size, seed, initial_epoch=0, labels=None, **kwargs):
         super().__init__(**kwargs)
         self.images, self.batch_size, self.seed = images, batch_size, seed
+        self.labels = labels  # A conditional model's: its batches are (images, labels).
         self.initial_epoch = initial_epoch
         self.steps = math.ceil(len(images) / batch_size)
         self.orders: dict[int, np.ndarray] = {}  # The last two epochs' (prefetch straddles).
@@ -156,16 +161,26 @@ class EpochBatches(keras.utils.PyDataset):
             )
         return self.orders[epoch]
 
-    def batch(self, index: int) -> tuple[int, int, np.ndarray]:
-        """(epoch, batch in the epoch, images) of batch `index` since `initial_epoch`."""
+    def chosen(self, index: int) -> tuple[int, int, np.ndarray]:
+        """(epoch, batch in the epoch, the images' indices) of batch `index` since
+        `initial_epoch`."""
         epoch, batch = divmod(index, self.steps)
         epoch += self.initial_epoch
-        chosen = self.order(epoch)[batch * self.batch_size : (batch + 1) * self.batch_size]
+        return (
+            epoch,
+            batch,
+            self.order(epoch)[batch * self.batch_size : (batch + 1) * self.batch_size],
+        )
+
+    def batch(self, index: int) -> tuple[int, int, np.ndarray]:
+        """(epoch, batch in the epoch, images) of batch `index` since `initial_epoch`."""
+        epoch, batch, chosen = self.chosen(index)
         return epoch, batch, self.images[chosen]
 
     def __getitem__(self, index: int):
-        _, _, clean = self.batch(index)
-        return clean, clean
+        _, _, chosen = self.chosen(index)
+        clean = self.images[chosen]
+        return (clean, self.labels[chosen]) if self.labels is not None else (clean, clean)
 
 
 class NoisyBatches(EpochBatches):
@@ -182,6 +197,17 @@ class NoisyBatches(EpochBatches):
         kind = self.kinds[rng.integers(len(self.kinds))]
         level = rng.uniform(self.min_level, self.max_level)
         return noise.corrupt(clean, kind, level, rng), clean
+
+
+def labels_for(variant, labels: np.ndarray) -> np.ndarray:
+    """A conditional model's training labels, checked: every image needs one of its classes
+    (an upload's unlabelled images are -1)."""
+    if len(labels) and (labels.min() < 0 or labels.max() >= variant.classes):
+        raise ValueError(
+            f"{variant.name} learns from labelled images: every training image needs a label "
+            f"from 0 to {variant.classes - 1} (a folder per class)"
+        )
+    return labels.astype(np.int32)
 
 
 def choose_subset(images: np.ndarray, size: int | None, seed: int) -> np.ndarray:
@@ -274,11 +300,19 @@ def train(
         # val_loss is comparable across epochs.
         middle = (model_config.min_noise_level + model_config.noise_level) / 2
         x_val_in = noise.corrupt(x_val, model_config.noise_kinds[0], middle, config.seed + 1)
+    elif variant.classes:
+        labels = labels_for(variant, splits.train_labels(config.subset, config.seed))
+        inputs = EpochBatches(
+            x_train, batch_size, config.seed, initial_epoch=initial_epoch, labels=labels
+        )
+        x_val_in = x_val
     else:
         inputs = EpochBatches(x_train, batch_size, config.seed, initial_epoch=initial_epoch)
         x_val_in = x_val
     held_out = slice(0, config.validation_images)
-    validation = (x_val_in[held_out], x_val[held_out]) if config.validation else None
+    # A conditional model's validation batches are (images, labels), as its training ones.
+    targets = splits.y_val if variant.classes else x_val
+    validation = (x_val_in[held_out], targets[held_out]) if config.validation else None
 
     # Keras calls callbacks in this order: the ones that may cut an epoch first, then the one
     # that keeps the last completed epoch, then those that read it.

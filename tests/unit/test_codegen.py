@@ -71,10 +71,11 @@ json.dump(results, open(results_file, "w"))
 
 @pytest.fixture(scope="module")
 def small_npz(tmp_path_factory, mnist):
-    """5,500 training images (the file holds the last 5,000 out) and 300 test images."""
-    (x_train, _), (x_test, _) = mnist
+    """5,500 training images and their labels (the file holds the last 5,000 out: a
+    conditional model trains on labels too) and 300 test images."""
+    (x_train, y_train), (x_test, _) = mnist
     path = tmp_path_factory.mktemp("data") / "small.npz"
-    np.savez(path, x_train=x_train[:5500], x_test=x_test[:300])
+    np.savez(path, x_train=x_train[:5500], y_train=y_train[:5500], x_test=x_test[:300])
     return path
 
 

@@ -32,6 +32,7 @@ def test_registry_lists_every_variant_of_the_field():
         "linear",
         "tied",
         "vqvae",
+        "cvae",
     ]
     for name in variants.names():
         variant = variants.get(name)
@@ -73,6 +74,9 @@ def test_contract_shapes_and_halves(name):
         decoded = np.asarray(model.decoder(z_mean))
         assert decoded.min() >= 0.0 and decoded.max() <= 1.0
         code = z_mean
+    elif isinstance(code, (list, tuple)):  # A conditional VAE's: (style and class, log-var).
+        assert code[0].shape == (3, 12) and code[1].shape == (3, 2)
+        code = code[0]
     np.testing.assert_allclose(np.asarray(model.decoder(code)), out, atol=1e-6)
 
 

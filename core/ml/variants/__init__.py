@@ -23,6 +23,7 @@ _MODULES = {
     "linear": "core.ml.variants.linear",
     "tied": "core.ml.variants.tied",
     "vqvae": "core.ml.variants.vqvae",
+    "cvae": "core.ml.variants.cvae",
 }
 # Comparison models, trained and shipped but not offered in the sidebar: unpenalised twins
 # (so evaluate can show what a penalty changes) and an overcomplete network.

@@ -66,6 +66,9 @@ class Variant:
     curves: tuple = ((N_("Loss"), ("loss", "val_loss")),)
     # Its decoder turns N(0, I) samples into images: the Latent page's sliders decode it.
     generative: bool = False
+    # A conditional model: it trains on (images, labels) batches, and its code ends with the
+    # class, one-hot (`classes` numbers), which a page may set to draw the class it wants.
+    classes: int = 0
     # Per dataset, changes to `training` for the shipped model (other data, other recipe);
     # a "config" entry changes the model's config too.
     recipes: dict[str, dict[str, Any]] = field(default_factory=dict)
