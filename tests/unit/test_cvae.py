@@ -99,3 +99,31 @@ def test_the_shipped_cvae_beats_the_vaes_elbo_and_draws_the_digits_asked_for(spl
     # Called on an image alone, it names the class with its head, as Draw's row does.
     named = shipped.encode(x_test[:1000])[:, 2:].argmax(axis=1)
     assert (named == y_test[:1000]).mean() > 0.95
+
+
+@pytest.mark.slow  # Trains, through the worker's own task body.
+def test_a_cvae_run_measures_its_conditional_elbo_replays_its_style_and_serves(tmp_path, splits):
+    from core.cluster.job import train_run
+    from core.ml import replay, served
+    from core.ml.choices import settings_for
+    from core.ml.training import TrainConfig
+    from core.store import Store
+
+    store = Store(f"sqlite:///{tmp_path / 'runs.sqlite'}")
+    student, _ = store.new_student()
+    config = TrainConfig(epochs=2, subset=1000, batch_size=100, validation_images=300)
+    run_id = store.create_run(
+        student, "cvae", settings_for(config, variants.make_config("cvae")), 2
+    )
+    assert store.claim(run_id, "test:0")
+    assert train_run(store, run_id, splits) == "finished"
+    run = store.run(run_id)
+    assert 100 < run.metrics["negative_elbo"] < 300 and run.metrics["code_size"] == 2
+    assert 0.5 < run.metrics["class_named_accuracy"] <= 1
+    frames = store.replay(run_id)  # Its 2-D style, every epoch.
+    assert [epoch for epoch, _ in frames] == [0, 1, 2]
+    assert all(codes.shape == (replay.IMAGES, 2) for _, codes in frames)
+    model = served.Served(store.bundle(run_id)[1])
+    assert model.classes == 10 and model.code_size == 2
+    assert model.decode_as(np.zeros((3, 2)), [1, 4, 7]).shape == (3, 28, 28, 1)
+    store.close()

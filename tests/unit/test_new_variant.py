@@ -70,3 +70,23 @@ def test_the_registry_offers_it_with_everything_the_pages_read(name):
     assert variant.code and "def build_model" in variant.code  # Get the code, the notebook.
     assert variant.settings and variant.live  # Train, races and a lesson's locks.
     assert variant.measures  # Its card's own figures.
+
+
+@pytest.mark.slow  # Trains both, through the worker's own task body.
+def test_both_race_together_and_finish_with_their_own_measures(tmp_path, splits):
+    from core.cluster.job import train_run
+    from core.lab.runs import start_race
+    from core.store import Store
+
+    store = Store(f"sqlite:///{tmp_path / 'runs.sqlite'}")
+    student, _ = store.new_student()
+    racers = [(name, {"epochs": 1, "subset": 1000}) for name in NEEDED]
+    ids = start_race(store, student, racers)
+    for run_id in ids:
+        assert store.claim(run_id, "test:0")
+        assert train_run(store, run_id, splits) == "finished"
+    vq, conditional = (store.run(run_id).metrics for run_id in ids)
+    assert vq["code_size"] == 49 and vq["codebook_size"] == 64 and vq["normalised_mse"] > 0
+    assert conditional["code_size"] == 2 and conditional["negative_elbo"] > 0
+    assert {store.run(run_id).settings["race"] for run_id in ids} == {ids[0]}
+    store.close()
