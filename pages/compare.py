@@ -19,8 +19,11 @@ SECONDS = "training time (s)"  # i18n: not shown
 
 
 def code_size(name: str) -> int:
-    """Numbers in a shipped model's code, from the model itself (older cards lack it)."""
-    return resources.pretrained_model(name).code_size
+    """Numbers in a shipped model's code, from the model itself (older cards lack it): for a
+    conditional VAE, its style and the class its decoder is given (its reconstructions here
+    carry the class its head names), so equal sizes stay a fair comparison."""
+    model = resources.pretrained_model(name)
+    return model.code_size + model.classes
 
 
 def metrics_table() -> pd.DataFrame:
@@ -73,7 +76,7 @@ def own_rows() -> pd.DataFrame:
                 "variant": _("{variant} (your run {id})").format(
                     variant=words.title(run.variant), id=run.id
                 ),
-                SIZE: found["code_size"],
+                SIZE: found["code_size"] + variants.get(run.variant).classes,
                 "parameters": found.get("parameters"),
                 BCE: found.get("bce"),
                 MSE: found.get("mse"),

@@ -56,6 +56,8 @@ def features_ui() -> None:
             "variants: the penalties and the depth change what a unit looks for."
         ).format(shown=len(shown), total=len(filters))
     st.image(picture, caption=caption, width="stretch")
+    if model.classes:  # Its encoder meets the image first in the head that names its class.
+        st.caption(_("For the conditional VAE these are its classifier head's units."))
     st.caption(
         _(
             "Source text: chapter 15 “自编码器” (Autoencoders), section “可视化功能” (Visualizing "
@@ -65,6 +67,7 @@ def features_ui() -> None:
 
     with encoding():
         values = test_codes(name, session.current_dataset())
+    values = values[:, : values.shape[1] - model.classes]  # A conditional VAE's style only.
     noun = _(session.dataset().noun)
     unit = st.slider(
         _("Code unit"),

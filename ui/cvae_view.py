@@ -15,21 +15,29 @@ STYLE_GRID = 9  # Styles per side of the plane of one class.
 STYLE_RANGE = 2.0  # The plane shown: most training styles lie within two standard deviations.
 
 
-def class_name(label: int, markdown: bool = False) -> str:
-    """Class `label` of the session's dataset as the reader reads it ("7", "Sneaker")."""
-    return words.label_of(session.dataset(), label, markdown=markdown) or f"#{label}"
+def class_name(label: int) -> str:
+    """Class `label` of the session's dataset as the reader reads it ("7", "Sneaker"), an
+    upload's folder name escaped: pills and captions read Markdown."""
+    return words.label_of(session.dataset(), label) or f"#{label}"
+
+
+def classes_of(model) -> list[int]:
+    """The classes the model learned here: a run on an upload of 3 folders, the first 3."""
+    known = len(session.dataset().labels)
+    return list(range(min(model.classes, known) if known else model.classes))
 
 
 def class_picker(model, key: str, label: str) -> int:
-    """Pills of the model's classes; the first when the reader unselects them all."""
+    """Pills of the model's classes, one always chosen."""
     chosen = st.pills(
         label,
-        list(range(model.classes)),
+        classes_of(model),
         default=0,
         format_func=class_name,
-        key=key,
+        key=f"{key}_{session.current_dataset()}",
+        required=True,
     )
-    return 0 if chosen is None else int(chosen)
+    return int(chosen)
 
 
 def conditional_ui(ref) -> None:
@@ -66,11 +74,12 @@ def conditional_ui(ref) -> None:
         ),
         width=STYLE_GRID * 36,  # 324 pixels: whole on a 360-pixel phone.
     )
-    every = model.decode_as(np.repeat(style, model.classes, axis=0), range(model.classes))
+    known = classes_of(model)
+    every = model.decode_as(np.repeat(style, len(known), axis=0), known)
     st.image(
         images.strip(every[..., 0], size=64),
         caption=_("Every class in this style: {names}").format(
-            names=", ".join(class_name(label) for label in range(model.classes))
+            names=", ".join(class_name(label) for label in known)
         ),
     )
     st.caption(
@@ -95,7 +104,8 @@ def as_every_class_ui(model, image: np.ndarray, noun: str) -> None:
         caption=_("As {label}").format(label=class_name(label)),
         width=104,
     )
-    every = model.decode_as(np.repeat(style[None], model.classes, axis=0), range(model.classes))
+    known = classes_of(model)
+    every = model.decode_as(np.repeat(style[None], len(known), axis=0), known)
     st.image(images.strip(every[..., 0], size=56))
     st.caption(
         _(

@@ -104,7 +104,10 @@ def replay_ui(ref: resources.ModelRef) -> None:
         list(sources),
         key="replay_source",
         format_func=lambda value: sources[value][0],
-        help=_("The VAE, or any of your runs of vanilla or deep trained with code size 2."),
+        help=_(
+            "The VAE or conditional VAE on view, or any of your runs of vanilla or deep "
+            "trained with code size 2."
+        ),
     )
     _shown, source, variant = sources[label]
     frames = frames_of(source)
@@ -112,7 +115,8 @@ def replay_ui(ref: resources.ModelRef) -> None:
         st.info(
             _(
                 "No replay was recorded for this model: runs store one when their code has two "
-                "numbers (train Vanilla or Deep with code size 2, or the VAE)."
+                "numbers (train Vanilla or Deep with code size 2, the VAE, or the conditional "
+                "VAE)."
             ),
             icon=":material/movie:",
         )
@@ -185,9 +189,10 @@ def replay_ui(ref: resources.ModelRef) -> None:
         )
     if variants.get(variant).classes:
         told = _(
-            "This model was told each {noun}'s class, so its two numbers hold only the style: "
-            "the classes stay mixed, and {noun}s that lie together share a style, not a class. "
-            "Compare the VAE's replay, where the classes part."
+            "This model is given each {noun}'s class (here, the class its classifier head "
+            "names), so its two numbers hold only the style: the classes stay mixed, and "
+            "{noun}s that lie together share a style, not a class. Compare the VAE's replay, "
+            "where the classes part."
         )
     else:
         # Not "each class finds its own region": Fashion-MNIST's tops (shirt, pullover, coat)

@@ -72,7 +72,14 @@ def metric_line(metrics: dict) -> str:
     """The card's key figures in one short line; BCE with how far it is above the floor that
     the images' own grey pixels set (0.242 nats on Fashion-MNIST, 0.058 on MNIST)."""
     parts = []
-    if "negative_elbo" in metrics:
+    if "class_named_accuracy" in metrics:  # A conditional VAE's: a bound on -log p(x | y).
+        parts.append(
+            # Translators: "−ELBO 127.7 nats given the class": a conditional VAE's test figure
+            _("{elbo} {value:.1f} nats given the class").format(
+                elbo=NEGATIVE_ELBO, value=metrics["negative_elbo"]
+            )
+        )
+    elif "negative_elbo" in metrics:
         parts.append(f"{NEGATIVE_ELBO} {metrics['negative_elbo']:.1f} nats")
     if "bce" in metrics:
         floor = metrics.get("bce_floor")

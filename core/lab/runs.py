@@ -23,7 +23,7 @@ from dataclasses import dataclass, replace
 from core.config import Settings
 from core.i18n import _
 from core.lab.classroom import ClassError, Setup
-from core.ml import choices, data
+from core.ml import choices, data, variants
 from core.store import Owner, Store
 
 LOG = logging.getLogger("autoencoder_lab.runs")
@@ -142,6 +142,19 @@ def odd_labels(odd, dataset: str) -> list[int]:
     return labels
 
 
+def labelled(variant: str, dataset: str) -> None:
+    """A conditional model learns from labels: refused on an upload without folders, or with
+    more classes than the model has (the worker would fail it after the queue)."""
+    most = variants.get(variant).classes
+    if most and not 0 < len(data.get(dataset).labels) <= most:
+        raise ClassError(
+            _(
+                "{variant} learns from labelled images: it needs a dataset in folders, one per "
+                "class, {most} at most"
+            ).format(variant=_(variants.get(variant).title), most=most)
+        )
+
+
 # The lesson's rules ---------------------------------------------------------------------------
 
 
@@ -171,6 +184,7 @@ def lesson_specs(
     )
     specs = []
     for variant, values in racers:
+        labelled(variant, dataset)
         chosen = {**setup.apply(variant, values), "odd": odd_labels(values.get("odd"), dataset)}
         train, model = choices.configs(variant, chosen, data.get(dataset).name)
         specs.append((variant, choices.settings_for(train, model), train.epochs))

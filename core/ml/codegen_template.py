@@ -322,8 +322,8 @@ ODD = """
 # A conditional model's labels, split (and left out) as its images are.
 LABELS = """
     # A conditional model learns from the labels too: split as the images are.
-    if y_train is None:
-        raise SystemExit("this model learns from labelled images, and the data has no y_train")
+    if y_train is None or y_train.min() < 0:
+        raise SystemExit("this model learns from labelled images, and the data has no labels")
     y_train, y_val = y_train[:-held_out], y_train[-held_out:]"""
 LABELS_ODD = """
     y_train, y_val = y_train[normal[:-held_out]], y_val[normal[-held_out:]]"""

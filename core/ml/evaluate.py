@@ -8,6 +8,7 @@ print the quality table with each bar checked.
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -162,9 +163,14 @@ def _metric_bar(name: str, key: str, limit: float) -> Bar:
 
 
 def _cvae_check(m) -> tuple[str, bool]:
-    """Issue 31: below the unconditional 2-D VAE's on the same test set (137.7 nats on MNIST)."""
+    """Issue 31: below the unconditional 2-D VAE's on the same test set (137.7 nats on MNIST).
+    Its bound is on -log p(x | y), which the label alone may put up to log 10 nats below
+    -log p(x) (ten classes, equally likely): the bar adds them back, to compare like with like."""
     value, vae = _get(m, "cvae", "negative_elbo"), _get(m, "vae", "negative_elbo")
-    return f"-ELBO {value:.1f} nats vs the VAE's {vae:.1f}", value < vae
+    fair = value + math.log(10)
+    shown = f"-ELBO {value:.1f} nats given the label ({fair:.1f} with log 10 added)"
+    shown += f" vs the VAE's {vae:.1f}"
+    return shown, fair < vae
 
 
 def _linear_check(m) -> tuple[str, bool]:
@@ -185,7 +191,8 @@ def bars(parameters: dict[str, int]) -> list[Bar]:
         return f"-ELBO {value:.1f} nats", value <= 142
 
     def vq_check(m):  # The keras-io example's figures (issue 31).
-        value, size = _get(m, "vqvae", "normalised_mse"), parameters.get("vqvae", 0)
+        value = _get(m, "vqvae", "normalised_mse")
+        size = parameters["vqvae"]  # Not counted: not measured (a KeyError), never a pass.
         return f"MSE/variance {value:.4f}, {size:,} parameters", value <= 0.0444 and size <= 48_913
 
     return [
@@ -221,7 +228,7 @@ def bars(parameters: dict[str, int]) -> list[Bar]:
             lambda m: _tied_check(m, parameters),
         ),
         Bar("vqvae", "MSE/variance <= 0.0444, <= 48,913 parameters", vq_check),
-        Bar("cvae", "-ELBO (given the label) below the VAE's", _cvae_check),
+        Bar("cvae", "-ELBO given the label, + log 10, below the VAE's", _cvae_check),
     ]
 
 
@@ -251,7 +258,7 @@ def fashion_bars(parameters: dict[str, int]) -> list[Bar]:
         mse_bar("vae", 0.035),
         Bar("linear", "MSE within 3% of PCA", _linear_check),
         mse_bar("tied", 0.0100),
-        Bar("cvae", "-ELBO (given the label) below the VAE's", _cvae_check),
+        Bar("cvae", "-ELBO given the label, + log 10, below the VAE's", _cvae_check),
         # MNIST's bar is keras-io's; on Fashion-MNIST no published figure to meet.
         Bar(
             "vqvae",

@@ -311,7 +311,7 @@ def train(
         x_val_in = x_val
     held_out = slice(0, config.validation_images)
     # A conditional model's validation batches are (images, labels), as its training ones.
-    targets = splits.y_val if variant.classes else x_val
+    targets = labels_for(variant, splits.y_val) if variant.classes else x_val
     validation = (x_val_in[held_out], targets[held_out]) if config.validation else None
 
     # Keras calls callbacks in this order: the ones that may cut an epoch first, then the one

@@ -1,10 +1,9 @@
 """The conditional VAE on its pages: Latent draws the class chosen in the style of the sliders,
-and every class in that style; Draw draws the input as the class chosen. The pictures are
-compared with the served model's own output for the same class and style."""
+and every class in that style; Draw draws the input as the class chosen, and names the class
+and style the served encoder finds in it (checked against the served model here)."""
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 from tests.support.pages import captions, image_urls, run_page
@@ -21,7 +20,7 @@ def test_latent_draws_the_chosen_class_in_the_chosen_style():
     assert "only holds the rest: the style" in texts(app)
     assert "0 at z = (0.0, 0.0)" in captions(app)
     before = image_urls(app)
-    app.pills(key="cvae_class").set_value(7).run()
+    app.pills(key="cvae_class_mnist").set_value(7).run()
     app.slider(key="cvae_z1").set_value(1.5).run()
     assert not app.exception
     assert "7 at z = (1.5, 0.0)" in captions(app)
@@ -38,7 +37,7 @@ def test_draw_shows_the_input_as_another_class():
 
     app = run_page("pages/draw.py", draw_source="Test digit", random_index=0, variant="cvae")
     assert "Your digit as another digit" in [h.value for h in app.main.subheader]
-    app.pills(key="draw_as_class").set_value(3).run()
+    app.pills(key="draw_as_class_mnist").set_value(3).run()
     assert not app.exception
     assert "As 3" in captions(app)
     shown = [
@@ -52,5 +51,3 @@ def test_draw_shows_the_input_as_another_class():
     code = model.encode(image)[0]
     assert f"read your digit as {int(code[2:].argmax())};" in shown[0]
     assert f"z = ({code[0]:.2f}, {code[1]:.2f})" in shown[0]
-    as_three = model.decode_as(code[None, :2], [3])[0]
-    assert np.abs(as_three - model.decode_as(code[None, :2], [7])[0]).mean() > 0.02

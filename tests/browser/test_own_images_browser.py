@@ -18,6 +18,7 @@ from playwright.sync_api import expect
 
 from tests.support.browser import (
     choose_in_sidebar,
+    download,
     no_exceptions,
     open_page,
     set_slider_to_minimum,
@@ -72,10 +73,9 @@ def test_upload_keep_train_and_download(app_server, page, artifacts, tmp_path):
     assert 100 <= kept <= 300, summary.inner_text()  # Duplicates after preparing are dropped.
     page.screenshot(path=str(artifacts / "images-kept-1280.png"))
 
-    with page.expect_download() as download:
-        page.get_by_role("button", name="Get the data (.npz)").click()
-    path = tmp_path / download.value.suggested_filename
-    download.value.save_as(path)
+    got = download(page, "Get the data (.npz)")
+    path = tmp_path / got.suggested_filename
+    got.save_as(path)
     assert re.fullmatch(r"own-[0-9]+\.npz", path.name)
     with np.load(path, allow_pickle=False) as found:
         total = sum(len(found[key]) for key in ("x_train", "x_val", "x_test"))
@@ -126,10 +126,9 @@ def test_upload_keep_train_and_download(app_server, page, artifacts, tmp_path):
     page.get_by_role("link", name="Train").click()
     page.wait_for_selector("text=Get the code", timeout=60_000)
     wait_idle(page)
-    with page.expect_download() as download:
-        page.get_by_role("button", name="Get the code").first.click()
-    code = tmp_path / download.value.suggested_filename
-    download.value.save_as(code)
+    got = download(page, "Get the code")
+    code = tmp_path / got.suggested_filename
+    got.save_as(code)
     done = subprocess.run(
         [
             sys.executable,

@@ -226,3 +226,22 @@ def test_a_teachers_upload_is_the_classs_and_only_its_teacher_changes_it(store):
         assert store.dataset_row(again) is None
     finally:
         data.use_store(None)
+
+
+def test_a_conditional_vae_is_refused_on_an_upload_without_classes(store):
+    """The conditional VAE learns from labels: on an upload without folders the Train and Race
+    pages refuse it with a reason, before anything is queued; on labelled data it queues."""
+    from core.lab.classroom import ClassError
+    from core.lab.runs import start_run
+    from core.ml import data
+
+    student, _ = store.new_student()
+    upload = data.own_name(store.add_dataset(Owner(student_id=student), "blobs", prepared()))
+    data.use_store(store)
+    try:
+        with pytest.raises(ClassError, match="learns from labelled images"):
+            start_run(store, student, "cvae", {"epochs": 1}, dataset=upload)
+        assert store.runs(student) == []
+        assert start_run(store, student, "cvae", {"epochs": 1}) > 0  # MNIST has its labels.
+    finally:
+        data.use_store(None)

@@ -155,3 +155,21 @@ def create_locked_class(teacher, base: str, name: str) -> str:
     teacher.get_by_role("button", name="Add the challenge").click()
     wait_idle(teacher, timeout=120_000)
     return student_link
+
+
+def download(page, button: str, attempts: int = 3):
+    """Press a download button and return Playwright's Download. A press while the page is
+    still redrawing can land on a button about to be replaced and start nothing (seen once in
+    a full run: no download in 30 s), so an unanswered press is made again once idle."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    for attempt in range(attempts):
+        idle(page)
+        try:
+            with page.expect_download(timeout=20_000) as started:
+                page.get_by_role("button", name=button).first.click()
+            return started.value
+        except PlaywrightTimeout:
+            if attempt == attempts - 1:
+                raise
+    raise AssertionError("unreachable")

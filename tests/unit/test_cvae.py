@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from core.ml import training, variants
+from tests.support.readers import digit_reader
 
 
 def test_a_conditional_models_batches_carry_each_images_own_label():
@@ -40,20 +41,8 @@ def test_unlabelled_images_are_refused_with_a_reason():
 
 @pytest.fixture(scope="module")
 def recogniser(splits):
-    """A small classifier of the test's own (784-256-10, 5 epochs, ~97% on MNIST's test set)."""
-    import keras
-
-    keras.utils.set_random_seed(5)
-    model = keras.Sequential(
-        [
-            keras.Input((28, 28, 1)),
-            keras.layers.Flatten(),
-            keras.layers.Dense(256, activation="relu"),
-            keras.layers.Dense(10, activation="softmax"),
-        ]
-    )
-    model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
-    model.fit(splits.x_train, splits.y_train, epochs=5, batch_size=256, verbose=0)
+    """A small classifier of the test's own (~97% on MNIST's test set)."""
+    model = digit_reader(splits.x_train, splits.y_train, epochs=5, seed=5)
     accuracy = model.evaluate(splits.x_test, splits.y_test, verbose=0)[1]
     assert accuracy > 0.96, accuracy  # A judge that reads real digits.
     return model
@@ -79,7 +68,8 @@ def test_the_shipped_cvae_beats_the_vaes_elbo_and_draws_the_digits_asked_for(spl
     kl = 0.5 * (np.exp(z_log_var) + z_mean**2 - 1 - z_log_var).sum(axis=1)
     elbo = float((reconstruction + kl).mean())
     assert elbo == pytest.approx(card["metrics"]["negative_elbo"], abs=1.0)
-    assert elbo < vae_card["metrics"]["negative_elbo"] <= 137.8  # The VAE's: 137.7 nats.
+    # Below the VAE's 137.7 nats even with the log 10 nats the label alone may be worth.
+    assert elbo + np.log(10) < vae_card["metrics"]["negative_elbo"] <= 137.8
     assert card["metrics"]["code_size"] == 2
 
     # Drawn on request: 100 styles from the prior, each class asked for, through ONNX.

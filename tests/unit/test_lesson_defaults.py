@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from core.ml import choices
+from tests.support.readers import digit_reader
 
 pytestmark = pytest.mark.slow  # Trains the default race (~35 s) and the default VAE (~35 s).
 
@@ -50,19 +51,7 @@ def test_the_train_pages_notes_quote_the_recorded_figures():
 
 
 def test_the_default_vae_run_reconstructs_recognisable_digits(splits):
-    import keras
-
-    keras.utils.set_random_seed(0)
-    reader = keras.Sequential(
-        [
-            keras.Input((28, 28, 1)),
-            keras.layers.Flatten(),
-            keras.layers.Dense(256, activation="relu"),
-            keras.layers.Dense(10, activation="softmax"),
-        ]
-    )
-    reader.compile("adam", "sparse_categorical_crossentropy")
-    reader.fit(splits.x_train, splits.y_train, epochs=3, batch_size=128, verbose=0)
+    reader = digit_reader(splits.x_train, splits.y_train)
 
     def recognised(images) -> float:
         guesses = np.asarray(reader.predict(images, verbose=0)).argmax(axis=1)
