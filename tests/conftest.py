@@ -47,6 +47,13 @@ def pytest_xdist_make_scheduler(config, log):
 def pytest_collection_modifyitems(config, items):
     if hasattr(config, "workerinput"):  # Under xdist: the long group first, so it ends first.
         items.sort(key=lambda item: not item.nodeid.startswith(SERVED))
+    # A real browser on two shared cores misses a moment now and then: a press during a
+    # redraw, a rerun that ended between two looks. Each of four full runs here (2026-12-04)
+    # failed one browser test, a different one each time, and each passed alone. A failed
+    # browser test runs once more; failing twice fails the suite, and `-ra` lists every rerun.
+    for item in items:
+        if item.get_closest_marker("browser"):
+            item.add_marker(pytest.mark.flaky(reruns=1, reruns_delay=2))
 
 
 # Tests never touch a user's own runs: every store they open (AppTest pages, served apps and
