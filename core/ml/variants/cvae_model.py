@@ -22,8 +22,7 @@ import tensorflow as tf
 from keras import layers, ops
 
 from core.ml.variants.base import PACKAGE
-from core.ml.variants.blocks import deserialize_halves, serialize_halves
-from core.ml.variants.vae_model import Sampling, kl_nats, reconstruction_nats
+from core.ml.variants.vae_model import VAE, kl_nats, reconstruction_nats
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
@@ -46,38 +45,21 @@ class OneHotOfBest(layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
-class CVAE(keras.Model):
+class CVAE(VAE):
     """Trains on (images, labels) batches; called on images alone it reconstructs through the
-    class its classifier head names."""
+    class its classifier head names (the VAE's `call`: the encoder's first output is the code).
+    Its halves, sampling, trackers and saved config are the VAE's; the head's loss is added."""
 
     def __init__(self, encoder: keras.Model, decoder: keras.Model, beta: float = 1.0, **kwargs):
-        super().__init__(**kwargs)
-        self.encoder = encoder
-        self.decoder = decoder
-        self.beta = beta
+        super().__init__(encoder, decoder, beta=beta, **kwargs)
         self.classifier = encoder.get_layer("classifier")
         self.style_encoder = encoder.get_layer("style_encoder")
         self.classes = int(self.classifier.output.shape[-1])
-        self.sampling = Sampling(name="sampling")
-        self.total_loss_tracker = keras.metrics.Mean(name="loss")
-        self.reconstruction_loss_tracker = keras.metrics.Mean(name="reconstruction_loss")
-        self.kl_loss_tracker = keras.metrics.Mean(name="kl_loss")
         self.classifier_loss_tracker = keras.metrics.Mean(name="classifier_loss")
-        self.built = True  # Encoder and decoder are built Functional models.
 
     @property
     def metrics(self):
-        return [
-            self.total_loss_tracker,
-            self.reconstruction_loss_tracker,
-            self.kl_loss_tracker,
-            self.classifier_loss_tracker,
-        ]
-
-    def call(self, inputs, training=False):
-        """The reconstruction from the mean style and the named class: what pages show."""
-        code, _ = self.encoder(inputs, training=training)
-        return self.decoder(code, training=training)
+        return [*super().metrics, self.classifier_loss_tracker]
 
     def style(self, images, labels, training=False):
         """(z_mean, z_log_var) of `images` given their integer `labels`."""
@@ -97,11 +79,8 @@ class CVAE(keras.Model):
         return reconstruction + self.beta * kl, reconstruction, kl, classifier
 
     def _track(self, total, reconstruction, kl, classifier):
-        self.total_loss_tracker.update_state(total)
-        self.reconstruction_loss_tracker.update_state(reconstruction)
-        self.kl_loss_tracker.update_state(kl)
         self.classifier_loss_tracker.update_state(classifier)
-        return {metric.name: metric.result() for metric in self.metrics}
+        return super()._track(total, reconstruction, kl)
 
     def train_step(self, data):
         images, labels = data
@@ -117,11 +96,3 @@ class CVAE(keras.Model):
     def test_step(self, data):
         images, labels = data
         return self._track(*self.losses_of(images, labels))
-
-    def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(), **serialize_halves(self), "beta": self.beta}
-
-    @classmethod
-    def from_config(cls, config: dict[str, Any]):
-        encoder, decoder, rest = deserialize_halves(config)
-        return cls(encoder, decoder, **rest)
